@@ -1,0 +1,28 @@
+import { Command, HelpDoc, Span } from "@effect/cli"
+import { Console, Effect } from "effect"
+import { createRequire } from "node:module"
+
+const pkg = createRequire(import.meta.url)("../../package.json") as { readonly version: string }
+
+/** The package version, as `bitscrape --version` prints it. */
+export const version: string = pkg.version
+
+const root = Command.make("bitscrape", {}, () =>
+  Console.log(
+    "BitScrape explores the BitTorrent Mainline DHT. Run `bitscrape --help` to see the commands."
+  )).pipe(
+    Command.withDescription(
+      HelpDoc.p(
+        Span.text(
+          "Explore the BitTorrent Mainline DHT: crawl nodes and infohashes, fetch torrent metadata, store and query it."
+        )
+      )
+    )
+  )
+
+/** The command tree; subcommands are added here as they land. */
+export const command = root
+
+/** Runs the CLI on `argv` (as `process.argv`). */
+export const run = (argv: ReadonlyArray<string>) =>
+  Command.run(command, { name: "BitScrape", version })(argv).pipe(Effect.withSpan("cli"))

@@ -1,0 +1,13 @@
+/**
+ * `bitscrape/krpc`: the pure KRPC layer. Bencoded DHT messages (BEP 5, 32, 42, 43, 51) as typed values,
+ * node ids and infohashes, the XOR metric, compact node and peer info, and BEP 42 secure ids. No I/O.
+ *
+ * @module
+ */
+export * from "./address.js"
+export * from "./bep42.js"
+export { decodeMessage, encodeMessage, MAX_DEPTH } from "./codec.js"
+export * from "./compact.js"
+export * from "./ids.js"
+export * from "./KrpcDecodeError.js"
+export * from "./messages.js"
