@@ -9,9 +9,11 @@ export const Port = Schema.Int.pipe(Schema.between(0, 65535))
 export const SocketAddress = Schema.Struct({ host: Schema.String, port: Port })
 export type SocketAddress = typeof SocketAddress.Type
 
+const DECIMAL = Array.from({ length: 256 }, (_, i) => String(i))
+
 /** Formats 4 bytes at `offset` as a dotted quad. */
 export const formatIPv4 = (b: Uint8Array, offset: number): string =>
-  `${b[offset]}.${b[offset + 1]}.${b[offset + 2]}.${b[offset + 3]}`
+  DECIMAL[b[offset]!]! + "." + DECIMAL[b[offset + 1]!]! + "." + DECIMAL[b[offset + 2]!]! + "." + DECIMAL[b[offset + 3]!]!
 
 /** Formats 16 bytes at `offset` as an RFC 5952 IPv6 literal (longest zero run compressed). */
 export const formatIPv6 = (b: Uint8Array, offset: number): string => {
@@ -37,19 +39,35 @@ export const formatIPv6 = (b: Uint8Array, offset: number): string => {
   return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`
 }
 
+/** Writes a dotted quad as 4 bytes at `offset`; false (nothing meaningful written) if `host` is not one. */
+export const writeIPv4 = (out: Uint8Array, offset: number, host: string): boolean => {
+  let part = 0
+  let value = 0
+  let digits = 0
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i)
+    if (c === 46 /* . */) {
+      if (digits === 0 || part === 3) return false
+      out[offset + part++] = value
+      value = 0
+      digits = 0
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      value = value * 10 + (c - 48)
+      if (value > 255) return false
+      digits++
+    } else {
+      return false
+    }
+  }
+  if (digits === 0 || part !== 3) return false
+  out[offset + 3] = value
+  return true
+}
+
 /** Parses a dotted quad into 4 bytes; `undefined` if it is not one. */
 export const parseIPv4 = (host: string): Uint8Array | undefined => {
-  const parts = host.split(".")
-  if (parts.length !== 4) return undefined
   const out = new Uint8Array(4)
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!
-    if (!/^\d{1,3}$/.test(p)) return undefined
-    const n = Number(p)
-    if (n > 255) return undefined
-    out[i] = n
-  }
-  return out
+  return writeIPv4(out, 0, host) ? out : undefined
 }
 
 /** Parses an IPv6 literal (with `::` and an optional trailing dotted quad) into 16 bytes. */

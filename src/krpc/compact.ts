@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { formatIPv4, formatIPv6, parseIPv4, parseIPv6, Port, type SocketAddress } from "./address.js"
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6, Port, type SocketAddress, writeIPv4 } from "./address.js"
 import { ID_LENGTH, NodeId, unsafeNodeId } from "./ids.js"
 
 // BEP 5 "Contact information": peers are 6 bytes (IPv4 + port), nodes are 26 bytes (id + peer).
@@ -47,12 +47,20 @@ export const decodeNodes = (b: Uint8Array, family: 4 | 6): Array<NodeContact> | 
 
 /** Writes one address as compact peer info into `out` at `offset`; returns bytes written, 0 if not encodable. */
 export const writePeer = (out: Uint8Array, offset: number, host: string, port: number): number => {
-  const ip = host.includes(":") ? parseIPv6(host) : parseIPv4(host)
-  if (ip === undefined || !Number.isInteger(port) || port < 0 || port > 65535) return 0
-  out.set(ip, offset)
-  out[offset + ip.length] = port >> 8
-  out[offset + ip.length + 1] = port & 0xff
-  return ip.length + 2
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return 0
+  let n: number
+  if (host.includes(":")) {
+    const ip = parseIPv6(host)
+    if (ip === undefined) return 0
+    out.set(ip, offset)
+    n = 16
+  } else {
+    if (!writeIPv4(out, offset, host)) return 0
+    n = 4
+  }
+  out[offset + n] = port >> 8
+  out[offset + n + 1] = port & 0xff
+  return n + 2
 }
 
 /** The address family of an IP literal: 4, 6, or `undefined` for anything else. */
@@ -75,10 +83,10 @@ export const encodeNodes = (contacts: ReadonlyArray<NodeContact>, family: 4 | 6)
   const out = new Uint8Array(contacts.length * size)
   let o = 0
   for (const c of contacts) {
-    if (familyOf(c.host) !== family || c.id.length !== ID_LENGTH) continue
+    if (c.id.length !== ID_LENGTH || c.host.includes(":") !== (family === 6)) continue
+    if (writePeer(out, o + ID_LENGTH, c.host, c.port) !== size - ID_LENGTH) continue
     out.set(c.id, o)
-    o += ID_LENGTH
-    o += writePeer(out, o, c.host, c.port)
+    o += size
   }
   return out.subarray(0, o)
 }

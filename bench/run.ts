@@ -1,0 +1,25 @@
+// `npm run bench [name…]`: runs the named benchmarks (all by default) and prints Markdown tables to paste into
+// docs/benchmarks.md, headed by the machine, Node version and date.
+import os from "node:os"
+import { codecTable, runCodecBench } from "./codec.js"
+
+const benches: Record<string, () => Promise<string> | string> = {
+  codec: () => codecTable(runCodecBench())
+}
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"))
+const names = wanted.length > 0 ? wanted : Object.keys(benches)
+const cpu = os.cpus()[0]?.model ?? "unknown CPU"
+process.stdout.write(
+  `Machine: ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; ${
+    new Date().toISOString().slice(0, 10)
+  }\n\n`
+)
+for (const name of names) {
+  const bench = benches[name]
+  if (bench === undefined) {
+    process.stderr.write(`unknown benchmark ${name}; known: ${Object.keys(benches).join(", ")}\n`)
+    process.exit(2)
+  }
+  process.stdout.write(`## ${name}\n\n${await bench()}\n\n`)
+}
