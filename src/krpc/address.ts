@@ -13,7 +13,8 @@ const DECIMAL = Array.from({ length: 256 }, (_, i) => String(i))
 
 /** Formats 4 bytes at `offset` as a dotted quad. */
 export const formatIPv4 = (b: Uint8Array, offset: number): string =>
-  DECIMAL[b[offset]!]! + "." + DECIMAL[b[offset + 1]!]! + "." + DECIMAL[b[offset + 2]!]! + "." + DECIMAL[b[offset + 3]!]!
+  DECIMAL[b[offset]!]! + "." + DECIMAL[b[offset + 1]!]! + "." + DECIMAL[b[offset + 2]!]! + "." +
+  DECIMAL[b[offset + 3]!]!
 
 /** Formats 16 bytes at `offset` as an RFC 5952 IPv6 literal (longest zero run compressed). */
 export const formatIPv6 = (b: Uint8Array, offset: number): string => {

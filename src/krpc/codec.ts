@@ -336,7 +336,9 @@ const EMPTY = new Uint8Array(0)
 
 const decodeUnsafe = (input: Uint8Array): KrpcMessage => {
   // Views of a plain Uint8Array are about twice as cheap to make as Buffer views (no species lookup).
-  const datagram = input.constructor === Uint8Array ? input : new Uint8Array(input.buffer, input.byteOffset, input.length)
+  const datagram = input.constructor === Uint8Array
+    ? input
+    : new Uint8Array(input.buffer, input.byteOffset, input.length)
   buf = datagram
   pos = 0
   end = datagram.length
@@ -758,4 +760,28 @@ export const encodeMessage = (message: KrpcMessage): Buffer => {
   const result = Buffer.allocUnsafe(w)
   result.set(out.subarray(0, w))
   return result
+}
+
+/**
+ * Best effort: the transaction id of a datagram that failed to decode, so the query it answers can fail at
+ * once (as malformed) instead of waiting for its timeout. `undefined` if even that cannot be read.
+ */
+export const peekTransactionId = (datagram: Uint8Array): Uint8Array | undefined => {
+  try {
+    buf = datagram
+    pos = 0
+    end = datagram.length
+    if (buf[0] !== C_d) return undefined
+    pos = 1
+    while (pos < end && buf[pos] !== C_e) {
+      const ks = readString()
+      if (pos - ks === 1 && buf[ks] === 0x74 /* t */) return readBytes("t")
+      skipValue(1)
+    }
+    return undefined
+  } catch {
+    return undefined
+  } finally {
+    buf = EMPTY
+  }
 }

@@ -6,7 +6,7 @@
  */
 export * from "./address.js"
 export * from "./bep42.js"
-export { decodeMessage, encodeMessage, MAX_DEPTH } from "./codec.js"
+export { decodeMessage, encodeMessage, MAX_DEPTH, peekTransactionId } from "./codec.js"
 export * from "./compact.js"
 export * from "./ids.js"
 export * from "./KrpcDecodeError.js"

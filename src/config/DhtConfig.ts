@@ -1,0 +1,111 @@
+import { Config, ConfigError, Context, Duration, Either, Layer, Option } from "effect"
+import type { NodeId } from "../krpc/ids.js"
+import { nodeIdFromHex } from "../krpc/ids.js"
+
+/** Settings of one DHT node: socket, KRPC client and server, routing table. */
+export interface DhtSettings {
+  /** Address to bind (an IP literal; IPv6 enables BEP 32 `nodes6`). */
+  readonly host: string
+  /** UDP port; 0 picks a free one. */
+  readonly port: number
+  /** Our node id; a random one when absent. */
+  readonly nodeId: Option.Option<NodeId>
+  /** Outbound packet budget (token bucket rate, packets/s). */
+  readonly maxPps: number
+  /** Token bucket burst size (packets). */
+  readonly burst: number
+  /** Inbound datagrams buffered between the socket and the KRPC node; newer ones are dropped beyond this. */
+  readonly inboundBuffer: number
+  /** Largest datagram accepted (bytes). */
+  readonly maxDatagram: number
+  /** Per-query timeout. */
+  readonly queryTimeout: Duration.Duration
+  /** Cap on queries awaiting a reply; further queries wait for a slot. */
+  readonly maxInflight: number
+  /** Lookup parallelism (α). */
+  readonly alpha: number
+  /** Bucket size (k); BEP 5 says 8. */
+  readonly k: number
+  /** Admit nodes whose id fails BEP 42 for their address into the routing table. */
+  readonly admitUnverifiedIds: boolean
+  /** BEP 43 read-only: flag our queries `ro` and answer none. */
+  readonly readOnly: boolean
+  /** How long announced peers are kept. */
+  readonly peerTtl: Duration.Duration
+  /** Cap on infohashes with stored peers. */
+  readonly maxStoredInfohashes: number
+  /** Cap on peers stored per infohash. */
+  readonly maxPeersPerInfohash: number
+  /** BEP 51 `interval` we tell samplers (seconds). */
+  readonly sampleInterval: number
+  /** Our client version, sent as `v` (2 letters + 2 version bytes). */
+  readonly version: Uint8Array
+}
+
+/** The DHT node's settings, as a service (tests provide it directly; programs read it from env + flags). */
+export class DhtConfig extends Context.Tag("bitscrape/DhtConfig")<DhtConfig, DhtSettings>() {}
+
+/** Defaults: a modest, well-behaved node. */
+export const dhtDefaults: DhtSettings = {
+  host: "0.0.0.0",
+  port: 6881,
+  nodeId: Option.none(),
+  maxPps: 200,
+  burst: 50,
+  inboundBuffer: 4096,
+  maxDatagram: 65_535,
+  queryTimeout: Duration.seconds(5),
+  maxInflight: 256,
+  alpha: 3,
+  k: 8,
+  admitUnverifiedIds: true,
+  readOnly: false,
+  peerTtl: Duration.minutes(30),
+  maxStoredInfohashes: 10_000,
+  maxPeersPerInfohash: 100,
+  sampleInterval: 300,
+  version: Uint8Array.of(0x42, 0x53, 0, 1) // "BS" 0.1
+}
+
+const positive = (name: string, fallback: number) =>
+  Config.integer(name).pipe(
+    Config.validate({ message: `${name} must be a positive integer`, validation: (n) => n > 0 }),
+    Config.withDefault(fallback)
+  )
+
+/** BITSCRAPE_DHT_* with defaults (e.g. BITSCRAPE_DHT_MAX_PPS, BITSCRAPE_DHT_HOST). */
+export const dhtConfigFromEnv: Config.Config<DhtSettings> = Config.all({
+  host: Config.string("host").pipe(Config.withDefault(dhtDefaults.host)),
+  port: Config.port("port").pipe(Config.withDefault(dhtDefaults.port)),
+  nodeId: Config.string("nodeId").pipe(
+    Config.mapOrFail((hex): Either.Either<NodeId, ConfigError.ConfigError> => {
+      const id = nodeIdFromHex(hex)
+      return id === undefined
+        ? Either.left(ConfigError.InvalidData([], "nodeId must be 40 hexadecimal digits"))
+        : Either.right(id)
+    }),
+    Config.option
+  ),
+  maxPps: positive("maxPps", dhtDefaults.maxPps),
+  burst: positive("burst", dhtDefaults.burst),
+  inboundBuffer: positive("inboundBuffer", dhtDefaults.inboundBuffer),
+  maxDatagram: positive("maxDatagram", dhtDefaults.maxDatagram),
+  queryTimeout: Config.duration("queryTimeout").pipe(Config.withDefault(dhtDefaults.queryTimeout)),
+  maxInflight: positive("maxInflight", dhtDefaults.maxInflight),
+  alpha: positive("alpha", dhtDefaults.alpha),
+  k: positive("k", dhtDefaults.k),
+  admitUnverifiedIds: Config.boolean("admitUnverifiedIds").pipe(Config.withDefault(dhtDefaults.admitUnverifiedIds)),
+  readOnly: Config.boolean("readOnly").pipe(Config.withDefault(dhtDefaults.readOnly)),
+  peerTtl: Config.duration("peerTtl").pipe(Config.withDefault(dhtDefaults.peerTtl)),
+  maxStoredInfohashes: positive("maxStoredInfohashes", dhtDefaults.maxStoredInfohashes),
+  maxPeersPerInfohash: positive("maxPeersPerInfohash", dhtDefaults.maxPeersPerInfohash),
+  sampleInterval: positive("sampleInterval", dhtDefaults.sampleInterval),
+  version: Config.succeed(dhtDefaults.version)
+}).pipe(Config.nested("dht"))
+
+/** Reads the settings from the environment (BITSCRAPE_DHT_*). */
+export const DhtConfigLive = Layer.effect(DhtConfig, dhtConfigFromEnv)
+
+/** A config layer from explicit settings over the defaults (tests, library users). */
+export const dhtConfig = (settings: Partial<DhtSettings> = {}) =>
+  Layer.succeed(DhtConfig, { ...dhtDefaults, ...settings })

@@ -1,0 +1,79 @@
+import { Metric } from "effect"
+
+// Effect Metrics shared by every layer. Names follow `bitscrape_<area>_<thing>_total` (Prometheus style).
+// Hot paths update them with `unsafeUpdate` from synchronous code; pre-tagged variants avoid per-packet tag
+// allocation.
+
+type Counter = Metric.Metric.Counter<number>
+const bump = (counter: Counter, by = 1) => counter.unsafeUpdate(by, [])
+
+// === DHT socket ===
+
+export const packetsIn = Metric.counter("bitscrape_dht_packets_in_total", { description: "UDP datagrams received" })
+export const packetsOut = Metric.counter("bitscrape_dht_packets_out_total", { description: "UDP datagrams sent" })
+export const bytesIn = Metric.counter("bitscrape_dht_bytes_in_total", { description: "UDP bytes received" })
+export const bytesOut = Metric.counter("bitscrape_dht_bytes_out_total", { description: "UDP bytes sent" })
+
+/** Why a datagram was dropped. */
+export type DropReason =
+  | "inbound-buffer-full"
+  | "oversized"
+  | "malformed"
+  | "outbound-rate-limit"
+  | "send-error"
+  | "unexpected-response"
+  | "wrong-source"
+  | "filtered"
+
+const dropsBase = Metric.counter("bitscrape_dht_drops_total", { description: "datagrams dropped, by reason" })
+const dropsByReason = new Map<DropReason, Counter>()
+/** Counts one dropped datagram. */
+export const countDrop = (reason: DropReason, n = 1) => {
+  let c = dropsByReason.get(reason)
+  if (c === undefined) {
+    c = Metric.tagged(dropsBase, "reason", reason)
+    dropsByReason.set(reason, c)
+  }
+  bump(c, n)
+}
+/** The drop counter for one reason (for reading in tests and stats). */
+export const drops = (reason: DropReason): Counter => Metric.tagged(dropsBase, "reason", reason)
+
+// === KRPC ===
+
+const queriesInBase = Metric.counter("bitscrape_dht_queries_in_total", { description: "queries received, by method" })
+const queriesOutBase = Metric.counter("bitscrape_dht_queries_out_total", { description: "queries sent, by method" })
+const tagged = new Map<string, Counter>()
+const byMethod = (base: Counter, key: string, method: string): Counter => {
+  const k = `${key}:${method}`
+  let c = tagged.get(k)
+  if (c === undefined) {
+    c = Metric.tagged(base, "method", method)
+    tagged.set(k, c)
+  }
+  return c
+}
+/** Counts a received query. Unknown method names are folded into "other" to bound label cardinality. */
+export const countQueryIn = (method: string) => bump(byMethod(queriesInBase, "in", knownMethod(method)))
+/** Counts a sent query. */
+export const countQueryOut = (method: string) => bump(byMethod(queriesOutBase, "out", knownMethod(method)))
+export const queriesIn = (method: string) => Metric.tagged(queriesInBase, "method", method)
+export const queriesOut = (method: string) => Metric.tagged(queriesOutBase, "method", method)
+
+const KNOWN = new Set(["ping", "find_node", "get_peers", "announce_peer", "sample_infohashes"])
+const knownMethod = (m: string) => KNOWN.has(m) ? m : "other"
+
+export const responses = Metric.counter("bitscrape_dht_responses_total", { description: "responses to our queries" })
+export const timeouts = Metric.counter("bitscrape_dht_timeouts_total", { description: "our queries that timed out" })
+export const errorsIn = Metric.counter("bitscrape_dht_errors_total", {
+  description: "KRPC error replies to our queries"
+})
+export const inflight = Metric.gauge("bitscrape_dht_inflight_queries", { description: "queries awaiting a reply" })
+export const routingTableSize = Metric.gauge("bitscrape_dht_routing_table_nodes", {
+  description: "nodes in the routing table"
+})
+export const peersStored = Metric.gauge("bitscrape_dht_stored_peers", {
+  description: "peers stored from announce_peer"
+})
+
+export const unsafeIncrement = bump

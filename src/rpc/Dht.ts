@@ -1,0 +1,96 @@
+import { Context, Effect, Layer, Schedule } from "effect"
+import { DhtConfig } from "../config/DhtConfig.js"
+import type { SocketAddress } from "../krpc/address.js"
+import type { NodeContact } from "../krpc/compact.js"
+import type { InfoHash, NodeId } from "../krpc/ids.js"
+import type { Response } from "../krpc/messages.js"
+import { RoutingTable } from "../routing/RoutingTable.js"
+import { KrpcNode, type Target } from "./KrpcNode.js"
+import { lookup, type LookupReply, type LookupResult } from "./lookup.js"
+
+/** BEP 5: buckets unchanged for 15 minutes are refreshed with a lookup of a random id in their range. */
+const REFRESH_STALE_MS = 15 * 60_000
+/** How often maintenance runs (bucket refresh, pinging questionable nodes). */
+const MAINTENANCE_EVERY = "1 minute"
+/** Questionable nodes pinged per maintenance round. */
+const PINGS_PER_ROUND = 16
+
+/** Result of an announce: the get_peers lookup and how many of the closest nodes accepted our announce. */
+export interface AnnounceResult {
+  readonly lookup: LookupResult
+  readonly announced: number
+}
+
+/**
+ * A whole DHT node: bootstrap, iterative lookups over the KRPC node, announcing, and routing-table upkeep
+ * (bucket refresh every 15 minutes, pinging questionable nodes) running in the layer's scope.
+ */
+export class Dht extends Context.Tag("bitscrape/Dht")<Dht, {
+  /** Joins the DHT through `addresses` (IP literals): asks each for our own id, then looks ourselves up. */
+  readonly bootstrap: (addresses: ReadonlyArray<SocketAddress>) => Effect.Effect<LookupResult>
+  /** Iterative find_node towards `target`. */
+  readonly findNode: (target: Uint8Array) => Effect.Effect<LookupResult>
+  /** Iterative get_peers for `infoHash`: peers found and the closest nodes with their tokens. */
+  readonly getPeers: (infoHash: InfoHash) => Effect.Effect<LookupResult>
+  /** get_peers lookup, then announce_peer to the closest nodes that gave a token. */
+  readonly announce: (infoHash: InfoHash, port: number, impliedPort?: boolean) => Effect.Effect<AnnounceResult>
+}>() {}
+
+const toReply = (r: Response): LookupReply => ({
+  nodes: [...(r.nodes ?? []), ...(r.nodes6 ?? [])],
+  values: r.values,
+  token: r.token
+})
+
+const make = Effect.gen(function*() {
+  const config = yield* DhtConfig
+  const node = yield* KrpcNode
+  const table = yield* RoutingTable
+  const self: NodeId = node.self
+
+  const traverse = (target: Uint8Array, ask: (c: Target) => Effect.Effect<Response, unknown>) =>
+    Effect.flatMap(table.closest(target, config.k * 2), (seeds) =>
+      lookup({
+        target,
+        seeds,
+        query: (c: NodeContact) => Effect.map(ask(c), toReply),
+        alpha: config.alpha,
+        k: config.k,
+        self
+      }))
+
+  const findNode = (target: Uint8Array) => traverse(target, (c) => node.findNode(c, target))
+  const getPeers = (infoHash: InfoHash) => traverse(infoHash, (c) => node.getPeers(c, infoHash))
+
+  const bootstrap = Effect.fn("Dht.bootstrap")(function*(addresses: ReadonlyArray<SocketAddress>) {
+    yield* Effect.forEach(addresses, (a) => Effect.ignore(node.findNode(a, self)), { concurrency: config.alpha })
+    return yield* findNode(self)
+  })
+
+  const announce = Effect.fn("Dht.announce")(function*(infoHash: InfoHash, port: number, impliedPort?: boolean) {
+    const found = yield* getPeers(infoHash)
+    const acks = yield* Effect.forEach(
+      found.closest.filter((r) => r.token !== undefined),
+      (r) => Effect.option(node.announcePeer(r.contact, infoHash, port, r.token!, impliedPort)),
+      { concurrency: config.alpha }
+    )
+    return { lookup: found, announced: acks.filter((a) => a._tag === "Some").length }
+  })
+
+  const maintain = Effect.gen(function*() {
+    const targets = yield* table.refreshTargets(REFRESH_STALE_MS)
+    yield* Effect.forEach(targets, (t) => findNode(t), { concurrency: 1, discard: true })
+    const stale = yield* table.questionable(PINGS_PER_ROUND)
+    yield* Effect.forEach(stale, (c) => Effect.ignore(node.ping(c)), { concurrency: config.alpha, discard: true })
+  }).pipe(Effect.catchAllCause((cause) => Effect.logWarning("DHT maintenance round failed", cause)))
+
+  yield* maintain.pipe(
+    Effect.schedule(Schedule.spaced(MAINTENANCE_EVERY)),
+    Effect.forkScoped
+  )
+
+  return Dht.of({ bootstrap, findNode, getPeers, announce })
+})
+
+/** The DHT node's lookups and upkeep, over `KrpcNode` and `RoutingTable`. */
+export const DhtLive = Layer.scoped(Dht, make)

@@ -1,0 +1,316 @@
+import { Context, Deferred, Duration, Effect, Either, Exit, FiberId, Layer, Queue, Stream } from "effect"
+import { DhtConfig } from "../config/DhtConfig.js"
+import { checkNodeId } from "../krpc/bep42.js"
+import { decodeMessage, encodeMessage, peekTransactionId } from "../krpc/codec.js"
+import type { NodeContact } from "../krpc/compact.js"
+import type { InfoHash, NodeId } from "../krpc/ids.js"
+import type { ErrorMessage, KrpcMessage, Response } from "../krpc/messages.js"
+import { methodOf } from "../krpc/messages.js"
+import * as Metrics from "../observability/metrics.js"
+import { RoutingTable } from "../routing/RoutingTable.js"
+import { DhtSocket } from "../socket/DhtSocket.js"
+import { KrpcError, MalformedResponse, type QueryFailure, QueryTimeout } from "./errors.js"
+import { makePeerStore } from "./peerStore.js"
+import { respond } from "./responder.js"
+import { makeTokenIssuer } from "./tokens.js"
+
+export * from "./errors.js"
+
+/** Where to send a query; with the node id when known, so a timeout can mark that node as failing. */
+export interface Target {
+  readonly host: string
+  readonly port: number
+  readonly id?: Uint8Array | undefined
+}
+
+/** A query we received that tells the crawler something: an infohash somebody looks for or announces. */
+export interface Harvest {
+  readonly kind: "get_peers" | "announce_peer"
+  readonly infoHash: InfoHash
+  readonly from: NodeContact
+  /** announce_peer: the announced peer address. */
+  readonly peer?: { readonly host: string; readonly port: number } | undefined
+}
+
+/** Counters of one node, for tests and live stats (process-wide Metrics aggregate all nodes). */
+export interface KrpcStats {
+  queriesIn: number
+  queriesOut: number
+  responses: number
+  timeouts: number
+  errors: number
+  malformed: number
+  unexpected: number
+  harvestDropped: number
+}
+
+/**
+ * A KRPC endpoint (BEP 5): sends queries and matches replies by transaction id and source address, answers
+ * queries (ping, find_node, get_peers, announce_peer, sample_infohashes; 204 for anything else) unless
+ * read-only (BEP 43), and keeps the routing table informed of who is alive.
+ */
+export class KrpcNode extends Context.Tag("bitscrape/KrpcNode")<KrpcNode, {
+  readonly self: NodeId
+  readonly local: { readonly host: string; readonly port: number }
+  /** Sends `ping`. */
+  readonly ping: (to: Target) => Effect.Effect<Response, QueryFailure>
+  /** Sends `find_node`; the reply's `nodes`/`nodes6` hold the closest contacts the node knows. */
+  readonly findNode: (to: Target, target: Uint8Array) => Effect.Effect<Response, QueryFailure>
+  /** Sends `get_peers`; fails with MalformedResponse if the reply has no token. */
+  readonly getPeers: (to: Target, infoHash: InfoHash) => Effect.Effect<Response, QueryFailure>
+  /** Sends `announce_peer` with a token from an earlier get_peers reply of the same node. */
+  readonly announcePeer: (
+    to: Target,
+    infoHash: InfoHash,
+    port: number,
+    token: Uint8Array,
+    impliedPort?: boolean
+  ) => Effect.Effect<Response, QueryFailure>
+  /** Sends BEP 51 `sample_infohashes`. */
+  readonly sampleInfohashes: (to: Target, target: Uint8Array) => Effect.Effect<Response, QueryFailure>
+  /** Infohashes learnt from incoming get_peers/announce_peer; a bounded buffer, dropping (and counting) when full. */
+  readonly harvest: Stream.Stream<Harvest>
+  /** Queries awaiting a reply. */
+  readonly inflight: Effect.Effect<number>
+  /** This node's counters. */
+  readonly stats: () => Readonly<KrpcStats>
+}>() {}
+
+interface Pending {
+  readonly deferred: Deferred.Deferred<Response | ErrorMessage, MalformedResponse>
+  readonly host: string
+  readonly port: number
+  readonly method: string
+}
+
+const HARVEST_BUFFER = 4096
+
+const make = Effect.gen(function*() {
+  const config = yield* DhtConfig
+  const socket = yield* DhtSocket
+  const table = yield* RoutingTable
+  const clock = yield* Effect.clock
+  const now = () => clock.unsafeCurrentTimeMillis()
+  const self = table.self
+  const family = socket.local.host.includes(":") ? 6 as const : 4 as const
+  const stats: KrpcStats = {
+    queriesIn: 0,
+    queriesOut: 0,
+    responses: 0,
+    timeouts: 0,
+    errors: 0,
+    malformed: 0,
+    unexpected: 0,
+    harvestDropped: 0
+  }
+  const tokens = makeTokenIssuer()
+  const peers = makePeerStore({
+    ttlMillis: Duration.toMillis(config.peerTtl),
+    maxInfohashes: config.maxStoredInfohashes,
+    maxPeers: config.maxPeersPerInfohash
+  })
+  const harvestQueue = yield* Queue.dropping<Harvest>(HARVEST_BUFFER)
+  const pending = new Map<number, Pending>()
+  const slots = yield* Effect.makeSemaphore(config.maxInflight)
+  let nextT = Math.floor(Math.random() * 0xffffffff)
+
+  const ctx = { self, config, family, closest: table.unsafeClosest, tokens, peers, now }
+
+  // === Inbound: one synchronous step per datagram ===
+
+  const settle = (
+    t: Uint8Array,
+    host: string,
+    port: number,
+    exit: Exit.Exit<Response | ErrorMessage, MalformedResponse>
+  ) => {
+    if (t.length !== 4) return false
+    const key = ((t[0]! << 24) | (t[1]! << 16) | (t[2]! << 8) | t[3]!) >>> 0
+    const p = pending.get(key)
+    if (p === undefined) return false
+    if (p.host !== host || p.port !== port) {
+      Metrics.countDrop("wrong-source")
+      return true
+    }
+    pending.delete(key)
+    Deferred.unsafeDone(p.deferred, exit)
+    return true
+  }
+
+  const handle = (bytes: Uint8Array, host: string, port: number): void => {
+    const decoded = decodeMessage(bytes)
+    if (Either.isLeft(decoded)) {
+      stats.malformed++
+      Metrics.countDrop("malformed")
+      const t = peekTransactionId(bytes)
+      if (t !== undefined) {
+        settle(
+          t,
+          host,
+          port,
+          Exit.fail(new MalformedResponse({ method: "?", host, port, reason: decoded.left.reason }))
+        )
+      }
+      return
+    }
+    const message: KrpcMessage = decoded.right
+    switch (message._tag) {
+      case "Response":
+      case "ErrorMessage": {
+        if (!settle(message.t, host, port, Exit.succeed(message))) {
+          stats.unexpected++
+          Metrics.countDrop("unexpected-response")
+          return
+        }
+        if (message._tag === "Response") {
+          stats.responses++
+          Metrics.unsafeIncrement(Metrics.responses)
+          table.unsafeObserve(
+            { id: message.id, host, port },
+            { kind: "response", bep42: checkNodeId(message.id, host), version: message.v }
+          )
+        } else {
+          stats.errors++
+          Metrics.unsafeIncrement(Metrics.errorsIn)
+        }
+        return
+      }
+      default: {
+        stats.queriesIn++
+        Metrics.countQueryIn(methodOf(message))
+        if (config.readOnly) return // BEP 43: a read-only node answers no queries.
+        if (message._tag !== "UnknownQuery" && message.ro !== true) {
+          table.unsafeObserve(
+            { id: message.id, host, port },
+            { kind: "query", bep42: checkNodeId(message.id, host), version: message.v }
+          )
+        }
+        if (message._tag === "GetPeersQuery" || message._tag === "AnnouncePeerQuery") {
+          const accepted = harvestQueue.unsafeOffer({
+            kind: message._tag === "GetPeersQuery" ? "get_peers" : "announce_peer",
+            infoHash: message.info_hash,
+            from: { id: message.id, host, port },
+            peer: message._tag === "AnnouncePeerQuery"
+              ? { host, port: message.implied_port === true ? port : message.port }
+              : undefined
+          })
+          if (!accepted) stats.harvestDropped++
+        }
+        socket.trySend(host, port, encodeMessage(respond(ctx, message, host, port)))
+      }
+    }
+  }
+
+  yield* socket.incoming.pipe(
+    Stream.runForEachChunk((chunk) =>
+      Effect.sync(() => {
+        for (const d of chunk) handle(d.bytes, d.host, d.port)
+      })
+    ),
+    Effect.forkScoped
+  )
+
+  // Expired announced peers are dropped lazily on access; a periodic sweep bounds idle memory too.
+  yield* Effect.sync(() => peers.sweep(now())).pipe(
+    Effect.delay("1 minute"),
+    Effect.forever,
+    Effect.forkScoped
+  )
+
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      for (const p of pending.values()) Deferred.unsafeDone(p.deferred, Exit.interrupt(FiberId.none))
+      pending.clear()
+    })
+  )
+
+  // === Outbound ===
+
+  const send = (
+    to: Target,
+    method: string,
+    build: (t: Uint8Array) => KrpcMessage
+  ): Effect.Effect<Response, QueryFailure> =>
+    slots.withPermits(1)(
+      Effect.suspend(() => {
+        let key = (nextT = (nextT + 1) >>> 0)
+        while (pending.has(key)) key = nextT = (nextT + 1) >>> 0
+        const t = Uint8Array.of(key >>> 24, (key >>> 16) & 0xff, (key >>> 8) & 0xff, key & 0xff)
+        const deferred = Deferred.unsafeMake<Response | ErrorMessage, MalformedResponse>(FiberId.none)
+        pending.set(key, { deferred, host: to.host, port: to.port, method })
+        stats.queriesOut++
+        Metrics.countQueryOut(method)
+        Metrics.inflight.unsafeUpdate(pending.size, [])
+        return socket.send(to.host, to.port, encodeMessage(build(t))).pipe(
+          Effect.zipRight(Deferred.await(deferred)),
+          Effect.timeoutFail({
+            duration: config.queryTimeout,
+            onTimeout: () => new QueryTimeout({ method, host: to.host, port: to.port })
+          }),
+          Effect.mapError((e) => e._tag === "MalformedResponse" ? new MalformedResponse({ ...e, method }) : e),
+          Effect.flatMap((reply) =>
+            reply._tag === "ErrorMessage"
+              ? Effect.fail(
+                new KrpcError({ method, host: to.host, port: to.port, code: reply.code, message: reply.message })
+              )
+              : Effect.succeed(reply)
+          ),
+          Effect.tapError((e) => {
+            if (e._tag !== "QueryTimeout") return Effect.void
+            stats.timeouts++
+            Metrics.unsafeIncrement(Metrics.timeouts)
+            return to.id === undefined ? Effect.void : table.failed(to.id)
+          }),
+          Effect.ensuring(Effect.sync(() => {
+            pending.delete(key)
+            Metrics.inflight.unsafeUpdate(pending.size, [])
+          }))
+        )
+      })
+    )
+
+  const envelope = (t: Uint8Array) => ({ t, v: config.version, id: self, ro: config.readOnly ? true : undefined })
+
+  return KrpcNode.of({
+    self,
+    local: socket.local,
+    ping: (to) => send(to, "ping", (t) => ({ _tag: "PingQuery", ...envelope(t) })),
+    findNode: (to, target) =>
+      send(
+        to,
+        "find_node",
+        (t) => ({ _tag: "FindNodeQuery", ...envelope(t), target: target as NodeId, want: undefined })
+      ),
+    getPeers: (to, infoHash) =>
+      send(to, "get_peers", (t) => ({ _tag: "GetPeersQuery", ...envelope(t), info_hash: infoHash, want: undefined }))
+        .pipe(
+          Effect.filterOrFail(
+            (r) => r.token !== undefined,
+            () => new MalformedResponse({ method: "get_peers", host: to.host, port: to.port, reason: "no token" })
+          )
+        ),
+    announcePeer: (to, infoHash, port, token, impliedPort) =>
+      send(to, "announce_peer", (t) => ({
+        _tag: "AnnouncePeerQuery",
+        ...envelope(t),
+        info_hash: infoHash,
+        port,
+        token,
+        implied_port: impliedPort,
+        seed: undefined
+      })),
+    sampleInfohashes: (to, target) =>
+      send(to, "sample_infohashes", (t) => ({
+        _tag: "SampleInfohashesQuery",
+        ...envelope(t),
+        target: target as NodeId,
+        want: undefined
+      })),
+    harvest: Stream.fromQueue(harvestQueue),
+    inflight: Effect.sync(() => pending.size),
+    stats: () => stats
+  })
+})
+
+/** The KRPC node over `DhtSocket` and `RoutingTable`; its receive loop lives in the layer's scope. */
+export const KrpcNodeLive = Layer.scoped(KrpcNode, make)

@@ -1,0 +1,30 @@
+import { Data } from "effect"
+
+// One error family per outcome of a query we sent (BEP 5 KRPC).
+
+/** The queried node did not answer within the configured timeout. */
+export class QueryTimeout extends Data.TaggedError("QueryTimeout")<{
+  readonly method: string
+  readonly host: string
+  readonly port: number
+}> {}
+
+/** The queried node answered with a KRPC error (201 generic, 202 server, 203 protocol, 204 method unknown). */
+export class KrpcError extends Data.TaggedError("KrpcError")<{
+  readonly method: string
+  readonly host: string
+  readonly port: number
+  readonly code: number
+  readonly message: string
+}> {}
+
+/** The answer could not be used: undecodable, or missing what the method requires (e.g. a token). */
+export class MalformedResponse extends Data.TaggedError("MalformedResponse")<{
+  readonly method: string
+  readonly host: string
+  readonly port: number
+  readonly reason: string
+}> {}
+
+/** Any way a query can fail. */
+export type QueryFailure = QueryTimeout | KrpcError | MalformedResponse

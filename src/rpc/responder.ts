@@ -1,0 +1,81 @@
+import type { DhtSettings } from "../config/DhtConfig.js"
+import { familyOf, type NodeContact } from "../krpc/compact.js"
+import type { NodeId } from "../krpc/ids.js"
+import { ErrorCode, type KrpcMessage, type Query, type Want } from "../krpc/messages.js"
+import type { PeerStore } from "./peerStore.js"
+import type { TokenIssuer } from "./tokens.js"
+
+// The KRPC server side (BEP 5, 32, 51): builds the reply to one query. Synchronous and pure apart from the
+// peer store it records announces in; the caller sends the reply and counts.
+
+/** BEP 51: at most this many samples fit comfortably in one datagram next to 8 nodes. */
+export const MAX_SAMPLES = 20
+/** get_peers: peers returned per reply (50 IPv4 peers ≈ 400 bytes), keeping replies under ~1,400 bytes. */
+export const MAX_VALUES = 50
+
+export interface ResponderContext {
+  readonly self: NodeId
+  readonly config: DhtSettings
+  readonly family: 4 | 6
+  readonly closest: (target: Uint8Array, count: number) => ReadonlyArray<NodeContact>
+  readonly tokens: TokenIssuer
+  readonly peers: PeerStore
+  readonly now: () => number
+}
+
+const nodesFor = (ctx: ResponderContext, target: Uint8Array, want: ReadonlyArray<Want> | undefined) => {
+  // BEP 32: `want` asks for n4 and/or n6; without it, the family of the socket the query came in on.
+  const wanted = want !== undefined && want.length > 0 ? want : [ctx.family === 4 ? "n4" : "n6"]
+  const mine = ctx.family === 4 ? "n4" : "n6"
+  const contacts = wanted.includes(mine) ? ctx.closest(target, ctx.config.k) : []
+  return {
+    nodes: mine === "n4" && wanted.includes("n4") ? contacts : undefined,
+    nodes6: mine === "n6" && wanted.includes("n6") ? contacts : undefined
+  }
+}
+
+/** The reply to `query` from `host:port`. */
+export const respond = (ctx: ResponderContext, query: Query, host: string, port: number): KrpcMessage => {
+  const base = { t: query.t, v: ctx.config.version, ip: { host, port } }
+  switch (query._tag) {
+    case "PingQuery":
+      return { _tag: "Response", ...base, id: ctx.self }
+    case "FindNodeQuery":
+      return { _tag: "Response", ...base, id: ctx.self, ...nodesFor(ctx, query.target, query.want) }
+    case "GetPeersQuery": {
+      const values = ctx.peers.peers(query.info_hash, ctx.now(), MAX_VALUES)
+        .filter((p) => familyOf(p.host) === ctx.family)
+      return {
+        _tag: "Response",
+        ...base,
+        id: ctx.self,
+        token: ctx.tokens.make(host, ctx.now()),
+        values: values.length > 0 ? values : undefined,
+        ...nodesFor(ctx, query.info_hash, query.want)
+      }
+    }
+    case "AnnouncePeerQuery": {
+      if (!ctx.tokens.verify(query.token, host, ctx.now())) {
+        return { _tag: "ErrorMessage", ...base, code: ErrorCode.Protocol, message: "invalid token" }
+      }
+      const peerPort = query.implied_port === true ? port : query.port
+      if (peerPort === 0) return { _tag: "ErrorMessage", ...base, code: ErrorCode.Protocol, message: "invalid port" }
+      ctx.peers.announce(query.info_hash, { host, port: peerPort }, ctx.now())
+      return { _tag: "Response", ...base, id: ctx.self }
+    }
+    case "SampleInfohashesQuery": {
+      const { num, samples } = ctx.peers.sample(MAX_SAMPLES, ctx.now())
+      return {
+        _tag: "Response",
+        ...base,
+        id: ctx.self,
+        interval: ctx.config.sampleInterval,
+        num,
+        samples,
+        ...nodesFor(ctx, query.target, query.want)
+      }
+    }
+    case "UnknownQuery":
+      return { _tag: "ErrorMessage", ...base, code: ErrorCode.MethodUnknown, message: "Method Unknown" }
+  }
+}

@@ -1,0 +1,182 @@
+import { Clock, Context, Data, Effect, Layer, Queue, Stream } from "effect"
+import dgram from "node:dgram"
+import { DhtConfig } from "../config/DhtConfig.js"
+import type { SocketAddress } from "../krpc/address.js"
+import * as Metrics from "../observability/metrics.js"
+import * as TokenBucket from "./tokenBucket.js"
+
+/** One received UDP datagram and its sender. */
+export interface Datagram {
+  readonly bytes: Uint8Array
+  readonly host: string
+  readonly port: number
+}
+
+/** Counters of one socket (the process-wide Metrics aggregate all sockets). */
+export interface SocketStats {
+  packetsIn: number
+  packetsOut: number
+  bytesIn: number
+  bytesOut: number
+  droppedInbound: number
+  droppedOversized: number
+  droppedRateLimited: number
+  sendErrors: number
+}
+
+export const emptyStats = (): SocketStats => ({
+  packetsIn: 0,
+  packetsOut: 0,
+  bytesIn: 0,
+  bytesOut: 0,
+  droppedInbound: 0,
+  droppedOversized: 0,
+  droppedRateLimited: 0,
+  sendErrors: 0
+})
+
+/** The socket could not be opened. */
+export class DhtSocketError extends Data.TaggedError("DhtSocketError")<{
+  readonly reason: "Bind"
+  readonly address: string
+  readonly cause: unknown
+}> {
+  override get message() {
+    return `cannot bind UDP ${this.address}: ${String(this.cause)}`
+  }
+}
+
+/**
+ * The DHT's UDP endpoint. Inbound datagrams wait in a bounded buffer (newest dropped and counted when full:
+ * UDP cannot be backpressured); outbound datagrams pass a token bucket (`maxPps`, `burst`).
+ */
+export class DhtSocket extends Context.Tag("bitscrape/DhtSocket")<DhtSocket, {
+  /** The address the socket is bound to. */
+  readonly local: SocketAddress
+  /** Received datagrams; one consumer. Ends when the socket's scope closes. */
+  readonly incoming: Stream.Stream<Datagram>
+  /** Sends one datagram, waiting for the outbound budget. Never fails: UDP errors are counted. */
+  readonly send: (host: string, port: number, bytes: Uint8Array) => Effect.Effect<void>
+  /** Sends now if the budget allows, else drops and counts it; returns whether it was sent. */
+  readonly trySend: (host: string, port: number, bytes: Uint8Array) => boolean
+  /** This socket's counters. */
+  readonly stats: () => Readonly<SocketStats>
+}>() {}
+
+/** Shared by the UDP and in-memory sockets: budget, counters and the inbound buffer. */
+export const makeEdges = Effect.gen(function*() {
+  const config = yield* DhtConfig
+  const clock = yield* Effect.clock
+  const stats = emptyStats()
+  const bucket = TokenBucket.make(config.maxPps, config.burst, clock.unsafeCurrentTimeMillis())
+  const inbound = yield* Queue.dropping<Datagram>(config.inboundBuffer)
+  yield* Effect.addFinalizer(() => Queue.shutdown(inbound))
+
+  /** Offers a received datagram to the buffer (synchronously, from a callback). */
+  const receive = (bytes: Uint8Array, host: string, port: number): void => {
+    stats.packetsIn++
+    stats.bytesIn += bytes.length
+    Metrics.unsafeIncrement(Metrics.packetsIn)
+    if (bytes.length > config.maxDatagram) {
+      stats.droppedOversized++
+      Metrics.countDrop("oversized")
+      return
+    }
+    if (!inbound.unsafeOffer({ bytes, host, port })) {
+      stats.droppedInbound++
+      Metrics.countDrop("inbound-buffer-full")
+    }
+  }
+
+  const sent = (bytes: number) => {
+    stats.packetsOut++
+    stats.bytesOut += bytes
+    Metrics.unsafeIncrement(Metrics.packetsOut)
+  }
+
+  const sendFailed = () => {
+    stats.sendErrors++
+    Metrics.countDrop("send-error")
+  }
+
+  /** Waits for the budget, then runs `transmit`. */
+  const withBudget = (transmit: () => void): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const wait = TokenBucket.reserve(bucket, clock.unsafeCurrentTimeMillis())
+      return wait === 0 ? Effect.sync(transmit) : Effect.zipRight(Clock.sleep(wait), Effect.sync(transmit))
+    })
+
+  /** Runs `transmit` only if the budget allows now. */
+  const ifBudget = (transmit: () => void): boolean => {
+    if (!TokenBucket.tryTake(bucket, clock.unsafeCurrentTimeMillis())) {
+      stats.droppedRateLimited++
+      Metrics.countDrop("outbound-rate-limit")
+      return false
+    }
+    transmit()
+    return true
+  }
+
+  return {
+    config,
+    stats,
+    receive,
+    sent,
+    sendFailed,
+    withBudget,
+    ifBudget,
+    incoming: Stream.fromQueue(inbound, { maxChunkSize: 1024 })
+  }
+})
+
+const bindUdp = (host: string, port: number) =>
+  Effect.acquireRelease(
+    Effect.async<dgram.Socket, DhtSocketError>((resume) => {
+      const socket = dgram.createSocket({ type: host.includes(":") ? "udp6" : "udp4", ipv6Only: host.includes(":") })
+      const onError = (cause: Error) => {
+        socket.close()
+        resume(Effect.fail(new DhtSocketError({ reason: "Bind", address: `${host}:${port}`, cause })))
+      }
+      socket.once("error", onError)
+      socket.bind(port, host, () => {
+        socket.off("error", onError)
+        resume(Effect.succeed(socket))
+      })
+    }),
+    (socket) =>
+      Effect.async<void>((resume) => {
+        try {
+          socket.close(() => resume(Effect.void))
+        } catch {
+          resume(Effect.void)
+        }
+      })
+  )
+
+const makeUdp = Effect.gen(function*() {
+  const edges = yield* makeEdges
+  const socket = yield* bindUdp(edges.config.host, edges.config.port)
+  // After bind, errors are per-send (ICMP unreachable and the like): counted, never fatal.
+  socket.on("error", () => edges.sendFailed())
+  socket.on("message", (bytes, info) => edges.receive(bytes, info.address, info.port))
+  const bound = socket.address()
+
+  const transmit = (host: string, port: number, bytes: Uint8Array) => () => {
+    try {
+      socket.send(bytes, port, host, (error) => error ? edges.sendFailed() : edges.sent(bytes.length))
+    } catch {
+      edges.sendFailed()
+    }
+  }
+
+  return DhtSocket.of({
+    local: { host: bound.address, port: bound.port },
+    incoming: edges.incoming,
+    send: (host, port, bytes) => edges.withBudget(transmit(host, port, bytes)),
+    trySend: (host, port, bytes) => edges.ifBudget(transmit(host, port, bytes)),
+    stats: () => edges.stats
+  })
+})
+
+/** A real UDP socket bound to `DhtConfig.host:port`; closed when the layer's scope closes. */
+export const DhtSocketLive = Layer.scoped(DhtSocket, makeUdp)
