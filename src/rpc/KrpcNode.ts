@@ -118,23 +118,21 @@ const make = Effect.gen(function*() {
 
   // === Inbound: one synchronous step per datagram ===
 
+  /** Completes the pending query a reply belongs to, matched by transaction id *and* source address. */
   const settle = (
     t: Uint8Array,
     host: string,
     port: number,
     exit: Exit.Exit<Response | ErrorMessage, MalformedResponse>
-  ) => {
-    if (t.length !== 4) return false
+  ): "settled" | "wrong-source" | "unknown" => {
+    if (t.length !== 4) return "unknown"
     const key = ((t[0]! << 24) | (t[1]! << 16) | (t[2]! << 8) | t[3]!) >>> 0
     const p = pending.get(key)
-    if (p === undefined) return false
-    if (p.host !== host || p.port !== port) {
-      Metrics.countDrop("wrong-source")
-      return true
-    }
+    if (p === undefined) return "unknown"
+    if (p.host !== host || p.port !== port) return "wrong-source"
     pending.delete(key)
     Deferred.unsafeDone(p.deferred, exit)
-    return true
+    return "settled"
   }
 
   const handle = (bytes: Uint8Array, host: string, port: number): void => {
@@ -157,9 +155,10 @@ const make = Effect.gen(function*() {
     switch (message._tag) {
       case "Response":
       case "ErrorMessage": {
-        if (!settle(message.t, host, port, Exit.succeed(message))) {
+        const settled = settle(message.t, host, port, Exit.succeed(message))
+        if (settled !== "settled") {
           stats.unexpected++
-          Metrics.countDrop("unexpected-response")
+          Metrics.countDrop(settled === "unknown" ? "unexpected-response" : "wrong-source")
           return
         }
         if (message._tag === "Response") {

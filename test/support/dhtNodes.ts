@@ -1,0 +1,41 @@
+// Builds DHT nodes for tests: each node is its own set of layers, built into the caller's scope, over a
+// shared MemoryNetwork (or real UDP on 127.x with `live`).
+import { Context, Effect, Layer } from "effect"
+import { dhtConfig, DhtNodeLive, DhtNodeMemory, type DhtSettings } from "../../src/dht/index.js"
+import { Dht, DhtSocket, KrpcNode, RoutingTable } from "../../src/dht/index.js"
+
+export interface TestNode {
+  readonly dht: Context.Tag.Service<Dht>
+  readonly node: Context.Tag.Service<KrpcNode>
+  readonly table: Context.Tag.Service<RoutingTable>
+  readonly socket: Context.Tag.Service<DhtSocket>
+  readonly address: { readonly host: string; readonly port: number }
+}
+
+const fromContext = (ctx: Context.Context<Dht | KrpcNode | RoutingTable | DhtSocket>): TestNode => {
+  const socket = Context.get(ctx, DhtSocket)
+  return {
+    dht: Context.get(ctx, Dht),
+    node: Context.get(ctx, KrpcNode),
+    table: Context.get(ctx, RoutingTable),
+    socket,
+    address: socket.local
+  }
+}
+
+/** Test defaults: loopback, generous budget, short timeouts. */
+export const testSettings = (settings: Partial<DhtSettings> = {}): Partial<DhtSettings> => ({
+  host: "127.0.0.1",
+  port: 0,
+  maxPps: 10_000,
+  burst: 1_000,
+  ...settings
+})
+
+/** A node on the MemoryNetwork in the current context. */
+export const memoryNode = (settings: Partial<DhtSettings> = {}) =>
+  Effect.map(Layer.build(DhtNodeMemory.pipe(Layer.provide(dhtConfig(testSettings(settings))))), fromContext)
+
+/** A node on real UDP (bind it to a 127.x address). */
+export const liveNode = (settings: Partial<DhtSettings> = {}) =>
+  Effect.map(Layer.build(DhtNodeLive.pipe(Layer.provide(dhtConfig(testSettings(settings))))), fromContext)
