@@ -2,7 +2,7 @@ import { Context, Effect, Layer, Option } from "effect"
 import { DhtConfig } from "../config/DhtConfig.js"
 import type { Bep42Status } from "../krpc/bep42.js"
 import type { NodeContact } from "../krpc/compact.js"
-import { type NodeId, randomNodeId } from "../krpc/ids.js"
+import { commonPrefixLength, type NodeId, randomNodeId } from "../krpc/ids.js"
 import * as Metrics from "../observability/metrics.js"
 import * as Buckets from "./buckets.js"
 
@@ -29,6 +29,8 @@ export class RoutingTable extends Context.Tag("bitscrape/RoutingTable")<RoutingT
   readonly questionable: (limit: number) => Effect.Effect<ReadonlyArray<NodeContact>>
   /** Random lookup targets for buckets unchanged for `staleMillis`, which count as refreshed from now. */
   readonly refreshTargets: (staleMillis: number) => Effect.Effect<ReadonlyArray<NodeId>>
+  /** How many leading bits our closest known node shares with us (0 when the table is empty). */
+  readonly depth: Effect.Effect<number>
   /** Nodes in the table. */
   readonly size: Effect.Effect<number>
   /** Every entry with its state, for stats and snapshots. */
@@ -67,6 +69,10 @@ const make = Effect.gen(function*() {
     closest: (target, count) => Effect.sync(() => unsafeClosest(target, count)),
     questionable: (limit) => Effect.sync(() => Buckets.questionable(table, now(), limit).map(toContact)),
     refreshTargets: (staleMillis) => Effect.sync(() => Buckets.refreshTargets(table, now(), staleMillis)),
+    depth: Effect.sync(() => {
+      const nearest = Buckets.closest(table, table.self, 1, now())[0]
+      return nearest === undefined ? 0 : commonPrefixLength(table.self, nearest.id)
+    }),
     size: Effect.sync(() => table.size),
     entries: Effect.sync(() => Buckets.entries(table).map((e) => ({ ...e, state: Buckets.state(e, now()) }))),
     unsafeObserve,

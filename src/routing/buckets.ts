@@ -216,22 +216,26 @@ export const questionable = (table: Table, now: number, limit: number): Array<En
     .sort((a, b) => a.lastSeen - b.lastSeen)
     .slice(0, limit)
 
-/** A random id that falls in bucket `index`. */
-export const randomIdInBucket = (table: Table, index: number): NodeId => {
+/** A random id sharing exactly `bits` leading bits with `self` (bit `bits` differs); `bits` = 160 gives `self`. */
+export const randomIdAtPrefix = (self: Uint8Array, bits: number): NodeId => {
   const id = randomBytes(ID_LENGTH)
-  const last = table.buckets.length - 1
-  const fixedBits = index
-  for (let bit = 0; bit < fixedBits; bit++) {
+  for (let bit = 0; bit < Math.min(bits + 1, ID_LENGTH * 8); bit++) {
     const byte = bit >> 3
     const mask = 0x80 >> (bit & 7)
-    id[byte] = (id[byte]! & ~mask) | (table.self[byte]! & mask)
-  }
-  if (index < last) {
-    const byte = index >> 3
-    const mask = 0x80 >> (index & 7)
-    id[byte] = (id[byte]! & ~mask) | (~table.self[byte]! & mask)
+    const want = bit < bits ? self[byte]! : ~self[byte]!
+    id[byte] = (id[byte]! & ~mask) | (want & mask)
   }
   return id as Uint8Array as NodeId
+}
+
+/** A random id that falls in bucket `index` (for the last bucket: anything sharing at least `index` bits). */
+export const randomIdInBucket = (table: Table, index: number): NodeId => {
+  if (index < table.buckets.length - 1) return randomIdAtPrefix(table.self, index)
+  const id = randomIdAtPrefix(table.self, index)
+  // In the last bucket bit `index` may take either value.
+  const byte = index >> 3
+  if (byte < ID_LENGTH && Math.random() < 0.5) id[byte] = id[byte]! ^ (0x80 >> (index & 7))
+  return id
 }
 
 /** Random targets for buckets unchanged for `staleMs` (BEP 5 bucket refresh); marks them refreshed. */

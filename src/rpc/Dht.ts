@@ -4,6 +4,7 @@ import type { SocketAddress } from "../krpc/address.js"
 import type { NodeContact } from "../krpc/compact.js"
 import type { InfoHash, NodeId } from "../krpc/ids.js"
 import type { Response } from "../krpc/messages.js"
+import { randomIdAtPrefix } from "../routing/buckets.js"
 import { RoutingTable } from "../routing/RoutingTable.js"
 import { KrpcNode, type Target } from "./KrpcNode.js"
 import { lookup, type LookupReply, type LookupResult } from "./lookup.js"
@@ -26,7 +27,10 @@ export interface AnnounceResult {
  * (bucket refresh every 15 minutes, pinging questionable nodes) running in the layer's scope.
  */
 export class Dht extends Context.Tag("bitscrape/Dht")<Dht, {
-  /** Joins the DHT through `addresses` (IP literals): asks each for our own id, then looks ourselves up. */
+  /**
+   * Joins the DHT through `addresses` (IP literals): asks each for our own id, looks ourselves up, then
+   * refreshes every bucket. Returns the lookup of our own id.
+   */
   readonly bootstrap: (addresses: ReadonlyArray<SocketAddress>) => Effect.Effect<LookupResult>
   /** Iterative find_node towards `target`. */
   readonly findNode: (target: Uint8Array) => Effect.Effect<LookupResult>
@@ -64,7 +68,12 @@ const make = Effect.gen(function*() {
 
   const bootstrap = Effect.fn("Dht.bootstrap")(function*(addresses: ReadonlyArray<SocketAddress>) {
     yield* Effect.forEach(addresses, (a) => Effect.ignore(node.findNode(a, self)), { concurrency: config.alpha })
-    return yield* findNode(self)
+    const own = yield* findNode(self)
+    // Kademlia join: once our neighbourhood is known, refresh every bucket farther than our closest
+    // neighbour (a lookup of a random id sharing exactly i bits with us, for each i), so the far buckets fill.
+    const depth = yield* table.depth
+    for (let i = 0; i < depth; i++) yield* findNode(randomIdAtPrefix(self, i))
+    return own
   })
 
   const announce = Effect.fn("Dht.announce")(function*(infoHash: InfoHash, port: number, impliedPort?: boolean) {
