@@ -26,6 +26,8 @@ export class MemoryNetwork extends Context.Tag("bitscrape/MemoryNetwork")<Memory
   ) => Effect.Effect<SocketAddress, DhtSocketError, Scope.Scope>
   /** Delivers one datagram; false if nobody listens there, it is silenced, or it was lost. */
   readonly transmit: (from: SocketAddress, host: string, port: number, bytes: Uint8Array) => boolean
+  /** Changes the loss probability (0–1) from now on. */
+  readonly setLoss: (loss: number) => void
   /** Makes an address swallow all traffic from now on. */
   readonly silence: (address: SocketAddress) => void
   /** Datagrams delivered so far. */
@@ -44,6 +46,7 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}) => {
     seed ^= seed << 5
     return (seed >>> 0) / 0x100000000
   }
+  let loss = options.loss ?? 0
   let nextPort = 20_000
   let delivered = 0
   return MemoryNetwork.of({
@@ -65,10 +68,13 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}) => {
       const key = keyOf(host, port)
       const receiver = receivers.get(key)
       if (receiver === undefined || silent.has(key)) return false
-      if (options.loss !== undefined && options.loss > 0 && random() < options.loss) return false
+      if (loss > 0 && random() < loss) return false
       delivered++
       receiver(bytes, from.host, from.port)
       return true
+    },
+    setLoss: (p) => {
+      loss = p
     },
     silence: (address) => {
       silent.add(keyOf(address.host, address.port))

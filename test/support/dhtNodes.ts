@@ -1,6 +1,6 @@
 // Builds DHT nodes for tests: each node is its own set of layers, built into the caller's scope, over a
 // shared MemoryNetwork (or real UDP on 127.x with `live`).
-import { Context, Effect, Layer } from "effect"
+import { Context, type Duration, Effect, Fiber, Layer, TestClock } from "effect"
 import { dhtConfig, DhtNodeLive, DhtNodeMemory, type DhtSettings } from "../../src/dht/index.js"
 import { Dht, DhtSocket, KrpcNode, RoutingTable } from "../../src/dht/index.js"
 
@@ -39,3 +39,14 @@ export const memoryNode = (settings: Partial<DhtSettings> = {}) =>
 /** A node on real UDP (bind it to a 127.x address). */
 export const liveNode = (settings: Partial<DhtSettings> = {}) =>
   Effect.map(Layer.build(DhtNodeLive.pipe(Layer.provide(dhtConfig(testSettings(settings))))), fromContext)
+
+/** Runs `effect` while TestClock time flows in steps of `step` (for code whose timeouts must fire). */
+export const withTimeFlowing = <A, E, R>(effect: Effect.Effect<A, E, R>, step: Duration.DurationInput = "500 millis") =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(effect)
+    while (fiber.unsafePoll() === null) {
+      yield* TestClock.adjust(step)
+      yield* Effect.yieldNow()
+    }
+    return yield* Fiber.join(fiber)
+  })
