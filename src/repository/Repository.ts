@@ -1,0 +1,102 @@
+import type { Option } from "effect"
+import { Chunk, Context, Data, Duration, Effect, Schema, Stream } from "effect"
+import { IdHex } from "../krpc/ids.js"
+import type {
+  CrawlSessionInfo,
+  Discovery,
+  ExportItem,
+  ExportQuery,
+  FetchFailure,
+  InfoHash,
+  InfohashRecord,
+  NodeSighting,
+  RepositoryStats,
+  SearchPage,
+  SearchQuery,
+  Torrent,
+  TorrentDetail
+} from "./model.js"
+
+export * from "./model.js"
+
+/** A storage operation failed (the database is unreachable, full, locked for too long, or corrupt). */
+export class RepositoryError extends Data.TaggedError("RepositoryError")<{
+  readonly operation: string
+  readonly cause: unknown
+}> {
+  override get message() {
+    const cause = this.cause as { message?: string } | undefined
+    return `repository ${this.operation} failed: ${cause?.message ?? String(this.cause)}`
+  }
+}
+
+/** No torrent with that infohash is stored. Crosses the API/CLI boundary, so it is a Schema class. */
+export class TorrentNotFound extends Schema.TaggedError<TorrentNotFound>()("TorrentNotFound", {
+  infoHash: IdHex
+}) {}
+
+/**
+ * Everything BitScrape discovers, stored durably: nodes, infohashes (with per-source counters and the peers
+ * seen), verified torrents with their files and raw info dictionary, fetch failures, and crawl sessions.
+ * Writes take batches and commit each batch in one transaction; upserts deduplicate and counters accumulate.
+ */
+export class Repository extends Context.Tag("bitscrape/Repository")<Repository, {
+  /** Which backend: "sqlite", "postgres" or "memory". */
+  readonly backend: "sqlite" | "postgres" | "memory"
+  /** Upserts node sightings (one transaction). */
+  readonly upsertNodes: (nodes: ReadonlyArray<NodeSighting>) => Effect.Effect<void, RepositoryError>
+  /** Records infohash discoveries: per-source counters, first/last seen, distinct peers (one transaction). */
+  readonly recordDiscoveries: (discoveries: ReadonlyArray<Discovery>) => Effect.Effect<void, RepositoryError>
+  /** Stores verified torrents (one transaction); a torrent already stored is left as it is. */
+  readonly saveTorrents: (torrents: ReadonlyArray<Torrent>) => Effect.Effect<void, RepositoryError>
+  /** Records failed metadata attempts (one transaction). */
+  readonly recordFailures: (failures: ReadonlyArray<FetchFailure>) => Effect.Effect<void, RepositoryError>
+  /** Full-text search over names and file paths with filters, sort and pagination. */
+  readonly search: (query: SearchQuery) => Effect.Effect<SearchPage, RepositoryError>
+  /** One torrent with its files, sources and peers. */
+  readonly getTorrent: (infoHash: InfoHash) => Effect.Effect<TorrentDetail, RepositoryError | TorrentNotFound>
+  /** What we know about an infohash, with or without metadata. */
+  readonly getInfohash: (infoHash: InfoHash) => Effect.Effect<Option.Option<InfohashRecord>, RepositoryError>
+  /** Infohashes still waiting for metadata, most promising first (most peers and sightings, fewest attempts). */
+  readonly pendingMetadata: (limit: number) => Effect.Effect<ReadonlyArray<InfohashRecord>, RepositoryError>
+  /** The most recently responsive nodes, for bootstrapping the next session. */
+  readonly recentNodes: (
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<{ readonly host: string; readonly port: number }>, RepositoryError>
+  /** Totals. */
+  readonly stats: Effect.Effect<RepositoryStats, RepositoryError>
+  /** Everything matching the filters, in discovery order, read in pages. */
+  readonly export: (query: ExportQuery) => Stream.Stream<ExportItem, RepositoryError>
+  /** Opens a crawl session record; returns its id. */
+  readonly startSession: (settings: unknown) => Effect.Effect<number, RepositoryError>
+  /** Closes a crawl session record with its totals. */
+  readonly endSession: (id: number, totals: unknown) => Effect.Effect<void, RepositoryError>
+  /** Crawl sessions, newest first. */
+  readonly sessions: (limit: number) => Effect.Effect<ReadonlyArray<CrawlSessionInfo>, RepositoryError>
+}>() {}
+
+/** How a stream of records is grouped into write batches. */
+export interface BatchPolicy {
+  /** Most records per batch (one transaction). */
+  readonly size: number
+  /** Longest a record waits for its batch to fill. */
+  readonly within: Duration.DurationInput
+}
+
+export const defaultBatch: BatchPolicy = { size: 1000, within: Duration.seconds(1) }
+
+/**
+ * Writes a stream in batches (by size or time, whichever first), one transaction each, and in order. The
+ * stream is pulled only as fast as batches commit: a slow database slows the producer (backpressure), it
+ * never grows memory. Returns the number of records written.
+ */
+export const writeBatched = <A, E, R>(
+  stream: Stream.Stream<A, E, R>,
+  write: (batch: ReadonlyArray<A>) => Effect.Effect<void, RepositoryError>,
+  policy: BatchPolicy = defaultBatch
+): Effect.Effect<number, E | RepositoryError, R> =>
+  stream.pipe(
+    Stream.groupedWithin(policy.size, policy.within),
+    Stream.mapEffect((chunk) => Effect.as(write(Chunk.toReadonlyArray(chunk)), chunk.length)),
+    Stream.runFold(0, (n, k) => n + k)
+  )

@@ -1,0 +1,238 @@
+import { Clock, Effect, Layer, Option, Stream } from "effect"
+import type { InfoHash } from "../krpc/ids.js"
+import { toHex } from "../krpc/ids.js"
+import type {
+  CrawlSessionInfo,
+  DiscoverySource,
+  ExportItem,
+  InfohashRecord,
+  SearchQuery,
+  Torrent,
+  TorrentSummary
+} from "./model.js"
+import { Repository, TorrentNotFound } from "./Repository.js"
+import { MAX_QUERY_WORDS, searchWords } from "./sqlText.js"
+
+// The Repository in memory, for unit tests: same contract and semantics as the SQL backends (counters
+// accumulate, torrents are stored once, search matches every word, the last as a prefix), no durability.
+
+interface IhRow {
+  record: {
+    infoHash: InfoHash
+    firstSeen: number
+    lastSeen: number
+    seen: Record<DiscoverySource, number>
+    status: InfohashRecord["status"]
+    attempts: number
+    lastError: string | undefined
+  }
+  peers: Map<string, { host: string; port: number; lastSeen: number }>
+}
+
+const make = Effect.sync(() => {
+  const nodes = new Map<string, { host: string; port: number; lastResponse: number | undefined }>()
+  const infohashes = new Map<string, IhRow>()
+  const torrents = new Map<string, Torrent & { discoveredAt: number; order: number }>()
+  const sessionList: Array<{ -readonly [K in keyof CrawlSessionInfo]: CrawlSessionInfo[K] }> = []
+  let order = 0
+
+  const row = (infoHash: InfoHash, at: number): IhRow => {
+    const key = toHex(infoHash)
+    let r = infohashes.get(key)
+    if (r === undefined) {
+      r = {
+        record: {
+          infoHash: Uint8Array.prototype.slice.call(infoHash) as InfoHash,
+          firstSeen: at,
+          lastSeen: at,
+          seen: { sample: 0, get_peers: 0, announce: 0, lookup: 0 },
+          status: "pending",
+          attempts: 0,
+          lastError: undefined
+        },
+        peers: new Map()
+      }
+      infohashes.set(key, r)
+    }
+    return r
+  }
+  const recordOf = (r: IhRow): InfohashRecord => ({ ...r.record, seen: { ...r.record.seen }, peersSeen: r.peers.size })
+
+  const matches = (t: Torrent & { discoveredAt: number }, q: SearchQuery) => {
+    if (q.minSize !== undefined && t.totalLength < q.minSize) return false
+    if (q.maxSize !== undefined && t.totalLength > q.maxSize) return false
+    if (q.minFiles !== undefined && t.files.length < q.minFiles) return false
+    if (q.maxFiles !== undefined && t.files.length > q.maxFiles) return false
+    if (q.since !== undefined && t.discoveredAt < q.since) return false
+    if (q.until !== undefined && t.discoveredAt >= q.until) return false
+    if (q.text !== undefined && q.text.trim() !== "") {
+      const words = searchWords(q.text).slice(0, MAX_QUERY_WORDS).map((w) => w.toLowerCase())
+      if (words.length === 0) return false
+      const haystack = new Set(
+        searchWords(`${t.name}\n${t.files.map((f) => f.path).join("\n")}`).map((w) => w.toLowerCase())
+      )
+      return words.every((w, i) =>
+        i === words.length - 1 ? [...haystack].some((h) => h.startsWith(w)) : haystack.has(w)
+      )
+    }
+    return true
+  }
+
+  const summary = (t: Torrent & { discoveredAt: number }): TorrentSummary => ({
+    infoHash: t.infoHash,
+    name: t.name,
+    totalLength: t.totalLength,
+    fileCount: t.files.length,
+    discoveredAt: t.discoveredAt,
+    fetchedAt: t.fetchedAt
+  })
+
+  return Repository.of({
+    backend: "memory",
+    upsertNodes: (list) =>
+      Effect.sync(() => {
+        for (const n of list) {
+          const key = `${toHex(n.id)}|${n.host}|${n.port}`
+          const prev = nodes.get(key)
+          const lastResponse = Math.max(prev?.lastResponse ?? -Infinity, n.respondedAt ?? -Infinity)
+          nodes.set(key, {
+            host: n.host,
+            port: n.port,
+            lastResponse: isFinite(lastResponse) ? lastResponse : undefined
+          })
+        }
+      }),
+    recordDiscoveries: (list) =>
+      Effect.sync(() => {
+        for (const d of list) {
+          const r = row(d.infoHash, d.at)
+          r.record.firstSeen = Math.min(r.record.firstSeen, d.at)
+          r.record.lastSeen = Math.max(r.record.lastSeen, d.at)
+          r.record.seen[d.source]++
+          if (d.peer !== undefined && d.peer.port > 0) {
+            const key = `${d.peer.host}|${d.peer.port}`
+            const prev = r.peers.get(key)
+            r.peers.set(key, { ...d.peer, lastSeen: Math.max(prev?.lastSeen ?? 0, d.at) })
+          }
+        }
+      }),
+    saveTorrents: (list) =>
+      Effect.sync(() => {
+        for (const t of list) {
+          const r = row(t.infoHash, t.fetchedAt)
+          r.record.status = "fetched"
+          const key = toHex(t.infoHash)
+          if (!torrents.has(key)) torrents.set(key, { ...t, discoveredAt: r.record.firstSeen, order: order++ })
+        }
+      }),
+    recordFailures: (list) =>
+      Effect.sync(() => {
+        for (const f of list) {
+          const r = row(f.infoHash, f.at)
+          r.record.attempts++
+          r.record.lastError = f.error.slice(0, 500)
+          if (r.record.status !== "fetched") r.record.status = "failed"
+        }
+      }),
+    search: (q) =>
+      Effect.sync(() => {
+        const found = [...torrents.values()].filter((t) => matches(t, q))
+        const sorters: Record<string, (a: typeof found[number], b: typeof found[number]) => number> = {
+          relevance: (a, b) => b.discoveredAt - a.discoveredAt || a.order - b.order,
+          newest: (a, b) => b.discoveredAt - a.discoveredAt || a.order - b.order,
+          oldest: (a, b) => a.discoveredAt - b.discoveredAt || a.order - b.order,
+          largest: (a, b) => b.totalLength - a.totalLength || a.order - b.order,
+          smallest: (a, b) => a.totalLength - b.totalLength || a.order - b.order,
+          name: (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) || a.order - b.order
+        }
+        found.sort(sorters[q.sort ?? "relevance"])
+        const limit = Math.min(Math.max(1, q.limit ?? 20), 500)
+        const offset = Math.max(0, q.offset ?? 0)
+        return { total: found.length, items: found.slice(offset, offset + limit).map(summary) }
+      }),
+    getTorrent: (infoHash) =>
+      Effect.suspend(() => {
+        const t = torrents.get(toHex(infoHash))
+        if (t === undefined) return Effect.fail(new TorrentNotFound({ infoHash: toHex(infoHash) }))
+        const r = infohashes.get(toHex(infoHash))!
+        return Effect.succeed({
+          ...t,
+          fileCount: t.files.length,
+          seen: { ...r.record.seen },
+          peersSeen: r.peers.size,
+          peers: [...r.peers.values()].sort((a, b) => b.lastSeen - a.lastSeen).slice(0, 100)
+        })
+      }),
+    getInfohash: (infoHash) =>
+      Effect.sync(() => Option.map(Option.fromNullable(infohashes.get(toHex(infoHash))), recordOf)),
+    pendingMetadata: (limit) =>
+      Effect.sync(() =>
+        [...infohashes.values()].filter((r) => r.record.status !== "fetched").map(recordOf).sort((a, b) =>
+          b.peersSeen - a.peersSeen ||
+          Object.values(b.seen).reduce((x, y) => x + y) - Object.values(a.seen).reduce((x, y) => x + y) ||
+          a.attempts - b.attempts
+        ).slice(0, limit)
+      ),
+    recentNodes: (limit) =>
+      Effect.sync(() =>
+        [...nodes.values()].filter((n) => n.lastResponse !== undefined).sort((a, b) =>
+          b.lastResponse! - a.lastResponse!
+        ).slice(0, limit).map(({ host, port }) => ({ host, port }))
+      ),
+    stats: Effect.sync(() => {
+      const all = [...infohashes.values()]
+      const count = (s: DiscoverySource) => all.filter((r) => r.record.seen[s] > 0).length
+      return {
+        nodes: nodes.size,
+        infohashes: all.length,
+        bySource: {
+          sample: count("sample"),
+          get_peers: count("get_peers"),
+          announce: count("announce"),
+          lookup: count("lookup")
+        },
+        torrents: torrents.size,
+        files: [...torrents.values()].reduce((n, t) => n + t.files.length, 0),
+        failed: all.filter((r) => r.record.status === "failed").length,
+        sessions: sessionList.length
+      }
+    }),
+    export: (q) =>
+      Stream.suspend(() => {
+        const torrentFilters = q.text !== undefined || q.minSize !== undefined || q.maxSize !== undefined ||
+          q.minFiles !== undefined || q.maxFiles !== undefined
+        const items: Array<ExportItem> = [...infohashes.entries()].sort(([a], [b]) => a < b ? -1 : 1)
+          .map(([key, r]) => ({
+            infoHash: r.record.infoHash,
+            discoveredAt: r.record.firstSeen,
+            torrent: torrents.get(key)
+          }))
+          .filter((item) => {
+            if (q.hasMetadata === true && item.torrent === undefined) return false
+            if (q.hasMetadata === false && item.torrent !== undefined) return false
+            if (item.torrent !== undefined) return matches(item.torrent as Torrent & { discoveredAt: number }, q)
+            if (torrentFilters) return false
+            return (q.since === undefined || item.discoveredAt >= q.since) &&
+              (q.until === undefined || item.discoveredAt < q.until)
+          })
+        return Stream.fromIterable(items)
+      }),
+    startSession: (settings) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        sessionList.push({ id: sessionList.length + 1, startedAt: now, endedAt: undefined, settings, totals: null })
+        return sessionList.length
+      }),
+    endSession: (id, totals) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const s = sessionList[id - 1]
+        if (s !== undefined) {
+          s.endedAt = now
+          s.totals = totals
+        }
+      }),
+    sessions: (limit) => Effect.sync(() => [...sessionList].reverse().slice(0, limit))
+  })
+})
+
+/** The Repository in memory (unit tests). */
+export const RepositoryMemory = Layer.effect(Repository, make)

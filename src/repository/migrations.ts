@@ -1,0 +1,92 @@
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+
+// Versioned schema migrations (run by @effect/sql's Migrator from a record, so the npm package needs no
+// migrations folder on disk). One record per dialect; the two describe the same data model.
+// Times are Unix milliseconds (INTEGER / BIGINT); hashes and raw bytes are BLOB / BYTEA.
+
+const statements = (sql: SqlClient.SqlClient, list: ReadonlyArray<string>) =>
+  Effect.forEach(list, (s) => sql.unsafe(s), { discard: true })
+
+export const sqliteMigrations = {
+  "0001_init": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    statements(sql, [
+      `CREATE TABLE nodes (
+        id BLOB NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL,
+        first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, last_response INTEGER,
+        times_seen INTEGER NOT NULL DEFAULT 0, bep42 INTEGER, version BLOB, read_only INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (id, host, port)
+      ) WITHOUT ROWID`,
+      `CREATE INDEX nodes_last_response ON nodes (last_response)`,
+      `CREATE TABLE infohashes (
+        hash BLOB PRIMARY KEY NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+        seen_sample INTEGER NOT NULL DEFAULT 0, seen_get_peers INTEGER NOT NULL DEFAULT 0,
+        seen_announce INTEGER NOT NULL DEFAULT 0, seen_lookup INTEGER NOT NULL DEFAULT 0,
+        peers_seen INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0, last_attempt INTEGER, last_error TEXT
+      ) WITHOUT ROWID`,
+      `CREATE INDEX infohashes_status ON infohashes (status, peers_seen)`,
+      `CREATE TABLE infohash_peers (
+        hash BLOB NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL,
+        first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY (hash, host, port)
+      ) WITHOUT ROWID`,
+      `CREATE TABLE torrents (
+        id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, hash_v2 BLOB, name TEXT NOT NULL, name_raw BLOB NOT NULL,
+        total_length INTEGER NOT NULL, piece_length INTEGER, private INTEGER NOT NULL, version TEXT NOT NULL,
+        file_count INTEGER NOT NULL, info BLOB NOT NULL, discovered_at INTEGER NOT NULL, fetched_at INTEGER NOT NULL,
+        source_host TEXT, source_port INTEGER, source_client TEXT
+      )`,
+      `CREATE INDEX torrents_discovered ON torrents (discovered_at)`,
+      `CREATE INDEX torrents_length ON torrents (total_length)`,
+      `CREATE TABLE files (
+        torrent_id INTEGER NOT NULL, idx INTEGER NOT NULL, path TEXT NOT NULL, path_raw BLOB, length INTEGER NOT NULL,
+        PRIMARY KEY (torrent_id, idx)
+      ) WITHOUT ROWID`,
+      // Contentless FTS5 index over names and paths; rowid = torrents.id.
+      `CREATE VIRTUAL TABLE torrents_fts USING fts5(name, paths, content='', tokenize='unicode61 remove_diacritics 2')`,
+      `CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY, started_at INTEGER NOT NULL, ended_at INTEGER, settings TEXT, totals TEXT
+      )`
+    ]))
+}
+
+export const pgMigrations = {
+  "0001_init": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    statements(sql, [
+      `CREATE TABLE nodes (
+        id BYTEA NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL,
+        first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL, last_response BIGINT,
+        times_seen BIGINT NOT NULL DEFAULT 0, bep42 SMALLINT, version BYTEA, read_only SMALLINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (id, host, port)
+      )`,
+      `CREATE INDEX nodes_last_response ON nodes (last_response)`,
+      `CREATE TABLE infohashes (
+        hash BYTEA PRIMARY KEY, first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL,
+        seen_sample BIGINT NOT NULL DEFAULT 0, seen_get_peers BIGINT NOT NULL DEFAULT 0,
+        seen_announce BIGINT NOT NULL DEFAULT 0, seen_lookup BIGINT NOT NULL DEFAULT 0,
+        peers_seen BIGINT NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'pending',
+        attempts BIGINT NOT NULL DEFAULT 0, last_attempt BIGINT, last_error TEXT
+      )`,
+      `CREATE INDEX infohashes_status ON infohashes (status, peers_seen)`,
+      `CREATE TABLE infohash_peers (
+        hash BYTEA NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL,
+        first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL, PRIMARY KEY (hash, host, port)
+      )`,
+      `CREATE TABLE torrents (
+        id BIGSERIAL PRIMARY KEY, hash BYTEA NOT NULL UNIQUE, hash_v2 BYTEA, name TEXT NOT NULL, name_raw BYTEA NOT NULL,
+        total_length BIGINT NOT NULL, piece_length BIGINT, private SMALLINT NOT NULL, version TEXT NOT NULL,
+        file_count INTEGER NOT NULL, info BYTEA NOT NULL, discovered_at BIGINT NOT NULL, fetched_at BIGINT NOT NULL,
+        source_host TEXT, source_port INTEGER, source_client TEXT, search TSVECTOR NOT NULL
+      )`,
+      `CREATE INDEX torrents_discovered ON torrents (discovered_at)`,
+      `CREATE INDEX torrents_length ON torrents (total_length)`,
+      `CREATE INDEX torrents_search ON torrents USING GIN (search)`,
+      `CREATE TABLE files (
+        torrent_id BIGINT NOT NULL, idx INTEGER NOT NULL, path TEXT NOT NULL, path_raw BYTEA, length BIGINT NOT NULL,
+        PRIMARY KEY (torrent_id, idx)
+      )`,
+      `CREATE TABLE sessions (
+        id BIGSERIAL PRIMARY KEY, started_at BIGINT NOT NULL, ended_at BIGINT, settings TEXT, totals TEXT
+      )`
+    ]))
+}

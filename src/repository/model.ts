@@ -1,0 +1,157 @@
+import type { InfoHash, NodeId } from "../krpc/ids.js"
+
+// What the Repository stores. Times are Unix milliseconds; byte strings are kept raw next to their decoded
+// text so nothing a peer sent is ever lost to normalisation.
+
+/** Where an infohash was learnt. */
+export type DiscoverySource = "sample" | "get_peers" | "announce" | "lookup"
+export const DISCOVERY_SOURCES: ReadonlyArray<DiscoverySource> = ["sample", "get_peers", "announce", "lookup"]
+
+/** A node we heard from (one row per id and address: the same id at a new address is churn worth keeping). */
+export interface NodeSighting {
+  readonly id: NodeId
+  readonly host: string
+  readonly port: number
+  readonly seenAt: number
+  /** Set when the node answered one of our queries. */
+  readonly respondedAt?: number | undefined
+  /** BEP 42: true valid, false invalid, undefined exempt or unknown. */
+  readonly bep42?: boolean | undefined
+  /** Client version (`v`). */
+  readonly version?: Uint8Array | undefined
+  /** BEP 43 read-only. */
+  readonly readOnly?: boolean | undefined
+}
+
+/** One discovery of an infohash (and, for announces and get_peers values, a peer that has it). */
+export interface Discovery {
+  readonly infoHash: InfoHash
+  readonly source: DiscoverySource
+  readonly at: number
+  readonly peer?: { readonly host: string; readonly port: number } | undefined
+}
+
+export interface TorrentFile {
+  /** Path components joined with "/" (decoded text). */
+  readonly path: string
+  /** The raw bytes of the path as the torrent had them, when they were not valid UTF-8. */
+  readonly pathRaw?: Uint8Array | undefined
+  readonly length: number
+}
+
+/** Verified metadata of one torrent. */
+export interface Torrent {
+  readonly infoHash: InfoHash
+  /** BEP 52: SHA-256 of the info dictionary, for v2 and hybrid torrents. */
+  readonly infoHashV2?: Uint8Array | undefined
+  readonly name: string
+  readonly nameRaw: Uint8Array
+  readonly totalLength: number
+  readonly pieceLength: number | undefined
+  readonly private: boolean
+  readonly version: "v1" | "v2" | "hybrid"
+  readonly files: ReadonlyArray<TorrentFile>
+  /** The bencoded info dictionary, byte-exact. */
+  readonly info: Uint8Array
+  readonly fetchedAt: number
+  readonly sourcePeer?: { readonly host: string; readonly port: number } | undefined
+  /** The source peer's client (BEP 10 `v`). */
+  readonly sourceClient?: string | undefined
+}
+
+/** A failed attempt to fetch an infohash's metadata. */
+export interface FetchFailure {
+  readonly infoHash: InfoHash
+  readonly at: number
+  readonly error: string
+}
+
+export type MetadataStatus = "pending" | "fetched" | "failed"
+
+export type SortOrder = "relevance" | "newest" | "oldest" | "largest" | "smallest" | "name"
+
+export interface SearchQuery {
+  /** Words to match in names and file paths (all must match; the last may be a prefix). */
+  readonly text?: string | undefined
+  readonly minSize?: number | undefined
+  readonly maxSize?: number | undefined
+  readonly minFiles?: number | undefined
+  readonly maxFiles?: number | undefined
+  /** Discovered at or after (ms). */
+  readonly since?: number | undefined
+  /** Discovered before (ms). */
+  readonly until?: number | undefined
+  readonly sort?: SortOrder | undefined
+  readonly limit?: number | undefined
+  readonly offset?: number | undefined
+}
+
+export interface TorrentSummary {
+  readonly infoHash: InfoHash
+  readonly name: string
+  readonly totalLength: number
+  readonly fileCount: number
+  readonly discoveredAt: number
+  readonly fetchedAt: number
+}
+
+export interface SearchPage {
+  readonly total: number
+  readonly items: ReadonlyArray<TorrentSummary>
+}
+
+export interface TorrentDetail extends Torrent {
+  readonly discoveredAt: number
+  readonly fileCount: number
+  readonly seen: Readonly<Record<DiscoverySource, number>>
+  readonly peersSeen: number
+  readonly peers: ReadonlyArray<{ readonly host: string; readonly port: number; readonly lastSeen: number }>
+}
+
+export interface InfohashRecord {
+  readonly infoHash: InfoHash
+  readonly firstSeen: number
+  readonly lastSeen: number
+  readonly seen: Readonly<Record<DiscoverySource, number>>
+  readonly peersSeen: number
+  readonly status: MetadataStatus
+  readonly attempts: number
+  readonly lastError: string | undefined
+}
+
+export interface RepositoryStats {
+  readonly nodes: number
+  readonly infohashes: number
+  readonly bySource: Readonly<Record<DiscoverySource, number>>
+  readonly torrents: number
+  readonly files: number
+  readonly failed: number
+  readonly sessions: number
+}
+
+/** Filters for export: the search filters, plus whether metadata must be known. */
+export interface ExportQuery extends Omit<SearchQuery, "sort" | "limit" | "offset"> {
+  /** true: torrents only; false: infohashes without metadata only; undefined: both. */
+  readonly hasMetadata?: boolean | undefined
+}
+
+/** One exported item: an infohash with its metadata when known. */
+export interface ExportItem {
+  readonly infoHash: InfoHash
+  readonly discoveredAt: number
+  readonly torrent: (Torrent & { readonly discoveredAt: number }) | undefined
+}
+
+export interface CrawlSessionInfo {
+  readonly id: number
+  readonly startedAt: number
+  readonly endedAt: number | undefined
+  readonly settings: unknown
+  readonly totals: unknown
+}
+
+/** Distinct-key helper for nodes (id + address). */
+export const nodeKey = (n: { readonly id: Uint8Array; readonly host: string; readonly port: number }) =>
+  `${Buffer.from(n.id).toString("hex")}|${n.host}|${n.port}`
+
+export type { InfoHash, NodeId }

@@ -1,0 +1,573 @@
+import { SqlClient } from "@effect/sql"
+import { Clock, Effect, Option, Stream } from "effect"
+import type { InfoHash } from "../krpc/ids.js"
+import { toHex } from "../krpc/ids.js"
+import type {
+  Discovery,
+  DiscoverySource,
+  ExportItem,
+  ExportQuery,
+  FetchFailure,
+  InfohashRecord,
+  MetadataStatus,
+  NodeSighting,
+  SearchQuery,
+  Torrent,
+  TorrentDetail,
+  TorrentFile
+} from "./model.js"
+import { Repository, RepositoryError, TorrentNotFound } from "./Repository.js"
+import { chunkRows, fts5Query, MAX_QUERY_WORDS, searchWords, tsQuery } from "./sqlText.js"
+
+// One SQL implementation of the Repository for SQLite and PostgreSQL; the dialects differ only in placeholders,
+// MIN/MAX spelling, the full-text index, and id generation. Batches are aggregated in memory first (so one
+// statement never touches a row twice, which PostgreSQL forbids) and sorted by key (so concurrent writers to
+// one PostgreSQL take row locks in the same order and cannot deadlock).
+
+type Dialect = "sqlite" | "pg"
+type Row = Record<string, unknown>
+
+const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+const num = (x: unknown): number => Number(x)
+const optNum = (x: unknown): number | undefined => x === null || x === undefined ? undefined : Number(x)
+const bytes = (x: unknown): Uint8Array => x instanceof Uint8Array ? new Uint8Array(x) : new Uint8Array(0)
+const compareBytes = (a: Uint8Array, b: Uint8Array) => Buffer.compare(buf(a), buf(b))
+/** Longest text of file paths put into the full-text index per torrent. */
+const MAX_INDEXED_PATHS = 64 * 1024
+const PAGE = 500
+
+const SOURCE_COLUMN: Record<DiscoverySource, string> = {
+  sample: "seen_sample",
+  get_peers: "seen_get_peers",
+  announce: "seen_announce",
+  lookup: "seen_lookup"
+}
+
+export const makeSqlRepository = (dialect: Dialect) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const maxParams = dialect === "pg" ? 60_000 : 30_000
+    const MIN = dialect === "pg" ? "LEAST" : "min"
+    const MAX = dialect === "pg" ? "GREATEST" : "max"
+    const placeholders = (count: number, start = 0) =>
+      Array.from({ length: count }, (_, i) => dialect === "pg" ? `$${start + i + 1}` : "?")
+    const tuples = (rows: number, width: number, start = 0) =>
+      Array.from({ length: rows }, (_, r) => `(${placeholders(width, start + r * width).join(",")})`).join(",")
+    const query = (text: string, params: ReadonlyArray<unknown> = []) => sql.unsafe<Row>(text, params as Array<unknown>)
+    const fail = (operation: string) => (cause: unknown) => new RepositoryError({ operation, cause })
+    const transaction = <A, E>(operation: string, effect: Effect.Effect<A, E>) =>
+      sql.withTransaction(effect).pipe(Effect.mapError(fail(operation)), Effect.uninterruptible)
+
+    if (dialect === "sqlite") {
+      // Wait for other processes' write locks instead of failing at once; WAL + NORMAL keeps every committed
+      // transaction across a process crash (kill -9), fsyncing at checkpoints.
+      yield* query("PRAGMA busy_timeout = 10000").pipe(Effect.orDie)
+      yield* query("PRAGMA synchronous = NORMAL").pipe(Effect.orDie)
+    }
+
+    // === Writes ===
+
+    const upsertNodes = (nodes: ReadonlyArray<NodeSighting>) => {
+      const merged = new Map<string, Array<unknown>>()
+      for (const n of nodes) {
+        const key = `${toHex(n.id)}|${n.host}|${n.port}`
+        const prev = merged.get(key)
+        const bep42 = n.bep42 === undefined ? null : n.bep42 ? 1 : 0
+        const version = n.version === undefined ? null : buf(n.version)
+        if (prev === undefined) {
+          merged.set(key, [
+            buf(n.id),
+            n.host,
+            n.port,
+            n.seenAt,
+            n.seenAt,
+            n.respondedAt ?? null,
+            1,
+            bep42,
+            version,
+            n.readOnly ? 1 : 0
+          ])
+        } else {
+          prev[3] = Math.min(prev[3] as number, n.seenAt)
+          prev[4] = Math.max(prev[4] as number, n.seenAt)
+          if (n.respondedAt !== undefined) prev[5] = Math.max((prev[5] as number | null) ?? 0, n.respondedAt)
+          prev[6] = (prev[6] as number) + 1
+          if (bep42 !== null) prev[7] = bep42
+          if (version !== null) prev[8] = version
+        }
+      }
+      const rows = [...merged.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([, r]) => r)
+      return transaction(
+        "upsertNodes",
+        Effect.forEach(chunkRows(rows, 10, maxParams), (chunk) =>
+          query(
+            `INSERT INTO nodes (id, host, port, first_seen, last_seen, last_response, times_seen, bep42, version, read_only)
+             VALUES ${tuples(chunk.length, 10)}
+             ON CONFLICT (id, host, port) DO UPDATE SET
+               first_seen = ${MIN}(nodes.first_seen, excluded.first_seen),
+               last_seen = ${MAX}(nodes.last_seen, excluded.last_seen),
+               last_response = COALESCE(${MAX}(nodes.last_response, excluded.last_response), nodes.last_response, excluded.last_response),
+               times_seen = nodes.times_seen + excluded.times_seen,
+               bep42 = COALESCE(excluded.bep42, nodes.bep42),
+               version = COALESCE(excluded.version, nodes.version),
+               read_only = excluded.read_only`,
+            chunk.flat()
+          ), { discard: true })
+      )
+    }
+
+    const recordDiscoveries = (discoveries: ReadonlyArray<Discovery>) => {
+      const byHash = new Map<string, { hash: Uint8Array; first: number; last: number; counts: Array<number> }>()
+      const peers = new Map<string, Array<unknown>>()
+      for (const d of discoveries) {
+        const key = toHex(d.infoHash)
+        let agg = byHash.get(key)
+        if (agg === undefined) {
+          agg = { hash: d.infoHash, first: d.at, last: d.at, counts: [0, 0, 0, 0] }
+          byHash.set(key, agg)
+        }
+        agg.first = Math.min(agg.first, d.at)
+        agg.last = Math.max(agg.last, d.at)
+        agg.counts[["sample", "get_peers", "announce", "lookup"].indexOf(d.source)]!++
+        if (d.peer !== undefined && d.peer.port > 0) {
+          const pk = `${key}|${d.peer.host}|${d.peer.port}`
+          const prev = peers.get(pk)
+          if (prev === undefined) peers.set(pk, [buf(d.infoHash), d.peer.host, d.peer.port, d.at, d.at])
+          else {
+            prev[3] = Math.min(prev[3] as number, d.at)
+            prev[4] = Math.max(prev[4] as number, d.at)
+          }
+        }
+      }
+      const hashRows = [...byHash.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+        .map(([, a]) => [buf(a.hash), a.first, a.last, ...a.counts])
+      const peerRows = [...peers.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([, r]) => r)
+      const touched = [...new Set([...peers.keys()].map((k) => k.slice(0, 40)))].sort()
+        .map((h) => Buffer.from(h, "hex"))
+      return transaction(
+        "recordDiscoveries",
+        Effect.gen(function*() {
+          for (const chunk of chunkRows(hashRows, 7, maxParams)) {
+            yield* query(
+              `INSERT INTO infohashes (hash, first_seen, last_seen, seen_sample, seen_get_peers, seen_announce, seen_lookup)
+               VALUES ${tuples(chunk.length, 7)}
+               ON CONFLICT (hash) DO UPDATE SET
+                 first_seen = ${MIN}(infohashes.first_seen, excluded.first_seen),
+                 last_seen = ${MAX}(infohashes.last_seen, excluded.last_seen),
+                 seen_sample = infohashes.seen_sample + excluded.seen_sample,
+                 seen_get_peers = infohashes.seen_get_peers + excluded.seen_get_peers,
+                 seen_announce = infohashes.seen_announce + excluded.seen_announce,
+                 seen_lookup = infohashes.seen_lookup + excluded.seen_lookup`,
+              chunk.flat()
+            )
+          }
+          for (const chunk of chunkRows(peerRows, 5, maxParams)) {
+            yield* query(
+              `INSERT INTO infohash_peers (hash, host, port, first_seen, last_seen) VALUES ${tuples(chunk.length, 5)}
+               ON CONFLICT (hash, host, port) DO UPDATE SET last_seen = ${MAX}(infohash_peers.last_seen, excluded.last_seen)`,
+              chunk.flat()
+            )
+          }
+          for (const chunk of chunkRows(touched, 1, maxParams)) {
+            yield* query(
+              `UPDATE infohashes SET peers_seen = (SELECT count(*) FROM infohash_peers p WHERE p.hash = infohashes.hash)
+               WHERE hash IN (${placeholders(chunk.length).join(",")})`,
+              chunk
+            )
+          }
+        })
+      )
+    }
+
+    const saveTorrent = (t: Torrent) =>
+      Effect.gen(function*() {
+        yield* query(
+          `INSERT INTO infohashes (hash, first_seen, last_seen, status) VALUES (${placeholders(4).join(",")})
+           ON CONFLICT (hash) DO UPDATE SET status = excluded.status`,
+          [buf(t.infoHash), t.fetchedAt, t.fetchedAt, "fetched"]
+        )
+        const [ih] = yield* query(`SELECT first_seen FROM infohashes WHERE hash = ${placeholders(1)[0]}`, [
+          buf(t.infoHash)
+        ])
+        const discoveredAt = num(ih!.first_seen)
+        const paths = t.files.map((f) => f.path).join("\n").slice(0, MAX_INDEXED_PATHS)
+        const values = [
+          buf(t.infoHash),
+          t.infoHashV2 === undefined ? null : buf(t.infoHashV2),
+          t.name,
+          buf(t.nameRaw),
+          t.totalLength,
+          t.pieceLength ?? null,
+          t.private ? 1 : 0,
+          t.version,
+          t.files.length,
+          buf(t.info),
+          discoveredAt,
+          t.fetchedAt,
+          t.sourcePeer?.host ?? null,
+          t.sourcePeer?.port ?? null,
+          t.sourceClient ?? null
+        ]
+        const columns =
+          "hash, hash_v2, name, name_raw, total_length, piece_length, private, version, file_count, info, discovered_at, fetched_at, source_host, source_port, source_client"
+        const inserted = dialect === "pg"
+          ? yield* query(
+            `INSERT INTO torrents (${columns}, search) VALUES (${placeholders(15).join(",")},
+               to_tsvector('simple', $16)) ON CONFLICT (hash) DO NOTHING RETURNING id`,
+            // Tokenised here exactly as queries are (searchWords), so paths like "a/b/c.srt" index each word.
+            [...values, searchWords(`${t.name}\n${paths}`.slice(0, MAX_INDEXED_PATHS)).join(" ")]
+          )
+          : yield* query(
+            `INSERT INTO torrents (${columns}) VALUES (${placeholders(15).join(",")})
+             ON CONFLICT (hash) DO NOTHING RETURNING id`,
+            values
+          )
+        if (inserted.length === 0) return
+        const id = num(inserted[0]!.id)
+        const fileRows = t.files.map((
+          f,
+          i
+        ) => [id, i, f.path, f.pathRaw === undefined ? null : buf(f.pathRaw), f.length])
+        for (const chunk of chunkRows(fileRows, 5, maxParams)) {
+          yield* query(
+            `INSERT INTO files (torrent_id, idx, path, path_raw, length) VALUES ${tuples(chunk.length, 5)}`,
+            chunk.flat()
+          )
+        }
+        if (dialect === "sqlite") {
+          yield* query(`INSERT INTO torrents_fts (rowid, name, paths) VALUES (?, ?, ?)`, [id, t.name, paths])
+        }
+      })
+
+    const saveTorrents = (torrents: ReadonlyArray<Torrent>) =>
+      transaction(
+        "saveTorrents",
+        Effect.forEach([...torrents].sort((a, b) => compareBytes(a.infoHash, b.infoHash)), saveTorrent, {
+          discard: true
+        })
+      )
+
+    const recordFailures = (failures: ReadonlyArray<FetchFailure>) => {
+      const sorted = [...failures].sort((a, b) => compareBytes(a.infoHash, b.infoHash))
+      return transaction(
+        "recordFailures",
+        Effect.forEach(sorted, (f) =>
+          query(
+            `INSERT INTO infohashes (hash, first_seen, last_seen, status, attempts, last_attempt, last_error)
+             VALUES (${placeholders(7).join(",")})
+             ON CONFLICT (hash) DO UPDATE SET
+               attempts = infohashes.attempts + 1, last_attempt = excluded.last_attempt, last_error = excluded.last_error,
+               status = CASE WHEN infohashes.status = 'fetched' THEN 'fetched' ELSE 'failed' END`,
+            [buf(f.infoHash), f.at, f.at, "failed", 1, f.at, f.error.slice(0, 500)]
+          ), { discard: true })
+      )
+    }
+
+    // === Reads ===
+
+    const filtersOf = (q: SearchQuery | ExportQuery, params: Array<unknown>) => {
+      const where: Array<string> = []
+      const p = (v: unknown) => {
+        params.push(v)
+        return dialect === "pg" ? `$${params.length}` : "?"
+      }
+      if (q.minSize !== undefined) where.push(`t.total_length >= ${p(q.minSize)}`)
+      if (q.maxSize !== undefined) where.push(`t.total_length <= ${p(q.maxSize)}`)
+      if (q.minFiles !== undefined) where.push(`t.file_count >= ${p(q.minFiles)}`)
+      if (q.maxFiles !== undefined) where.push(`t.file_count <= ${p(q.maxFiles)}`)
+      if (q.since !== undefined) where.push(`t.discovered_at >= ${p(q.since)}`)
+      if (q.until !== undefined) where.push(`t.discovered_at < ${p(q.until)}`)
+      let from = "torrents t"
+      let rank: string | undefined
+      const words = q.text === undefined ? [] : searchWords(q.text).slice(0, MAX_QUERY_WORDS)
+      if (q.text !== undefined && q.text.trim() !== "" && words.length === 0) where.push("1 = 0")
+      if (words.length > 0) {
+        if (dialect === "pg") {
+          const tq = p(tsQuery(words))
+          where.push(`t.search @@ to_tsquery('simple', ${tq})`)
+          rank = `ts_rank(t.search, to_tsquery('simple', ${tq})) DESC`
+        } else {
+          from = "torrents_fts f JOIN torrents t ON t.id = f.rowid"
+          where.push(`torrents_fts MATCH ${p(fts5Query(words))}`)
+          rank = "f.rank"
+        }
+      }
+      return { from, where: where.length > 0 ? `WHERE ${where.join(" AND ")}` : "", rank, p }
+    }
+
+    const summaryOf = (r: Row) => ({
+      infoHash: bytes(r.hash) as InfoHash,
+      name: String(r.name),
+      totalLength: num(r.total_length),
+      fileCount: num(r.file_count),
+      discoveredAt: num(r.discovered_at),
+      fetchedAt: num(r.fetched_at)
+    })
+
+    const search = (q: SearchQuery) =>
+      Effect.gen(function*() {
+        const params: Array<unknown> = []
+        const f = filtersOf(q, params)
+        const order = {
+          relevance: f.rank ?? "t.discovered_at DESC",
+          newest: "t.discovered_at DESC",
+          oldest: "t.discovered_at ASC",
+          largest: "t.total_length DESC",
+          smallest: "t.total_length ASC",
+          name: "t.name ASC"
+        }[q.sort ?? "relevance"]
+        const limit = Math.min(Math.max(1, q.limit ?? 20), 500)
+        const offset = Math.max(0, q.offset ?? 0)
+        const countParams = [...params]
+        const rows = yield* query(
+          `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at FROM ${f.from}
+           ${f.where} ORDER BY ${order}, t.id LIMIT ${f.p(limit)} OFFSET ${f.p(offset)}`,
+          params
+        )
+        const [count] = yield* query(`SELECT count(*) AS n FROM ${f.from} ${f.where}`, countParams)
+        return { total: num(count!.n), items: rows.map(summaryOf) }
+      }).pipe(Effect.mapError(fail("search")))
+
+    const filesOf = (ids: ReadonlyArray<number>) =>
+      ids.length === 0 ? Effect.succeed(new Map<number, Array<TorrentFile>>()) : Effect.map(
+        query(
+          `SELECT torrent_id, idx, path, path_raw, length FROM files WHERE torrent_id IN (${
+            placeholders(ids.length).join(",")
+          }) ORDER BY torrent_id, idx`,
+          ids
+        ),
+        (rows) => {
+          const out = new Map<number, Array<TorrentFile>>()
+          for (const r of rows) {
+            const id = num(r.torrent_id)
+            const list = out.get(id) ?? []
+            list.push({
+              path: String(r.path),
+              pathRaw: r.path_raw === null ? undefined : bytes(r.path_raw),
+              length: num(r.length)
+            })
+            out.set(id, list)
+          }
+          return out
+        }
+      )
+
+    const torrentOf = (r: Row, files: ReadonlyArray<TorrentFile>) => ({
+      infoHash: bytes(r.hash) as InfoHash,
+      infoHashV2: r.hash_v2 === null ? undefined : bytes(r.hash_v2),
+      name: String(r.name),
+      nameRaw: bytes(r.name_raw),
+      totalLength: num(r.total_length),
+      pieceLength: optNum(r.piece_length),
+      private: num(r.private) === 1,
+      version: String(r.version) as Torrent["version"],
+      files,
+      info: bytes(r.info),
+      fetchedAt: num(r.fetched_at),
+      discoveredAt: num(r.discovered_at),
+      sourcePeer: r.source_host === null ? undefined : { host: String(r.source_host), port: num(r.source_port) },
+      sourceClient: r.source_client === null ? undefined : String(r.source_client)
+    })
+
+    const infohashOf = (r: Row): InfohashRecord => ({
+      infoHash: bytes(r.hash) as InfoHash,
+      firstSeen: num(r.first_seen),
+      lastSeen: num(r.last_seen),
+      seen: {
+        sample: num(r.seen_sample),
+        get_peers: num(r.seen_get_peers),
+        announce: num(r.seen_announce),
+        lookup: num(r.seen_lookup)
+      },
+      peersSeen: num(r.peers_seen),
+      status: String(r.status) as MetadataStatus,
+      attempts: num(r.attempts),
+      lastError: r.last_error === null ? undefined : String(r.last_error)
+    })
+
+    const getInfohash = (infoHash: InfoHash) =>
+      query(`SELECT * FROM infohashes WHERE hash = ${placeholders(1)[0]}`, [buf(infoHash)]).pipe(
+        Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), infohashOf)),
+        Effect.mapError(fail("getInfohash"))
+      )
+
+    const getTorrent = (infoHash: InfoHash) =>
+      Effect.gen(function*() {
+        const [row] = yield* query(`SELECT * FROM torrents WHERE hash = ${placeholders(1)[0]}`, [buf(infoHash)]).pipe(
+          Effect.mapError(fail("getTorrent"))
+        )
+        if (row === undefined) return yield* Effect.fail(new TorrentNotFound({ infoHash: toHex(infoHash) }))
+        const files = yield* filesOf([num(row.id)]).pipe(Effect.mapError(fail("getTorrent")))
+        const ih = yield* getInfohash(infoHash)
+        const peers = yield* query(
+          `SELECT host, port, last_seen FROM infohash_peers WHERE hash = ${
+            placeholders(1)[0]
+          } ORDER BY last_seen DESC LIMIT 100`,
+          [buf(infoHash)]
+        ).pipe(Effect.mapError(fail("getTorrent")))
+        const record = Option.getOrUndefined(ih)
+        const detail: TorrentDetail = {
+          ...torrentOf(row, files.get(num(row.id)) ?? []),
+          fileCount: num(row.file_count),
+          seen: record?.seen ?? { sample: 0, get_peers: 0, announce: 0, lookup: 0 },
+          peersSeen: record?.peersSeen ?? 0,
+          peers: peers.map((p) => ({ host: String(p.host), port: num(p.port), lastSeen: num(p.last_seen) }))
+        }
+        return detail
+      })
+
+    const pendingMetadata = (limit: number) =>
+      query(
+        `SELECT * FROM infohashes WHERE status <> 'fetched'
+         ORDER BY peers_seen DESC, (seen_announce + seen_get_peers + seen_sample + seen_lookup) DESC, attempts ASC
+         LIMIT ${placeholders(1)[0]}`,
+        [limit]
+      ).pipe(Effect.map((rows) => rows.map(infohashOf)), Effect.mapError(fail("pendingMetadata")))
+
+    const recentNodes = (limit: number) =>
+      query(
+        `SELECT host, port FROM nodes WHERE last_response IS NOT NULL ORDER BY last_response DESC LIMIT ${
+          placeholders(1)[0]
+        }`,
+        [limit]
+      ).pipe(
+        Effect.map((rows) => rows.map((r) => ({ host: String(r.host), port: num(r.port) }))),
+        Effect.mapError(fail("recentNodes"))
+      )
+
+    const stats = Effect.gen(function*() {
+      const one = (text: string) => Effect.map(query(text), (rows) => rows[0]!)
+      const ih = yield* one(
+        `SELECT count(*) AS n, sum(CASE WHEN seen_sample > 0 THEN 1 ELSE 0 END) AS sample,
+          sum(CASE WHEN seen_get_peers > 0 THEN 1 ELSE 0 END) AS get_peers,
+          sum(CASE WHEN seen_announce > 0 THEN 1 ELSE 0 END) AS announce,
+          sum(CASE WHEN seen_lookup > 0 THEN 1 ELSE 0 END) AS lookup,
+          sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed FROM infohashes`
+      )
+      const nodes = yield* one("SELECT count(*) AS n FROM nodes")
+      const torrents = yield* one("SELECT count(*) AS n, COALESCE(sum(file_count), 0) AS files FROM torrents")
+      const sessions = yield* one("SELECT count(*) AS n FROM sessions")
+      return {
+        nodes: num(nodes.n),
+        infohashes: num(ih.n),
+        bySource: {
+          sample: num(ih.sample ?? 0),
+          get_peers: num(ih.get_peers ?? 0),
+          announce: num(ih.announce ?? 0),
+          lookup: num(ih.lookup ?? 0)
+        },
+        torrents: num(torrents.n),
+        files: num(torrents.files),
+        failed: num(ih.failed ?? 0),
+        sessions: num(sessions.n)
+      }
+    }).pipe(Effect.mapError(fail("stats")))
+
+    const exportTorrents = (q: ExportQuery) =>
+      Stream.paginateEffect(0, (afterId: number) =>
+        Effect.gen(function*() {
+          const params: Array<unknown> = []
+          const f = filtersOf(q, params)
+          const where = f.where === "" ? `WHERE t.id > ${f.p(afterId)}` : `${f.where} AND t.id > ${f.p(afterId)}`
+          const rows = yield* query(`SELECT t.* FROM ${f.from} ${where} ORDER BY t.id LIMIT ${PAGE}`, params)
+          const files = yield* filesOf(rows.map((r) => num(r.id)))
+          const items: Array<ExportItem> = rows.map((r) => ({
+            infoHash: bytes(r.hash) as InfoHash,
+            discoveredAt: num(r.discovered_at),
+            torrent: torrentOf(r, files.get(num(r.id)) ?? [])
+          }))
+          const next = rows.length < PAGE ? Option.none<number>() : Option.some(num(rows[rows.length - 1]!.id))
+          return [items, next] as const
+        }).pipe(Effect.mapError(fail("export")))).pipe(Stream.flatMap((chunk) => Stream.fromIterable(chunk)))
+
+    const exportInfohashes = (q: ExportQuery) =>
+      Stream.paginateEffect(Buffer.alloc(0), (after: Buffer) =>
+        Effect.gen(function*() {
+          const params: Array<unknown> = [after]
+          const where: Array<string> = [`i.hash > ${placeholders(1)[0]}`]
+          const p = (v: unknown) => {
+            params.push(v)
+            return dialect === "pg" ? `$${params.length}` : "?"
+          }
+          if (q.hasMetadata === false) where.push("i.status <> 'fetched'")
+          if (q.since !== undefined) where.push(`i.first_seen >= ${p(q.since)}`)
+          if (q.until !== undefined) where.push(`i.first_seen < ${p(q.until)}`)
+          const rows = yield* query(
+            `SELECT i.hash AS ih, i.first_seen, t.* FROM infohashes i LEFT JOIN torrents t ON t.hash = i.hash
+             WHERE ${where.join(" AND ")} ORDER BY i.hash LIMIT ${PAGE}`,
+            params
+          )
+          const files = yield* filesOf(rows.filter((r) => r.id !== null).map((r) => num(r.id)))
+          const items: Array<ExportItem> = rows.map((r) => ({
+            infoHash: bytes(r.ih) as InfoHash,
+            discoveredAt: num(r.first_seen),
+            torrent: r.id === null ? undefined : torrentOf(r, files.get(num(r.id)) ?? [])
+          }))
+          const next = rows.length < PAGE ? Option.none<Buffer>() : Option.some(buf(bytes(rows[rows.length - 1]!.ih)))
+          return [items, next] as const
+        }).pipe(Effect.mapError(fail("export")))).pipe(Stream.flatMap((chunk) => Stream.fromIterable(chunk)))
+
+    const hasTorrentFilters = (q: ExportQuery) =>
+      q.text !== undefined || q.minSize !== undefined || q.maxSize !== undefined || q.minFiles !== undefined ||
+      q.maxFiles !== undefined
+
+    const startSession = (settings: unknown) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const [row] = yield* query(
+          `INSERT INTO sessions (started_at, settings) VALUES (${placeholders(2).join(",")}) RETURNING id`,
+          [now, JSON.stringify(settings ?? null)]
+        )
+        return num(row!.id)
+      }).pipe(Effect.mapError(fail("startSession")))
+
+    const endSession = (id: number, totals: unknown) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        yield* query(
+          `UPDATE sessions SET ended_at = ${placeholders(1)[0]}, totals = ${placeholders(1, 1)[0]} WHERE id = ${
+            placeholders(1, 2)[0]
+          }`,
+          [now, JSON.stringify(totals ?? null), id]
+        )
+      }).pipe(Effect.mapError(fail("endSession")))
+
+    const sessions = (limit: number) =>
+      query(`SELECT * FROM sessions ORDER BY id DESC LIMIT ${placeholders(1)[0]}`, [limit]).pipe(
+        Effect.map((rows) =>
+          rows.map((r) => ({
+            id: num(r.id),
+            startedAt: num(r.started_at),
+            endedAt: optNum(r.ended_at),
+            settings: r.settings === null ? null : JSON.parse(String(r.settings)),
+            totals: r.totals === null ? null : JSON.parse(String(r.totals))
+          }))
+        ),
+        Effect.mapError(fail("sessions"))
+      )
+
+    return Repository.of({
+      backend: dialect === "pg" ? "postgres" : "sqlite",
+      upsertNodes,
+      recordDiscoveries,
+      saveTorrents,
+      recordFailures,
+      search,
+      getTorrent,
+      getInfohash,
+      pendingMetadata,
+      recentNodes,
+      stats,
+      export: (q) =>
+        q.hasMetadata === true || (q.hasMetadata === undefined && hasTorrentFilters(q))
+          ? exportTorrents(q)
+          : q.hasMetadata === false && hasTorrentFilters(q)
+          ? Stream.empty
+          : exportInfohashes(q),
+      startSession,
+      endSession,
+      sessions
+    })
+  })
+
+export { SOURCE_COLUMN }

@@ -1,0 +1,299 @@
+// The behavioural contract of the Repository, run against every backend (memory, SQLite, PostgreSQL).
+import { assert, type Vitest } from "@effect/vitest"
+import type { Layer } from "effect"
+import { Chunk, Effect, Either, Option, Stream } from "effect"
+import { type NodeId, toHex } from "../../src/krpc/index.js"
+import type { Discovery } from "../../src/repository/Repository.js"
+import { Repository } from "../../src/repository/Repository.js"
+import { makeTorrent, randomInfoHash } from "../support/torrents.js"
+
+const T0 = 1_700_000_000_000
+
+/** Registers the contract with `it` (from `layer(...)`); every test runs on a fresh `repository`. */
+export const repositoryContract = <R>(
+  it: Vitest.MethodsNonLive<R>,
+  repository: Layer.Layer<Repository, unknown, R>
+) => {
+  const test = <A>(name: string, body: Effect.Effect<A, unknown, Repository>) =>
+    it.effect(name, () => Effect.provide(Effect.asVoid(body), repository), 60_000)
+
+  test(
+    "accumulates discoveries per source, keeps first/last seen, counts distinct peers",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const ih = randomInfoHash()
+      const d = (source: Discovery["source"], at: number, peer?: { host: string; port: number }): Discovery => ({
+        infoHash: ih,
+        source,
+        at,
+        peer
+      })
+      yield* repo.recordDiscoveries([d("sample", T0 + 5), d("announce", T0 + 9, { host: "127.0.0.1", port: 1 })])
+      yield* repo.recordDiscoveries([
+        d("announce", T0 + 1, { host: "127.0.0.1", port: 1 }),
+        d("get_peers", T0 + 20),
+        d("announce", T0 + 3, { host: "127.0.0.2", port: 2 }),
+        d("lookup", T0 + 4, { host: "127.0.0.3", port: 3 })
+      ])
+      const record = Option.getOrThrow(yield* repo.getInfohash(ih))
+      assert.deepStrictEqual(record.seen, { sample: 1, get_peers: 1, announce: 3, lookup: 1 })
+      assert.strictEqual(record.firstSeen, T0 + 1)
+      assert.strictEqual(record.lastSeen, T0 + 20)
+      assert.strictEqual(record.peersSeen, 3)
+      assert.strictEqual(record.status, "pending")
+      const stats = yield* repo.stats
+      assert.strictEqual(stats.infohashes, 1)
+      assert.deepStrictEqual(stats.bySource, { sample: 1, get_peers: 1, announce: 1, lookup: 1 })
+    })
+  )
+
+  test(
+    "deduplicates within and across batches",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const hashes = Array.from({ length: 50 }, randomInfoHash)
+      const batch = hashes.flatMap((h) => [h, h]).map((infoHash, i) => ({
+        infoHash,
+        source: "sample" as const,
+        at: T0 + i
+      }))
+      yield* repo.recordDiscoveries(batch)
+      yield* repo.recordDiscoveries(batch)
+      assert.strictEqual((yield* repo.stats).infohashes, 50)
+      assert.strictEqual(Option.getOrThrow(yield* repo.getInfohash(hashes[7]!)).seen.sample, 4)
+    })
+  )
+
+  test(
+    "upserts nodes and returns the most recently responsive for bootstrap",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const id = randomInfoHash() as Uint8Array as NodeId
+      yield* repo.upsertNodes([
+        { id, host: "127.0.0.1", port: 1, seenAt: T0 },
+        { id, host: "127.0.0.1", port: 1, seenAt: T0 + 5, respondedAt: T0 + 5, version: Buffer.from("LT01") },
+        { id, host: "127.0.0.2", port: 2, seenAt: T0, respondedAt: T0 + 1, bep42: true },
+        { id, host: "127.0.0.3", port: 3, seenAt: T0 }
+      ])
+      yield* repo.upsertNodes([{ id, host: "127.0.0.1", port: 1, seenAt: T0 + 9 }])
+      assert.strictEqual((yield* repo.stats).nodes, 3)
+      assert.deepStrictEqual(yield* repo.recentNodes(10), [{ host: "127.0.0.1", port: 1 }, {
+        host: "127.0.0.2",
+        port: 2
+      }])
+    })
+  )
+
+  test(
+    "stores a torrent once, with its files, raw bytes and sources",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const t = makeTorrent("Ubuntu 24.04 desktop", [
+        { path: "ubuntu-24.04-desktop-amd64.iso", length: 5_000_000_000 },
+        { path: "docs/README.txt", length: 1200 }
+      ])
+      yield* repo.recordDiscoveries([{
+        infoHash: t.infoHash,
+        source: "announce",
+        at: T0 - 50,
+        peer: { host: "127.0.0.9", port: 9 }
+      }])
+      yield* repo.saveTorrents([t, t])
+      yield* repo.saveTorrents([{ ...t, name: "changed" }])
+      const detail = yield* repo.getTorrent(t.infoHash)
+      assert.strictEqual(detail.name, "Ubuntu 24.04 desktop")
+      assert.strictEqual(detail.totalLength, 5_000_001_200)
+      assert.deepStrictEqual(detail.files.map((f) => [f.path, f.length]), [
+        ["ubuntu-24.04-desktop-amd64.iso", 5_000_000_000],
+        ["docs/README.txt", 1200]
+      ])
+      assert.strictEqual(Buffer.from(detail.info).toString("hex"), Buffer.from(t.info).toString("hex"))
+      assert.strictEqual(Buffer.from(detail.nameRaw).toString(), t.name)
+      assert.strictEqual(detail.discoveredAt, T0 - 50)
+      assert.strictEqual(detail.seen.announce, 1)
+      assert.deepStrictEqual(detail.peers.map((p) => [p.host, p.port]), [["127.0.0.9", 9]])
+      assert.deepStrictEqual(detail.sourcePeer, { host: "127.0.0.1", port: 6881 })
+      assert.strictEqual(detail.sourceClient, "-LT2080-")
+      assert.strictEqual(Option.getOrThrow(yield* repo.getInfohash(t.infoHash)).status, "fetched")
+      const stats = yield* repo.stats
+      assert.strictEqual(stats.torrents, 1)
+      assert.strictEqual(stats.files, 2)
+      const missing = yield* Effect.flip(repo.getTorrent(randomInfoHash()))
+      assert.strictEqual(missing._tag, "TorrentNotFound")
+    })
+  )
+
+  test(
+    "records failures; fetched stays fetched; pending ordered by promise",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const [a, b, c] = [randomInfoHash(), randomInfoHash(), randomInfoHash()]
+      yield* repo.recordDiscoveries([
+        { infoHash: a, source: "sample", at: T0 },
+        { infoHash: b, source: "announce", at: T0, peer: { host: "127.0.0.1", port: 1 } },
+        { infoHash: b, source: "announce", at: T0, peer: { host: "127.0.0.2", port: 1 } },
+        { infoHash: c, source: "announce", at: T0, peer: { host: "127.0.0.1", port: 1 } }
+      ])
+      yield* repo.recordFailures([{ infoHash: c, at: T0 + 1, error: "timeout" }, {
+        infoHash: c,
+        at: T0 + 2,
+        error: "no peers"
+      }])
+      const rc = Option.getOrThrow(yield* repo.getInfohash(c))
+      assert.strictEqual(rc.attempts, 2)
+      assert.strictEqual(rc.status, "failed")
+      assert.strictEqual(rc.lastError, "no peers")
+      const pending = yield* repo.pendingMetadata(10)
+      assert.deepStrictEqual(pending.map((p) => toHex(p.infoHash)), [b, c, a].map(toHex))
+      const t = makeTorrent("x", [{ path: "x", length: 1 }])
+      yield* repo.saveTorrents([t])
+      yield* repo.recordFailures([{ infoHash: t.infoHash, at: T0, error: "late failure" }])
+      assert.strictEqual(Option.getOrThrow(yield* repo.getInfohash(t.infoHash)).status, "fetched")
+    })
+  )
+
+  const corpus = [
+    makeTorrent("Debian 12 netinst", [{ path: "debian-12-netinst.iso", length: 600_000_000 }], { fetchedAt: T0 + 1 }),
+    makeTorrent("Big Buck Bunny", [{ path: "bbb/Big Buck Bunny.mp4", length: 276_000_000 }, {
+      path: "bbb/poster.jpg",
+      length: 100_000
+    }], { fetchedAt: T0 + 2 }),
+    makeTorrent("Sintel 4K", [{ path: "sintel/sintel-4k.mkv", length: 4_000_000_000 }, {
+      path: "sintel/subs/en.srt",
+      length: 40_000
+    }, {
+      path: "sintel/subs/de.srt",
+      length: 41_000
+    }], { fetchedAt: T0 + 3 }),
+    makeTorrent("debian-live-12 gnome", [{ path: "debian-live-12-gnome.iso", length: 3_000_000_000 }], {
+      fetchedAt: T0 + 4
+    }),
+    makeTorrent("<script>alert(1)</script>", [{ path: "\"quoted\" NEAR(x y) OR AND*.txt", length: 10 }], {
+      fetchedAt: T0 + 5
+    })
+  ]
+  const seed = Effect.gen(function*() {
+    const repo = yield* Repository
+    yield* repo.recordDiscoveries(
+      corpus.map((t, i) => ({ infoHash: t.infoHash, source: "sample" as const, at: T0 + i * 1000 }))
+    )
+    yield* repo.saveTorrents(corpus)
+    return repo
+  })
+  const names = (items: ReadonlyArray<{ name: string }>) => items.map((i) => i.name)
+
+  test(
+    "searches names and file paths: every word required, the last as a prefix",
+    Effect.gen(function*() {
+      const repo = yield* seed
+      assert.sameMembers(names((yield* repo.search({ text: "debian" })).items), [
+        "Debian 12 netinst",
+        "debian-live-12 gnome"
+      ])
+      assert.deepStrictEqual(names((yield* repo.search({ text: "debian gno" })).items), ["debian-live-12 gnome"])
+      assert.deepStrictEqual(names((yield* repo.search({ text: "srt" })).items), ["Sintel 4K"])
+      assert.deepStrictEqual(names((yield* repo.search({ text: "poster" })).items), ["Big Buck Bunny"])
+      assert.strictEqual((yield* repo.search({ text: "nothing-like-this" })).total, 0)
+    })
+  )
+
+  test(
+    "never lets search text reach SQL or FTS syntax",
+    Effect.gen(function*() {
+      const repo = yield* seed
+      for (
+        const text of [
+          "\"",
+          "'",
+          "*",
+          "NEAR(",
+          "a OR b",
+          "'; DROP TABLE torrents; --",
+          "\"quoted\"",
+          "AND*",
+          "^x",
+          "name:debian",
+          "-debian",
+          "(((",
+          "\u0000"
+        ]
+      ) {
+        const result = yield* Effect.either(repo.search({ text }))
+        assert.isTrue(Either.isRight(result), `search for ${JSON.stringify(text)} must not fail`)
+      }
+      assert.deepStrictEqual(names((yield* repo.search({ text: "\"quoted\" NEAR" })).items), [
+        "<script>alert(1)</script>"
+      ])
+      assert.strictEqual((yield* repo.stats).torrents, corpus.length, "nothing was dropped")
+    })
+  )
+
+  test(
+    "filters by size, file count and date; sorts; paginates with a total",
+    Effect.gen(function*() {
+      const repo = yield* seed
+      assert.deepStrictEqual(names((yield* repo.search({ minSize: 1_000_000_000, sort: "largest" })).items), [
+        "Sintel 4K",
+        "debian-live-12 gnome"
+      ])
+      assert.deepStrictEqual(names((yield* repo.search({ maxSize: 100, sort: "smallest" })).items), [
+        "<script>alert(1)</script>"
+      ])
+      assert.deepStrictEqual(names((yield* repo.search({ minFiles: 2, sort: "oldest" })).items), [
+        "Big Buck Bunny",
+        "Sintel 4K"
+      ])
+      assert.deepStrictEqual(names((yield* repo.search({ since: T0 + 3000, sort: "oldest" })).items), [
+        "debian-live-12 gnome",
+        "<script>alert(1)</script>"
+      ])
+      assert.deepStrictEqual(names((yield* repo.search({ until: T0 + 1000 })).items), ["Debian 12 netinst"])
+      const page1 = yield* repo.search({ sort: "newest", limit: 2 })
+      const page2 = yield* repo.search({ sort: "newest", limit: 2, offset: 2 })
+      assert.strictEqual(page1.total, 5)
+      assert.deepStrictEqual([...names(page1.items), ...names(page2.items)], [
+        "<script>alert(1)</script>",
+        "debian-live-12 gnome",
+        "Sintel 4K",
+        "Big Buck Bunny"
+      ])
+      assert.deepStrictEqual(names((yield* repo.search({ sort: "name", limit: 1 })).items), [
+        "<script>alert(1)</script>"
+      ])
+    })
+  )
+
+  test(
+    "exports everything, torrents only, or infohashes without metadata",
+    Effect.gen(function*() {
+      const repo = yield* seed
+      const bare = randomInfoHash()
+      yield* repo.recordDiscoveries([{ infoHash: bare, source: "get_peers", at: T0 }])
+      const all = Chunk.toReadonlyArray(yield* Stream.runCollect(repo.export({})))
+      assert.strictEqual(all.length, corpus.length + 1)
+      const withMeta = Chunk.toReadonlyArray(yield* Stream.runCollect(repo.export({ hasMetadata: true })))
+      assert.strictEqual(withMeta.length, corpus.length)
+      assert.isTrue(withMeta.every((i) => i.torrent !== undefined && i.torrent.files.length > 0))
+      const without = Chunk.toReadonlyArray(yield* Stream.runCollect(repo.export({ hasMetadata: false })))
+      assert.deepStrictEqual(without.map((i) => toHex(i.infoHash)), [toHex(bare)])
+      const big = Chunk.toReadonlyArray(yield* Stream.runCollect(repo.export({ minSize: 1_000_000_000 })))
+      assert.sameMembers(big.map((i) => i.torrent!.name), ["Sintel 4K", "debian-live-12 gnome"])
+      const text = Chunk.toReadonlyArray(yield* Stream.runCollect(repo.export({ text: "bunny" })))
+      assert.deepStrictEqual(text.map((i) => i.torrent!.name), ["Big Buck Bunny"])
+    })
+  )
+
+  test(
+    "records crawl sessions",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const id = yield* repo.startSession({ bootstrap: ["127.0.0.1:6881"] })
+      yield* repo.endSession(id, { infohashes: 3 })
+      const [s] = yield* repo.sessions(5)
+      assert.strictEqual(s!.id, id)
+      assert.deepStrictEqual(s!.settings, { bootstrap: ["127.0.0.1:6881"] })
+      assert.deepStrictEqual(s!.totals, { infohashes: 3 })
+      assert.isDefined(s!.endedAt)
+    })
+  )
+}
