@@ -1,13 +1,18 @@
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import * as Migrator from "@effect/sql/Migrator"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Redacted, Schedule } from "effect"
 import { pgMigrations, sqliteMigrations } from "./migrations.js"
 import { Repository, RepositoryError } from "./Repository.js"
 import { makeSqlRepository } from "./sqlRepository.js"
 
+/**
+ * Runs pending migrations. Several crawler processes may open one PostgreSQL database at once: the loser of
+ * that race sees the migrations table locked or just created, so a failed attempt is retried a few times.
+ */
 const migrate = (migrations: Record<string, Effect.Effect<void, unknown, never>>) =>
   Migrator.make({})({ loader: Migrator.fromRecord(migrations as never), table: "bitscrape_migrations" }).pipe(
+    Effect.retry(Schedule.intersect(Schedule.recurs(10), Schedule.exponential("100 millis"))),
     Effect.mapError((cause) => new RepositoryError({ operation: "migrate", cause }))
   )
 
