@@ -1,6 +1,10 @@
 import { Command, HelpDoc, Span } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { createRequire } from "node:module"
+import { exportCommand } from "./export.js"
+import { search } from "./search.js"
+import { show } from "./show.js"
+import { stats } from "./stats.js"
 
 const pkg = createRequire(import.meta.url)("../../package.json") as { readonly version: string }
 
@@ -21,7 +25,7 @@ const root = Command.make("bitscrape", {}, () =>
   )
 
 /** The command tree; subcommands are added here as they land. */
-export const command = root
+export const command = root.pipe(Command.withSubcommands([search, show, exportCommand, stats]))
 
 /** Runs the CLI on `argv` (as `process.argv`). */
 export const run = (argv: ReadonlyArray<string>) =>

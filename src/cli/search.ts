@@ -1,0 +1,59 @@
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect } from "effect"
+import { toHex } from "../krpc/ids.js"
+import { Repository } from "../repository/Repository.js"
+import { filterOptions, filtersOf } from "./filters.js"
+import { humanSize, isoTime, printable } from "./format.js"
+import { dbOption, existingRepository, jsonOption } from "./repositoryOptions.js"
+
+const text = Args.text({ name: "text" }).pipe(
+  Args.withDescription("words to find in names and file paths"),
+  Args.optional
+)
+const sort = Options.choice("sort", ["relevance", "newest", "oldest", "largest", "smallest", "name"]).pipe(
+  Options.withDefault("relevance" as const),
+  Options.withDescription("result order")
+)
+const limit = Options.integer("limit").pipe(
+  Options.withDefault(20),
+  Options.withDescription("results per page (1–500)")
+)
+const page = Options.integer("page").pipe(Options.withDefault(1), Options.withDescription("page number, from 1"))
+
+export const search = Command.make(
+  "search",
+  { text, sort, limit, page, json: jsonOption, db: dbOption, ...filterOptions },
+  (flags) =>
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const limitN = Math.min(Math.max(1, flags.limit), 500)
+      const result = yield* repo.search({
+        ...filtersOf(flags),
+        text: flags.text._tag === "Some" ? flags.text.value : undefined,
+        sort: flags.sort,
+        limit: limitN,
+        offset: (Math.max(1, flags.page) - 1) * limitN
+      })
+      if (flags.json) {
+        return yield* Console.log(JSON.stringify({
+          total: result.total,
+          items: result.items.map((t) => ({
+            infohash: toHex(t.infoHash),
+            name: t.name,
+            length: t.totalLength,
+            files: t.fileCount,
+            discovered_at: isoTime(t.discoveredAt),
+            fetched_at: isoTime(t.fetchedAt)
+          }))
+        }))
+      }
+      yield* Console.log(`${result.total} torrent${result.total === 1 ? "" : "s"} found`)
+      for (const t of result.items) {
+        yield* Console.log(
+          `${toHex(t.infoHash)}  ${humanSize(t.totalLength).padStart(10)}  ${String(t.fileCount).padStart(5)} files  ${
+            printable(t.name)
+          }`
+        )
+      }
+    }).pipe(Effect.provide(existingRepository(flags.db)))
+).pipe(Command.withDescription("Search stored torrents by name and file paths, with filters and sorting"))

@@ -1,0 +1,58 @@
+import { Args, Command, HelpDoc } from "@effect/cli"
+import { Console, Effect } from "effect"
+import { infoHashFromHex, toHex } from "../krpc/ids.js"
+import { Repository } from "../repository/Repository.js"
+import { humanSize, isoTime, magnet, printable } from "./format.js"
+import { dbOption, existingRepository, jsonOption } from "./repositoryOptions.js"
+
+const infoHashArg = Args.text({ name: "infohash" }).pipe(
+  Args.withDescription("40 hex digits, or a magnet link"),
+  Args.mapEffect((text) => {
+    const hex = /urn:btih:([0-9a-fA-F]{40})/.exec(text)?.[1] ?? text.trim()
+    const ih = infoHashFromHex(hex)
+    return ih === undefined
+      ? Effect.fail(HelpDoc.p(`"${text}" is not an infohash (40 hex digits)`))
+      : Effect.succeed(ih)
+  })
+)
+
+export const show = Command.make(
+  "show",
+  { infoHash: infoHashArg, json: jsonOption, db: dbOption },
+  (flags) =>
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const t = yield* repo.getTorrent(flags.infoHash)
+      const link = magnet(t.infoHash, t.name, t.infoHashV2)
+      if (flags.json) {
+        return yield* Console.log(JSON.stringify({
+          infohash: toHex(t.infoHash),
+          ...(t.infoHashV2 ? { infohash_v2: toHex(t.infoHashV2) } : {}),
+          name: t.name,
+          length: t.totalLength,
+          piece_length: t.pieceLength,
+          private: t.private,
+          version: t.version,
+          files: t.files.map((f) => ({ path: f.path, length: f.length })),
+          discovered_at: isoTime(t.discoveredAt),
+          fetched_at: isoTime(t.fetchedAt),
+          seen: t.seen,
+          peers_seen: t.peersSeen,
+          source: t.sourcePeer ? { ...t.sourcePeer, client: t.sourceClient } : null,
+          magnet: link
+        }))
+      }
+      yield* Console.log(printable(t.name))
+      yield* Console.log(`  infohash   ${toHex(t.infoHash)}${t.infoHashV2 ? `  (v2 ${toHex(t.infoHashV2)})` : ""}`)
+      yield* Console.log(`  size       ${humanSize(t.totalLength)} in ${t.files.length} file(s), ${t.version}`)
+      yield* Console.log(`  discovered ${isoTime(t.discoveredAt)}, metadata ${isoTime(t.fetchedAt)}`)
+      yield* Console.log(
+        `  seen       sample ${t.seen.sample}, get_peers ${t.seen.get_peers}, announce ${t.seen.announce}, lookup ${t.seen.lookup}; ${t.peersSeen} peer(s)`
+      )
+      yield* Console.log(`  magnet     ${link}`)
+      yield* Console.log("  files")
+      for (const f of t.files) yield* Console.log(`    ${humanSize(f.length).padStart(10)}  ${printable(f.path)}`)
+    }).pipe(Effect.provide(existingRepository(flags.db)))
+).pipe(
+  Command.withDescription("Show one torrent: files, sizes, sources and magnet link")
+)
