@@ -1,0 +1,114 @@
+import { Config, ConfigError, Context, Either, Layer } from "effect"
+import { type Cidr, parseCidrList } from "../crawler/addressFilter.js"
+import { type KeyspaceArea, parseAreaList } from "../crawler/targets.js"
+
+/** Settings of the crawler on top of the DHT node's (`DhtConfig`). */
+export interface CrawlerSettings {
+  /** host:port addresses to join through; used only when nothing else is set. */
+  readonly bootstrap: ReadonlyArray<string>
+  /** Only talk to these ranges (empty: everything not a bogon). */
+  readonly allow: ReadonlyArray<Cidr>
+  /** Never talk to these ranges. */
+  readonly deny: ReadonlyArray<Cidr>
+  /** Keyspace areas to walk and sample (empty: all). */
+  readonly targets: ReadonlyArray<KeyspaceArea>
+  /** Known-node store capacity (least recently seen evicted). */
+  readonly maxKnownNodes: number
+  /** Infohashes waiting for metadata, queued for the fetcher. */
+  readonly maxQueuedInfohashes: number
+  /** Minimum time between two queries to one IP (ms); libtorrent blocks sources above 5 packets/s. */
+  readonly perIpIntervalMillis: number
+  /** find_node queries of the walk in flight at once. */
+  readonly walkConcurrency: number
+  /** sample_infohashes queries in flight at once. */
+  readonly sampleConcurrency: number
+  /** get_peers lookups in flight at once. */
+  readonly lookupConcurrency: number
+  /** Shortest re-sample interval we accept from a node (s), whatever its BEP 51 `interval` says. */
+  readonly minSampleInterval: number
+  /** Distinct infohashes remembered for deduplication. */
+  readonly seenCapacity: number
+  /** Discoveries buffered towards the repository before the crawler waits. */
+  readonly discoveryBuffer: number
+  /** Run get_peers lookups for new infohashes (peers for the metadata fetcher). */
+  readonly lookups: boolean
+  /** Emit fetch candidates (infohashes with peers) for the metadata fetcher. */
+  readonly metadata: boolean
+}
+
+/** The public routers, used only when the user sets no bootstrap at all. Never used by tests or the demo. */
+export const PUBLIC_BOOTSTRAP: ReadonlyArray<string> = [
+  "router.bittorrent.com:6881",
+  "dht.transmissionbt.com:6881",
+  "router.utorrent.com:6881",
+  "dht.libtorrent.org:25401"
+]
+
+export const crawlerDefaults: CrawlerSettings = {
+  bootstrap: PUBLIC_BOOTSTRAP,
+  allow: [],
+  deny: [],
+  targets: [],
+  maxKnownNodes: 200_000,
+  maxQueuedInfohashes: 10_000,
+  perIpIntervalMillis: 1000,
+  walkConcurrency: 24,
+  sampleConcurrency: 16,
+  lookupConcurrency: 4,
+  minSampleInterval: 60,
+  seenCapacity: 1_000_000,
+  discoveryBuffer: 10_000,
+  lookups: true,
+  metadata: true
+}
+
+export class CrawlerConfig extends Context.Tag("bitscrape/CrawlerConfig")<CrawlerConfig, CrawlerSettings>() {}
+
+const list = <A>(
+  name: string,
+  parse: (
+    text: string
+  ) => { readonly ok: true; readonly value: Array<A> } | { readonly ok: false; readonly bad: string },
+  form: string
+) =>
+  Config.string(name).pipe(
+    Config.mapOrFail((text): Either.Either<Array<A>, ConfigError.ConfigError> => {
+      const r = parse(text)
+      return r.ok ? Either.right(r.value) : Either.left(ConfigError.InvalidData([], `"${r.bad}" is not ${form}`))
+    }),
+    Config.withDefault([] as Array<A>)
+  )
+
+const positive = (name: string, fallback: number) =>
+  Config.integer(name).pipe(
+    Config.validate({ message: `${name} must be a positive integer`, validation: (n) => n > 0 }),
+    Config.withDefault(fallback)
+  )
+
+/** BITSCRAPE_* crawler settings: BITSCRAPE_BOOTSTRAP, BITSCRAPE_ALLOW, BITSCRAPE_DENY, BITSCRAPE_TARGET, … */
+export const crawlerConfigFromEnv: Config.Config<CrawlerSettings> = Config.all({
+  bootstrap: Config.string("bootstrap").pipe(
+    Config.map((s) => s.split(",").map((x) => x.trim()).filter((x) => x !== "")),
+    Config.withDefault(crawlerDefaults.bootstrap)
+  ),
+  allow: list("allow", parseCidrList, "a CIDR range such as 127.0.0.0/8"),
+  deny: list("deny", parseCidrList, "a CIDR range such as 10.0.0.0/8"),
+  targets: list("target", parseAreaList, "a keyspace prefix such as 0a or 7f00/12"),
+  maxKnownNodes: positive("maxKnownNodes", crawlerDefaults.maxKnownNodes),
+  maxQueuedInfohashes: positive("maxQueuedInfohashes", crawlerDefaults.maxQueuedInfohashes),
+  perIpIntervalMillis: positive("perIpIntervalMillis", crawlerDefaults.perIpIntervalMillis),
+  walkConcurrency: positive("walkConcurrency", crawlerDefaults.walkConcurrency),
+  sampleConcurrency: positive("sampleConcurrency", crawlerDefaults.sampleConcurrency),
+  lookupConcurrency: positive("lookupConcurrency", crawlerDefaults.lookupConcurrency),
+  minSampleInterval: positive("minSampleInterval", crawlerDefaults.minSampleInterval),
+  seenCapacity: positive("seenCapacity", crawlerDefaults.seenCapacity),
+  discoveryBuffer: positive("discoveryBuffer", crawlerDefaults.discoveryBuffer),
+  lookups: Config.boolean("lookups").pipe(Config.withDefault(crawlerDefaults.lookups)),
+  metadata: Config.boolean("metadata").pipe(Config.withDefault(crawlerDefaults.metadata))
+})
+
+export const CrawlerConfigLive = Layer.effect(CrawlerConfig, crawlerConfigFromEnv)
+
+/** Explicit settings over the defaults (tests, library users). */
+export const crawlerConfig = (settings: Partial<CrawlerSettings> = {}) =>
+  Layer.succeed(CrawlerConfig, { ...crawlerDefaults, ...settings })

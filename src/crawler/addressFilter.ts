@@ -1,0 +1,104 @@
+import { parseIP } from "../krpc/address.js"
+
+// Which addresses the crawler talks to. Pure: CIDR lists, the bogons nobody on the public DHT can be reached at,
+// and a ban list for nodes that misbehave. A node is usable when its port is not 0, it is not our own address,
+// it is not banned, it is not in a deny range, and it is either in an allow range or (when no allow list is
+// given) not a bogon. An explicit allow range wins over the bogon list, which is how tests crawl 127.0.0.0/8.
+
+export interface Cidr {
+  readonly bytes: Uint8Array
+  readonly bits: number
+  readonly text: string
+}
+
+/** Parses "10.0.0.0/8", "127.0.0.1" (a /32), "fc00::/7"; `undefined` if malformed. */
+export const parseCidr = (text: string): Cidr | undefined => {
+  const [addr, len, extra] = text.trim().split("/")
+  if (addr === undefined || extra !== undefined) return undefined
+  const bytes = parseIP(addr)
+  if (bytes === undefined) return undefined
+  const max = bytes.length * 8
+  const bits = len === undefined ? max : /^\d{1,3}$/.test(len) ? Number(len) : NaN
+  if (!(bits >= 0 && bits <= max)) return undefined
+  return { bytes, bits, text: text.trim() }
+}
+
+/** Parses a comma-separated CIDR list; returns the first bad entry on failure. */
+export const parseCidrList = (
+  text: string
+): { readonly ok: true; readonly value: Array<Cidr> } | { readonly ok: false; readonly bad: string } => {
+  const out: Array<Cidr> = []
+  for (const item of text.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+    const c = parseCidr(item)
+    if (c === undefined) return { ok: false, bad: item }
+    out.push(c)
+  }
+  return { ok: true, value: out }
+}
+
+export const cidrContains = (cidr: Cidr, ip: Uint8Array): boolean => {
+  if (ip.length !== cidr.bytes.length) return false
+  const full = cidr.bits >> 3
+  for (let i = 0; i < full; i++) if (ip[i] !== cidr.bytes[i]) return false
+  const rest = cidr.bits & 7
+  if (rest === 0) return true
+  const mask = (0xff << (8 - rest)) & 0xff
+  return (ip[full]! & mask) === (cidr.bytes[full]! & mask)
+}
+
+/** Addresses never reachable on the public DHT: unspecified, private, loopback, link-local, CGNAT, multicast, reserved, broadcast. */
+export const BOGONS: ReadonlyArray<Cidr> = [
+  "0.0.0.0/8",
+  "10.0.0.0/8",
+  "100.64.0.0/10",
+  "127.0.0.0/8",
+  "169.254.0.0/16",
+  "172.16.0.0/12",
+  "192.168.0.0/16",
+  "224.0.0.0/4",
+  "240.0.0.0/4",
+  "255.255.255.255/32",
+  "::/128",
+  "::1/128",
+  "fc00::/7",
+  "fe80::/10",
+  "ff00::/8"
+].map((c) => parseCidr(c)!)
+
+export type Verdict = "ok" | "port-zero" | "self" | "banned" | "denied" | "not-allowed" | "bogon" | "not-an-ip"
+
+export interface AddressFilter {
+  /** Whether we may talk to host:port, and if not, why. */
+  readonly check: (host: string, port: number) => Verdict
+  /** Bans an IP (misbehaviour); the ban list is bounded, oldest first out. */
+  readonly ban: (host: string) => void
+  readonly banned: () => number
+}
+
+export const makeAddressFilter = (options: {
+  readonly allow: ReadonlyArray<Cidr>
+  readonly deny: ReadonlyArray<Cidr>
+  readonly self: ReadonlyArray<{ readonly host: string; readonly port: number }>
+  readonly maxBans?: number
+}): AddressFilter => {
+  const bans = new Set<string>()
+  const maxBans = options.maxBans ?? 100_000
+  const selfKeys = new Set(options.self.map((s) => `${s.host}|${s.port}`))
+  return {
+    check: (host, port) => {
+      if (port <= 0 || port > 65535) return "port-zero"
+      if (selfKeys.has(`${host}|${port}`)) return "self"
+      if (bans.has(host)) return "banned"
+      const ip = parseIP(host)
+      if (ip === undefined) return "not-an-ip"
+      if (options.deny.some((c) => cidrContains(c, ip))) return "denied"
+      if (options.allow.length > 0) return options.allow.some((c) => cidrContains(c, ip)) ? "ok" : "not-allowed"
+      return BOGONS.some((c) => cidrContains(c, ip)) ? "bogon" : "ok"
+    },
+    ban: (host) => {
+      bans.add(host)
+      if (bans.size > maxBans) bans.delete(bans.values().next().value!)
+    },
+    banned: () => bans.size
+  }
+}

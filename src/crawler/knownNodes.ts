@@ -1,0 +1,102 @@
+import type { NodeContact } from "../krpc/compact.js"
+import { copyId } from "../krpc/ids.js"
+
+// The crawler's "known nodes": far larger than a routing table, bounded (least recently seen evicted first),
+// with the liveness and scheduling facts each node needs: when we last queried it, whether it answers,
+// whether it supports BEP 51 and when its `interval` lets us sample it again. Time is passed in (ms).
+
+export interface KnownNode {
+  readonly key: string
+  readonly contact: NodeContact
+  firstSeen: number
+  lastSeen: number
+  /** Last time it answered us; -1 never. */
+  lastResponse: number
+  /** Last time we queried it; -1 never. */
+  lastQueried: number
+  /** Consecutive unanswered queries. */
+  failures: number
+  /** BEP 51: undefined unknown, true answered sample_infohashes, false did not. */
+  samples: boolean | undefined
+  /** Earliest time we may sample it again (its BEP 51 `interval`). */
+  nextSampleAt: number
+  version: Uint8Array | undefined
+}
+
+export interface KnownNodes {
+  /** Adds or refreshes a node; returns it (undefined if the store refused it). */
+  readonly add: (contact: NodeContact, now: number) => KnownNode
+  readonly get: (host: string, port: number) => KnownNode | undefined
+  /** Drops a node (misbehaving or dead). */
+  readonly remove: (node: KnownNode) => void
+  readonly size: () => number
+  readonly responsive: (now: number, withinMillis: number) => number
+  /** Every node, least recently seen first. */
+  readonly values: () => IterableIterator<KnownNode>
+  /** Nodes added since the last call (the walk's frontier), oldest first. */
+  readonly takeFresh: (limit: number) => Array<KnownNode>
+  readonly evicted: () => number
+}
+
+const keyOf = (host: string, port: number) => `${host}|${port}`
+
+/** After this many unanswered queries in a row, a node is forgotten. */
+export const FORGET_AFTER_FAILURES = 3
+
+export const makeKnownNodes = (capacity: number): KnownNodes => {
+  const nodes = new Map<string, KnownNode>()
+  const fresh: Array<KnownNode> = []
+  let evicted = 0
+  return {
+    add: (contact, now) => {
+      const key = keyOf(contact.host, contact.port)
+      const known = nodes.get(key)
+      if (known !== undefined) {
+        known.lastSeen = now
+        nodes.delete(key)
+        nodes.set(key, known) // most recently seen last
+        return known
+      }
+      const node: KnownNode = {
+        key,
+        contact: { id: copyId(contact.id), host: contact.host, port: contact.port },
+        firstSeen: now,
+        lastSeen: now,
+        lastResponse: -1,
+        lastQueried: -1,
+        failures: 0,
+        samples: undefined,
+        nextSampleAt: 0,
+        version: undefined
+      }
+      nodes.set(key, node)
+      fresh.push(node)
+      if (fresh.length > capacity) fresh.shift()
+      if (nodes.size > capacity) {
+        nodes.delete(nodes.keys().next().value!)
+        evicted++
+      }
+      return node
+    },
+    get: (host, port) => nodes.get(keyOf(host, port)),
+    remove: (node) => {
+      nodes.delete(node.key)
+    },
+    size: () => nodes.size,
+    responsive: (now, within) => {
+      let n = 0
+      for (const node of nodes.values()) if (node.lastResponse >= 0 && now - node.lastResponse <= within) n++
+      return n
+    },
+    values: () => nodes.values(),
+    takeFresh: (limit) => {
+      const out: Array<KnownNode> = []
+      while (out.length < limit && fresh.length > 0) {
+        const node = fresh.shift()!
+        if (nodes.get(node.key) === node) out.push(node)
+      }
+      return out
+    },
+    evicted: () => evicted
+  }
+}

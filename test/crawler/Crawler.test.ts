@@ -1,0 +1,78 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Chunk, Effect, Fiber, Stream } from "effect"
+import { randomBytes } from "node:crypto"
+import { MemoryNetworkLive } from "../../src/dht/index.js"
+import { type InfoHash, toHex } from "../../src/krpc/index.js"
+import { RepositoryMemory } from "../../src/repository/memory.js"
+import { Repository, writeBatched } from "../../src/repository/Repository.js"
+import { memoryCrawler } from "../support/crawlerNode.js"
+import { memoryNode, type TestNode } from "../support/dhtNodes.js"
+
+/** An in-memory swarm of our own nodes, with `torrents` infohashes announced into it. */
+const swarm = (n: number, torrents: number) =>
+  Effect.gen(function*() {
+    const nodes: Array<TestNode> = []
+    for (let i = 0; i < n; i++) nodes.push(yield* memoryNode({ host: `127.6.${i >> 8}.${(i & 255) + 1}` }))
+    for (let i = 1; i < n; i++) yield* nodes[i]!.dht.bootstrap([nodes[Math.floor(Math.random() * i)]!.address])
+    const infohashes = Array.from({ length: torrents }, () => randomBytes(20) as Uint8Array as InfoHash)
+    yield* Effect.forEach(infohashes, (ih, i) => nodes[i % n]!.dht.announce(ih, 10_000 + i), { concurrency: 8 })
+    return { nodes, infohashes }
+  })
+
+describe("Crawler over a 250-node in-memory network", () => {
+  it.scopedLive(
+    "finds ≥ 99% of the nodes and ≥ 95% of announced infohashes, each source counted",
+    () =>
+      Effect.gen(function*() {
+        const { infohashes, nodes } = yield* swarm(250, 150)
+        const { crawler, node } = yield* memoryCrawler({ host: "127.7.0.1" }, {
+          bootstrap: [`${nodes[0]!.address.host}:${nodes[0]!.address.port}`],
+          minSampleInterval: 1,
+          metadata: false
+        })
+        const repo = yield* Repository
+        const writer = yield* writeBatched(crawler.discoveries, repo.recordDiscoveries, {
+          size: 500,
+          within: "200 millis"
+        })
+          .pipe(Effect.fork)
+        const nodeWriter = yield* writeBatched(crawler.nodes, repo.upsertNodes, { size: 500, within: "200 millis" })
+          .pipe(Effect.fork)
+        // Passive sources: once the crawler is in their tables, swarm nodes announce and look up infohashes
+        // next to the crawler's id, so their get_peers/announce_peer queries reach it.
+        const near = Array.from(
+          { length: 6 },
+          () => Uint8Array.from(randomBytes(20), (x, i) => i < 3 ? node.self[i]! : x) as InfoHash
+        )
+        yield* Effect.sleep("2 seconds")
+        yield* Effect.forEach(near, (ih, i) => nodes[40 + i]!.dht.announce(ih, 20_000 + i), { concurrency: 3 })
+        const wanted = new Set([...infohashes, ...near].map(toHex))
+        let found = 0
+        for (let t = 0; t < 40; t++) {
+          yield* Effect.sleep("500 millis")
+          const all = Chunk.toReadonlyArray(yield* Stream.runCollect(repo.export({})))
+          found = all.filter((i) => wanted.has(toHex(i.infoHash))).length
+          const s = yield* crawler.stats
+          if (found >= 0.95 * wanted.size && s.knownNodes >= 0.99 * nodes.length) break
+        }
+        const stats = yield* crawler.stats
+        yield* Effect.log(`crawler: ${JSON.stringify(stats)}`)
+        assert.isAtLeast(stats.knownNodes, Math.ceil(0.99 * nodes.length))
+        assert.isAtLeast(found, Math.ceil(0.95 * wanted.size))
+        assert.isAbove(stats.discoveries.sample, 0, "BEP 51 samples")
+        assert.isAbove(stats.discoveries.announce, 0, "incoming announce_peer")
+        assert.isAbove(stats.discoveries.get_peers, 0, "incoming get_peers")
+        assert.isAbove(stats.discoveries.lookup, 0, "get_peers lookups")
+        assert.isTrue(stats.filtered.bogon === undefined, "allow 127.0.0.0/8 lets loopback through")
+        yield* crawler.stop(1000)
+        // After a graceful stop every discovery the crawler counted has reached the repository.
+        const written = yield* Fiber.join(writer)
+        yield* Fiber.join(nodeWriter)
+        const final = yield* crawler.stats
+        assert.strictEqual(written, Object.values(final.discoveries).reduce((a, b) => a + b, 0))
+        const repoStats = yield* repo.stats
+        assert.isAtLeast(repoStats.nodes, Math.ceil(0.99 * nodes.length))
+      }).pipe(Effect.provide(MemoryNetworkLive()), Effect.provide(RepositoryMemory)),
+    60_000
+  )
+})
