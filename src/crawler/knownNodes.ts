@@ -71,7 +71,7 @@ export const makeKnownNodes = (capacity: number): KnownNodes => {
       }
       nodes.set(key, node)
       fresh.push(node)
-      if (fresh.length > capacity) fresh.shift()
+      if (fresh.length > 2 * capacity) fresh.shift() // only entries already evicted from `nodes` can be this old
       if (nodes.size > capacity) {
         nodes.delete(nodes.keys().next().value!)
         evicted++
