@@ -4,8 +4,8 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, ConfigProvider, Console, Effect, Exit, Layer } from "effect"
 import { run } from "./cli/Cli.js"
 
-// BITSCRAPE_* environment variables back every setting: `Config.integer("maxPps")` nested under
-// "dht" reads BITSCRAPE_DHT_MAX_PPS. CLI flags are layered on top by each command.
+// BITSCRAPE_* environment variables back every setting: `Config.integer("maxPps")` reads BITSCRAPE_MAX_PPS.
+// CLI flags are layered on top by each command.
 const EnvConfig = Layer.setConfigProvider(
   ConfigProvider.fromEnv().pipe(ConfigProvider.nested("bitscrape"), ConfigProvider.constantCase)
 )

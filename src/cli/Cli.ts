@@ -1,6 +1,7 @@
 import { Command, HelpDoc, Span } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { createRequire } from "node:module"
+import { crawl } from "./crawl.js"
 import { exportCommand } from "./export.js"
 import { search } from "./search.js"
 import { show } from "./show.js"
@@ -25,7 +26,7 @@ const root = Command.make("bitscrape", {}, () =>
   )
 
 /** The command tree; subcommands are added here as they land. */
-export const command = root.pipe(Command.withSubcommands([search, show, exportCommand, stats]))
+export const command = root.pipe(Command.withSubcommands([crawl, search, show, exportCommand, stats]))
 
 /** Runs the CLI on `argv` (as `process.argv`). */
 export const run = (argv: ReadonlyArray<string>) =>

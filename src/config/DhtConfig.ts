@@ -73,9 +73,9 @@ const positive = (name: string, fallback: number) =>
     Config.withDefault(fallback)
   )
 
-/** BITSCRAPE_DHT_* with defaults (e.g. BITSCRAPE_DHT_MAX_PPS, BITSCRAPE_DHT_HOST). */
+/** BITSCRAPE_* with defaults (e.g. BITSCRAPE_MAX_PPS, BITSCRAPE_BIND, BITSCRAPE_PORT). */
 export const dhtConfigFromEnv: Config.Config<DhtSettings> = Config.all({
-  host: Config.string("host").pipe(Config.withDefault(dhtDefaults.host)),
+  host: Config.string("bind").pipe(Config.withDefault(dhtDefaults.host)),
   port: Config.port("port").pipe(Config.withDefault(dhtDefaults.port)),
   nodeId: Config.string("nodeId").pipe(
     Config.mapOrFail((hex): Either.Either<NodeId, ConfigError.ConfigError> => {
@@ -101,9 +101,9 @@ export const dhtConfigFromEnv: Config.Config<DhtSettings> = Config.all({
   maxPeersPerInfohash: positive("maxPeersPerInfohash", dhtDefaults.maxPeersPerInfohash),
   sampleInterval: positive("sampleInterval", dhtDefaults.sampleInterval),
   version: Config.succeed(dhtDefaults.version)
-}).pipe(Config.nested("dht"))
+})
 
-/** Reads the settings from the environment (BITSCRAPE_DHT_*). */
+/** Reads the settings from the environment (BITSCRAPE_*). */
 export const DhtConfigLive = Layer.effect(DhtConfig, dhtConfigFromEnv)
 
 /** A config layer from explicit settings over the defaults (tests, library users). */

@@ -11,7 +11,7 @@ const fromEnv = (env: Record<string, string>) =>
     )
   )
 
-describe("DhtConfig from BITSCRAPE_DHT_*", () => {
+describe("DhtConfig from BITSCRAPE_*", () => {
   it.effect("uses the defaults when nothing is set", () =>
     Effect.gen(function*() {
       const config = yield* fromEnv({})
@@ -22,12 +22,12 @@ describe("DhtConfig from BITSCRAPE_DHT_*", () => {
   it.effect("reads every kind of setting", () =>
     Effect.gen(function*() {
       const config = yield* fromEnv({
-        BITSCRAPE_DHT_HOST: "127.0.0.5",
-        BITSCRAPE_DHT_PORT: "7000",
-        BITSCRAPE_DHT_MAX_PPS: "50",
-        BITSCRAPE_DHT_QUERY_TIMEOUT: "2 seconds",
-        BITSCRAPE_DHT_READ_ONLY: "true",
-        BITSCRAPE_DHT_NODE_ID: "ab".repeat(20)
+        BITSCRAPE_BIND: "127.0.0.5",
+        BITSCRAPE_PORT: "7000",
+        BITSCRAPE_MAX_PPS: "50",
+        BITSCRAPE_QUERY_TIMEOUT: "2 seconds",
+        BITSCRAPE_READ_ONLY: "true",
+        BITSCRAPE_NODE_ID: "ab".repeat(20)
       })
       assert.strictEqual(config.host, "127.0.0.5")
       assert.strictEqual(config.port, 7000)
@@ -39,11 +39,11 @@ describe("DhtConfig from BITSCRAPE_DHT_*", () => {
 
   it.effect("rejects invalid values with a message naming the setting", () =>
     Effect.gen(function*() {
-      const bad = yield* Effect.flip(fromEnv({ BITSCRAPE_DHT_MAX_PPS: "-3" }))
+      const bad = yield* Effect.flip(fromEnv({ BITSCRAPE_MAX_PPS: "-3" }))
       assert.include(String(bad), "maxPps")
-      const id = yield* Effect.flip(fromEnv({ BITSCRAPE_DHT_NODE_ID: "xyz" }))
+      const id = yield* Effect.flip(fromEnv({ BITSCRAPE_NODE_ID: "xyz" }))
       assert.include(String(id), "nodeId must be 40 hexadecimal digits")
-      const port = yield* Effect.flip(fromEnv({ BITSCRAPE_DHT_PORT: "70000" }))
+      const port = yield* Effect.flip(fromEnv({ BITSCRAPE_PORT: "70000" }))
       assert.include(String(port), "PORT")
     }))
 })

@@ -1,0 +1,157 @@
+import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
+import { Config, Duration, Effect, Layer, Option } from "effect"
+import { CrawlerConfig, crawlerConfigFromEnv, type CrawlerSettings } from "../config/CrawlerConfig.js"
+import { DhtConfig, dhtConfigFromEnv, type DhtSettings } from "../config/DhtConfig.js"
+import { parseCidrList } from "../crawler/addressFilter.js"
+import { CrawlerLive } from "../crawler/Crawler.js"
+import { parseAreaList } from "../crawler/targets.js"
+import { DhtNodeLive } from "../dht/index.js"
+import { RepositoryLive } from "../repository/layers.js"
+import { Repository } from "../repository/Repository.js"
+import { runCrawlSession } from "../session/CrawlSession.js"
+import { makeProgress } from "./progress.js"
+import { dbOption, jsonOption, resolveDb } from "./repositoryOptions.js"
+
+const listOption = <A>(
+  name: string,
+  description: string,
+  parse: (
+    text: string
+  ) => { readonly ok: true; readonly value: Array<A> } | { readonly ok: false; readonly bad: string },
+  form: string
+) =>
+  Options.text(name).pipe(
+    Options.withDescription(description),
+    Options.mapEffect((text) => {
+      const r = parse(text)
+      return r.ok
+        ? Effect.succeed(r.value)
+        : Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--${name}: "${r.bad}" is not ${form}`)))
+    }),
+    Options.optional
+  )
+
+export const crawlFlags = {
+  bootstrap: Options.text("bootstrap").pipe(
+    Options.withDescription("host:port[,…] to join through (env BITSCRAPE_BOOTSTRAP; default: the public routers)"),
+    Options.optional
+  ),
+  bind: Options.text("bind").pipe(
+    Options.withDescription("UDP address to bind (env BITSCRAPE_BIND)"),
+    Options.optional
+  ),
+  port: Options.integer("port").pipe(
+    Options.withDescription("UDP port (env BITSCRAPE_PORT; default 6881)"),
+    Options.optional
+  ),
+  db: dbOption,
+  allow: listOption("allow", "only talk to these CIDR ranges (env BITSCRAPE_ALLOW)", parseCidrList, "a CIDR range"),
+  deny: listOption("deny", "never talk to these CIDR ranges (env BITSCRAPE_DENY)", parseCidrList, "a CIDR range"),
+  target: listOption(
+    "target",
+    "keyspace prefixes to crawl, e.g. 0a,7f00/12 (env BITSCRAPE_TARGET)",
+    parseAreaList,
+    "a hex prefix such as 0a or 7f00/12"
+  ),
+  maxPps: Options.integer("max-pps").pipe(
+    Options.withDescription("outbound packets per second (env BITSCRAPE_MAX_PPS; default 200)"),
+    Options.optional
+  ),
+  maxConnections: Options.integer("max-connections").pipe(
+    Options.withDescription("peer connections for metadata fetching (env BITSCRAPE_MAX_CONNECTIONS)"),
+    Options.optional
+  ),
+  noMetadata: Options.boolean("no-metadata").pipe(Options.withDescription("discover only; fetch no metadata")),
+  noUi: Options.boolean("no-ui").pipe(Options.withDescription("no web dashboard")),
+  uiPort: Options.integer("ui-port").pipe(Options.withDescription("web dashboard port"), Options.optional),
+  duration: Options.integer("duration").pipe(
+    Options.withDescription("stop after this many seconds (default: run until Ctrl-C)"),
+    Options.optional
+  ),
+  json: jsonOption
+}
+
+type CrawlFlags = Command.Command.ParseConfig<typeof crawlFlags>
+
+const positive = (name: string, value: Option.Option<number>) =>
+  Option.isSome(value) && value.value <= 0
+    ? Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--${name} must be a positive number, got ${value.value}`)))
+    : Effect.void
+
+/** Flag over env over default, for every setting the crawl uses. */
+export const resolveSettings = (flags: CrawlFlags) =>
+  Effect.gen(function*() {
+    yield* positive("max-pps", flags.maxPps)
+    yield* positive("duration", flags.duration)
+    if (Option.isSome(flags.port) && (flags.port.value < 0 || flags.port.value > 65535)) {
+      return yield* Effect.fail(
+        ValidationError.invalidValue(HelpDoc.p(`--port must be 0–65535, got ${flags.port.value}`))
+      )
+    }
+    const dhtEnv = yield* dhtConfigFromEnv
+    const crawlerEnv = yield* crawlerConfigFromEnv
+    const dht: DhtSettings = {
+      ...dhtEnv,
+      host: Option.getOrElse(flags.bind, () => dhtEnv.host),
+      port: Option.getOrElse(flags.port, () => dhtEnv.port),
+      maxPps: Option.getOrElse(flags.maxPps, () => dhtEnv.maxPps)
+    }
+    const crawler: CrawlerSettings = {
+      ...crawlerEnv,
+      bootstrap: Option.match(flags.bootstrap, {
+        onNone: () => crawlerEnv.bootstrap,
+        onSome: (b) => b.split(",").map((s) => s.trim()).filter((s) => s !== "")
+      }),
+      allow: Option.getOrElse(flags.allow, () => crawlerEnv.allow),
+      deny: Option.getOrElse(flags.deny, () => crawlerEnv.deny),
+      targets: Option.getOrElse(flags.target, () => crawlerEnv.targets),
+      // The metadata fetcher (issue 6) is not wired yet: candidates are not produced.
+      metadata: false
+    }
+    const db = yield* resolveDb(flags.db)
+    const progressInterval = yield* Config.integer("progressInterval").pipe(Config.withDefault(10))
+    return { dht, crawler, db, progressInterval }
+  })
+
+const describeSettings = (s: Effect.Effect.Success<ReturnType<typeof resolveSettings>>) => ({
+  bind: s.dht.host,
+  port: s.dht.port,
+  maxPps: s.dht.maxPps,
+  bootstrap: s.crawler.bootstrap,
+  allow: s.crawler.allow.map((c) => c.text),
+  deny: s.crawler.deny.map((c) => c.text),
+  target: s.crawler.targets.map((t) => t.text),
+  db: s.db.replace(/\/\/[^@/]*@/, "//…@")
+})
+
+export const crawl = Command.make("crawl", crawlFlags, (flags) =>
+  Effect.gen(function*() {
+    const settings = yield* resolveSettings(flags)
+    const progress = makeProgress({ json: flags.json, intervalSeconds: settings.progressInterval })
+    const repository = RepositoryLive(settings.db)
+    // Nodes saved by earlier sessions join the bootstrap list (subject to the same address filter).
+    const crawlerConfig = Layer.effect(
+      CrawlerConfig,
+      Effect.map(Effect.flatMap(Repository, (repo) => repo.recentNodes(200)), (saved) => ({
+        ...settings.crawler,
+        bootstrap: [
+          ...settings.crawler.bootstrap,
+          ...saved.map((n) => n.host.includes(":") ? `[${n.host}]:${n.port}` : `${n.host}:${n.port}`)
+        ]
+      }))
+    )
+    const layers = CrawlerLive.pipe(
+      Layer.provideMerge(DhtNodeLive),
+      Layer.provide(Layer.succeed(DhtConfig, settings.dht)),
+      Layer.provide(crawlerConfig),
+      Layer.provideMerge(repository)
+    )
+    yield* runCrawlSession({
+      duration: Option.map(flags.duration, Duration.seconds),
+      settings: describeSettings(settings),
+      onProgress: progress.onProgress,
+      onSummary: progress.onSummary
+    }).pipe(Effect.provide(layers))
+  })).pipe(
+    Command.withDescription("Crawl the DHT: discover nodes and infohashes and store them, until Ctrl-C or --duration")
+  )
