@@ -57,6 +57,23 @@ export const crawlFlags = {
     Options.withDescription("outbound packets per second (env BITSCRAPE_MAX_PPS; default 200)"),
     Options.optional
   ),
+  maxInflight: Options.integer("max-inflight").pipe(
+    Options.withDescription("queries awaiting a reply at once (env BITSCRAPE_MAX_INFLIGHT; default 256)"),
+    Options.optional
+  ),
+  maxKnownNodes: Options.integer("max-known-nodes").pipe(
+    Options.withDescription("known-node store size (env BITSCRAPE_MAX_KNOWN_NODES; default 200000)"),
+    Options.optional
+  ),
+  maxQueuedInfohashes: Options.integer("max-queued-infohashes").pipe(
+    Options.withDescription(
+      "infohashes queued for lookups and metadata (env BITSCRAPE_MAX_QUEUED_INFOHASHES; default 10000)"
+    ),
+    Options.optional
+  ),
+  neighbourIds: Options.boolean("neighbour-ids").pipe(
+    Options.withDescription("answer queries with ids next to their targets (a crawler trick; off by default, counted)")
+  ),
   maxConnections: Options.integer("max-connections").pipe(
     Options.withDescription("peer connections for metadata fetching (env BITSCRAPE_MAX_CONNECTIONS)"),
     Options.optional
@@ -82,6 +99,9 @@ const positive = (name: string, value: Option.Option<number>) =>
 export const resolveSettings = (flags: CrawlFlags) =>
   Effect.gen(function*() {
     yield* positive("max-pps", flags.maxPps)
+    yield* positive("max-inflight", flags.maxInflight)
+    yield* positive("max-known-nodes", flags.maxKnownNodes)
+    yield* positive("max-queued-infohashes", flags.maxQueuedInfohashes)
     yield* positive("duration", flags.duration)
     if (Option.isSome(flags.port) && (flags.port.value < 0 || flags.port.value > 65535)) {
       return yield* Effect.fail(
@@ -94,7 +114,9 @@ export const resolveSettings = (flags: CrawlFlags) =>
       ...dhtEnv,
       host: Option.getOrElse(flags.bind, () => dhtEnv.host),
       port: Option.getOrElse(flags.port, () => dhtEnv.port),
-      maxPps: Option.getOrElse(flags.maxPps, () => dhtEnv.maxPps)
+      maxPps: Option.getOrElse(flags.maxPps, () => dhtEnv.maxPps),
+      maxInflight: Option.getOrElse(flags.maxInflight, () => dhtEnv.maxInflight),
+      neighbourIds: flags.neighbourIds || dhtEnv.neighbourIds
     }
     const crawler: CrawlerSettings = {
       ...crawlerEnv,
@@ -105,6 +127,8 @@ export const resolveSettings = (flags: CrawlFlags) =>
       allow: Option.getOrElse(flags.allow, () => crawlerEnv.allow),
       deny: Option.getOrElse(flags.deny, () => crawlerEnv.deny),
       targets: Option.getOrElse(flags.target, () => crawlerEnv.targets),
+      maxKnownNodes: Option.getOrElse(flags.maxKnownNodes, () => crawlerEnv.maxKnownNodes),
+      maxQueuedInfohashes: Option.getOrElse(flags.maxQueuedInfohashes, () => crawlerEnv.maxQueuedInfohashes),
       // The metadata fetcher (issue 6) is not wired yet: candidates are not produced.
       metadata: false
     }
@@ -117,6 +141,10 @@ const describeSettings = (s: Effect.Effect.Success<ReturnType<typeof resolveSett
   bind: s.dht.host,
   port: s.dht.port,
   maxPps: s.dht.maxPps,
+  maxInflight: s.dht.maxInflight,
+  maxKnownNodes: s.crawler.maxKnownNodes,
+  maxQueuedInfohashes: s.crawler.maxQueuedInfohashes,
+  neighbourIds: s.dht.neighbourIds,
   bootstrap: s.crawler.bootstrap,
   allow: s.crawler.allow.map((c) => c.text),
   deny: s.crawler.deny.map((c) => c.text),

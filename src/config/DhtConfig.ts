@@ -30,6 +30,11 @@ export interface DhtSettings {
   readonly admitUnverifiedIds: boolean
   /** BEP 43 read-only: flag our queries `ro` and answer none. */
   readonly readOnly: boolean
+  /**
+   * Neighbour-id replies (off by default; a crawler trick): answer each query with an id next to its target
+   * (or the querier), so the querier files us in many buckets. Counted in `bitscrape_dht_neighbour_replies_total`.
+   */
+  readonly neighbourIds: boolean
   /** How long announced peers are kept. */
   readonly peerTtl: Duration.Duration
   /** Cap on infohashes with stored peers. */
@@ -60,6 +65,7 @@ export const dhtDefaults: DhtSettings = {
   k: 8,
   admitUnverifiedIds: true,
   readOnly: false,
+  neighbourIds: false,
   peerTtl: Duration.minutes(30),
   maxStoredInfohashes: 10_000,
   maxPeersPerInfohash: 100,
@@ -96,6 +102,7 @@ export const dhtConfigFromEnv: Config.Config<DhtSettings> = Config.all({
   k: positive("k", dhtDefaults.k),
   admitUnverifiedIds: Config.boolean("admitUnverifiedIds").pipe(Config.withDefault(dhtDefaults.admitUnverifiedIds)),
   readOnly: Config.boolean("readOnly").pipe(Config.withDefault(dhtDefaults.readOnly)),
+  neighbourIds: Config.boolean("neighbourIds").pipe(Config.withDefault(dhtDefaults.neighbourIds)),
   peerTtl: Config.duration("peerTtl").pipe(Config.withDefault(dhtDefaults.peerTtl)),
   maxStoredInfohashes: positive("maxStoredInfohashes", dhtDefaults.maxStoredInfohashes),
   maxPeersPerInfohash: positive("maxPeersPerInfohash", dhtDefaults.maxPeersPerInfohash),

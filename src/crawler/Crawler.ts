@@ -8,7 +8,7 @@ import { copyId, type InfoHash, toHex } from "../krpc/ids.js"
 import type { Response } from "../krpc/messages.js"
 import type { Discovery, NodeSighting } from "../repository/model.js"
 import { Dht } from "../rpc/Dht.js"
-import { KrpcNode } from "../rpc/KrpcNode.js"
+import { KrpcNode, type QueryFailure } from "../rpc/KrpcNode.js"
 import { makeAddressFilter, type Verdict } from "./addressFilter.js"
 import { FORGET_AFTER_FAILURES, type KnownNode, makeKnownNodes } from "./knownNodes.js"
 import * as CrawlerMetrics from "./metrics.js"
@@ -95,6 +95,9 @@ const make = Effect.gen(function*() {
   const candidates = yield* Queue.bounded<Candidate>(config.maxQueuedInfohashes)
   const lookupQueue = yield* Queue.dropping<InfoHash>(config.maxQueuedInfohashes)
 
+  /** Items buffered in a queue (its size is negative while consumers wait; a shut-down queue is empty). */
+  const depth = <A>(q: Queue.Queue<A>) => Math.max(0, Option.getOrElse(q.unsafeSize(), () => 0))
+
   const counts = { sample: 0, get_peers: 0, announce: 0, lookup: 0 }
   const queries = { find_node: 0, sample_infohashes: 0, get_peers: 0 }
   const filtered: Partial<Record<Verdict, number>> = {}
@@ -150,8 +153,14 @@ const make = Effect.gen(function*() {
       learnNodes([...(r.nodes ?? []), ...(r.nodes6 ?? [])])
     })
 
-  const failedNode = (n: KnownNode) =>
+  const failedNode = (n: KnownNode, error: QueryFailure) =>
     Effect.sync(() => {
+      // A node that answers with garbage is banned; one that does not answer is forgotten after a few tries.
+      if (error._tag === "MalformedResponse") {
+        filter.ban(n.contact.host)
+        known.remove(n)
+        return
+      }
       n.failures++
       if (n.failures >= FORGET_AFTER_FAILURES) known.remove(n)
     })
@@ -206,7 +215,7 @@ const make = Effect.gen(function*() {
       ? neighbourOf(n.contact.id)
       : randomTarget(config.targets)
     yield* node.findNode(n.contact, target).pipe(
-      Effect.matchEffect({ onFailure: () => failedNode(n), onSuccess: (r) => answered(n, r) })
+      Effect.matchEffect({ onFailure: (e) => failedNode(n, e), onSuccess: (r) => answered(n, r) })
     )
   })
 
@@ -235,7 +244,7 @@ const make = Effect.gen(function*() {
     const reply = yield* Effect.either(node.sampleInfohashes(n.contact, randomTarget(config.targets)))
     if (reply._tag === "Left") {
       if (reply.left._tag === "KrpcError" || n.samples !== true) n.samples = false
-      return yield* failedNode(n)
+      return yield* failedNode(n, reply.left)
     }
     const r = reply.right
     n.samples = true
@@ -297,6 +306,21 @@ const make = Effect.gen(function*() {
     }
   })
 
+  // === Gauges for /metrics, refreshed every second ===
+
+  const gauges = Effect.gen(function*() {
+    for (;;) {
+      const t = now()
+      CrawlerMetrics.knownNodes.unsafeUpdate(known.size(), [])
+      CrawlerMetrics.responsiveNodes.unsafeUpdate(known.responsive(t, 15 * 60_000), [])
+      CrawlerMetrics.queueDepth("discoveries").unsafeUpdate(depth(discoveries), [])
+      CrawlerMetrics.queueDepth("nodes").unsafeUpdate(depth(nodeSightings), [])
+      CrawlerMetrics.queueDepth("candidates").unsafeUpdate(depth(candidates), [])
+      CrawlerMetrics.queueDepth("lookups").unsafeUpdate(depth(lookupQueue), [])
+      yield* Effect.sleep("1 second")
+    }
+  })
+
   // === Running the stages ===
 
   const untilStopped = (step: Effect.Effect<void>, concurrency: number) =>
@@ -322,7 +346,11 @@ const make = Effect.gen(function*() {
       )
       : Effect.forkScoped(Effect.void)
   ])
-  const background = yield* Effect.all([harvest.pipe(Effect.forkScoped), adapt.pipe(Effect.forkScoped)])
+  const background = yield* Effect.all([
+    harvest.pipe(Effect.forkScoped),
+    adapt.pipe(Effect.forkScoped),
+    gauges.pipe(Effect.forkScoped)
+  ])
 
   const drained = Effect.gen(function*() {
     for (let i = 0; i < 100; i++) {
@@ -351,9 +379,6 @@ const make = Effect.gen(function*() {
     }).pipe(Effect.uninterruptible)
 
   yield* Effect.addFinalizer(() => stop(1000))
-
-  /** Items buffered in a queue (its size is negative while consumers wait; a shut-down queue is empty). */
-  const depth = <A>(q: Queue.Queue<A>) => Math.max(0, Option.getOrElse(q.unsafeSize(), () => 0))
 
   const stats = Effect.gen(function*() {
     const t = yield* Clock.currentTimeMillis

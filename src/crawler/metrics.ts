@@ -42,3 +42,8 @@ export const knownNodes = Metric.gauge("bitscrape_crawler_known_nodes", {
 export const backoffMillis = Metric.gauge("bitscrape_crawler_backoff_millis", {
   description: "extra delay per query while backing off"
 })
+export const responsiveNodes = Metric.gauge("bitscrape_crawler_responsive_nodes", {
+  description: "known nodes that answered within 15 minutes"
+})
+const queueDepthBase = Metric.gauge("bitscrape_crawler_queue_depth", { description: "items buffered, by queue" })
+export const queueDepth = (queue: string) => Metric.tagged(queueDepthBase, "queue", queue)

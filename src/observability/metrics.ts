@@ -64,6 +64,12 @@ const KNOWN = new Set(["ping", "find_node", "get_peers", "announce_peer", "sampl
 const knownMethod = (m: string) => KNOWN.has(m) ? m : "other"
 
 export const responses = Metric.counter("bitscrape_dht_responses_total", { description: "responses to our queries" })
+const responsesBase = Metric.counter("bitscrape_dht_responses_by_method_total", {
+  description: "responses to our queries, by the method of the query"
+})
+/** Counts a response to one of our queries of `method`. */
+export const countResponse = (method: string) => bump(byMethod(responsesBase, "resp", knownMethod(method)))
+export const responsesFor = (method: string) => Metric.tagged(responsesBase, "method", method)
 export const timeouts = Metric.counter("bitscrape_dht_timeouts_total", { description: "our queries that timed out" })
 export const errorsIn = Metric.counter("bitscrape_dht_errors_total", {
   description: "KRPC error replies to our queries"
@@ -74,6 +80,10 @@ export const routingTableSize = Metric.gauge("bitscrape_dht_routing_table_nodes"
 })
 export const peersStored = Metric.gauge("bitscrape_dht_stored_peers", {
   description: "peers stored from announce_peer"
+})
+
+export const neighbourReplies = Metric.counter("bitscrape_dht_neighbour_replies_total", {
+  description: "replies sent with a neighbour id instead of our own (neighbourIds on)"
 })
 
 export const unsafeIncrement = bump

@@ -124,7 +124,7 @@ const make = Effect.gen(function*() {
     host: string,
     port: number,
     exit: Exit.Exit<Response | ErrorMessage, MalformedResponse>
-  ): "settled" | "wrong-source" | "unknown" => {
+  ): Pending | "wrong-source" | "unknown" => {
     if (t.length !== 4) return "unknown"
     const key = ((t[0]! << 24) | (t[1]! << 16) | (t[2]! << 8) | t[3]!) >>> 0
     const p = pending.get(key)
@@ -132,7 +132,7 @@ const make = Effect.gen(function*() {
     if (p.host !== host || p.port !== port) return "wrong-source"
     pending.delete(key)
     Deferred.unsafeDone(p.deferred, exit)
-    return "settled"
+    return p
   }
 
   const handle = (bytes: Uint8Array, host: string, port: number): void => {
@@ -156,7 +156,7 @@ const make = Effect.gen(function*() {
       case "Response":
       case "ErrorMessage": {
         const settled = settle(message.t, host, port, Exit.succeed(message))
-        if (settled !== "settled") {
+        if (typeof settled === "string") {
           stats.unexpected++
           Metrics.countDrop(settled === "unknown" ? "unexpected-response" : "wrong-source")
           return
@@ -164,6 +164,7 @@ const make = Effect.gen(function*() {
         if (message._tag === "Response") {
           stats.responses++
           Metrics.unsafeIncrement(Metrics.responses)
+          Metrics.countResponse(settled.method)
           table.unsafeObserve(
             { id: message.id, host, port },
             { kind: "response", bep42: checkNodeId(message.id, host), version: message.v }
@@ -195,6 +196,7 @@ const make = Effect.gen(function*() {
           })
           if (!accepted) stats.harvestDropped++
         }
+        if (config.neighbourIds) Metrics.unsafeIncrement(Metrics.neighbourReplies)
         socket.trySend(host, port, encodeMessage(respond(ctx, message, host, port)))
       }
     }

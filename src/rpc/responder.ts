@@ -34,21 +34,46 @@ const nodesFor = (ctx: ResponderContext, target: Uint8Array, want: ReadonlyArray
   }
 }
 
+/** An id sharing the first 15 bytes of `near` and the last 5 of ours: "neighbour-id" replies. */
+export const neighbourId = (near: Uint8Array, self: NodeId): NodeId => {
+  const id = new Uint8Array(20)
+  id.set(near.subarray(0, 15))
+  id.set(self.subarray(15), 15)
+  return id as NodeId
+}
+
+const targetOf = (query: Query): Uint8Array | undefined => {
+  switch (query._tag) {
+    case "FindNodeQuery":
+    case "SampleInfohashesQuery":
+      return query.target
+    case "GetPeersQuery":
+    case "AnnouncePeerQuery":
+      return query.info_hash
+    case "PingQuery":
+      return query.id
+    case "UnknownQuery":
+      return query.id
+  }
+}
+
 /** The reply to `query` from `host:port`. */
 export const respond = (ctx: ResponderContext, query: Query, host: string, port: number): KrpcMessage => {
+  const near = ctx.config.neighbourIds ? targetOf(query) : undefined
+  const id = near === undefined ? ctx.self : neighbourId(near, ctx.self)
   const base = { t: query.t, v: ctx.config.version, ip: { host, port } }
   switch (query._tag) {
     case "PingQuery":
-      return { _tag: "Response", ...base, id: ctx.self }
+      return { _tag: "Response", ...base, id }
     case "FindNodeQuery":
-      return { _tag: "Response", ...base, id: ctx.self, ...nodesFor(ctx, query.target, query.want) }
+      return { _tag: "Response", ...base, id, ...nodesFor(ctx, query.target, query.want) }
     case "GetPeersQuery": {
       const values = ctx.peers.peers(query.info_hash, ctx.now(), MAX_VALUES)
         .filter((p) => familyOf(p.host) === ctx.family)
       return {
         _tag: "Response",
         ...base,
-        id: ctx.self,
+        id,
         token: ctx.tokens.make(host, ctx.now()),
         values: values.length > 0 ? values : undefined,
         ...nodesFor(ctx, query.info_hash, query.want)
@@ -61,14 +86,14 @@ export const respond = (ctx: ResponderContext, query: Query, host: string, port:
       const peerPort = query.implied_port === true ? port : query.port
       if (peerPort === 0) return { _tag: "ErrorMessage", ...base, code: ErrorCode.Protocol, message: "invalid port" }
       ctx.peers.announce(query.info_hash, { host, port: peerPort }, ctx.now())
-      return { _tag: "Response", ...base, id: ctx.self }
+      return { _tag: "Response", ...base, id }
     }
     case "SampleInfohashesQuery": {
       const { num, samples } = ctx.peers.sample(MAX_SAMPLES, ctx.now())
       return {
         _tag: "Response",
         ...base,
-        id: ctx.self,
+        id,
         interval: ctx.config.sampleInterval,
         num,
         samples,
