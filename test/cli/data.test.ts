@@ -43,38 +43,40 @@ beforeAll(async () => {
 }, 30_000)
 
 describe("bitscrape search / show / stats / export (real CLI, SQLite)", () => {
-  it("search prints matches and --json is machine-readable", () => {
-    const text = runCli(["search", "sintel", "--db", db])
+  it("search prints matches and --json is machine-readable", async () => {
+    const text = await runCli(["search", "sintel", "--db", db])
     assert.strictEqual(text.status, 0, text.stderr)
     assert.include(text.stdout, "1 torrent found")
     assert.include(text.stdout, toHex(sintel.infoHash))
-    const json = JSON.parse(runCli(["search", "--db", db, "--json", "--min-size", "200MB", "--sort", "largest"]).stdout)
+    const json = JSON.parse(
+      (await runCli(["search", "--db", db, "--json", "--min-size", "200MB", "--sort", "largest"])).stdout
+    )
     assert.strictEqual(json.total, 2)
     assert.deepStrictEqual(json.items.map((i: { name: string }) => i.name), ["Sintel 4K", "Big Buck Bunny"])
-    const env = runCli(["search", "--json", "--since", "2026-02-01"], { BITSCRAPE_DB: db })
+    const env = await runCli(["search", "--json", "--since", "2026-02-01"], { BITSCRAPE_DB: db })
     assert.strictEqual(JSON.parse(env.stdout).total, 2, "BITSCRAPE_DB is read when --db is absent")
   })
 
-  it("show prints files and a magnet link; --json too; accepts a magnet", () => {
-    const text = runCli(["show", toHex(sintel.infoHash), "--db", db])
+  it("show prints files and a magnet link; --json too; accepts a magnet", async () => {
+    const text = await runCli(["show", toHex(sintel.infoHash), "--db", db])
     assert.strictEqual(text.status, 0, text.stderr)
     assert.include(text.stdout, "sintel/subs/en.srt")
     assert.include(text.stdout, `magnet:?xt=urn:btih:${toHex(sintel.infoHash)}&dn=Sintel%204K`)
     const json = JSON.parse(
-      runCli(["show", `magnet:?xt=urn:btih:${toHex(sintel.infoHash)}`, "--db", db, "--json"]).stdout
+      (await runCli(["show", `magnet:?xt=urn:btih:${toHex(sintel.infoHash)}`, "--db", db, "--json"])).stdout
     )
     assert.strictEqual(json.length, 4_000_040_000)
     assert.strictEqual(json.seen.announce, 1)
   })
 
-  it("stats --json", () => {
-    const s = JSON.parse(runCli(["stats", "--db", db, "--json"]).stdout)
+  it("stats --json", async () => {
+    const s = JSON.parse((await runCli(["stats", "--db", db, "--json"])).stdout)
     assert.strictEqual(s.infohashes, 4)
     assert.strictEqual(s.torrents, 3)
   })
 
-  it("export jsonl carries the documented fields; metadata fields only when known", () => {
-    const r = runCli(["export", "--db", db])
+  it("export jsonl carries the documented fields; metadata fields only when known", async () => {
+    const r = await runCli(["export", "--db", db])
     assert.strictEqual(r.status, 0, r.stderr)
     const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l))
     assert.strictEqual(lines.length, 4)
@@ -94,13 +96,13 @@ describe("bitscrape search / show / stats / export (real CLI, SQLite)", () => {
     }])
     const b = lines.find((l) => l.infohash === toHex(bare))
     assert.deepStrictEqual(Object.keys(b).sort(), ["discovered_at", "infohash", "magnet"])
-    const without = runCli(["export", "--db", db, "--has-metadata", "no"]).stdout.trim().split("\n")
+    const without = (await runCli(["export", "--db", db, "--has-metadata", "no"])).stdout.trim().split("\n")
     assert.strictEqual(without.length, 1)
   })
 
-  it("export csv quotes fields and defuses formulas", () => {
+  it("export csv quotes fields and defuses formulas", async () => {
     const out = join(dir, "out.csv")
-    const r = runCli(["export", "--db", db, "--format", "csv", "--out", out, "--has-metadata", "yes"])
+    const r = await runCli(["export", "--db", db, "--format", "csv", "--out", out, "--has-metadata", "yes"])
     assert.strictEqual(r.status, 0, r.stderr)
     const csv = readFileSync(out, "utf8").trim().split("\n")
     assert.strictEqual(csv[0], "infohash,infohash_v2,name,length,files,discovered_at,fetched_at,magnet")
@@ -109,9 +111,9 @@ describe("bitscrape search / show / stats / export (real CLI, SQLite)", () => {
     assert.include(evilLine, ",'=cmd|'/C calc'!A0 <script>alert(1)</script>,")
   })
 
-  it("export torrent writes byte-exact .torrent files whose info hash is the infohash", () => {
+  it("export torrent writes byte-exact .torrent files whose info hash is the infohash", async () => {
     const out = join(dir, "torrents")
-    const r = runCli(["export", "--db", db, "--format", "torrent", "--out", out])
+    const r = await runCli(["export", "--db", db, "--format", "torrent", "--out", out])
     assert.strictEqual(r.status, 0, r.stderr)
     const files = readdirSync(out).sort()
     assert.strictEqual(files.length, 3)
@@ -125,16 +127,20 @@ describe("bitscrape search / show / stats / export (real CLI, SQLite)", () => {
     }
   })
 
-  it("exit codes: 2 for usage errors, 1 for runtime failures", () => {
-    assert.strictEqual(runCli(["search", "--db", db, "--min-size", "lots"]).status, 2)
-    assert.strictEqual(runCli(["show", "not-a-hash", "--db", db]).status, 2)
-    assert.strictEqual(runCli(["export", "--db", db, "--format", "xml"]).status, 2)
-    assert.strictEqual(runCli(["export", "--db", db, "--format", "torrent"]).status, 2)
-    const missing = runCli(["stats", "--db", join(dir, "nope.db")])
+  it("exit codes: 2 for usage errors, 1 for runtime failures", async () => {
+    const [badSize, badHash, badFormat, noOut, missing, notFound, version] = await Promise.all([
+      runCli(["search", "--db", db, "--min-size", "lots"]),
+      runCli(["show", "not-a-hash", "--db", db]),
+      runCli(["export", "--db", db, "--format", "xml"]),
+      runCli(["export", "--db", db, "--format", "torrent"]),
+      runCli(["stats", "--db", join(dir, "nope.db")]),
+      runCli(["show", "00".repeat(20), "--db", db]),
+      runCli(["--version"])
+    ])
+    assert.deepStrictEqual([badSize, badHash, badFormat, noOut].map((r) => r.status), [2, 2, 2, 2])
     assert.strictEqual(missing.status, 1)
     assert.include(missing.stderr, "no database at")
-    const notFound = runCli(["show", "00".repeat(20), "--db", db])
     assert.strictEqual(notFound.status, 1)
-    assert.strictEqual(runCli(["--version"]).status, 0)
+    assert.strictEqual(version.status, 0)
   })
 })
