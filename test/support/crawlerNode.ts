@@ -8,23 +8,34 @@ import { testSettings } from "./dhtNodes.js"
 
 export const loopbackOnly = (parseCidrList("127.0.0.0/8") as { value: CrawlerSettings["allow"] }).value
 
-const build = (
-  nodeLayer: typeof DhtNodeLive | typeof DhtNodeMemory,
-  dht: Partial<DhtSettings>,
-  crawler: Partial<CrawlerSettings>
-) =>
-  Effect.map(
-    Layer.build(
-      CrawlerLive.pipe(
-        Layer.provideMerge(nodeLayer),
-        Layer.provide(dhtConfig(testSettings({ queryTimeout: Duration.seconds(2), ...dht }))),
-        Layer.provide(crawlerConfig({ allow: loopbackOnly, ...crawler }))
-      )
-    ),
-    (ctx) => ({ crawler: Context.get(ctx, Crawler), node: Context.get(ctx, KrpcNode) })
-  )
+const crawlerLayers = (dht: Partial<DhtSettings>, crawler: Partial<CrawlerSettings>) => ({
+  dhtConfig: dhtConfig(testSettings({ queryTimeout: Duration.seconds(2), ...dht })),
+  crawlerConfig: crawlerConfig({ allow: loopbackOnly, ...crawler })
+})
 
-export const memoryCrawler = (dht: Partial<DhtSettings>, crawler: Partial<CrawlerSettings>) =>
-  build(DhtNodeMemory as never, dht, crawler)
-export const liveCrawler = (dht: Partial<DhtSettings>, crawler: Partial<CrawlerSettings>) =>
-  build(DhtNodeLive, dht, crawler)
+const handles = (ctx: Context.Context<Crawler | KrpcNode>) => ({
+  crawler: Context.get(ctx, Crawler),
+  node: Context.get(ctx, KrpcNode)
+})
+
+/** A crawler on the MemoryNetwork in the current context. */
+export const memoryCrawler = (dht: Partial<DhtSettings>, crawler: Partial<CrawlerSettings>) => {
+  const c = crawlerLayers(dht, crawler)
+  return Effect.map(
+    Layer.build(
+      CrawlerLive.pipe(Layer.provideMerge(DhtNodeMemory), Layer.provide(c.dhtConfig), Layer.provide(c.crawlerConfig))
+    ),
+    handles
+  )
+}
+
+/** A crawler on real UDP (bind it to a 127.x address). */
+export const liveCrawler = (dht: Partial<DhtSettings>, crawler: Partial<CrawlerSettings>) => {
+  const c = crawlerLayers(dht, crawler)
+  return Effect.map(
+    Layer.build(
+      CrawlerLive.pipe(Layer.provideMerge(DhtNodeLive), Layer.provide(c.dhtConfig), Layer.provide(c.crawlerConfig))
+    ),
+    handles
+  )
+}
