@@ -3,6 +3,7 @@ import { Console, Effect } from "effect"
 import { createRequire } from "node:module"
 import { crawl } from "./crawl.js"
 import { exportCommand } from "./export.js"
+import { fetchCommand } from "./fetch.js"
 import { search } from "./search.js"
 import { show } from "./show.js"
 import { stats } from "./stats.js"
@@ -26,7 +27,7 @@ const root = Command.make("bitscrape", {}, () =>
   )
 
 /** The command tree; subcommands are added here as they land. */
-export const command = root.pipe(Command.withSubcommands([crawl, search, show, exportCommand, stats]))
+export const command = root.pipe(Command.withSubcommands([crawl, fetchCommand, search, show, exportCommand, stats]))
 
 /** Runs the CLI on `argv` (as `process.argv`). */
 export const run = (argv: ReadonlyArray<string>) =>

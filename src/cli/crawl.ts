@@ -2,10 +2,12 @@ import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Config, Duration, Effect, Layer, Option } from "effect"
 import { CrawlerConfig, crawlerConfigFromEnv, type CrawlerSettings } from "../config/CrawlerConfig.js"
 import { DhtConfig, dhtConfigFromEnv, type DhtSettings } from "../config/DhtConfig.js"
+import { FetcherConfig, fetcherConfigFromEnv, type FetcherSettings } from "../config/FetcherConfig.js"
 import { parseCidrList } from "../crawler/addressFilter.js"
 import { CrawlerLive } from "../crawler/Crawler.js"
 import { parseAreaList } from "../crawler/targets.js"
 import { DhtNodeLive } from "../dht/index.js"
+import { MetadataFetcher, MetadataFetcherLive } from "../metadata/MetadataFetcher.js"
 import { RepositoryLive } from "../repository/layers.js"
 import { Repository } from "../repository/Repository.js"
 import { runCrawlSession } from "../session/CrawlSession.js"
@@ -129,12 +131,17 @@ export const resolveSettings = (flags: CrawlFlags) =>
       targets: Option.getOrElse(flags.target, () => crawlerEnv.targets),
       maxKnownNodes: Option.getOrElse(flags.maxKnownNodes, () => crawlerEnv.maxKnownNodes),
       maxQueuedInfohashes: Option.getOrElse(flags.maxQueuedInfohashes, () => crawlerEnv.maxQueuedInfohashes),
-      // The metadata fetcher (issue 6) is not wired yet: candidates are not produced.
-      metadata: false
+      metadata: !flags.noMetadata
+    }
+    yield* positive("max-connections", flags.maxConnections)
+    const fetcherEnv = yield* fetcherConfigFromEnv
+    const fetcher: FetcherSettings = {
+      ...fetcherEnv,
+      maxConnections: Option.getOrElse(flags.maxConnections, () => fetcherEnv.maxConnections)
     }
     const db = yield* resolveDb(flags.db)
     const progressInterval = yield* Config.integer("progressInterval").pipe(Config.withDefault(10))
-    return { dht, crawler, db, progressInterval }
+    return { dht, crawler, fetcher, db, progressInterval }
   })
 
 const describeSettings = (s: Effect.Effect.Success<ReturnType<typeof resolveSettings>>) => ({
@@ -145,6 +152,8 @@ const describeSettings = (s: Effect.Effect.Success<ReturnType<typeof resolveSett
   maxKnownNodes: s.crawler.maxKnownNodes,
   maxQueuedInfohashes: s.crawler.maxQueuedInfohashes,
   neighbourIds: s.dht.neighbourIds,
+  metadata: s.crawler.metadata,
+  maxConnections: s.fetcher.maxConnections,
   bootstrap: s.crawler.bootstrap,
   allow: s.crawler.allow.map((c) => c.text),
   deny: s.crawler.deny.map((c) => c.text),
@@ -174,8 +183,19 @@ export const crawl = Command.make("crawl", crawlFlags, (flags) =>
       Layer.provide(crawlerConfig),
       Layer.provideMerge(repository)
     )
+    const fetcher = settings.crawler.metadata
+      ? Option.some(
+        yield* Effect.provide(
+          MetadataFetcher,
+          MetadataFetcherLive.pipe(
+            Layer.provide(Layer.succeed(FetcherConfig, settings.fetcher))
+          )
+        )
+      )
+      : Option.none()
     yield* runCrawlSession({
       duration: Option.map(flags.duration, Duration.seconds),
+      fetcher,
       settings: describeSettings(settings),
       onProgress: progress.onProgress,
       onSummary: progress.onSummary

@@ -1,19 +1,20 @@
 import { Console, Effect } from "effect"
 import type { CrawlerStats } from "../crawler/Crawler.js"
-import type { SessionSummary } from "../session/CrawlSession.js"
+import type { SessionSummary, Written } from "../session/CrawlSession.js"
 
 // Live progress of a crawl: a status panel redrawn about once a second on a terminal; plain log lines
 // (every `BITSCRAPE_PROGRESS_INTERVAL` seconds, default 10) otherwise, or JSON lines with --json.
 
-const line = (s: CrawlerStats, elapsed: number) =>
+const line = (s: CrawlerStats, w: Readonly<Written>, elapsed: number) =>
   `[${
     elapsed.toFixed(0)
-  }s] nodes ${s.knownNodes} known/${s.responsiveNodes} responsive · infohashes ${s.uniqueInfohashes} (sample ${s.discoveries.sample}, get_peers ${s.discoveries.get_peers}, announce ${s.discoveries.announce}, lookup ${s.discoveries.lookup}) · queries find_node ${s.queries.find_node}, sample ${s.queries.sample_infohashes}, get_peers ${s.queries.get_peers} · queues ${s.queueDepths.discoveries}/${s.queueDepths.lookups}${
+  }s] metadata ${w.torrents} fetched/${w.failures} failed · nodes ${s.knownNodes} known/${s.responsiveNodes} responsive · infohashes ${s.uniqueInfohashes} (sample ${s.discoveries.sample}, get_peers ${s.discoveries.get_peers}, announce ${s.discoveries.announce}, lookup ${s.discoveries.lookup}) · queries find_node ${s.queries.find_node}, sample ${s.queries.sample_infohashes}, get_peers ${s.queries.get_peers} · queues ${s.queueDepths.discoveries}/${s.queueDepths.lookups}${
     s.backoffReason ? ` · slowed: ${s.backoffReason}` : ""
   }`
 
-const panel = (s: CrawlerStats, elapsed: number) => [
+const panel = (s: CrawlerStats, w: Readonly<Written>, elapsed: number) => [
   `BitScrape crawl — ${elapsed.toFixed(0)} s`,
+  `  metadata    ${w.torrents} fetched, ${w.failures} failed attempts · stored ${w.discoveries} discoveries`,
   `  nodes       ${s.knownNodes} known, ${s.responsiveNodes} responsive`,
   `  infohashes  ${s.uniqueInfohashes} unique · sample ${s.discoveries.sample} · get_peers ${s.discoveries.get_peers} · announce ${s.discoveries.announce} · lookup ${s.discoveries.lookup}`,
   `  queries     find_node ${s.queries.find_node} · sample_infohashes ${s.queries.sample_infohashes} · get_peers ${s.queries.get_peers}`,
@@ -26,17 +27,19 @@ export const makeProgress = (options: { readonly json: boolean; readonly interva
   let lastPrinted = -Infinity
   let drawn = 0
   return {
-    onProgress: (s: CrawlerStats, elapsed: number) =>
+    onProgress: (s: CrawlerStats, written: Readonly<Written>, elapsed: number) =>
       Effect.sync(() => {
         if (tty) {
-          const text = panel(s, elapsed)
+          const text = panel(s, written, elapsed)
           process.stdout.write(`${drawn > 0 ? `\x1b[${drawn}A` : ""}${text.map((l) => `\x1b[2K${l}`).join("\n")}\n`)
           drawn = text.length
           return
         }
         if (elapsed - lastPrinted < options.intervalSeconds) return
         lastPrinted = elapsed
-        process.stdout.write(options.json ? `${JSON.stringify({ elapsed, ...s })}\n` : `${line(s, elapsed)}\n`)
+        process.stdout.write(
+          options.json ? `${JSON.stringify({ elapsed, ...s, written })}\n` : `${line(s, written, elapsed)}\n`
+        )
       }),
     onSummary: (summary: SessionSummary) =>
       options.json
@@ -45,7 +48,7 @@ export const makeProgress = (options: { readonly json: boolean; readonly interva
           [
             `crawl ended after ${summary.seconds.toFixed(1)} s (session ${summary.sessionId})`,
             `  ${summary.stats.knownNodes} nodes known, ${summary.stats.uniqueInfohashes} distinct infohashes`,
-            `  stored ${summary.written.discoveries} discoveries and ${summary.written.nodes} node sightings`,
+            `  stored ${summary.written.discoveries} discoveries, ${summary.written.nodes} node sightings, ${summary.written.torrents} torrents`,
             `  try: bitscrape stats · bitscrape search <words> · bitscrape export --out crawl.jsonl`
           ].join("\n")
         )

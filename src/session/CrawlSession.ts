@@ -1,5 +1,7 @@
-import { type Duration, Effect, Exit, Fiber, Option, Scope } from "effect"
+import { type Context, Duration, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
 import { Crawler, type CrawlerStats } from "../crawler/Crawler.js"
+import type { FetchOutcome, MetadataFetcher } from "../metadata/MetadataFetcher.js"
+import type { RepositoryError } from "../repository/Repository.js"
 import { Repository, writeBatched } from "../repository/Repository.js"
 import { KrpcNode } from "../rpc/KrpcNode.js"
 
@@ -15,11 +17,19 @@ export const STOP_GRACE_MILLIS = 1500
 /** How long the writers may take to commit what is left. */
 const FLUSH_MILLIS = 2000
 
+/** What has been committed so far (this is what progress reports, so nothing reported can be lost). */
+export interface Written {
+  discoveries: number
+  nodes: number
+  torrents: number
+  failures: number
+}
+
 export interface SessionSummary {
   readonly sessionId: number
   readonly seconds: number
   readonly stats: CrawlerStats
-  readonly written: { readonly discoveries: number; readonly nodes: number }
+  readonly written: Readonly<Written>
 }
 
 export interface SessionOptions {
@@ -28,7 +38,9 @@ export interface SessionOptions {
   /** Settings recorded with the session. */
   readonly settings: unknown
   /** Called about once a second with fresh stats. */
-  readonly onProgress: (stats: CrawlerStats, elapsedSeconds: number) => Effect.Effect<void>
+  readonly onProgress: (stats: CrawlerStats, written: Readonly<Written>, elapsedSeconds: number) => Effect.Effect<void>
+  /** Fetch metadata for the crawler's candidates (needs `MetadataFetcher`). */
+  readonly fetcher: Option.Option<Context.Tag.Service<MetadataFetcher>>
   /** Called once with the summary, after everything is committed. */
   readonly onSummary: (summary: SessionSummary) => Effect.Effect<void>
 }
@@ -43,15 +55,37 @@ export const runCrawlSession = (options: SessionOptions) =>
     // The writers live in a scope of their own, closed only after they have flushed: an interrupted session
     // fiber must not take them down with it (forked children die with an interrupted parent).
     const writers = yield* Scope.make()
-    const discoveryWriter = yield* writeBatched(crawler.discoveries, repo.recordDiscoveries).pipe(
+    const written: Written = { discoveries: 0, nodes: 0, torrents: 0, failures: 0 }
+    const counting =
+      <A>(write: (batch: ReadonlyArray<A>) => Effect.Effect<void, RepositoryError>, key: keyof Written) =>
+      (batch: ReadonlyArray<A>) => Effect.tap(write(batch), () => Effect.sync(() => (written[key] += batch.length)))
+    const discoveryWriter = yield* writeBatched(crawler.discoveries, counting(repo.recordDiscoveries, "discoveries"))
+      .pipe(
+        Effect.forkIn(writers)
+      )
+    const nodeWriter = yield* writeBatched(crawler.nodes, counting(repo.upsertNodes, "nodes")).pipe(
       Effect.forkIn(writers)
     )
-    const nodeWriter = yield* writeBatched(crawler.nodes, repo.upsertNodes).pipe(Effect.forkIn(writers))
+    const metadataWriter = yield* Option.match(options.fetcher, {
+      onNone: () => Effect.succeed(Option.none<Fiber.RuntimeFiber<number, RepositoryError>>()),
+      onSome: (fetcher) =>
+        writeBatched(
+          fetcher.run(Stream.map(crawler.candidates, (c) => ({ infoHash: c.infoHash, peers: c.peers }))),
+          (outcomes: ReadonlyArray<FetchOutcome>) =>
+            Effect.gen(function*() {
+              const torrents = outcomes.flatMap((o) => o._tag === "Fetched" ? [o.torrent] : [])
+              const failures = outcomes.flatMap((o) => o._tag === "Failed" ? [o.failure] : [])
+              if (torrents.length > 0) yield* counting(repo.saveTorrents, "torrents")(torrents)
+              if (failures.length > 0) yield* counting(repo.recordFailures, "failures")(failures)
+            }),
+          { size: 100, within: Duration.millis(500) }
+        ).pipe(Effect.forkIn(writers), Effect.map(Option.some))
+    })
     const elapsed = () => (Date.now() - started) / 1000
     const progress = yield* Effect.gen(function*() {
       for (;;) {
         yield* Effect.sleep("1 second")
-        yield* options.onProgress(yield* crawler.stats, elapsed())
+        yield* options.onProgress(yield* crawler.stats, written, elapsed())
       }
     }).pipe(Effect.fork)
 
@@ -65,11 +99,13 @@ export const runCrawlSession = (options: SessionOptions) =>
           Effect.tapErrorCause((cause) => Effect.logError("a writer did not finish", cause)),
           Effect.orElseSucceed(() => -1)
         )
-      const discoveries = yield* joinWriter(discoveryWriter)
-      const nodes = yield* joinWriter(nodeWriter)
+      yield* joinWriter(discoveryWriter)
+      yield* joinWriter(nodeWriter)
+      // Metadata attempts still in flight are abandoned (none of them was reported as fetched).
+      if (Option.isSome(metadataWriter)) yield* joinWriter(metadataWriter.value)
       yield* Scope.close(writers, Exit.void)
       const stats = yield* crawler.stats
-      const summary: SessionSummary = { sessionId, seconds: elapsed(), stats, written: { discoveries, nodes } }
+      const summary: SessionSummary = { sessionId, seconds: elapsed(), stats, written: { ...written } }
       yield* repo.endSession(sessionId, { ...stats, written: summary.written, seconds: summary.seconds }).pipe(
         Effect.catchAll((e) => Effect.logWarning("could not close the session record", e))
       )

@@ -1,0 +1,74 @@
+import { Config, Context, Duration, Layer } from "effect"
+
+/** Settings of the metadata fetcher. */
+export interface FetcherSettings {
+  /** Peer connections open at once, across all infohashes. */
+  readonly maxConnections: number
+  /** Peers tried per infohash per attempt. */
+  readonly peersPerInfohash: number
+  /** Peers of one infohash tried at the same time. */
+  readonly parallelPeers: number
+  readonly connectTimeout: Duration.Duration
+  /** Deadline for one peer, from connect to verified metadata. */
+  readonly peerTimeout: Duration.Duration
+  /** Deadline for one infohash attempt, all its peers included. */
+  readonly infohashDeadline: Duration.Duration
+  /** Largest metadata accepted (BEP 9 `metadata_size`). */
+  readonly maxMetadataSize: number
+  /** Attempts per infohash before it is given up (recorded as failed). */
+  readonly maxAttempts: number
+  /** Wait before the second attempt; doubled for each further one. */
+  readonly retryBackoff: Duration.Duration
+  /** Infohashes waiting for metadata; the least promising is dropped (and counted) beyond this. */
+  readonly maxQueued: number
+  /** Peers remembered as dead (negative cache) and for how long. */
+  readonly deadPeers: number
+  readonly deadPeerTtl: Duration.Duration
+  /** Our client string in the extended handshake. */
+  readonly client: string
+}
+
+export const fetcherDefaults: FetcherSettings = {
+  maxConnections: 64,
+  peersPerInfohash: 8,
+  parallelPeers: 3,
+  connectTimeout: Duration.seconds(5),
+  peerTimeout: Duration.seconds(20),
+  infohashDeadline: Duration.seconds(60),
+  maxMetadataSize: 10 * 1024 * 1024,
+  maxAttempts: 3,
+  retryBackoff: Duration.minutes(1),
+  maxQueued: 10_000,
+  deadPeers: 100_000,
+  deadPeerTtl: Duration.minutes(30),
+  client: "BitScrape 0.1"
+}
+
+export class FetcherConfig extends Context.Tag("bitscrape/FetcherConfig")<FetcherConfig, FetcherSettings>() {}
+
+const positive = (name: string, fallback: number) =>
+  Config.integer(name).pipe(
+    Config.validate({ message: `${name} must be a positive integer`, validation: (n) => n > 0 }),
+    Config.withDefault(fallback)
+  )
+
+/** BITSCRAPE_MAX_CONNECTIONS, BITSCRAPE_MAX_METADATA_SIZE, … */
+export const fetcherConfigFromEnv: Config.Config<FetcherSettings> = Config.all({
+  maxConnections: positive("maxConnections", fetcherDefaults.maxConnections),
+  peersPerInfohash: positive("peersPerInfohash", fetcherDefaults.peersPerInfohash),
+  parallelPeers: positive("parallelPeers", fetcherDefaults.parallelPeers),
+  connectTimeout: Config.duration("connectTimeout").pipe(Config.withDefault(fetcherDefaults.connectTimeout)),
+  peerTimeout: Config.duration("peerTimeout").pipe(Config.withDefault(fetcherDefaults.peerTimeout)),
+  infohashDeadline: Config.duration("infohashDeadline").pipe(Config.withDefault(fetcherDefaults.infohashDeadline)),
+  maxMetadataSize: positive("maxMetadataSize", fetcherDefaults.maxMetadataSize),
+  maxAttempts: positive("maxAttempts", fetcherDefaults.maxAttempts),
+  retryBackoff: Config.duration("retryBackoff").pipe(Config.withDefault(fetcherDefaults.retryBackoff)),
+  maxQueued: positive("maxQueuedInfohashes", fetcherDefaults.maxQueued),
+  deadPeers: positive("deadPeers", fetcherDefaults.deadPeers),
+  deadPeerTtl: Config.duration("deadPeerTtl").pipe(Config.withDefault(fetcherDefaults.deadPeerTtl)),
+  client: Config.succeed(fetcherDefaults.client)
+})
+
+export const FetcherConfigLive = Layer.effect(FetcherConfig, fetcherConfigFromEnv)
+export const fetcherConfig = (settings: Partial<FetcherSettings> = {}) =>
+  Layer.succeed(FetcherConfig, { ...fetcherDefaults, ...settings })

@@ -1,0 +1,26 @@
+/**
+ * `bitscrape/metadata`: BEP 9/10 metadata download and verification (`MetadataFetcher`), and a one-call
+ * `fetchMetadata(infoHash, peers)` effect.
+ *
+ * @module
+ */
+import { Effect } from "effect"
+import { fetcherConfig, type FetcherSettings } from "../config/FetcherConfig.js"
+import type { SocketAddress } from "../krpc/address.js"
+import type { InfoHash } from "../krpc/ids.js"
+import { MetadataFetcher, MetadataFetcherLive } from "./MetadataFetcher.js"
+
+export * from "../config/FetcherConfig.js"
+export * from "./MetadataFetcher.js"
+export { fetchFromPeer, type PeerMetadata, type PeerSessionOptions } from "./peerSession.js"
+
+/** Fetches and verifies one torrent's metadata from `peers`, with default or given settings. */
+export const fetchMetadata = (
+  infoHash: InfoHash,
+  peers: ReadonlyArray<SocketAddress>,
+  settings: Partial<FetcherSettings> = {}
+) =>
+  Effect.flatMap(MetadataFetcher, (f) => f.fetch(infoHash, peers)).pipe(
+    Effect.provide(MetadataFetcherLive),
+    Effect.provide(fetcherConfig(settings))
+  )
