@@ -8,7 +8,7 @@ import { Dht, DhtNodeLive } from "../dht/index.js"
 import type { SocketAddress } from "../krpc/address.js"
 import { type InfoHash, infoHashFromHex, toHex } from "../krpc/ids.js"
 import { MetadataFetcher, MetadataFetcherLive } from "../metadata/MetadataFetcher.js"
-import { humanSize, magnet, printable } from "./format.js"
+import { humanSize, magnet, printable, torrentJson } from "./format.js"
 import { jsonOption } from "./repositoryOptions.js"
 
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
@@ -118,18 +118,7 @@ export const fetchCommand = Command.make("fetch", {
     )
     const link = magnet(t.infoHash, t.name, t.infoHashV2)
     if (flags.json) {
-      return yield* Console.log(JSON.stringify({
-        infohash: toHex(t.infoHash),
-        ...(t.infoHashV2 ? { infohash_v2: toHex(t.infoHashV2) } : {}),
-        name: t.name,
-        length: t.totalLength,
-        piece_length: t.pieceLength,
-        private: t.private,
-        version: t.version,
-        files: t.files.map((f) => ({ path: f.path, length: f.length })),
-        source: t.sourcePeer ? { ...t.sourcePeer, client: t.sourceClient } : null,
-        magnet: link
-      }))
+      return yield* Console.log(JSON.stringify(torrentJson(t)))
     }
     yield* Console.log(printable(t.name))
     yield* Console.log(`  infohash  ${toHex(t.infoHash)}${t.infoHashV2 ? ` (v2 ${toHex(t.infoHashV2)})` : ""}`)

@@ -72,3 +72,28 @@ export const csvField = (value: string | number | undefined): string => {
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
 export const printable = (text: string): string => text.replace(CONTROL, "\uFFFD")
+
+/** The JSON form of a torrent's metadata shared by `show`, `fetch` and the API. */
+export const torrentJson = (t: {
+  readonly infoHash: InfoHash
+  readonly infoHashV2?: Uint8Array | undefined
+  readonly name: string
+  readonly totalLength: number
+  readonly pieceLength: number | undefined
+  readonly private: boolean
+  readonly version: string
+  readonly files: ReadonlyArray<{ readonly path: string; readonly length: number }>
+  readonly sourcePeer?: { readonly host: string; readonly port: number } | undefined
+  readonly sourceClient?: string | undefined
+}) => ({
+  infohash: toHex(t.infoHash),
+  ...(t.infoHashV2 ? { infohash_v2: toHex(t.infoHashV2) } : {}),
+  name: t.name,
+  length: t.totalLength,
+  piece_length: t.pieceLength,
+  private: t.private,
+  version: t.version,
+  files: t.files.map((f) => ({ path: f.path, length: f.length })),
+  source: t.sourcePeer ? { ...t.sourcePeer, client: t.sourceClient } : null,
+  magnet: magnet(t.infoHash, t.name, t.infoHashV2)
+})

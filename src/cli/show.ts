@@ -2,7 +2,7 @@ import { Args, Command, HelpDoc } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { infoHashFromHex, toHex } from "../krpc/ids.js"
 import { Repository } from "../repository/Repository.js"
-import { humanSize, isoTime, magnet, printable } from "./format.js"
+import { humanSize, isoTime, magnet, printable, torrentJson } from "./format.js"
 import { dbOption, existingRepository, jsonOption } from "./repositoryOptions.js"
 
 const infoHashArg = Args.text({ name: "infohash" }).pipe(
@@ -26,20 +26,11 @@ export const show = Command.make(
       const link = magnet(t.infoHash, t.name, t.infoHashV2)
       if (flags.json) {
         return yield* Console.log(JSON.stringify({
-          infohash: toHex(t.infoHash),
-          ...(t.infoHashV2 ? { infohash_v2: toHex(t.infoHashV2) } : {}),
-          name: t.name,
-          length: t.totalLength,
-          piece_length: t.pieceLength,
-          private: t.private,
-          version: t.version,
-          files: t.files.map((f) => ({ path: f.path, length: f.length })),
+          ...torrentJson(t),
           discovered_at: isoTime(t.discoveredAt),
           fetched_at: isoTime(t.fetchedAt),
           seen: t.seen,
-          peers_seen: t.peersSeen,
-          source: t.sourcePeer ? { ...t.sourcePeer, client: t.sourceClient } : null,
-          magnet: link
+          peers_seen: t.peersSeen
         }))
       }
       yield* Console.log(printable(t.name))

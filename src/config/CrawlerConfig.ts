@@ -1,6 +1,7 @@
 import { Config, ConfigError, Context, Either, Layer } from "effect"
 import { type Cidr, parseCidrList } from "../crawler/addressFilter.js"
 import { type KeyspaceArea, parseAreaList } from "../crawler/targets.js"
+import { positiveInt } from "./settings.js"
 
 /** Settings of the crawler on top of the DHT node's (`DhtConfig`). */
 export interface CrawlerSettings {
@@ -79,12 +80,6 @@ const list = <A>(
     Config.withDefault([] as Array<A>)
   )
 
-const positive = (name: string, fallback: number) =>
-  Config.integer(name).pipe(
-    Config.validate({ message: `${name} must be a positive integer`, validation: (n) => n > 0 }),
-    Config.withDefault(fallback)
-  )
-
 /** BITSCRAPE_* crawler settings: BITSCRAPE_BOOTSTRAP, BITSCRAPE_ALLOW, BITSCRAPE_DENY, BITSCRAPE_TARGET, … */
 export const crawlerConfigFromEnv: Config.Config<CrawlerSettings> = Config.all({
   bootstrap: Config.string("bootstrap").pipe(
@@ -94,15 +89,15 @@ export const crawlerConfigFromEnv: Config.Config<CrawlerSettings> = Config.all({
   allow: list("allow", parseCidrList, "a CIDR range such as 127.0.0.0/8"),
   deny: list("deny", parseCidrList, "a CIDR range such as 10.0.0.0/8"),
   targets: list("target", parseAreaList, "a keyspace prefix such as 0a or 7f00/12"),
-  maxKnownNodes: positive("maxKnownNodes", crawlerDefaults.maxKnownNodes),
-  maxQueuedInfohashes: positive("maxQueuedInfohashes", crawlerDefaults.maxQueuedInfohashes),
-  perIpIntervalMillis: positive("perIpIntervalMillis", crawlerDefaults.perIpIntervalMillis),
-  walkConcurrency: positive("walkConcurrency", crawlerDefaults.walkConcurrency),
-  sampleConcurrency: positive("sampleConcurrency", crawlerDefaults.sampleConcurrency),
-  lookupConcurrency: positive("lookupConcurrency", crawlerDefaults.lookupConcurrency),
-  minSampleInterval: positive("minSampleInterval", crawlerDefaults.minSampleInterval),
-  seenCapacity: positive("seenCapacity", crawlerDefaults.seenCapacity),
-  discoveryBuffer: positive("discoveryBuffer", crawlerDefaults.discoveryBuffer),
+  maxKnownNodes: positiveInt("maxKnownNodes", crawlerDefaults.maxKnownNodes),
+  maxQueuedInfohashes: positiveInt("maxQueuedInfohashes", crawlerDefaults.maxQueuedInfohashes),
+  perIpIntervalMillis: positiveInt("perIpIntervalMillis", crawlerDefaults.perIpIntervalMillis),
+  walkConcurrency: positiveInt("walkConcurrency", crawlerDefaults.walkConcurrency),
+  sampleConcurrency: positiveInt("sampleConcurrency", crawlerDefaults.sampleConcurrency),
+  lookupConcurrency: positiveInt("lookupConcurrency", crawlerDefaults.lookupConcurrency),
+  minSampleInterval: positiveInt("minSampleInterval", crawlerDefaults.minSampleInterval),
+  seenCapacity: positiveInt("seenCapacity", crawlerDefaults.seenCapacity),
+  discoveryBuffer: positiveInt("discoveryBuffer", crawlerDefaults.discoveryBuffer),
   lookups: Config.boolean("lookups").pipe(Config.withDefault(crawlerDefaults.lookups)),
   metadata: Config.boolean("metadata").pipe(Config.withDefault(crawlerDefaults.metadata))
 })

@@ -1,6 +1,7 @@
 import { Config, ConfigError, Context, Duration, Either, Layer, Option } from "effect"
 import type { NodeId } from "../krpc/ids.js"
 import { nodeIdFromHex } from "../krpc/ids.js"
+import { positiveInt } from "./settings.js"
 
 /** Settings of one DHT node: socket, KRPC client and server, routing table. */
 export interface DhtSettings {
@@ -73,12 +74,6 @@ export const dhtDefaults: DhtSettings = {
   version: Uint8Array.of(0x42, 0x53, 0, 1) // "BS" 0.1
 }
 
-const positive = (name: string, fallback: number) =>
-  Config.integer(name).pipe(
-    Config.validate({ message: `${name} must be a positive integer`, validation: (n) => n > 0 }),
-    Config.withDefault(fallback)
-  )
-
 /** BITSCRAPE_* with defaults (e.g. BITSCRAPE_MAX_PPS, BITSCRAPE_BIND, BITSCRAPE_PORT). */
 export const dhtConfigFromEnv: Config.Config<DhtSettings> = Config.all({
   host: Config.string("bind").pipe(Config.withDefault(dhtDefaults.host)),
@@ -92,21 +87,21 @@ export const dhtConfigFromEnv: Config.Config<DhtSettings> = Config.all({
     }),
     Config.option
   ),
-  maxPps: positive("maxPps", dhtDefaults.maxPps),
-  burst: positive("burst", dhtDefaults.burst),
-  inboundBuffer: positive("inboundBuffer", dhtDefaults.inboundBuffer),
-  maxDatagram: positive("maxDatagram", dhtDefaults.maxDatagram),
+  maxPps: positiveInt("maxPps", dhtDefaults.maxPps),
+  burst: positiveInt("burst", dhtDefaults.burst),
+  inboundBuffer: positiveInt("inboundBuffer", dhtDefaults.inboundBuffer),
+  maxDatagram: positiveInt("maxDatagram", dhtDefaults.maxDatagram),
   queryTimeout: Config.duration("queryTimeout").pipe(Config.withDefault(dhtDefaults.queryTimeout)),
-  maxInflight: positive("maxInflight", dhtDefaults.maxInflight),
-  alpha: positive("alpha", dhtDefaults.alpha),
-  k: positive("k", dhtDefaults.k),
+  maxInflight: positiveInt("maxInflight", dhtDefaults.maxInflight),
+  alpha: positiveInt("alpha", dhtDefaults.alpha),
+  k: positiveInt("k", dhtDefaults.k),
   admitUnverifiedIds: Config.boolean("admitUnverifiedIds").pipe(Config.withDefault(dhtDefaults.admitUnverifiedIds)),
   readOnly: Config.boolean("readOnly").pipe(Config.withDefault(dhtDefaults.readOnly)),
   neighbourIds: Config.boolean("neighbourIds").pipe(Config.withDefault(dhtDefaults.neighbourIds)),
   peerTtl: Config.duration("peerTtl").pipe(Config.withDefault(dhtDefaults.peerTtl)),
-  maxStoredInfohashes: positive("maxStoredInfohashes", dhtDefaults.maxStoredInfohashes),
-  maxPeersPerInfohash: positive("maxPeersPerInfohash", dhtDefaults.maxPeersPerInfohash),
-  sampleInterval: positive("sampleInterval", dhtDefaults.sampleInterval),
+  maxStoredInfohashes: positiveInt("maxStoredInfohashes", dhtDefaults.maxStoredInfohashes),
+  maxPeersPerInfohash: positiveInt("maxPeersPerInfohash", dhtDefaults.maxPeersPerInfohash),
+  sampleInterval: positiveInt("sampleInterval", dhtDefaults.sampleInterval),
   version: Config.succeed(dhtDefaults.version)
 })
 

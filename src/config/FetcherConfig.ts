@@ -1,4 +1,5 @@
 import { Config, Context, Duration, Layer } from "effect"
+import { positiveInt } from "./settings.js"
 
 /** Settings of the metadata fetcher. */
 export interface FetcherSettings {
@@ -46,25 +47,19 @@ export const fetcherDefaults: FetcherSettings = {
 
 export class FetcherConfig extends Context.Tag("bitscrape/FetcherConfig")<FetcherConfig, FetcherSettings>() {}
 
-const positive = (name: string, fallback: number) =>
-  Config.integer(name).pipe(
-    Config.validate({ message: `${name} must be a positive integer`, validation: (n) => n > 0 }),
-    Config.withDefault(fallback)
-  )
-
 /** BITSCRAPE_MAX_CONNECTIONS, BITSCRAPE_MAX_METADATA_SIZE, … */
 export const fetcherConfigFromEnv: Config.Config<FetcherSettings> = Config.all({
-  maxConnections: positive("maxConnections", fetcherDefaults.maxConnections),
-  peersPerInfohash: positive("peersPerInfohash", fetcherDefaults.peersPerInfohash),
-  parallelPeers: positive("parallelPeers", fetcherDefaults.parallelPeers),
+  maxConnections: positiveInt("maxConnections", fetcherDefaults.maxConnections),
+  peersPerInfohash: positiveInt("peersPerInfohash", fetcherDefaults.peersPerInfohash),
+  parallelPeers: positiveInt("parallelPeers", fetcherDefaults.parallelPeers),
   connectTimeout: Config.duration("connectTimeout").pipe(Config.withDefault(fetcherDefaults.connectTimeout)),
   peerTimeout: Config.duration("peerTimeout").pipe(Config.withDefault(fetcherDefaults.peerTimeout)),
   infohashDeadline: Config.duration("infohashDeadline").pipe(Config.withDefault(fetcherDefaults.infohashDeadline)),
-  maxMetadataSize: positive("maxMetadataSize", fetcherDefaults.maxMetadataSize),
-  maxAttempts: positive("maxAttempts", fetcherDefaults.maxAttempts),
+  maxMetadataSize: positiveInt("maxMetadataSize", fetcherDefaults.maxMetadataSize),
+  maxAttempts: positiveInt("maxAttempts", fetcherDefaults.maxAttempts),
   retryBackoff: Config.duration("retryBackoff").pipe(Config.withDefault(fetcherDefaults.retryBackoff)),
-  maxQueued: positive("maxQueuedInfohashes", fetcherDefaults.maxQueued),
-  deadPeers: positive("deadPeers", fetcherDefaults.deadPeers),
+  maxQueued: positiveInt("maxQueuedInfohashes", fetcherDefaults.maxQueued),
+  deadPeers: positiveInt("deadPeers", fetcherDefaults.deadPeers),
   deadPeerTtl: Config.duration("deadPeerTtl").pipe(Config.withDefault(fetcherDefaults.deadPeerTtl)),
   client: Config.succeed(fetcherDefaults.client)
 })

@@ -1,37 +1,26 @@
 import { Metric } from "effect"
+import { taggedCounter } from "../observability/metrics.js"
 import type { Discovery } from "../repository/model.js"
 import type { Verdict } from "./addressFilter.js"
 
 // Crawler metrics (Effect Metrics, exported by the Prometheus endpoint later).
-
-type Counter = Metric.Metric.Counter<number>
-const tagged = new Map<string, Counter>()
-const counterWith = (base: Counter, tag: string, value: string) => {
-  const key = `${tag}=${value}`
-  let c = tagged.get(key)
-  if (c === undefined) {
-    c = Metric.tagged(base, tag, value)
-    tagged.set(key, c)
-  }
-  return c
-}
 
 const discoveriesBase = Metric.counter("bitscrape_crawler_discoveries_total", {
   description: "infohash sightings, by source"
 })
 export const discoveries = (source: Discovery["source"]) => Metric.tagged(discoveriesBase, "source", source)
 export const countDiscovery = (source: Discovery["source"]) =>
-  counterWith(discoveriesBase, "source", source).unsafeUpdate(1, [])
+  taggedCounter(discoveriesBase, "source", source).unsafeUpdate(1, [])
 
 const filteredBase = Metric.counter("bitscrape_crawler_filtered_total", {
   description: "addresses the crawler refused to talk to, by reason"
 })
-export const countFiltered = (verdict: Verdict) => counterWith(filteredBase, "reason", verdict).unsafeUpdate(1, [])
+export const countFiltered = (verdict: Verdict) => taggedCounter(filteredBase, "reason", verdict).unsafeUpdate(1, [])
 
 const queueDropsBase = Metric.counter("bitscrape_crawler_queue_drops_total", {
   description: "items dropped from bounded crawler queues, by queue"
 })
-export const countQueueDrop = (queue: string) => counterWith(queueDropsBase, "queue", queue).unsafeUpdate(1, [])
+export const countQueueDrop = (queue: string) => taggedCounter(queueDropsBase, "queue", queue).unsafeUpdate(1, [])
 
 export const uniqueInfohashes = Metric.gauge("bitscrape_crawler_unique_infohashes", {
   description: "distinct infohashes seen recently"

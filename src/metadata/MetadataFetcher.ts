@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto"
 import { FetcherConfig } from "../config/FetcherConfig.js"
 import type { SocketAddress } from "../krpc/address.js"
 import { copyId, type InfoHash, toHex } from "../krpc/ids.js"
+import { taggedCounter } from "../observability/metrics.js"
 import type { FetchFailure, Torrent } from "../repository/model.js"
 import { MetadataUnavailable, PeerFetchError } from "./errors.js"
 import { fetchFromPeer, type PeerMetadata } from "./peerSession.js"
@@ -124,7 +125,7 @@ const make = Effect.gen(function*() {
       Effect.tapError((e) =>
         Effect.sync(() => {
           peerFailures[e.reason] = (peerFailures[e.reason] ?? 0) + 1
-          Metric.tagged(peerFailureMetric, "reason", e.reason).unsafeUpdate(1, [])
+          taggedCounter(peerFailureMetric, "reason", e.reason).unsafeUpdate(1, [])
           // Peers that are unreachable or lie are not worth trying again soon.
           if (e.reason !== "Timeout" || e.detail.includes("no connection")) markDead(e.peer)
         })
@@ -241,7 +242,7 @@ const make = Effect.gen(function*() {
             entries.delete(e.key)
             remember(e.key)
             stats.fetched++
-            Metric.tagged(outcomesMetric, "outcome", "fetched").unsafeUpdate(1, [])
+            taggedCounter(outcomesMetric, "outcome", "fetched").unsafeUpdate(1, [])
             return yield* Queue.offer(outcomes, { _tag: "Fetched", torrent: result.right })
           }
           const final = e.attempts >= config.maxAttempts
@@ -252,7 +253,7 @@ const make = Effect.gen(function*() {
           } else {
             e.notBefore = now() + Duration.toMillis(config.retryBackoff) * 2 ** (e.attempts - 1)
           }
-          Metric.tagged(outcomesMetric, "outcome", final ? "failed" : "retry").unsafeUpdate(1, [])
+          taggedCounter(outcomesMetric, "outcome", final ? "failed" : "retry").unsafeUpdate(1, [])
           yield* Queue.offer(outcomes, {
             _tag: "Failed",
             final,

@@ -7,6 +7,23 @@ import { Metric } from "effect"
 type Counter = Metric.Metric.Counter<number>
 const bump = (counter: Counter, by = 1) => counter.unsafeUpdate(by, [])
 
+const taggedCounters = new WeakMap<Counter, Map<string, Counter>>()
+/** `base` tagged `tag=value`, created once and cached (tagging allocates; counting happens per packet). */
+export const taggedCounter = (base: Counter, tag: string, value: string): Counter => {
+  let byValue = taggedCounters.get(base)
+  if (byValue === undefined) {
+    byValue = new Map()
+    taggedCounters.set(base, byValue)
+  }
+  const key = `${tag}=${value}`
+  let c = byValue.get(key)
+  if (c === undefined) {
+    c = Metric.tagged(base, tag, value)
+    byValue.set(key, c)
+  }
+  return c
+}
+
 // === DHT socket ===
 
 export const packetsIn = Metric.counter("bitscrape_dht_packets_in_total", { description: "UDP datagrams received" })
@@ -26,16 +43,8 @@ export type DropReason =
   | "filtered"
 
 const dropsBase = Metric.counter("bitscrape_dht_drops_total", { description: "datagrams dropped, by reason" })
-const dropsByReason = new Map<DropReason, Counter>()
 /** Counts one dropped datagram. */
-export const countDrop = (reason: DropReason, n = 1) => {
-  let c = dropsByReason.get(reason)
-  if (c === undefined) {
-    c = Metric.tagged(dropsBase, "reason", reason)
-    dropsByReason.set(reason, c)
-  }
-  bump(c, n)
-}
+export const countDrop = (reason: DropReason, n = 1) => bump(taggedCounter(dropsBase, "reason", reason), n)
 /** The drop counter for one reason (for reading in tests and stats). */
 export const drops = (reason: DropReason): Counter => Metric.tagged(dropsBase, "reason", reason)
 
@@ -43,20 +52,11 @@ export const drops = (reason: DropReason): Counter => Metric.tagged(dropsBase, "
 
 const queriesInBase = Metric.counter("bitscrape_dht_queries_in_total", { description: "queries received, by method" })
 const queriesOutBase = Metric.counter("bitscrape_dht_queries_out_total", { description: "queries sent, by method" })
-const tagged = new Map<string, Counter>()
-const byMethod = (base: Counter, key: string, method: string): Counter => {
-  const k = `${key}:${method}`
-  let c = tagged.get(k)
-  if (c === undefined) {
-    c = Metric.tagged(base, "method", method)
-    tagged.set(k, c)
-  }
-  return c
-}
+const byMethod = (base: Counter, method: string): Counter => taggedCounter(base, "method", method)
 /** Counts a received query. Unknown method names are folded into "other" to bound label cardinality. */
-export const countQueryIn = (method: string) => bump(byMethod(queriesInBase, "in", knownMethod(method)))
+export const countQueryIn = (method: string) => bump(byMethod(queriesInBase, knownMethod(method)))
 /** Counts a sent query. */
-export const countQueryOut = (method: string) => bump(byMethod(queriesOutBase, "out", knownMethod(method)))
+export const countQueryOut = (method: string) => bump(byMethod(queriesOutBase, knownMethod(method)))
 export const queriesIn = (method: string) => Metric.tagged(queriesInBase, "method", method)
 export const queriesOut = (method: string) => Metric.tagged(queriesOutBase, "method", method)
 
@@ -68,7 +68,7 @@ const responsesBase = Metric.counter("bitscrape_dht_responses_by_method_total", 
   description: "responses to our queries, by the method of the query"
 })
 /** Counts a response to one of our queries of `method`. */
-export const countResponse = (method: string) => bump(byMethod(responsesBase, "resp", knownMethod(method)))
+export const countResponse = (method: string) => bump(byMethod(responsesBase, knownMethod(method)))
 export const responsesFor = (method: string) => Metric.tagged(responsesBase, "method", method)
 export const timeouts = Metric.counter("bitscrape_dht_timeouts_total", { description: "our queries that timed out" })
 export const errorsIn = Metric.counter("bitscrape_dht_errors_total", {

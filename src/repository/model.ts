@@ -1,4 +1,5 @@
 import type { InfoHash, NodeId } from "../krpc/ids.js"
+import type { InfoFile, TorrentInfo } from "../wire/torrentInfo.js"
 
 // What the Repository stores. Times are Unix milliseconds; byte strings are kept raw next to their decoded
 // text so nothing a peer sent is ever lost to normalisation.
@@ -31,28 +32,12 @@ export interface Discovery {
   readonly peer?: { readonly host: string; readonly port: number } | undefined
 }
 
-export interface TorrentFile {
-  /** Path components joined with "/" (decoded text). */
-  readonly path: string
-  /** The raw bytes of the path as the torrent had them, when they were not valid UTF-8. */
-  readonly pathRaw?: Uint8Array | undefined
-  readonly length: number
-}
+/** A file of a torrent (path joined with "/", raw bytes kept when not UTF-8). */
+export type TorrentFile = InfoFile
 
-/** Verified metadata of one torrent. */
-export interface Torrent {
+/** Verified metadata of one torrent: the parsed info dictionary, and where and when it was fetched. */
+export interface Torrent extends TorrentInfo {
   readonly infoHash: InfoHash
-  /** BEP 52: SHA-256 of the info dictionary, for v2 and hybrid torrents. */
-  readonly infoHashV2?: Uint8Array | undefined
-  readonly name: string
-  readonly nameRaw: Uint8Array
-  readonly totalLength: number
-  readonly pieceLength: number | undefined
-  readonly private: boolean
-  readonly version: "v1" | "v2" | "hybrid"
-  readonly files: ReadonlyArray<TorrentFile>
-  /** The bencoded info dictionary, byte-exact. */
-  readonly info: Uint8Array
   readonly fetchedAt: number
   readonly sourcePeer?: { readonly host: string; readonly port: number } | undefined
   /** The source peer's client (BEP 10 `v`). */

@@ -30,6 +30,7 @@ export const makeTorrent = (
   const encoded = Buffer.from(bencode.encode(info))
   return {
     infoHash: createHash("sha1").update(encoded).digest() as Uint8Array as InfoHash,
+    infoHashV2: undefined,
     name,
     nameRaw: Buffer.from(name, "utf8"),
     totalLength: total,
