@@ -1,0 +1,10 @@
+/**
+ * `bitscrape/crawler`: the Crawler layer (join, keyspace walk, BEP 51 sampling, passive harvest, get_peers
+ * lookups) with its configuration, address filter and keyspace areas.
+ *
+ * @module
+ */
+export * from "../config/CrawlerConfig.js"
+export * from "./addressFilter.js"
+export * from "./Crawler.js"
+export * from "./targets.js"
