@@ -158,7 +158,7 @@ const make = Effect.gen(function*() {
             ...m.info,
             infoHash: copyId(infoHash),
             fetchedAt,
-            sourcePeer: peer,
+            sourcePeer: { host: peer.host, port: peer.port },
             sourceClient: m.client
           } satisfies Torrent
         }
