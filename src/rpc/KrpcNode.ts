@@ -35,6 +35,8 @@ export interface Harvest {
 /** Counters of one node, for tests and live stats (process-wide Metrics aggregate all nodes). */
 export interface KrpcStats {
   queriesIn: number
+  /** Queries received, by method (unknown methods under their own name). */
+  queriesInByMethod: Record<string, number>
   queriesOut: number
   responses: number
   timeouts: number
@@ -95,6 +97,7 @@ const make = Effect.gen(function*() {
   const family = socket.local.host.includes(":") ? 6 as const : 4 as const
   const stats: KrpcStats = {
     queriesIn: 0,
+    queriesInByMethod: {},
     queriesOut: 0,
     responses: 0,
     timeouts: 0,
@@ -177,7 +180,9 @@ const make = Effect.gen(function*() {
       }
       default: {
         stats.queriesIn++
-        Metrics.countQueryIn(methodOf(message))
+        const method = methodOf(message)
+        stats.queriesInByMethod[method] = (stats.queriesInByMethod[method] ?? 0) + 1
+        Metrics.countQueryIn(method)
         if (config.readOnly) return // BEP 43: a read-only node answers no queries.
         if (message._tag !== "UnknownQuery" && message.ro !== true) {
           table.unsafeObserve(

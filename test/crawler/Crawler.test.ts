@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Stream } from "effect"
 import { randomBytes } from "node:crypto"
+import { inAreas, parseAreaList } from "../../src/crawler/targets.js"
 import { MemoryNetworkLive } from "../../src/dht/index.js"
 import { type InfoHash, toHex } from "../../src/krpc/index.js"
 import { RepositoryMemory } from "../../src/repository/memory.js"
@@ -76,3 +77,35 @@ describe("Crawler over a 250-node in-memory network", () => {
     60_000
   )
 })
+
+describe("Crawler target areas (--target)", () => {
+  it.scopedLive("samples only nodes whose ids lie in the target areas", () =>
+    Effect.gen(function*() {
+      const { nodes } = yield* swarm(80, 20)
+      const areas = ok(parseAreaList("0/1")) // ids whose first bit is 0
+      const { crawler } = yield* memoryCrawler({ host: "127.7.0.2" }, {
+        bootstrap: [`${nodes[0]!.address.host}:${nodes[0]!.address.port}`],
+        targets: areas,
+        minSampleInterval: 1,
+        metadata: false,
+        lookups: false
+      })
+      const drain = yield* Stream.runDrain(crawler.discoveries).pipe(Effect.fork)
+      yield* Effect.sleep("4 seconds")
+      const sampledIn = nodes.filter((n) => inAreas(areas, n.node.self)).map((n) =>
+        n.node.stats().queriesInByMethod["sample_infohashes"] ?? 0
+      )
+      const sampledOut = nodes.filter((n) => !inAreas(areas, n.node.self)).map((n) =>
+        n.node.stats().queriesInByMethod["sample_infohashes"] ?? 0
+      )
+      assert.isAbove(sampledIn.reduce((a, b) => a + b, 0), 10, "nodes in the area are sampled")
+      assert.strictEqual(sampledOut.reduce((a, b) => a + b, 0), 0, "nodes outside it are not")
+      yield* crawler.stop(500)
+      yield* Fiber.join(drain)
+    }).pipe(Effect.provide(MemoryNetworkLive())), 60_000)
+})
+
+const ok = <A>(r: { readonly ok: true; readonly value: A } | { readonly ok: false; readonly bad: string }): A => {
+  if (!r.ok) throw new Error(r.bad)
+  return r.value
+}

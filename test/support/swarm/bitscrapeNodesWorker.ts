@@ -304,7 +304,10 @@ const makeCommands = (
         const stats: BitscrapeNodesStats = {
           nodes: nodes.length,
           tableSizes: summary(sizes),
-          krpc: sumOf(nodes.map((n) => n.node.stats())),
+          krpc: sumOf(nodes.map((n) => {
+            const { queriesInByMethod: _byMethod, ...counts } = n.node.stats()
+            return counts
+          })),
           socket: sumOf(nodes.map((n) => n.socket.stats())),
           harvest: {
             getPeersIn: nodes.reduce((s, n) => s + n.getPeersIn, 0),
