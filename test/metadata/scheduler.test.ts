@@ -1,0 +1,43 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Chunk, Duration, Effect, Stream } from "effect"
+import { randomBytes } from "node:crypto"
+import { fetcherConfig } from "../../src/config/FetcherConfig.js"
+import { type InfoHash, toHex } from "../../src/krpc/index.js"
+import { MetadataFetcher, MetadataFetcherLive } from "../../src/metadata/MetadataFetcher.js"
+import { encode } from "../../src/wire/bencode.js"
+import { makeHostileSeeder } from "../support/seeders/hostileSeeder.js"
+
+const info = (name: string) => encode({ name, "piece length": 16384, pieces: randomBytes(20), length: 1234 })
+
+describe("MetadataFetcher.run (scheduler)", () => {
+  it.scopedLive(
+    "fetches what it can, retries with backoff, gives up after maxAttempts, and ends with its input",
+    () =>
+      Effect.gen(function*() {
+        const good = yield* Effect.forEach(
+          ["alpha", "beta"],
+          (n, i) => makeHostileSeeder({ host: `127.32.0.${i + 1}`, infoDict: info(n), behaviour: "honest" })
+        )
+        const liar = yield* makeHostileSeeder({ host: "127.32.0.9", infoDict: info("gamma"), behaviour: "reject-all" })
+        const fetcher = yield* Effect.provide(MetadataFetcher, MetadataFetcherLive).pipe(
+          Effect.provide(fetcherConfig({ retryBackoff: Duration.millis(100), maxAttempts: 2, maxConnections: 6 }))
+        )
+        // The liar's infohash is requested twice with new "peers" so a retry has someone to try.
+        const requests = Stream.fromIterable([
+          { infoHash: liar.infoHash as InfoHash, peers: [liar] },
+          ...good.map((s) => ({ infoHash: s.infoHash as InfoHash, peers: [s] })),
+          { infoHash: liar.infoHash as InfoHash, peers: [{ host: liar.host, port: liar.port }] }
+        ]).pipe(Stream.concat(Stream.fromEffect(Effect.sleep("1500 millis")).pipe(Stream.drain)))
+        const outcomes = Chunk.toReadonlyArray(yield* Stream.runCollect(fetcher.run(requests)))
+        const fetched = outcomes.flatMap((o) => o._tag === "Fetched" ? [o.torrent.name] : [])
+        assert.sameMembers(fetched, ["alpha", "beta"])
+        const failures = outcomes.flatMap((o) => o._tag === "Failed" ? [o] : [])
+        assert.isAtLeast(failures.length, 1)
+        assert.isTrue(failures.every((f) => toHex(f.failure.infoHash) === toHex(liar.infoHash)))
+        assert.include(failures[0]!.failure.error, "Rejected")
+        const stats = yield* fetcher.stats
+        assert.strictEqual(stats.fetched, 2)
+      }),
+    30_000
+  )
+})
