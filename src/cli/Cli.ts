@@ -2,6 +2,7 @@ import { Command, HelpDoc, Span } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { createRequire } from "node:module"
 import { crawl } from "./crawl.js"
+import { demo } from "./demo.js"
 import { exportCommand } from "./export.js"
 import { fetchCommand } from "./fetch.js"
 import { search } from "./search.js"
@@ -27,7 +28,9 @@ const root = Command.make("bitscrape", {}, () =>
   )
 
 /** The command tree; subcommands are added here as they land. */
-export const command = root.pipe(Command.withSubcommands([crawl, fetchCommand, search, show, exportCommand, stats]))
+export const command = root.pipe(
+  Command.withSubcommands([crawl, demo, fetchCommand, search, show, exportCommand, stats])
+)
 
 /** Runs the CLI on `argv` (as `process.argv`). */
 export const run = (argv: ReadonlyArray<string>) =>

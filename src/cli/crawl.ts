@@ -10,7 +10,7 @@ import { DhtNodeLive } from "../dht/index.js"
 import { MetadataFetcher, MetadataFetcherLive } from "../metadata/MetadataFetcher.js"
 import { RepositoryLive } from "../repository/layers.js"
 import { Repository } from "../repository/Repository.js"
-import { runCrawlSession } from "../session/CrawlSession.js"
+import { runCrawlSession, type SessionSummary } from "../session/CrawlSession.js"
 import { makeProgress } from "./progress.js"
 import { dbOption, jsonOption, resolveDb } from "./repositoryOptions.js"
 
@@ -161,10 +161,19 @@ const describeSettings = (s: Effect.Effect.Success<ReturnType<typeof resolveSett
   db: s.db.replace(/\/\/[^@/]*@/, "//…@")
 })
 
-export const crawl = Command.make("crawl", crawlFlags, (flags) =>
+export type CrawlSettings = Effect.Effect.Success<ReturnType<typeof resolveSettings>>
+
+/** Runs a crawl session with resolved settings (shared by `crawl` and `demo`). */
+export const runCrawl = (
+  settings: CrawlSettings,
+  options: {
+    readonly json: boolean
+    readonly duration: Option.Option<number>
+    readonly onSummary?: (summary: SessionSummary) => Effect.Effect<void>
+  }
+) =>
   Effect.gen(function*() {
-    const settings = yield* resolveSettings(flags)
-    const progress = makeProgress({ json: flags.json, intervalSeconds: settings.progressInterval })
+    const progress = makeProgress({ json: options.json, intervalSeconds: settings.progressInterval })
     const repository = RepositoryLive(settings.db)
     // Nodes saved by earlier sessions join the bootstrap list (subject to the same address filter).
     const crawlerConfig = Layer.effect(
@@ -187,19 +196,27 @@ export const crawl = Command.make("crawl", crawlFlags, (flags) =>
       ? Option.some(
         yield* Effect.provide(
           MetadataFetcher,
-          MetadataFetcherLive.pipe(
-            Layer.provide(Layer.succeed(FetcherConfig, settings.fetcher))
-          )
+          MetadataFetcherLive.pipe(Layer.provide(Layer.succeed(FetcherConfig, settings.fetcher)))
         )
       )
       : Option.none()
-    yield* runCrawlSession({
-      duration: Option.map(flags.duration, Duration.seconds),
+    return yield* runCrawlSession({
+      duration: Option.map(options.duration, Duration.seconds),
       fetcher,
       settings: describeSettings(settings),
       onProgress: progress.onProgress,
-      onSummary: progress.onSummary
+      onSummary: (summary) => Effect.zipRight(progress.onSummary(summary), options.onSummary?.(summary) ?? Effect.void)
     }).pipe(Effect.provide(layers))
-  })).pipe(
-    Command.withDescription("Crawl the DHT: discover nodes and infohashes and store them, until Ctrl-C or --duration")
-  )
+  })
+
+export const crawl = Command.make(
+  "crawl",
+  crawlFlags,
+  (flags) =>
+    Effect.flatMap(
+      resolveSettings(flags),
+      (settings) => runCrawl(settings, { json: flags.json, duration: flags.duration })
+    )
+).pipe(
+  Command.withDescription("Crawl the DHT: discover nodes and infohashes and store them, until Ctrl-C or --duration")
+)

@@ -130,7 +130,8 @@ const make = Effect.gen(function*() {
       if (isNew && config.lookups && d.peer === undefined && looked.add(key)) {
         if (!lookupQueue.unsafeOffer(copyId(d.infoHash))) CrawlerMetrics.countQueueDrop("lookups")
       }
-      if (config.metadata && d.peer !== undefined && (isNew || d.source === "announce")) {
+      // Every peer sighting feeds the fetcher (which merges peers by infohash and skips what it already has).
+      if (config.metadata && d.peer !== undefined) {
         yield* Queue.offer(candidates, { infoHash: copyId(d.infoHash), peers: [d.peer], source: d.source })
       }
     })

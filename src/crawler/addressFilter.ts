@@ -36,6 +36,13 @@ export const parseCidrList = (
   return { ok: true, value: out }
 }
 
+/** Parses a CIDR list known to be valid (constants, tests); throws on a bad entry. */
+export const cidrs = (text: string): Array<Cidr> => {
+  const r = parseCidrList(text)
+  if (!r.ok) throw new Error(`not a CIDR range: ${r.bad}`)
+  return r.value
+}
+
 export const cidrContains = (cidr: Cidr, ip: Uint8Array): boolean => {
   if (ip.length !== cidr.bytes.length) return false
   const full = cidr.bits >> 3
