@@ -3,6 +3,7 @@ import { Config, Duration, Effect, Layer, Option } from "effect"
 import { CrawlerConfig, crawlerConfigFromEnv, type CrawlerSettings } from "../config/CrawlerConfig.js"
 import { DhtConfig, dhtConfigFromEnv, type DhtSettings } from "../config/DhtConfig.js"
 import { FetcherConfig, fetcherConfigFromEnv, type FetcherSettings } from "../config/FetcherConfig.js"
+import { positiveInt } from "../config/settings.js"
 import { parseCidrList } from "../crawler/addressFilter.js"
 import { CrawlerLive } from "../crawler/Crawler.js"
 import { parseAreaList } from "../crawler/targets.js"
@@ -84,7 +85,7 @@ export const crawlFlags = {
   noUi: Options.boolean("no-ui").pipe(Options.withDescription("no web dashboard")),
   uiPort: Options.integer("ui-port").pipe(Options.withDescription("web dashboard port"), Options.optional),
   duration: Options.integer("duration").pipe(
-    Options.withDescription("stop after this many seconds (default: run until Ctrl-C)"),
+    Options.withDescription("stop after this many seconds (env BITSCRAPE_DURATION; default: until Ctrl-C)"),
     Options.optional
   ),
   json: jsonOption
@@ -141,7 +142,9 @@ export const resolveSettings = (flags: CrawlFlags) =>
     }
     const db = yield* resolveDb(flags.db)
     const progressInterval = yield* Config.integer("progressInterval").pipe(Config.withDefault(10))
-    return { dht, crawler, fetcher, db, progressInterval }
+    const durationEnv = yield* Config.option(positiveInt("duration", 1))
+    const duration = Option.orElse(flags.duration, () => durationEnv)
+    return { dht, crawler, fetcher, db, progressInterval, duration }
   })
 
 const describeSettings = (s: Effect.Effect.Success<ReturnType<typeof resolveSettings>>) => ({
@@ -215,7 +218,7 @@ export const crawl = Command.make(
   (flags) =>
     Effect.flatMap(
       resolveSettings(flags),
-      (settings) => runCrawl(settings, { json: flags.json, duration: flags.duration })
+      (settings) => runCrawl(settings, { json: flags.json, duration: settings.duration })
     )
 ).pipe(
   Command.withDescription("Crawl the DHT: discover nodes and infohashes and store them, until Ctrl-C or --duration")

@@ -77,7 +77,10 @@ export const dhtDefaults: DhtSettings = {
 /** BITSCRAPE_* with defaults (e.g. BITSCRAPE_MAX_PPS, BITSCRAPE_BIND, BITSCRAPE_PORT). */
 export const dhtConfigFromEnv: Config.Config<DhtSettings> = Config.all({
   host: Config.string("bind").pipe(Config.withDefault(dhtDefaults.host)),
-  port: Config.port("port").pipe(Config.withDefault(dhtDefaults.port)),
+  port: Config.integer("port").pipe(
+    Config.validate({ message: "port must be 0–65535 (0: any free port)", validation: (n) => n >= 0 && n <= 65535 }),
+    Config.withDefault(dhtDefaults.port)
+  ),
   nodeId: Config.string("nodeId").pipe(
     Config.mapOrFail((hex): Either.Either<NodeId, ConfigError.ConfigError> => {
       const id = nodeIdFromHex(hex)

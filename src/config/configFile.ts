@@ -94,5 +94,6 @@ export const KNOWN_SETTINGS: ReadonlySet<string> = new Set([
   "retryBackoff",
   "deadPeers",
   "deadPeerTtl",
-  "progressInterval"
+  "progressInterval",
+  "duration"
 ])

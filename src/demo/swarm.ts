@@ -23,7 +23,8 @@ export interface DemoSwarmOptions {
   readonly log: (line: string) => Effect.Effect<void>
 }
 
-const hostOf = (i: number) => `127.77.${(i >> 8) & 255}.${(i & 255) + 1}`
+/** Node i on 127.77.x.y (i + 1 spread over the last two bytes: up to 65,535 nodes). */
+const hostOf = (i: number) => `127.77.${((i + 1) >> 8) & 255}.${(i + 1) & 255}`
 
 export const makeDemoSwarm = (options: DemoSwarmOptions): Effect.Effect<DemoSwarm, unknown, Scope.Scope> =>
   Effect.gen(function*() {

@@ -44,6 +44,6 @@ describe("DhtConfig from BITSCRAPE_*", () => {
       const id = yield* Effect.flip(fromEnv({ BITSCRAPE_NODE_ID: "xyz" }))
       assert.include(String(id), "nodeId must be 40 hexadecimal digits")
       const port = yield* Effect.flip(fromEnv({ BITSCRAPE_PORT: "70000" }))
-      assert.include(String(port), "PORT")
+      assert.include(String(port), "port must be 0–65535")
     }))
 })
