@@ -176,7 +176,7 @@ export const runCrawl = (
   }
 ) =>
   Effect.gen(function*() {
-    const progress = makeProgress({ json: options.json, intervalSeconds: settings.progressInterval })
+    const progress = makeProgress({ json: options.json, intervalSeconds: settings.progressInterval, db: settings.db })
     const repository = RepositoryLive(settings.db)
     // Nodes saved by earlier sessions join the bootstrap list (subject to the same address filter).
     const crawlerConfig = Layer.effect(

@@ -1,6 +1,8 @@
 import { Console, Effect } from "effect"
+import { statSync } from "node:fs"
 import type { CrawlerStats } from "../crawler/Crawler.js"
 import type { SessionSummary, Written } from "../session/CrawlSession.js"
+import { humanSize } from "./format.js"
 
 // Live progress of a crawl: a status panel redrawn about once a second on a terminal; plain log lines
 // (every `BITSCRAPE_PROGRESS_INTERVAL` seconds, default 10) otherwise, or JSON lines with --json.
@@ -22,15 +24,36 @@ const panel = (s: CrawlerStats, w: Readonly<Written>, elapsed: number) => [
   `  back-off    ${s.backoffReason ?? "none"}`
 ]
 
-export const makeProgress = (options: { readonly json: boolean; readonly intervalSeconds: number }) => {
+/** Bytes an SQLite database occupies (file + WAL); undefined for PostgreSQL or a missing file. */
+export const sqliteSize = (db: string): number | undefined => {
+  if (/^postgres(ql)?:/i.test(db) || db === ":memory:") return undefined
+  const size = (f: string) => {
+    try {
+      return statSync(f).size
+    } catch {
+      return 0
+    }
+  }
+  return size(db) + size(`${db}-wal`)
+}
+
+export const makeProgress = (options: {
+  readonly json: boolean
+  readonly intervalSeconds: number
+  readonly db?: string | undefined
+}) => {
   const tty = process.stdout.isTTY === true && !options.json
+  const dbText = () => {
+    const bytes = options.db === undefined ? undefined : sqliteSize(options.db)
+    return bytes === undefined ? "" : ` · db ${humanSize(bytes)}`
+  }
   let lastPrinted = -Infinity
   let drawn = 0
   return {
     onProgress: (s: CrawlerStats, written: Readonly<Written>, elapsed: number) =>
       Effect.sync(() => {
         if (tty) {
-          const text = panel(s, written, elapsed)
+          const text = [...panel(s, written, elapsed), `  database    ${options.db ?? "?"}${dbText()}`]
           process.stdout.write(`${drawn > 0 ? `\x1b[${drawn}A` : ""}${text.map((l) => `\x1b[2K${l}`).join("\n")}\n`)
           drawn = text.length
           return
