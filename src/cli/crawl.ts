@@ -3,7 +3,6 @@ import { Config, Duration, Effect, Layer, Option } from "effect"
 import { CrawlerConfig, crawlerConfigFromEnv, type CrawlerSettings } from "../config/CrawlerConfig.js"
 import { DhtConfig, dhtConfigFromEnv, type DhtSettings } from "../config/DhtConfig.js"
 import { FetcherConfig, fetcherConfigFromEnv, type FetcherSettings } from "../config/FetcherConfig.js"
-import { positiveInt } from "../config/settings.js"
 import { parseCidrList } from "../crawler/addressFilter.js"
 import { CrawlerLive } from "../crawler/Crawler.js"
 import { parseAreaList } from "../crawler/targets.js"
@@ -142,7 +141,11 @@ export const resolveSettings = (flags: CrawlFlags) =>
     }
     const db = yield* resolveDb(flags.db)
     const progressInterval = yield* Config.integer("progressInterval").pipe(Config.withDefault(10))
-    const durationEnv = yield* Config.option(positiveInt("duration", 1))
+    const durationEnv = yield* Config.option(
+      Config.integer("duration").pipe(
+        Config.validate({ message: "duration must be a positive number of seconds", validation: (n) => n > 0 })
+      )
+    )
     const duration = Option.orElse(flags.duration, () => durationEnv)
     return { dht, crawler, fetcher, db, progressInterval, duration }
   })
