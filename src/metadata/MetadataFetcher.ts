@@ -215,12 +215,17 @@ const make = Effect.gen(function*() {
       /** More peers and sightings first, fewer failed attempts, recent activity breaks ties. */
       const score = (e: Entry) => e.peers.size * 4 + Math.min(e.announces, 20) - e.attempts * 10 + e.lastSeen / 1e13
 
+      const hasUntried = (e: Entry) => {
+        for (const k of e.peers.keys()) if (!e.tried.has(k) && !isDead(k)) return true
+        return false
+      }
+
       const pick = (): Entry | undefined => {
         const t = now()
         let best: Entry | undefined
         for (const e of entries.values()) {
           if (e.active || e.notBefore > t) continue
-          if ([...e.peers.keys()].every((k) => e.tried.has(k) || isDead(k))) continue
+          if (!hasUntried(e)) continue
           if (best === undefined || score(e) > score(best)) best = e
         }
         return best
@@ -270,7 +275,8 @@ const make = Effect.gen(function*() {
       // requests end, workers finish their current attempt and stop; the last one ends the outcome stream once
       // its consumer has drained it.
       let inputDone = false
-      let live = Math.max(1, Math.floor(config.maxConnections / config.parallelPeers))
+      // One worker per connection: an infohash with a single peer holds one connection, not `parallelPeers`.
+      let live = config.maxConnections
       const worker = Effect.gen(function*() {
         for (;;) {
           const e = pick()
