@@ -7,19 +7,23 @@ import { Metric } from "effect"
 type Counter = Metric.Metric.Counter<number>
 const bump = (counter: Counter, by = 1) => counter.unsafeUpdate(by, [])
 
-const taggedCounters = new WeakMap<Counter, Map<string, Counter>>()
+const taggedCounters = new WeakMap<Counter, Map<string, Map<string, Counter>>>()
 /** `base` tagged `tag=value`, created once and cached (tagging allocates; counting happens per packet). */
 export const taggedCounter = (base: Counter, tag: string, value: string): Counter => {
-  let byValue = taggedCounters.get(base)
+  let byTag = taggedCounters.get(base)
+  if (byTag === undefined) {
+    byTag = new Map()
+    taggedCounters.set(base, byTag)
+  }
+  let byValue = byTag.get(tag)
   if (byValue === undefined) {
     byValue = new Map()
-    taggedCounters.set(base, byValue)
+    byTag.set(tag, byValue)
   }
-  const key = `${tag}=${value}`
-  let c = byValue.get(key)
+  let c = byValue.get(value)
   if (c === undefined) {
     c = Metric.tagged(base, tag, value)
-    byValue.set(key, c)
+    byValue.set(value, c)
   }
   return c
 }

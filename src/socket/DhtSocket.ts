@@ -64,70 +64,100 @@ export class DhtSocket extends Context.Tag("bitscrape/DhtSocket")<DhtSocket, {
 }>() {}
 
 /** Shared by the UDP and in-memory sockets: budget, counters and the inbound buffer. */
-export const makeEdges = Effect.gen(function*() {
-  const config = yield* DhtConfig
-  const clock = yield* Effect.clock
-  const stats = emptyStats()
-  const bucket = TokenBucket.make(config.maxPps, config.burst, clock.unsafeCurrentTimeMillis())
-  const inbound = yield* Queue.dropping<Datagram>(config.inboundBuffer)
-  yield* Effect.addFinalizer(() => Queue.shutdown(inbound))
-
-  /** Offers a received datagram to the buffer (synchronously, from a callback). */
-  const receive = (bytes: Uint8Array, host: string, port: number): void => {
-    stats.packetsIn++
-    stats.bytesIn += bytes.length
-    Metrics.unsafeIncrement(Metrics.packetsIn)
-    if (bytes.length > config.maxDatagram) {
-      stats.droppedOversized++
-      Metrics.countDrop("oversized")
-      return
+/**
+ * Shared by the UDP and in-memory sockets: budget, counters and the inbound buffer. Received datagrams are
+ * gathered in a plain array and handed to the consumer as one batch per `schedule` turn (for UDP: once per
+ * event-loop iteration, after libuv has read every datagram waiting), so the Effect runtime wakes once per batch
+ * rather than once per datagram. At most `inboundBuffer` datagrams are buffered; newer ones are dropped and
+ * counted.
+ */
+export const makeEdges = (schedule: (flush: () => void) => void) =>
+  Effect.gen(function*() {
+    const config = yield* DhtConfig
+    const clock = yield* Effect.clock
+    const stats = emptyStats()
+    const bucket = TokenBucket.make(config.maxPps, config.burst, clock.unsafeCurrentTimeMillis())
+    const inbound = yield* Queue.unbounded<Array<Datagram>>()
+    yield* Effect.addFinalizer(() => Queue.shutdown(inbound))
+    let pending: Array<Datagram> = []
+    let scheduled = false
+    /** Datagrams received and not yet taken by the consumer. */
+    let buffered = 0
+    const flush = () => {
+      scheduled = false
+      const batch = pending
+      pending = []
+      if (batch.length > 0 && !inbound.unsafeOffer(batch)) buffered -= batch.length // shut down
     }
-    if (!inbound.unsafeOffer({ bytes, host, port })) {
-      stats.droppedInbound++
-      Metrics.countDrop("inbound-buffer-full")
+
+    /** Buffers a received datagram (synchronously, from a callback). */
+    const receive = (bytes: Uint8Array, host: string, port: number): void => {
+      stats.packetsIn++
+      stats.bytesIn += bytes.length
+      Metrics.unsafeIncrement(Metrics.packetsIn)
+      if (bytes.length > config.maxDatagram) {
+        stats.droppedOversized++
+        Metrics.countDrop("oversized")
+        return
+      }
+      if (buffered >= config.inboundBuffer) {
+        stats.droppedInbound++
+        Metrics.countDrop("inbound-buffer-full")
+        return
+      }
+      buffered++
+      pending.push({ bytes, host, port })
+      if (!scheduled) {
+        scheduled = true
+        schedule(flush)
+      }
     }
-  }
 
-  const sent = (bytes: number) => {
-    stats.packetsOut++
-    stats.bytesOut += bytes
-    Metrics.unsafeIncrement(Metrics.packetsOut)
-  }
-
-  const sendFailed = () => {
-    stats.sendErrors++
-    Metrics.countDrop("send-error")
-  }
-
-  /** Waits for the budget, then runs `transmit`. */
-  const withBudget = (transmit: () => void): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      const wait = TokenBucket.reserve(bucket, clock.unsafeCurrentTimeMillis())
-      return wait === 0 ? Effect.sync(transmit) : Effect.zipRight(Clock.sleep(wait), Effect.sync(transmit))
-    })
-
-  /** Runs `transmit` only if the budget allows now. */
-  const ifBudget = (transmit: () => void): boolean => {
-    if (!TokenBucket.tryTake(bucket, clock.unsafeCurrentTimeMillis())) {
-      stats.droppedRateLimited++
-      Metrics.countDrop("outbound-rate-limit")
-      return false
+    const sent = (bytes: number) => {
+      stats.packetsOut++
+      stats.bytesOut += bytes
+      Metrics.unsafeIncrement(Metrics.packetsOut)
     }
-    transmit()
-    return true
-  }
 
-  return {
-    config,
-    stats,
-    receive,
-    sent,
-    sendFailed,
-    withBudget,
-    ifBudget,
-    incoming: Stream.fromQueue(inbound, { maxChunkSize: 1024 })
-  }
-})
+    const sendFailed = () => {
+      stats.sendErrors++
+      Metrics.countDrop("send-error")
+    }
+
+    /** Waits for the budget, then runs `transmit`. */
+    const withBudget = (transmit: () => void): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const wait = TokenBucket.reserve(bucket, clock.unsafeCurrentTimeMillis())
+        return wait === 0 ? Effect.sync(transmit) : Effect.zipRight(Clock.sleep(wait), Effect.sync(transmit))
+      })
+
+    /** Runs `transmit` only if the budget allows now. */
+    const ifBudget = (transmit: () => void): boolean => {
+      if (!TokenBucket.tryTake(bucket, clock.unsafeCurrentTimeMillis())) {
+        stats.droppedRateLimited++
+        Metrics.countDrop("outbound-rate-limit")
+        return false
+      }
+      transmit()
+      return true
+    }
+
+    return {
+      config,
+      stats,
+      receive,
+      sent,
+      sendFailed,
+      withBudget,
+      ifBudget,
+      incoming: Stream.fromQueue(inbound, { maxChunkSize: 64 }).pipe(
+        Stream.mapConcat((batch) => {
+          buffered -= batch.length
+          return batch
+        })
+      )
+    }
+  })
 
 const bindUdp = (host: string, port: number) =>
   Effect.acquireRelease(
@@ -154,7 +184,8 @@ const bindUdp = (host: string, port: number) =>
   )
 
 const makeUdp = Effect.gen(function*() {
-  const edges = yield* makeEdges
+  // setImmediate runs after libuv's poll phase: one batch per event-loop turn.
+  const edges = yield* makeEdges((flush) => setImmediate(flush))
   const socket = yield* bindUdp(edges.config.host, edges.config.port)
   // After bind, errors are per-send (ICMP unreachable and the like): counted, never fatal.
   socket.on("error", () => edges.sendFailed())

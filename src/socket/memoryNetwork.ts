@@ -89,7 +89,8 @@ export const MemoryNetworkLive = (options: MemoryNetworkOptions = {}) =>
 
 const makeMemorySocket = Effect.gen(function*() {
   const network = yield* MemoryNetwork
-  const edges = yield* makeEdges
+  // Simulated delivery is synchronous: a microtask batches whatever one fiber step sent.
+  const edges = yield* makeEdges(queueMicrotask)
   const local = yield* network.attach(edges.config.host, edges.config.port, edges.receive)
   const transmit = (host: string, port: number, bytes: Uint8Array) => () => {
     // Copy: the receiver may keep views into the bytes, and the sender may reuse its buffer.
