@@ -49,12 +49,7 @@ const make = Effect.gen(function*() {
   const table = Buckets.empty(self, config.k, now())
 
   const unsafeObserve = (contact: NodeContact, sighting: Sighting) => {
-    const placement = Buckets.observe(
-      table,
-      contact,
-      { ...sighting, admitUnverified: config.admitUnverifiedIds },
-      now()
-    )
+    const placement = Buckets.observe(table, contact, sighting, now(), config.admitUnverifiedIds)
     if (placement === "inserted") Metrics.routingTableSize.unsafeUpdate(table.size, [])
     return placement
   }

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto"
 import type { Bep42Status } from "../krpc/bep42.js"
 import type { NodeContact } from "../krpc/compact.js"
-import { commonPrefixLength, compareDistance, copyId, ID_LENGTH, type NodeId, toHex } from "../krpc/ids.js"
+import { commonPrefixLength, compareDistance, copyId, ID_LENGTH, type NodeId } from "../krpc/ids.js"
 
 // The BEP 5 routing table as a pure, mutable structure: buckets indexed by the length of the prefix a node
 // shares with our id. Bucket i (i < last) holds nodes sharing exactly i leading bits with us; the last bucket
@@ -63,7 +63,8 @@ export interface Observation {
   /** The node answered one of our queries ("response") or sent us one ("query"). */
   readonly kind: "response" | "query"
   readonly bep42: Bep42Status
-  readonly admitUnverified: boolean
+  /** Admit ids that fail BEP 42 (default true; the RoutingTable layer passes its policy explicitly). */
+  readonly admitUnverified?: boolean | undefined
   readonly version?: Uint8Array | undefined
 }
 
@@ -111,9 +112,18 @@ const split = (table: Table, now: number): void => {
   old.replacements = old.replacements.filter(stay)
 }
 
+/** The map key of an id: its 20 bytes as a latin1 string (cheaper to build than hex on the per-packet path). */
+export const keyOf = (id: Uint8Array): string => String.fromCharCode.apply(null, id as unknown as Array<number>)
+
 /** Records that we heard from `contact`. */
-export const observe = (table: Table, contact: NodeContact, obs: Observation, now: number): Placement => {
-  const key = toHex(contact.id)
+export const observe = (
+  table: Table,
+  contact: NodeContact,
+  obs: Observation,
+  now: number,
+  admitUnverified = obs.admitUnverified ?? true
+): Placement => {
+  const key = keyOf(contact.id)
   const known = table.byKey.get(key)
   if (known !== undefined) {
     if (known.host !== contact.host || known.port !== contact.port) {
@@ -132,7 +142,7 @@ export const observe = (table: Table, contact: NodeContact, obs: Observation, no
     return "refreshed"
   }
   if (compareDistance(table.self, contact.id, table.self) === 0) return "rejected-self"
-  if (obs.bep42 === "invalid" && !obs.admitUnverified) return "rejected-unverified"
+  if (obs.bep42 === "invalid" && !admitUnverified) return "rejected-unverified"
   for (;;) {
     const index = bucketIndex(table, contact.id)
     const bucket = table.buckets[index]!
@@ -167,7 +177,7 @@ export const observe = (table: Table, contact: NodeContact, obs: Observation, no
 
 /** Records that `id` failed to answer a query; a bad node gives way to the newest replacement. */
 export const failed = (table: Table, id: Uint8Array, now: number): void => {
-  const entry = table.byKey.get(toHex(id))
+  const entry = table.byKey.get(keyOf(id))
   if (entry === undefined) return
   entry.failures++
   if (state(entry, now) !== "bad") return

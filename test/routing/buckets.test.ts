@@ -69,7 +69,7 @@ describe("k-buckets", () => {
     const a = new Uint8Array(20).fill(0x80) as NodeId
     const b = Uint8Array.from({ length: 20 }, (_, i) => i === 0 ? 0x81 : 0) as NodeId
     assert.strictEqual(Buckets.observe(table, contact(a, 1), responded, 0), "inserted")
-    const entry = table.byKey.get(toHex(a))!
+    const entry = table.byKey.get(Buckets.keyOf(a))!
     assert.strictEqual(Buckets.state(entry, 0), "good")
     assert.strictEqual(Buckets.state(entry, Buckets.GOOD_WINDOW_MS + 1), "questionable")
     // Full bucket: b becomes a replacement candidate.
@@ -78,8 +78,8 @@ describe("k-buckets", () => {
     assert.notStrictEqual(Buckets.state(entry, 20), "bad") // one miss is not enough (BEP 5: several in a row)
     Buckets.failed(table, a, 30)
     // a is bad now and gave way to b.
-    assert.isFalse(table.byKey.has(toHex(a)))
-    assert.isTrue(table.byKey.has(toHex(b)))
+    assert.isFalse(table.byKey.has(Buckets.keyOf(a)))
+    assert.isTrue(table.byKey.has(Buckets.keyOf(b)))
   })
 
   it("rejects our own id, unverified ids when asked to, and id moves to another address", () => {
@@ -93,7 +93,7 @@ describe("k-buckets", () => {
     )
     assert.strictEqual(Buckets.observe(table, contact(x, 1), responded, 0), "inserted")
     assert.strictEqual(Buckets.observe(table, contact(x, 2), responded, 0), "rejected-address-conflict")
-    assert.strictEqual(table.byKey.get(toHex(x))!.bep42, "exempt")
+    assert.strictEqual(table.byKey.get(Buckets.keyOf(x))!.bep42, "exempt")
   })
 
   it("gives refresh targets inside each stale bucket's range", () => {
