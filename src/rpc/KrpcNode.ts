@@ -1,4 +1,4 @@
-import { Context, Deferred, Duration, Effect, Either, Exit, FiberId, Layer, Queue, Stream } from "effect"
+import { Context, Duration, Effect, Either, Exit, FiberId, Layer, Queue, Stream } from "effect"
 import { DhtConfig } from "../config/DhtConfig.js"
 import { checkNodeId } from "../krpc/bep42.js"
 import { decodeMessage, encodeMessage, peekTransactionId } from "../krpc/codec.js"
@@ -79,7 +79,10 @@ export class KrpcNode extends Context.Tag("bitscrape/KrpcNode")<KrpcNode, {
 }>() {}
 
 interface Pending {
-  readonly deferred: Deferred.Deferred<Response | ErrorMessage, MalformedResponse>
+  /** Resumes the waiting query; set when it starts waiting (a reply that comes first waits in `early`). */
+  done: ((exit: Exit.Exit<Response | ErrorMessage, MalformedResponse | QueryTimeout>) => void) | undefined
+  early: Exit.Exit<Response | ErrorMessage, MalformedResponse | QueryTimeout> | undefined
+  readonly deadline: number
   readonly host: string
   readonly port: number
   readonly method: string
@@ -119,6 +122,11 @@ const make = Effect.gen(function*() {
 
   const ctx = { self, config, family, closest: table.unsafeClosest, tokens, peers, now }
 
+  const complete = (p: Pending, exit: Exit.Exit<Response | ErrorMessage, MalformedResponse | QueryTimeout>) => {
+    if (p.done !== undefined) p.done(exit)
+    else p.early = exit
+  }
+
   // === Inbound: one synchronous step per datagram ===
 
   /** Completes the pending query a reply belongs to, matched by transaction id *and* source address. */
@@ -126,7 +134,7 @@ const make = Effect.gen(function*() {
     t: Uint8Array,
     host: string,
     port: number,
-    exit: Exit.Exit<Response | ErrorMessage, MalformedResponse>
+    exit: Exit.Exit<Response | ErrorMessage, MalformedResponse | QueryTimeout>
   ): Pending | "wrong-source" | "unknown" => {
     if (t.length !== 4) return "unknown"
     const key = ((t[0]! << 24) | (t[1]! << 16) | (t[2]! << 8) | t[3]!) >>> 0
@@ -134,7 +142,7 @@ const make = Effect.gen(function*() {
     if (p === undefined) return "unknown"
     if (p.host !== host || p.port !== port) return "wrong-source"
     pending.delete(key)
-    Deferred.unsafeDone(p.deferred, exit)
+    complete(p, exit)
     return p
   }
 
@@ -202,7 +210,12 @@ const make = Effect.gen(function*() {
           if (!accepted) stats.harvestDropped++
         }
         if (config.neighbourIds) Metrics.unsafeIncrement(Metrics.neighbourReplies)
-        socket.trySend(host, port, encodeMessage(respond(ctx, message, host, port)))
+        if (message._tag === "AnnouncePeerQuery") {
+          // respond() stores the announced peer: run it whether or not the reply can be sent.
+          socket.trySend(host, port, encodeMessage(respond(ctx, message, host, port)))
+        } else {
+          socket.trySend(host, port, () => encodeMessage(respond(ctx, message, host, port)))
+        }
       }
     }
   }
@@ -216,6 +229,26 @@ const make = Effect.gen(function*() {
     Effect.forkScoped
   )
 
+  // Query timeouts: one sweeper fiber instead of a timer and a fiber per query. It sleeps until the earliest
+  // deadline (deadlines grow in insertion order: one timeout for all) and parks while nothing is pending.
+  const timeoutMillis = Duration.toMillis(config.queryTimeout)
+  const somethingPending = yield* Effect.makeLatch(false)
+  const expire = Effect.sync(() => {
+    const t = now()
+    for (const [key, p] of pending) {
+      if (p.deadline > t) return p.deadline - t
+      pending.delete(key)
+      complete(p, Exit.fail(new QueryTimeout({ method: p.method, host: p.host, port: p.port })))
+    }
+    somethingPending.unsafeClose()
+    return undefined
+  })
+  yield* expire.pipe(
+    Effect.flatMap((wait) => wait === undefined ? somethingPending.await : Effect.sleep(Duration.millis(wait))),
+    Effect.forever,
+    Effect.forkScoped
+  )
+
   // Expired announced peers are dropped lazily on access; a periodic sweep bounds idle memory too.
   yield* Effect.sync(() => peers.sweep(now())).pipe(
     Effect.delay("1 minute"),
@@ -225,7 +258,7 @@ const make = Effect.gen(function*() {
 
   yield* Effect.addFinalizer(() =>
     Effect.sync(() => {
-      for (const p of pending.values()) Deferred.unsafeDone(p.deferred, Exit.interrupt(FiberId.none))
+      for (const p of pending.values()) complete(p, Exit.interrupt(FiberId.none))
       pending.clear()
     })
   )
@@ -242,17 +275,26 @@ const make = Effect.gen(function*() {
         let key = (nextT = (nextT + 1) >>> 0)
         while (pending.has(key)) key = nextT = (nextT + 1) >>> 0
         const t = Uint8Array.of(key >>> 24, (key >>> 16) & 0xff, (key >>> 8) & 0xff, key & 0xff)
-        const deferred = Deferred.unsafeMake<Response | ErrorMessage, MalformedResponse>(FiberId.none)
-        pending.set(key, { deferred, host: to.host, port: to.port, method })
+        const p: Pending = {
+          done: undefined,
+          early: undefined,
+          host: to.host,
+          port: to.port,
+          method,
+          deadline: now() + timeoutMillis
+        }
+        pending.set(key, p)
+        somethingPending.unsafeOpen()
         stats.queriesOut++
         Metrics.countQueryOut(method)
         Metrics.inflight.unsafeUpdate(pending.size, [])
         return socket.send(to.host, to.port, encodeMessage(build(t))).pipe(
-          Effect.zipRight(Deferred.await(deferred)),
-          Effect.timeoutFail({
-            duration: config.queryTimeout,
-            onTimeout: () => new QueryTimeout({ method, host: to.host, port: to.port })
-          }),
+          Effect.zipRight(
+            Effect.async<Response | ErrorMessage, MalformedResponse | QueryTimeout>((resume) => {
+              if (p.early !== undefined) return resume(p.early)
+              p.done = resume
+            })
+          ),
           Effect.mapError((e) => e._tag === "MalformedResponse" ? new MalformedResponse({ ...e, method }) : e),
           Effect.flatMap((reply) =>
             reply._tag === "ErrorMessage"

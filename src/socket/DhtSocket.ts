@@ -57,8 +57,11 @@ export class DhtSocket extends Context.Tag("bitscrape/DhtSocket")<DhtSocket, {
   readonly incoming: Stream.Stream<Datagram>
   /** Sends one datagram, waiting for the outbound budget. Never fails: UDP errors are counted. */
   readonly send: (host: string, port: number, bytes: Uint8Array) => Effect.Effect<void>
-  /** Sends now if the budget allows, else drops and counts it; returns whether it was sent. */
-  readonly trySend: (host: string, port: number, bytes: Uint8Array) => boolean
+  /**
+   * Sends now if the budget allows, else drops and counts it; returns whether it was sent. `bytes` may be a
+   * function, called only when the budget allows (a reply that would be dropped is never built).
+   */
+  readonly trySend: (host: string, port: number, bytes: Uint8Array | (() => Uint8Array)) => boolean
   /** This socket's counters. */
   readonly stats: () => Readonly<SocketStats>
 }>() {}
@@ -192,7 +195,8 @@ const makeUdp = Effect.gen(function*() {
   socket.on("message", (bytes, info) => edges.receive(bytes, info.address, info.port))
   const bound = socket.address()
 
-  const transmit = (host: string, port: number, bytes: Uint8Array) => () => {
+  const transmit = (host: string, port: number, lazy: Uint8Array | (() => Uint8Array)) => () => {
+    const bytes = typeof lazy === "function" ? lazy() : lazy
     try {
       socket.send(bytes, port, host, (error) => error ? edges.sendFailed() : edges.sent(bytes.length))
     } catch {

@@ -92,7 +92,8 @@ const makeMemorySocket = Effect.gen(function*() {
   // Simulated delivery is synchronous: a microtask batches whatever one fiber step sent.
   const edges = yield* makeEdges(queueMicrotask)
   const local = yield* network.attach(edges.config.host, edges.config.port, edges.receive)
-  const transmit = (host: string, port: number, bytes: Uint8Array) => () => {
+  const transmit = (host: string, port: number, lazy: Uint8Array | (() => Uint8Array)) => () => {
+    const bytes = typeof lazy === "function" ? lazy() : lazy
     // Copy: the receiver may keep views into the bytes, and the sender may reuse its buffer.
     network.transmit(local, host, port, Uint8Array.prototype.slice.call(bytes))
     edges.sent(bytes.length)
