@@ -2,9 +2,17 @@
 // docs/benchmarks.md, headed by the machine, Node version and date.
 import os from "node:os"
 import { codecTable, runCodecBench } from "./codec.js"
+import { runCrawlerBench } from "./crawler.js"
+import { runDhtBench } from "./dht.js"
+import { runMetadataBench } from "./metadata.js"
+import { runRepositoryBench } from "./repository.js"
 
 const benches: Record<string, () => Promise<string> | string> = {
-  codec: () => codecTable(runCodecBench())
+  codec: () => codecTable(runCodecBench()),
+  crawler: runCrawlerBench,
+  dht: runDhtBench,
+  metadata: runMetadataBench,
+  repository: runRepositoryBench
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"))
