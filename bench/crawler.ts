@@ -554,7 +554,9 @@ const table = (
         ours.length === 1 ? "" : "s"
       } each; per round ${perRound.join(", ")}); recall ${(100 * median(ours.map(recall))).toFixed(1)} % vs ${
         (100 * median(theirs.map(recall))).toFixed(1)
-      } % — target ${met ? "met" : "NOT met"}. Swarm up in ${s.swarmStartSeconds.toFixed(0)} s; ${
+      } % (lowest ${(100 * Math.min(...ours.map(recall))).toFixed(1)} % vs ${
+        (100 * Math.min(...theirs.map(recall))).toFixed(1)
+      } %) — target ${met ? "met" : "NOT met"}. Swarm up in ${s.swarmStartSeconds.toFixed(0)} s; ${
         (100 * s.coverage).toFixed(0)
       } % of the infohashes are stored at a BitScrape node (reachable by BEP 51); cap ${s.capSeconds} s.`
     )
