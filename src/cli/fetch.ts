@@ -5,7 +5,7 @@ import { DhtConfig, dhtConfigFromEnv } from "../config/DhtConfig.js"
 import { FetcherConfig, fetcherConfigFromEnv } from "../config/FetcherConfig.js"
 import { resolveBootstrap } from "../crawler/Crawler.js"
 import { Dht, DhtNodeLive } from "../dht/index.js"
-import type { SocketAddress } from "../krpc/address.js"
+import { parseHostPort, type SocketAddress } from "../krpc/address.js"
 import { type InfoHash, infoHashFromHex, toHex } from "../krpc/ids.js"
 import { MetadataFetcher, MetadataFetcherLive } from "../metadata/MetadataFetcher.js"
 import { humanSize, magnet, printable, torrentJson } from "./format.js"
@@ -20,13 +20,6 @@ const base32ToHex = (s: string): string | undefined => {
     bits += v.toString(2).padStart(5, "0")
   }
   return Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2))).toString("hex")
-}
-
-const parseHostPort = (text: string): SocketAddress | undefined => {
-  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(text.trim())
-  if (m === null) return undefined
-  const port = Number(m[2])
-  return port > 0 && port < 65536 ? { host: m[1]!, port } : undefined
 }
 
 /** An infohash (40 hex or 32 base32) or a magnet link, with the peers a magnet may carry (`x.pe`). */

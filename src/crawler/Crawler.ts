@@ -1,7 +1,7 @@
 import { Clock, Context, Deferred, Effect, Fiber, Layer, Option, Queue, Stream } from "effect"
 import dns from "node:dns"
 import { CrawlerConfig } from "../config/CrawlerConfig.js"
-import { parseIP, type SocketAddress } from "../krpc/address.js"
+import { parseHostPort, parseIP, type SocketAddress } from "../krpc/address.js"
 import { checkNodeId } from "../krpc/bep42.js"
 import type { NodeContact } from "../krpc/compact.js"
 import { copyId, type InfoHash, toHex } from "../krpc/ids.js"
@@ -66,10 +66,9 @@ export class Crawler extends Context.Tag("bitscrape/Crawler")<Crawler, {
 
 /** Resolves a "host:port" bootstrap entry to IP addresses (host names through DNS). */
 export const resolveBootstrap = (entry: string): Effect.Effect<ReadonlyArray<SocketAddress>> => {
-  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(entry.trim())
-  if (m === null) return Effect.succeed([])
-  const host = m[1]!
-  const port = Number(m[2])
+  const parsed = parseHostPort(entry)
+  if (parsed === undefined) return Effect.succeed([])
+  const { host, port } = parsed
   if (parseIP(host) !== undefined) return Effect.succeed([{ host, port }])
   return Effect.tryPromise(() => dns.promises.lookup(host, { all: true })).pipe(
     Effect.map((addresses) => addresses.map((a) => ({ host: a.address, port }))),

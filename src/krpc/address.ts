@@ -129,3 +129,11 @@ export const isLoopback = (host: string): boolean => {
   if (mapped) return b[12] === 127
   return b.subarray(0, 15).every((x) => x === 0) && b[15] === 1
 }
+
+/** Parses "host:port" or "[v6]:port" (a host name is allowed); `undefined` if malformed or the port is not 1–65535. */
+export const parseHostPort = (text: string): SocketAddress | undefined => {
+  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(text.trim())
+  if (m === null) return undefined
+  const port = Number(m[2])
+  return port > 0 && port < 65536 ? { host: m[1]!, port } : undefined
+}

@@ -4,7 +4,6 @@ import type { InfoHash } from "../krpc/ids.js"
 import { toHex } from "../krpc/ids.js"
 import type {
   Discovery,
-  DiscoverySource,
   ExportItem,
   ExportQuery,
   FetchFailure,
@@ -16,6 +15,7 @@ import type {
   TorrentDetail,
   TorrentFile
 } from "./model.js"
+import { DISCOVERY_SOURCES } from "./model.js"
 import { Repository, RepositoryError, TorrentNotFound } from "./Repository.js"
 import { chunkRows, fts5Query, MAX_QUERY_WORDS, searchWords, tsQuery } from "./sqlText.js"
 
@@ -35,13 +35,6 @@ const compareBytes = (a: Uint8Array, b: Uint8Array) => Buffer.compare(buf(a), bu
 /** Longest text of file paths put into the full-text index per torrent. */
 const MAX_INDEXED_PATHS = 64 * 1024
 const PAGE = 500
-
-const SOURCE_COLUMN: Record<DiscoverySource, string> = {
-  sample: "seen_sample",
-  get_peers: "seen_get_peers",
-  announce: "seen_announce",
-  lookup: "seen_lookup"
-}
 
 export const makeSqlRepository = (dialect: Dialect) =>
   Effect.gen(function*() {
@@ -132,7 +125,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
         }
         agg.first = Math.min(agg.first, d.at)
         agg.last = Math.max(agg.last, d.at)
-        agg.counts[["sample", "get_peers", "announce", "lookup"].indexOf(d.source)]!++
+        agg.counts[DISCOVERY_SOURCES.indexOf(d.source)]!++
         if (d.peer !== undefined && d.peer.port > 0) {
           const pk = `${key}|${d.peer.host}|${d.peer.port}`
           const prev = peers.get(pk)
@@ -598,5 +591,3 @@ export const makeSqlRepository = (dialect: Dialect) =>
       sessions
     })
   })
-
-export { SOURCE_COLUMN }

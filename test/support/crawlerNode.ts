@@ -1,12 +1,12 @@
 // A crawler for tests: its own DHT node (memory network or real UDP) plus CrawlerLive, built into the scope.
 import { Context, Duration, Effect, Layer } from "effect"
 import { crawlerConfig, type CrawlerSettings } from "../../src/config/CrawlerConfig.js"
-import { parseCidrList } from "../../src/crawler/addressFilter.js"
+import { cidrs } from "../../src/crawler/addressFilter.js"
 import { Crawler, CrawlerLive } from "../../src/crawler/Crawler.js"
 import { dhtConfig, DhtNodeLive, DhtNodeMemory, type DhtSettings, KrpcNode } from "../../src/dht/index.js"
 import { testSettings } from "./dhtNodes.js"
 
-export const loopbackOnly = (parseCidrList("127.0.0.0/8") as { value: CrawlerSettings["allow"] }).value
+export const loopbackOnly = cidrs("127.0.0.0/8")
 
 const crawlerLayers = (dht: Partial<DhtSettings>, crawler: Partial<CrawlerSettings>) => ({
   dhtConfig: dhtConfig(testSettings({ queryTimeout: Duration.seconds(2), ...dht })),
