@@ -23,6 +23,11 @@ export interface CrawlerSettings {
   readonly walkConcurrency: number
   /** sample_infohashes queries in flight at once. */
   readonly sampleConcurrency: number
+  /**
+   * Time-out (ms) of a sample_infohashes probe to a node not yet known to support BEP 51. Many nodes ignore the
+   * query silently, and each such probe holds a sampling slot until it times out.
+   */
+  readonly sampleProbeTimeoutMillis: number
   /** get_peers lookups in flight at once. */
   readonly lookupConcurrency: number
   /** Shortest re-sample interval we accept from a node (s), whatever its BEP 51 `interval` says. */
@@ -54,7 +59,8 @@ export const crawlerDefaults: CrawlerSettings = {
   maxQueuedInfohashes: 10_000,
   perIpIntervalMillis: 1000,
   walkConcurrency: 24,
-  sampleConcurrency: 16,
+  sampleConcurrency: 128,
+  sampleProbeTimeoutMillis: 2000,
   lookupConcurrency: 4,
   minSampleInterval: 60,
   seenCapacity: 1_000_000,
@@ -94,6 +100,7 @@ export const crawlerConfigFromEnv: Config.Config<CrawlerSettings> = Config.all({
   perIpIntervalMillis: positiveInt("perIpIntervalMillis", crawlerDefaults.perIpIntervalMillis),
   walkConcurrency: positiveInt("walkConcurrency", crawlerDefaults.walkConcurrency),
   sampleConcurrency: positiveInt("sampleConcurrency", crawlerDefaults.sampleConcurrency),
+  sampleProbeTimeoutMillis: positiveInt("sampleProbeTimeoutMillis", crawlerDefaults.sampleProbeTimeoutMillis),
   lookupConcurrency: positiveInt("lookupConcurrency", crawlerDefaults.lookupConcurrency),
   minSampleInterval: positiveInt("minSampleInterval", crawlerDefaults.minSampleInterval),
   seenCapacity: positiveInt("seenCapacity", crawlerDefaults.seenCapacity),

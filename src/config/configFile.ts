@@ -77,6 +77,7 @@ export const KNOWN_SETTINGS: ReadonlySet<string> = new Set([
   "perIpIntervalMillis",
   "walkConcurrency",
   "sampleConcurrency",
+  "sampleProbeTimeoutMillis",
   "lookupConcurrency",
   "minSampleInterval",
   "seenCapacity",

@@ -175,18 +175,26 @@ const make = Effect.gen(function*() {
 
   // === Stage: join ===
 
+  const joined = yield* Deferred.make<void>()
+
   const join = Effect.gen(function*() {
     const resolved = yield* Effect.forEach(config.bootstrap, resolveBootstrap, { concurrency: 4 })
     const addresses = resolved.flat().filter((a) => usable(a.host, a.port))
     if (addresses.length === 0) {
       return yield* Effect.logWarning("no usable bootstrap address; waiting for incoming queries")
     }
+    // Ask the bootstrap addresses directly and start walking and sampling at once: the walk finds the rest.
+    // The full bootstrap (own-id lookup, then one refresh lookup per bucket) fills our routing table in the
+    // background; waiting for it stalled the crawl for up to 37 s when a dead node sat among the closest.
+    yield* Effect.forEach(addresses, (a) =>
+      node.findNode(a, randomTarget(config.targets)).pipe(
+        Effect.tap((r) => Effect.sync(() => learnNodes([...(r.nodes ?? []), ...(r.nodes6 ?? [])]))),
+        Effect.ignore
+      ), { concurrency: 4, discard: true })
+    yield* Deferred.succeed(joined, undefined)
+    yield* Effect.logInfo(`joined the DHT through ${addresses.length} address(es); ${known.size()} nodes known`)
     const result = yield* dht.bootstrap(addresses)
     learnNodes(result.closest.map((r) => r.contact))
-    for (const c of yield* Effect.map(dht.findNode(randomTarget(config.targets)), (r) => r.closest)) {
-      learnNodes([c.contact])
-    }
-    yield* Effect.logInfo(`joined the DHT through ${addresses.length} address(es); ${known.size()} nodes known`)
   })
 
   // === Stage: walk (continuous find_node) ===
@@ -241,10 +249,22 @@ const make = Effect.gen(function*() {
       return
     }
     queries.sample_infohashes++
-    const reply = yield* Effect.either(node.sampleInfohashes(n.contact, randomTarget(config.targets)))
+    const query = node.sampleInfohashes(n.contact, randomTarget(config.targets))
+    // A node not yet known to support BEP 51 gets a short probe: many ignore the query without a word.
+    const reply = yield* Effect.either(
+      n.samples === true ? query : Effect.timeoutTo(query, {
+        duration: config.sampleProbeTimeoutMillis,
+        onTimeout: () => undefined,
+        onSuccess: (r) => r
+      })
+    )
     if (reply._tag === "Left") {
       if (reply.left._tag === "KrpcError" || n.samples !== true) n.samples = false
       return yield* failedNode(n, reply.left)
+    }
+    if (reply.right === undefined) {
+      n.samples = false // silent on BEP 51; still a node for the walk
+      return
     }
     const r = reply.right
     n.samples = true
@@ -335,7 +355,6 @@ const make = Effect.gen(function*() {
       { concurrency: "unbounded", discard: true }
     )
 
-  const joined = yield* Deferred.make<void>()
   const workers = yield* Effect.all([
     join.pipe(Effect.ensuring(Deferred.succeed(joined, undefined)), Effect.forkScoped),
     Effect.zipRight(Deferred.await(joined), untilStopped(walkOne, config.walkConcurrency)).pipe(Effect.forkScoped),

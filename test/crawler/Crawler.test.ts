@@ -1,13 +1,20 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Stream } from "effect"
+import { Chunk, Context, Duration, Effect, Fiber, Layer, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { inAreas, parseAreaList } from "../../src/crawler/targets.js"
-import { MemoryNetworkLive } from "../../src/dht/index.js"
-import { type InfoHash, toHex } from "../../src/krpc/index.js"
+import { dhtConfig, DhtSocket, DhtSocketMemory, MemoryNetworkLive } from "../../src/dht/index.js"
+import {
+  decodeMessage,
+  encodeMessage,
+  type InfoHash,
+  type KrpcMessage,
+  type NodeId,
+  toHex
+} from "../../src/krpc/index.js"
 import { RepositoryMemory } from "../../src/repository/memory.js"
 import { Repository, writeBatched } from "../../src/repository/Repository.js"
 import { memoryCrawler } from "../support/crawlerNode.js"
-import { memoryNode, type TestNode } from "../support/dhtNodes.js"
+import { memoryNode, type TestNode, testSettings } from "../support/dhtNodes.js"
 
 /** An in-memory swarm of our own nodes, with `torrents` infohashes announced into it. */
 const swarm = (n: number, torrents: number) =>
@@ -109,3 +116,43 @@ const ok = <A>(r: { readonly ok: true; readonly value: A } | { readonly ok: fals
   if (!r.ok) throw new Error(r.bad)
   return r.value
 }
+
+describe("Crawler BEP 51 probes", () => {
+  it.scopedLive("gives up on a node that ignores sample_infohashes after the short probe time-out", () =>
+    Effect.gen(function*() {
+      // A node that answers find_node but never sample_infohashes, like npm bittorrent-dht.
+      const silent = yield* Layer.build(
+        DhtSocketMemory.pipe(Layer.provide(dhtConfig(testSettings({ host: "127.7.0.9", port: 6881 }))))
+      ).pipe(Effect.map((ctx) => Context.get(ctx, DhtSocket)))
+      const silentId = randomBytes(20) as Uint8Array as NodeId
+      let samplesIn = 0
+      yield* silent.incoming.pipe(
+        Stream.runForEach((d) =>
+          Effect.suspend(() => {
+            const m = decodeMessage(d.bytes)
+            if (m._tag === "Left") return Effect.void
+            if (m.right._tag === "SampleInfohashesQuery") samplesIn++
+            if (m.right._tag !== "FindNodeQuery") return Effect.void
+            const reply: KrpcMessage = { _tag: "Response", t: m.right.t, v: undefined, id: silentId, nodes: [] }
+            return silent.send(d.host, d.port, encodeMessage(reply))
+          })
+        ),
+        Effect.forkScoped
+      )
+      const { crawler, node } = yield* memoryCrawler(
+        { host: "127.7.0.10", queryTimeout: Duration.seconds(30) },
+        { bootstrap: ["127.7.0.9:6881"], sampleProbeTimeoutMillis: 300, metadata: false, lookups: false }
+      )
+      const drain = yield* Stream.runDrain(crawler.discoveries).pipe(Effect.fork)
+      // Walk and sample queries to the node are paced one per second per IP: the probe goes out within ~2 s.
+      for (let i = 0; i < 50 && samplesIn === 0; i++) yield* Effect.sleep("100 millis")
+      assert.strictEqual(samplesIn, 1, "the node is probed")
+      yield* Effect.sleep("600 millis")
+      // The probe was abandoned long before the 30 s query time-out, and the node is not probed again.
+      assert.strictEqual(yield* node.inflight, 0)
+      yield* Effect.sleep("2500 millis")
+      assert.strictEqual(samplesIn, 1)
+      yield* crawler.stop(500)
+      yield* Fiber.join(drain)
+    }).pipe(Effect.provide(MemoryNetworkLive())), 30_000)
+})
