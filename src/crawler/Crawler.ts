@@ -84,7 +84,7 @@ const make = Effect.gen(function*() {
   const now = () => clock.unsafeCurrentTimeMillis()
 
   const filter = makeAddressFilter({ allow: config.allow, deny: config.deny, self: [node.local] })
-  const known = makeKnownNodes(config.maxKnownNodes)
+  const known = makeKnownNodes(config.maxKnownNodes, (id) => inAreas(config.targets, id))
   const pacer = makeIpPacer(config.perIpIntervalMillis)
   const seen = makeSeenSet(config.seenCapacity)
   const looked = makeSeenSet(config.seenCapacity)
@@ -140,14 +140,13 @@ const make = Effect.gen(function*() {
       const t = now()
       n.lastResponse = t
       n.failures = 0
-      n.version = r.v
       yield* Queue.offer(nodeSightings, {
         id: copyId(r.id),
-        host: n.contact.host,
-        port: n.contact.port,
+        host: n.host,
+        port: n.port,
         seenAt: t,
         respondedAt: t,
-        bep42: { valid: true, invalid: false, exempt: undefined }[checkNodeId(r.id, n.contact.host)],
+        bep42: { valid: true, invalid: false, exempt: undefined }[checkNodeId(r.id, n.host)],
         version: r.v === undefined ? undefined : Uint8Array.prototype.slice.call(r.v)
       })
       learnNodes([...(r.nodes ?? []), ...(r.nodes6 ?? [])])
@@ -157,7 +156,7 @@ const make = Effect.gen(function*() {
     Effect.sync(() => {
       // A node that answers with garbage is banned; one that does not answer is forgotten after a few tries.
       if (error._tag === "MalformedResponse") {
-        filter.ban(n.contact.host)
+        filter.ban(n.host)
         known.remove(n)
         return
       }
@@ -168,7 +167,7 @@ const make = Effect.gen(function*() {
   /** Applies the per-IP pace and the back-off delay; false when the IP was queried too recently. */
   const paced = (n: KnownNode) =>
     Effect.suspend(() => {
-      if (!pacer.tryTake(n.contact.host, now())) return Effect.succeed(false)
+      if (!pacer.tryTake(n.host, now())) return Effect.succeed(false)
       n.lastQueried = now()
       return backoff.millis > 0 ? Effect.as(Effect.sleep(backoff.millis), true) : Effect.succeed(true)
     })
@@ -219,8 +218,8 @@ const make = Effect.gen(function*() {
     if (!(yield* paced(n))) return
     queries.find_node++
     // Alternate: a target near the node itself (its neighbourhood) and a random target in the areas.
-    const target = inAreas(config.targets, n.contact.id) && Math.random() < 0.5
-      ? neighbourOf(n.contact.id)
+    const target = n.inArea && Math.random() < 0.5
+      ? neighbourOf(n.id)
       : randomTarget(config.targets)
     yield* node.findNode(n.contact, target).pipe(
       Effect.matchEffect({ onFailure: (e) => failedNode(n, e), onSuccess: (r) => answered(n, r) })
@@ -233,7 +232,7 @@ const make = Effect.gen(function*() {
     const t = now()
     for (const n of known.values()) {
       if (n.samples === false || n.nextSampleAt > t || n.lastResponse < 0) continue
-      if (!inAreas(config.targets, n.contact.id)) continue
+      if (!n.inArea) continue
       return n
     }
     return undefined

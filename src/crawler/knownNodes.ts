@@ -1,26 +1,44 @@
 import type { NodeContact } from "../krpc/compact.js"
-import { copyId } from "../krpc/ids.js"
+import type { NodeId } from "../krpc/ids.js"
 
 // The crawler's "known nodes": far larger than a routing table, bounded (least recently seen evicted first),
 // with the liveness and scheduling facts each node needs: when we last queried it, whether it answers,
 // whether it supports BEP 51 and when its `interval` lets us sample it again. Time is passed in (ms).
 
-export interface KnownNode {
-  readonly key: string
-  readonly contact: NodeContact
-  firstSeen: number
-  lastSeen: number
+/**
+ * One known node. The id is kept as a 20-character latin1 string (about 40 bytes) rather than its own
+ * `Uint8Array` (about 220 bytes with its backing store); `contact` rebuilds the bytes when a query needs them.
+ */
+export class KnownNode {
   /** Last time it answered us; -1 never. */
-  lastResponse: number
+  lastResponse = -1
   /** Last time we queried it; -1 never. */
-  lastQueried: number
+  lastQueried = -1
   /** Consecutive unanswered queries. */
-  failures: number
+  failures = 0
   /** BEP 51: undefined unknown, true answered sample_infohashes, false did not. */
-  samples: boolean | undefined
+  samples: boolean | undefined = undefined
   /** Earliest time we may sample it again (its BEP 51 `interval`). */
-  nextSampleAt: number
-  version: Uint8Array | undefined
+  nextSampleAt = 0
+  lastSeen: number
+  constructor(
+    readonly key: string,
+    readonly idKey: string,
+    readonly host: string,
+    readonly port: number,
+    /** Whether its id lies in the crawl's target areas (fixed for a crawl). */
+    readonly inArea: boolean,
+    readonly firstSeen: number
+  ) {
+    this.lastSeen = firstSeen
+  }
+  /** The node as a query target (a fresh copy of the id). */
+  get contact(): NodeContact {
+    return { id: this.id, host: this.host, port: this.port }
+  }
+  get id(): NodeId {
+    return Buffer.from(this.idKey, "latin1") as Uint8Array as NodeId
+  }
 }
 
 export interface KnownNodes {
@@ -43,7 +61,10 @@ const keyOf = (host: string, port: number) => `${host}|${port}`
 /** After this many unanswered queries in a row, a node is forgotten. */
 export const FORGET_AFTER_FAILURES = 3
 
-export const makeKnownNodes = (capacity: number): KnownNodes => {
+export const makeKnownNodes = (
+  capacity: number,
+  inArea: (id: Uint8Array) => boolean = () => true
+): KnownNodes => {
   const nodes = new Map<string, KnownNode>()
   const fresh: Array<KnownNode> = []
   let evicted = 0
@@ -57,18 +78,14 @@ export const makeKnownNodes = (capacity: number): KnownNodes => {
         nodes.set(key, known) // most recently seen last
         return known
       }
-      const node: KnownNode = {
+      const node = new KnownNode(
         key,
-        contact: { id: copyId(contact.id), host: contact.host, port: contact.port },
-        firstSeen: now,
-        lastSeen: now,
-        lastResponse: -1,
-        lastQueried: -1,
-        failures: 0,
-        samples: undefined,
-        nextSampleAt: 0,
-        version: undefined
-      }
+        Buffer.from(contact.id.buffer, contact.id.byteOffset, contact.id.byteLength).toString("latin1"),
+        contact.host,
+        contact.port,
+        inArea(contact.id),
+        now
+      )
       nodes.set(key, node)
       fresh.push(node)
       if (fresh.length > 2 * capacity) fresh.shift() // only entries already evicted from `nodes` can be this old

@@ -118,41 +118,45 @@ const ok = <A>(r: { readonly ok: true; readonly value: A } | { readonly ok: fals
 }
 
 describe("Crawler BEP 51 probes", () => {
-  it.scopedLive("gives up on a node that ignores sample_infohashes after the short probe time-out", () =>
-    Effect.gen(function*() {
-      // A node that answers find_node but never sample_infohashes, like npm bittorrent-dht.
-      const silent = yield* Layer.build(
-        DhtSocketMemory.pipe(Layer.provide(dhtConfig(testSettings({ host: "127.7.0.9", port: 6881 }))))
-      ).pipe(Effect.map((ctx) => Context.get(ctx, DhtSocket)))
-      const silentId = randomBytes(20) as Uint8Array as NodeId
-      let samplesIn = 0
-      yield* silent.incoming.pipe(
-        Stream.runForEach((d) =>
-          Effect.suspend(() => {
-            const m = decodeMessage(d.bytes)
-            if (m._tag === "Left") return Effect.void
-            if (m.right._tag === "SampleInfohashesQuery") samplesIn++
-            if (m.right._tag !== "FindNodeQuery") return Effect.void
-            const reply: KrpcMessage = { _tag: "Response", t: m.right.t, v: undefined, id: silentId, nodes: [] }
-            return silent.send(d.host, d.port, encodeMessage(reply))
-          })
-        ),
-        Effect.forkScoped
-      )
-      const { crawler, node } = yield* memoryCrawler(
-        { host: "127.7.0.10", queryTimeout: Duration.seconds(30) },
-        { bootstrap: ["127.7.0.9:6881"], sampleProbeTimeoutMillis: 300, metadata: false, lookups: false }
-      )
-      const drain = yield* Stream.runDrain(crawler.discoveries).pipe(Effect.fork)
-      // Walk and sample queries to the node are paced one per second per IP: the probe goes out within ~2 s.
-      for (let i = 0; i < 50 && samplesIn === 0; i++) yield* Effect.sleep("100 millis")
-      assert.strictEqual(samplesIn, 1, "the node is probed")
-      yield* Effect.sleep("600 millis")
-      // The probe was abandoned long before the 30 s query time-out, and the node is not probed again.
-      assert.strictEqual(yield* node.inflight, 0)
-      yield* Effect.sleep("2500 millis")
-      assert.strictEqual(samplesIn, 1)
-      yield* crawler.stop(500)
-      yield* Fiber.join(drain)
-    }).pipe(Effect.provide(MemoryNetworkLive())), 30_000)
+  it.scopedLive(
+    "gives up on a node that ignores sample_infohashes after the short probe time-out",
+    () =>
+      Effect.gen(function*() {
+        // A node that answers find_node but never sample_infohashes, like npm bittorrent-dht.
+        const silent = yield* Layer.build(
+          DhtSocketMemory.pipe(Layer.provide(dhtConfig(testSettings({ host: "127.7.0.9", port: 6881 }))))
+        ).pipe(Effect.map((ctx) => Context.get(ctx, DhtSocket)))
+        const silentId = randomBytes(20) as Uint8Array as NodeId
+        let samplesIn = 0
+        yield* silent.incoming.pipe(
+          Stream.runForEach((d) =>
+            Effect.suspend(() => {
+              const m = decodeMessage(d.bytes)
+              if (m._tag === "Left") return Effect.void
+              if (m.right._tag === "SampleInfohashesQuery") samplesIn++
+              if (m.right._tag !== "FindNodeQuery") return Effect.void
+              const reply: KrpcMessage = { _tag: "Response", t: m.right.t, v: undefined, id: silentId, nodes: [] }
+              return silent.send(d.host, d.port, encodeMessage(reply))
+            })
+          ),
+          Effect.forkScoped
+        )
+        const { crawler, node } = yield* memoryCrawler(
+          { host: "127.7.0.10", queryTimeout: Duration.seconds(30) },
+          { bootstrap: ["127.7.0.9:6881"], sampleProbeTimeoutMillis: 300, metadata: false, lookups: false }
+        )
+        const drain = yield* Stream.runDrain(crawler.discoveries).pipe(Effect.fork)
+        // Walk and sample queries to the node are paced one per second per IP: the probe goes out within ~2 s.
+        for (let i = 0; i < 50 && samplesIn === 0; i++) yield* Effect.sleep("100 millis")
+        assert.strictEqual(samplesIn, 1, "the node is probed")
+        yield* Effect.sleep("600 millis")
+        // The probe was abandoned long before the 30 s query time-out, and the node is not probed again.
+        assert.strictEqual(yield* node.inflight, 0)
+        yield* Effect.sleep("2500 millis")
+        assert.strictEqual(samplesIn, 1)
+        yield* crawler.stop(500)
+        yield* Fiber.join(drain)
+      }).pipe(Effect.provide(MemoryNetworkLive())),
+    30_000
+  )
 })
