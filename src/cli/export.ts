@@ -5,6 +5,7 @@ import { join } from "node:path"
 import { toHex } from "../krpc/ids.js"
 import type { ExportItem } from "../repository/model.js"
 import { Repository } from "../repository/Repository.js"
+import { torrentFile } from "../wire/torrentInfo.js"
 import { filterOptions, filtersOf } from "./filters.js"
 import { csvField, isoTime, magnet } from "./format.js"
 import { dbOption, existingRepository } from "./repositoryOptions.js"
@@ -59,10 +60,6 @@ const csvLine = (item: ExportItem) => {
     magnet(item.infoHash, t?.name, t?.infoHashV2)
   ].map(csvField).join(",")
 }
-
-/** A .torrent file rebuilt from the stored info dictionary: `d4:info<bytes>e`, so its infohash is unchanged. */
-export const torrentFile = (info: Uint8Array): Buffer =>
-  Buffer.concat([Buffer.from("d4:info"), Buffer.from(info), Buffer.from("e")])
 
 export const exportCommand = Command.make(
   "export",

@@ -9,6 +9,7 @@ import type {
   FetchFailure,
   InfoHash,
   InfohashRecord,
+  NodeRecord,
   NodeSighting,
   RepositoryStats,
   SearchPage,
@@ -24,6 +25,7 @@ export class RepositoryError extends Data.TaggedError("RepositoryError")<{
   readonly operation: string
   readonly cause: unknown
 }> {
+  /** The failed operation and its cause, for logs and the CLI. */
   override get message() {
     const cause = this.cause as { message?: string } | undefined
     return `repository ${this.operation} failed: ${cause?.message ?? String(this.cause)}`
@@ -63,6 +65,8 @@ export class Repository extends Context.Tag("bitscrape/Repository")<Repository, 
   readonly recentNodes: (
     limit: number
   ) => Effect.Effect<ReadonlyArray<{ readonly host: string; readonly port: number }>, RepositoryError>
+  /** The most recently seen nodes with what is known of them, newest first. */
+  readonly nodes: (limit: number) => Effect.Effect<ReadonlyArray<NodeRecord>, RepositoryError>
   /** Totals. */
   readonly stats: Effect.Effect<RepositoryStats, RepositoryError>
   /** Everything matching the filters, in discovery order, read in pages. */
@@ -83,6 +87,7 @@ export interface BatchPolicy {
   readonly within: Duration.DurationInput
 }
 
+/** 1,000 records or 1 s, whichever comes first. */
 export const defaultBatch: BatchPolicy = { size: 1000, within: Duration.seconds(1) }
 
 /**

@@ -1,11 +1,12 @@
 import { Clock, Effect, Layer, Option, Stream } from "effect"
-import type { InfoHash } from "../krpc/ids.js"
+import type { InfoHash, NodeId } from "../krpc/ids.js"
 import { toHex } from "../krpc/ids.js"
 import type {
   CrawlSessionInfo,
   DiscoverySource,
   ExportItem,
   InfohashRecord,
+  NodeRecord,
   SearchQuery,
   Torrent,
   TorrentSummary
@@ -30,7 +31,7 @@ interface IhRow {
 }
 
 const make = Effect.sync(() => {
-  const nodes = new Map<string, { host: string; port: number; lastResponse: number | undefined }>()
+  const nodes = new Map<string, { -readonly [K in keyof NodeRecord]: NodeRecord[K] }>()
   const infohashes = new Map<string, IhRow>()
   const torrents = new Map<string, Torrent & { discoveredAt: number; order: number }>()
   const sessionList: Array<{ -readonly [K in keyof CrawlSessionInfo]: CrawlSessionInfo[K] }> = []
@@ -95,10 +96,17 @@ const make = Effect.sync(() => {
           const key = `${toHex(n.id)}|${n.host}|${n.port}`
           const prev = nodes.get(key)
           const lastResponse = Math.max(prev?.lastResponse ?? -Infinity, n.respondedAt ?? -Infinity)
+          nodes.delete(key) // most recently seen last
           nodes.set(key, {
+            id: prev?.id ?? (Uint8Array.from(n.id) as NodeId),
             host: n.host,
             port: n.port,
-            lastResponse: isFinite(lastResponse) ? lastResponse : undefined
+            firstSeen: Math.min(prev?.firstSeen ?? n.seenAt, n.seenAt),
+            lastSeen: Math.max(prev?.lastSeen ?? n.seenAt, n.seenAt),
+            lastResponse: isFinite(lastResponse) ? lastResponse : undefined,
+            timesSeen: (prev?.timesSeen ?? 0) + 1,
+            bep42: n.bep42 ?? prev?.bep42,
+            version: n.version ?? prev?.version
           })
         }
       }),
@@ -179,6 +187,7 @@ const make = Effect.sync(() => {
           b.lastResponse! - a.lastResponse!
         ).slice(0, limit).map(({ host, port }) => ({ host, port }))
       ),
+    nodes: (limit) => Effect.sync(() => [...nodes.values()].sort((a, b) => b.lastSeen - a.lastSeen).slice(0, limit)),
     stats: Effect.sync(() => {
       const all = [...infohashes.values()]
       const count = (s: DiscoverySource) => all.filter((r) => r.record.seen[s] > 0).length

@@ -6,6 +6,7 @@ import type { InfoFile, TorrentInfo } from "../wire/torrentInfo.js"
 
 /** Where an infohash was learnt. */
 export type DiscoverySource = "sample" | "get_peers" | "announce" | "lookup"
+/** Every discovery source, in the order counters and columns list them. */
 export const DISCOVERY_SOURCES: ReadonlyArray<DiscoverySource> = ["sample", "get_peers", "announce", "lookup"]
 
 /** A node we heard from (one row per id and address: the same id at a new address is churn worth keeping). */
@@ -22,6 +23,19 @@ export interface NodeSighting {
   readonly version?: Uint8Array | undefined
   /** BEP 43 read-only. */
   readonly readOnly?: boolean | undefined
+}
+
+/** A stored node, as listed by `Repository.nodes`. */
+export interface NodeRecord {
+  readonly id: NodeId
+  readonly host: string
+  readonly port: number
+  readonly firstSeen: number
+  readonly lastSeen: number
+  readonly lastResponse: number | undefined
+  readonly timesSeen: number
+  readonly bep42: boolean | undefined
+  readonly version: Uint8Array | undefined
 }
 
 /** One discovery of an infohash (and, for announces and get_peers values, a peer that has it). */
@@ -51,10 +65,13 @@ export interface FetchFailure {
   readonly error: string
 }
 
+/** Where an infohash's metadata stands: not fetched yet, fetched and stored, or given up. */
 export type MetadataStatus = "pending" | "fetched" | "failed"
 
+/** How search results are ordered ("relevance" needs `text`; size, discovery time or name otherwise). */
 export type SortOrder = "relevance" | "newest" | "oldest" | "largest" | "smallest" | "name"
 
+/** Search filters, order and page; every field optional (no filter, newest first, first page). */
 export interface SearchQuery {
   /** Words to match in names and file paths (all must match; the last may be a prefix). */
   readonly text?: string | undefined
@@ -71,6 +88,7 @@ export interface SearchQuery {
   readonly offset?: number | undefined
 }
 
+/** One search hit: a stored torrent's name, size, file count and times (ms). */
 export interface TorrentSummary {
   readonly infoHash: InfoHash
   readonly name: string
@@ -80,11 +98,13 @@ export interface TorrentSummary {
   readonly fetchedAt: number
 }
 
+/** One page of search hits, and how many match in all. */
 export interface SearchPage {
   readonly total: number
   readonly items: ReadonlyArray<TorrentSummary>
 }
 
+/** Everything stored about one torrent: metadata, files, discovery counters and the peers seen with it. */
 export interface TorrentDetail extends Torrent {
   readonly discoveredAt: number
   readonly fileCount: number
@@ -93,6 +113,7 @@ export interface TorrentDetail extends Torrent {
   readonly peers: ReadonlyArray<{ readonly host: string; readonly port: number; readonly lastSeen: number }>
 }
 
+/** What is known about one infohash, with or without metadata: sightings by source, peers, fetch status. */
 export interface InfohashRecord {
   readonly infoHash: InfoHash
   readonly firstSeen: number
@@ -104,6 +125,7 @@ export interface InfohashRecord {
   readonly lastError: string | undefined
 }
 
+/** Totals over the whole store (rows per table, infohashes per discovery source, failed fetches). */
 export interface RepositoryStats {
   readonly nodes: number
   readonly infohashes: number
@@ -127,6 +149,7 @@ export interface ExportItem {
   readonly torrent: (Torrent & { readonly discoveredAt: number }) | undefined
 }
 
+/** One crawl session: start, end (undefined while running), the settings it ran with and its totals. */
 export interface CrawlSessionInfo {
   readonly id: number
   readonly startedAt: number

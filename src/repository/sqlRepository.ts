@@ -1,6 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Option, Stream } from "effect"
-import type { InfoHash } from "../krpc/ids.js"
+import type { InfoHash, NodeId } from "../krpc/ids.js"
 import { toHex } from "../krpc/ids.js"
 import type {
   Discovery,
@@ -9,6 +9,7 @@ import type {
   FetchFailure,
   InfohashRecord,
   MetadataStatus,
+  NodeRecord,
   NodeSighting,
   SearchQuery,
   Torrent,
@@ -457,6 +458,28 @@ export const makeSqlRepository = (dialect: Dialect) =>
         Effect.mapError(fail("recentNodes"))
       )
 
+    const nodes = (limit: number) =>
+      query(
+        `SELECT id, host, port, first_seen, last_seen, last_response, times_seen, bep42, version FROM nodes
+         ORDER BY last_seen DESC LIMIT ${placeholders(1)[0]}`,
+        [limit]
+      ).pipe(
+        Effect.map((rows) =>
+          rows.map((r): NodeRecord => ({
+            id: bytes(r.id) as NodeId,
+            host: String(r.host),
+            port: num(r.port),
+            firstSeen: num(r.first_seen),
+            lastSeen: num(r.last_seen),
+            lastResponse: optNum(r.last_response),
+            timesSeen: num(r.times_seen),
+            bep42: r.bep42 === null || r.bep42 === undefined ? undefined : num(r.bep42) === 1,
+            version: r.version === null || r.version === undefined ? undefined : bytes(r.version)
+          }))
+        ),
+        Effect.mapError(fail("nodes"))
+      )
+
     const stats = Effect.gen(function*() {
       const one = (text: string) => Effect.map(query(text), (rows) => rows[0]!)
       const ih = yield* one(
@@ -579,6 +602,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
       getInfohash,
       pendingMetadata,
       recentNodes,
+      nodes,
       stats,
       export: (q) =>
         q.hasMetadata === true || (q.hasMetadata === undefined && hasTorrentFilters(q))

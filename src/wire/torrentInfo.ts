@@ -12,6 +12,7 @@ export class InfoError extends Data.TaggedError("InfoError")<{
   readonly detail: string
 }> {}
 
+/** One file of a torrent: path, raw path bytes when not UTF-8, and length in bytes. */
 export interface InfoFile {
   /** Path components joined with "/". */
   readonly path: string
@@ -20,6 +21,7 @@ export interface InfoFile {
   readonly length: number
 }
 
+/** A verified, parsed info dictionary (v1, v2 or hybrid): name, files and sizes, with the raw bytes kept. */
 export interface TorrentInfo {
   /** The 20-byte infohash the DHT knows this torrent by (SHA-1, or truncated SHA-256 for v2-only). */
   readonly infoHash: Uint8Array
@@ -185,3 +187,7 @@ export const parseInfo = (info: Uint8Array, infoHash: Uint8Array): Either.Either
     return Either.left(new InfoError({ reason: "NotBencode", detail: e instanceof Error ? e.message : String(e) }))
   }
 }
+
+/** A .torrent file rebuilt from a stored info dictionary: `d4:info<bytes>e`, so its infohash is unchanged. */
+export const torrentFile = (info: Uint8Array): Buffer =>
+  Buffer.concat([Buffer.from("d4:info"), Buffer.from(info), Buffer.from("e")])

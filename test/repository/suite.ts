@@ -81,6 +81,19 @@ export const repositoryContract = <R>(
         host: "127.0.0.2",
         port: 2
       }])
+      const listed = yield* repo.nodes(2)
+      assert.strictEqual(listed.length, 2)
+      assert.strictEqual(listed[0]!.host, "127.0.0.1", "most recently seen first")
+      assert.strictEqual(listed[0]!.lastSeen, T0 + 9)
+      const first = listed[0]!
+      assert.deepStrictEqual(Buffer.from(first.id), Buffer.from(id))
+      assert.strictEqual(first.firstSeen, T0)
+      assert.strictEqual(first.lastResponse, T0 + 5)
+      assert.strictEqual(first.timesSeen, 3)
+      assert.strictEqual(Buffer.from(first.version!).toString(), "LT01")
+      const other = (yield* repo.nodes(10)).find((n) => n.host === "127.0.0.2")!
+      assert.strictEqual(other.bep42, true)
+      assert.strictEqual(other.lastResponse, T0 + 1)
     })
   )
 

@@ -1,0 +1,126 @@
+import { Context, Effect, Layer, Option, PubSub, Schema, Stream } from "effect"
+import type { CrawlerStats } from "../crawler/Crawler.js"
+import type { Written } from "../session/CrawlSession.js"
+import { counterByTag } from "./prometheus.js"
+
+// The crawl's live state for the web UI: the session publishes a snapshot about once a second, the server
+// streams them to dashboards (server-sent events) and keeps a short history so a freshly opened dashboard
+// draws its charts at once. `bitscrape serve` has no crawl: its snapshots are never published.
+
+const Sources = Schema.Struct({
+  sample: Schema.Number,
+  get_peers: Schema.Number,
+  announce: Schema.Number,
+  lookup: Schema.Number
+})
+
+/** One second of a running crawl, as the dashboard sees it. */
+export const LiveSnapshot = Schema.Struct({
+  /** Unix ms when taken. */
+  at: Schema.Number,
+  /** Seconds since the crawl started. */
+  elapsed: Schema.Number,
+  /** False once the crawl has stopped (the last snapshot says so). */
+  running: Schema.Boolean,
+  knownNodes: Schema.Number,
+  responsiveNodes: Schema.Number,
+  uniqueInfohashes: Schema.Number,
+  discoveries: Sources,
+  queries: Schema.Struct({
+    find_node: Schema.Number,
+    sample_infohashes: Schema.Number,
+    get_peers: Schema.Number
+  }),
+  queueDepths: Schema.Struct({
+    discoveries: Schema.Number,
+    nodes: Schema.Number,
+    candidates: Schema.Number,
+    lookups: Schema.Number
+  }),
+  /** Addresses refused by the address filter, by reason. */
+  filtered: Schema.Record({ key: Schema.String, value: Schema.Number }),
+  /** Datagrams dropped, by reason (process-wide). */
+  drops: Schema.Record({ key: Schema.String, value: Schema.Number }),
+  backoffMillis: Schema.Number,
+  /** Why discovery slowed, when it did. */
+  backoffReason: Schema.NullOr(Schema.String),
+  /** What has been committed to the database. */
+  written: Schema.Struct({
+    discoveries: Schema.Number,
+    nodes: Schema.Number,
+    torrents: Schema.Number,
+    failures: Schema.Number
+  })
+})
+export type LiveSnapshot = typeof LiveSnapshot.Type
+
+/** Builds a snapshot from the session's progress report. */
+export const snapshotOf = (
+  stats: CrawlerStats,
+  written: Readonly<Written>,
+  elapsed: number,
+  running = true
+): LiveSnapshot => ({
+  at: Date.now(),
+  elapsed,
+  running,
+  knownNodes: stats.knownNodes,
+  responsiveNodes: stats.responsiveNodes,
+  uniqueInfohashes: stats.uniqueInfohashes,
+  discoveries: { ...stats.discoveries },
+  queries: { ...stats.queries },
+  queueDepths: { ...stats.queueDepths },
+  filtered: Object.fromEntries(Object.entries(stats.filtered).filter(([, v]) => v !== undefined)) as Record<
+    string,
+    number
+  >,
+  drops: counterByTag("bitscrape_dht_drops_total", "reason"),
+  backoffMillis: stats.backoffMillis,
+  backoffReason: stats.backoffReason ?? null,
+  written: { ...written }
+})
+
+/** How many snapshots a new dashboard receives as history (five minutes at one a second). */
+export const HISTORY = 300
+
+/** The live feed between a crawl session and the web server. */
+export class LiveStats extends Context.Tag("bitscrape/LiveStats")<LiveStats, {
+  /** Publishes a snapshot to every listener (never waits: slow listeners miss intermediate ones). */
+  readonly publish: (snapshot: LiveSnapshot) => Effect.Effect<void>
+  /** The latest snapshot, if a crawl runs (or ran) in this process. */
+  readonly latest: Effect.Effect<Option.Option<LiveSnapshot>>
+  /** Recent snapshots, oldest first. */
+  readonly history: Effect.Effect<ReadonlyArray<LiveSnapshot>>
+  /** Snapshots from now on; each subscriber gets its own bounded, sliding buffer. */
+  readonly changes: Stream.Stream<LiveSnapshot>
+  /** The settings of the crawl in force, for the "about" page (secrets removed by the publisher). */
+  readonly settings: Effect.Effect<Option.Option<unknown>>
+  readonly setSettings: (settings: unknown) => Effect.Effect<void>
+}>() {}
+
+const make = Effect.gen(function*() {
+  const hub = yield* PubSub.sliding<LiveSnapshot>(8)
+  const recent: Array<LiveSnapshot> = []
+  let current: unknown = undefined
+  let hasSettings = false
+  return LiveStats.of({
+    publish: (s) =>
+      Effect.suspend(() => {
+        recent.push(s)
+        if (recent.length > HISTORY) recent.shift()
+        return PubSub.publish(hub, s)
+      }),
+    latest: Effect.sync(() => Option.fromNullable(recent.at(-1))),
+    history: Effect.sync(() => recent.slice()),
+    changes: Stream.fromPubSub(hub),
+    settings: Effect.sync(() => hasSettings ? Option.some(current) : Option.none()),
+    setSettings: (s) =>
+      Effect.sync(() => {
+        current = s
+        hasSettings = true
+      })
+  })
+})
+
+/** An in-process live feed. */
+export const LiveStatsLive = Layer.effect(LiveStats, make)

@@ -1,0 +1,254 @@
+import { HttpLayerRouter, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Context, Data, Effect, Layer, Option, Redacted, Schedule, Stream } from "effect"
+import { createHash } from "node:crypto"
+import { readdirSync, readFileSync } from "node:fs"
+import { createServer } from "node:http"
+import { extname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { WebConfig } from "../config/WebConfig.js"
+import { infoHashFromHex, toHex } from "../krpc/ids.js"
+import { Repository } from "../repository/Repository.js"
+import { torrentFile } from "../wire/torrentInfo.js"
+import { BitscrapeApi } from "./api.js"
+import { ApiHandlers } from "./handlers.js"
+import { LiveStats } from "./LiveStats.js"
+import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js"
+import {
+  isLoopbackHost,
+  makeRateLimiter,
+  makeStreamLimiter,
+  presentedToken,
+  sameSecret,
+  SECURITY_HEADERS,
+  TOKEN_COOKIE
+} from "./security.js"
+
+// The web UI's HTTP server (@effect/platform on Node's http): the JSON API (HttpApi, with its OpenAPI
+// description), live stats as server-sent events, .torrent downloads, Prometheus metrics and the pages'
+// static assets, behind one global middleware that adds the security headers and enforces the token, the
+// method/body limits and per-client rate limits.
+
+/** The server refused to start (a non-loopback address without a token, a port in use, …). */
+export class WebServerError extends Data.TaggedError("WebServerError")<{
+  readonly reason: "TokenRequired" | "Listen"
+  readonly message: string
+}> {}
+
+/** The running web server. */
+export class WebServer extends Context.Tag("bitscrape/WebServer")<WebServer, {
+  /** The address it listens on, e.g. http://127.0.0.1:8881/ */
+  readonly url: string
+}>() {}
+
+// === Static assets (the pages: plain HTML, CSS and JavaScript; no build step) ===
+
+const ASSETS_DIR = fileURLToPath(new URL("./assets/", import.meta.url))
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".json": "application/json",
+  ".webmanifest": "application/manifest+json"
+}
+
+interface Asset {
+  readonly body: Uint8Array
+  readonly type: string
+  readonly etag: string
+}
+
+const loadAssets = (): ReadonlyMap<string, Asset> => {
+  const assets = new Map<string, Asset>()
+  for (const name of readdirSync(ASSETS_DIR)) {
+    const type = TYPES[extname(name)]
+    if (type === undefined) continue
+    const body = readFileSync(join(ASSETS_DIR, name))
+    assets.set(name, { body, type, etag: `"${createHash("sha1").update(body).digest("hex").slice(0, 16)}"` })
+  }
+  return assets
+}
+
+/** Page routes and the asset that renders each. */
+const PAGES: ReadonlyArray<readonly [`/${string}`, string]> = [
+  ["/", "index.html"],
+  ["/search", "search.html"],
+  ["/torrent/:infohash", "torrent.html"],
+  ["/about", "about.html"]
+]
+
+// === Server-sent events ===
+
+const encoder = new TextEncoder()
+const sse = (event: string, data: unknown) => encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+
+const clientOf = (request: HttpServerRequest.HttpServerRequest) => Option.getOrElse(request.remoteAddress, () => "?")
+
+const make = Effect.gen(function*() {
+  const config = yield* WebConfig
+  const live = yield* LiveStats
+  const repo = yield* Repository
+  const assets = loadAssets()
+  const token = Option.map(config.token, Redacted.value)
+  const apiLimiter = makeRateLimiter({ rate: config.rateLimit, burst: config.rateLimit * 4 })
+  const streams = makeStreamLimiter(8)
+
+  const asset = (name: string, cacheable: boolean) =>
+    Effect.gen(function*() {
+      const a = assets.get(name)
+      if (a === undefined) return HttpServerResponse.text("not found\n", { status: 404 })
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const headers = { etag: a.etag, "cache-control": cacheable ? "public, max-age=300" : "no-cache" }
+      if (request.headers["if-none-match"] === a.etag) return HttpServerResponse.empty({ status: 304, headers })
+      return HttpServerResponse.uint8Array(a.body, { contentType: a.type, headers })
+    })
+
+  const liveEvents = Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const client = clientOf(request)
+    if (!streams.acquire(client)) {
+      return HttpServerResponse.text("too many live streams from this address\n", { status: 429 })
+    }
+    const history = yield* live.history
+    const events = Stream.concat(
+      Stream.make(sse("history", history)),
+      Stream.merge(
+        Stream.map(live.changes, (s) => sse(s.running ? "stats" : "stopped", s)),
+        // A comment line every 15 s keeps proxies from closing an idle stream.
+        Stream.map(Stream.fromSchedule(Schedule.spaced("15 seconds")), () => encoder.encode(": keep-alive\n\n"))
+      )
+    ).pipe(Stream.ensuring(Effect.sync(() => streams.release(client))))
+    return HttpServerResponse.stream(events, {
+      contentType: "text/event-stream",
+      headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+    })
+  })
+
+  const download = Effect.gen(function*() {
+    const params = yield* HttpRouter.params
+    const ih = infoHashFromHex(params["infohash"] ?? "")
+    if (ih === undefined) return HttpServerResponse.text("an infohash is 40 hexadecimal digits\n", { status: 400 })
+    return yield* repo.getTorrent(ih).pipe(
+      Effect.map((t) =>
+        HttpServerResponse.uint8Array(torrentFile(t.info), {
+          contentType: "application/x-bittorrent",
+          headers: { "content-disposition": `attachment; filename="${toHex(t.infoHash)}.torrent"` }
+        })
+      ),
+      Effect.catchTags({
+        TorrentNotFound: () => Effect.succeed(HttpServerResponse.text("no such torrent\n", { status: 404 })),
+        RepositoryError: (e) => Effect.succeed(HttpServerResponse.text(`${e.message}\n`, { status: 500 }))
+      })
+    )
+  })
+
+  const routes = HttpLayerRouter.use((router) =>
+    Effect.gen(function*() {
+      for (const [path, file] of PAGES) yield* router.add("GET", path, asset(file, false))
+      yield* router.add("GET", "/assets/:file", Effect.flatMap(HttpRouter.params, (p) => asset(p["file"] ?? "", true)))
+      yield* router.add("GET", "/favicon.ico", asset("favicon.svg", true))
+      yield* router.add("GET", "/api/live", liveEvents)
+      yield* router.add("GET", "/api/torrents/:infohash/file", download)
+      // Anything else: a 404 that still passes through the guard (headers, token, limits).
+      yield* router.add("*", "*", Effect.succeed(HttpServerResponse.text("not found\n", { status: 404 })))
+      yield* router.add(
+        "GET",
+        "/metrics",
+        Effect.sync(() => HttpServerResponse.text(prometheusText(), { contentType: PROMETHEUS_CONTENT_TYPE }))
+      )
+    })
+  )
+
+  // Every request: method and body limits, the token (if any), rate limits; every response: security headers.
+  const guard = HttpLayerRouter.middleware((app) =>
+    Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const url = new URL(request.url, "http://localhost")
+      const deny = (status: number, text: string, headers: Record<string, string> = {}) =>
+        HttpServerResponse.text(`${text}\n`, { status, headers: { ...SECURITY_HEADERS, ...headers } })
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        return deny(405, "only GET and HEAD are accepted", { allow: "GET, HEAD" })
+      }
+      const length = Number(request.headers["content-length"] ?? "0")
+      if (length > 0 || request.headers["transfer-encoding"] !== undefined) {
+        return deny(413, "requests carry no body here")
+      }
+      if (request.url.length > 4096) return deny(414, "URL too long")
+      let setCookie: string | undefined
+      if (Option.isSome(token)) {
+        const presented = presentedToken(request.headers, url)
+        if (presented.token === undefined || !sameSecret(presented.token, token.value)) {
+          return deny(401, "a token is required: open the link printed by bitscrape (…?token=…)", {
+            "www-authenticate": "Bearer"
+          })
+        }
+        if (presented.fromQuery) {
+          setCookie = `${TOKEN_COOKIE}=${encodeURIComponent(token.value)}; HttpOnly; SameSite=Strict; Path=/`
+        }
+      }
+      if (url.pathname.startsWith("/api/") && !apiLimiter.take(clientOf(request), Date.now())) {
+        return deny(429, "too many requests; slow down", { "retry-after": "1" })
+      }
+      const response = yield* app
+      return HttpServerResponse.setHeaders(
+        response,
+        setCookie === undefined ? SECURITY_HEADERS : { ...SECURITY_HEADERS, "set-cookie": setCookie }
+      )
+    }), { global: true })
+
+  return Layer.mergeAll(
+    routes,
+    HttpLayerRouter.addHttpApi(BitscrapeApi, { openapiPath: "/api/openapi.json" }).pipe(Layer.provide(ApiHandlers)),
+    guard
+  )
+})
+
+/**
+ * The web server, listening on `WebConfig`'s host and port. Refuses to start on a non-loopback address
+ * without a token. Needs the Repository, the LiveStats feed and WebInfo.
+ */
+export const WebServerLive = Layer.unwrapScoped(Effect.gen(function*() {
+  const config = yield* WebConfig
+  if (!isLoopbackHost(config.host) && Option.isNone(config.token)) {
+    return yield* Effect.fail(
+      new WebServerError({
+        reason: "TokenRequired",
+        message:
+          `the web UI would listen on ${config.host}, which is reachable from other machines: set BITSCRAPE_UI_TOKEN to a secret first (or use --ui-host 127.0.0.1)`
+      })
+    )
+  }
+  const app = yield* make
+  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 })
+  const listening = NodeHttpServer.layer(() => server, { host: config.host, port: config.port }).pipe(
+    Layer.mapError((e) =>
+      new WebServerError({
+        reason: "Listen",
+        message: `cannot listen on ${config.host}:${config.port}: ${(e.cause as Error | undefined)?.message ?? e}`
+      })
+    )
+  )
+  // Node's server.close() waits for open connections, and a dashboard's event stream never ends by itself:
+  // close them first, so stopping the crawl is not held up by an open browser tab.
+  const closer = Layer.scopedDiscard(Effect.flatMap(
+    HttpServer.HttpServer,
+    () => Effect.addFinalizer(() => Effect.sync(() => server.closeAllConnections()))
+  ))
+  const handle = Layer.effect(
+    WebServer,
+    Effect.map(HttpServer.HttpServer, (s) => {
+      const a = s.address
+      const host = a._tag === "TcpAddress" ? a.hostname : "localhost"
+      const shown = host.includes(":") ? `[${host}]` : host
+      return WebServer.of({ url: a._tag === "TcpAddress" ? `http://${shown}:${a.port}/` : `unix:${a.path}` })
+    })
+  )
+  return Layer.mergeAll(
+    HttpLayerRouter.serve(app, { disableLogger: true, disableListenLog: true }),
+    closer,
+    handle
+  ).pipe(Layer.provide(listening))
+}))

@@ -1,0 +1,212 @@
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { ParseResult, Schema } from "effect"
+import { parseDate, parseSize } from "../cli/format.js"
+import { LiveSnapshot } from "./LiveStats.js"
+
+// The JSON API: every request and response is a Schema, so invalid parameters are refused with 400 and a
+// message naming the parameter, and the OpenAPI description (GET /api/openapi.json) is generated from the
+// same definitions. Field names follow the CLI's --json output (snake_case).
+
+// === Errors ===
+
+/** 404: no such torrent (or other resource). */
+export class NotFound extends Schema.TaggedError<NotFound>()(
+  "NotFound",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+
+/** 500: the database failed; the message says which operation. */
+export class ServerError extends Schema.TaggedError<ServerError>()(
+  "ServerError",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 500 })
+) {}
+
+// === Parameters ===
+
+const textParam = <A>(parse: (s: string) => A | undefined, form: string) =>
+  Schema.transformOrFail(Schema.String, Schema.Number, {
+    strict: true,
+    decode: (s, _, ast) => {
+      const v = parse(s)
+      return typeof v === "number" ? ParseResult.succeed(v) : ParseResult.fail(
+        new ParseResult.Type(ast, s, `"${s}" is not ${form}`)
+      )
+    },
+    encode: (n) => ParseResult.succeed(String(n))
+  })
+
+/** "700MB", "1.5GiB", "42" as bytes. */
+const Size = textParam(parseSize, "a size such as 700MB or 1.5GiB")
+/** A date ("2026-11-25") or ISO date-time as Unix ms. */
+const DateParam = textParam(parseDate, "a date such as 2026-11-25")
+const Count = Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative())
+
+/** 40 hexadecimal digits. */
+export const InfohashHex = Schema.String.pipe(
+  Schema.pattern(/^[0-9a-fA-F]{40}$/, { message: () => "an infohash is 40 hexadecimal digits" })
+)
+
+export const SortOrder = Schema.Literal("relevance", "newest", "oldest", "largest", "smallest", "name")
+
+/** The search filters of `bitscrape search`, as URL parameters. */
+export const SearchParams = Schema.Struct({
+  /** Words to find in names and file paths. */
+  q: Schema.optional(Schema.String.pipe(Schema.maxLength(200))),
+  sort: Schema.optional(SortOrder),
+  /** Page number, from 1. */
+  page: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 10_000))),
+  /** Results per page, 1–100. */
+  limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100))),
+  min_size: Schema.optional(Size),
+  max_size: Schema.optional(Size),
+  min_files: Schema.optional(Count),
+  max_files: Schema.optional(Count),
+  since: Schema.optional(DateParam),
+  until: Schema.optional(DateParam)
+})
+
+// === Responses ===
+
+const Sources = Schema.Struct({
+  sample: Schema.Number,
+  get_peers: Schema.Number,
+  announce: Schema.Number,
+  lookup: Schema.Number
+})
+
+export const DatabaseStats = Schema.Struct({
+  backend: Schema.Literal("sqlite", "postgres", "memory"),
+  nodes: Schema.Number,
+  infohashes: Schema.Number,
+  by_source: Sources,
+  torrents: Schema.Number,
+  files: Schema.Number,
+  failed: Schema.Number,
+  sessions: Schema.Number
+})
+
+export const StatsResponse = Schema.Struct({
+  database: DatabaseStats,
+  /** The running crawl in this process, if any (null for `bitscrape serve`). */
+  live: Schema.NullOr(LiveSnapshot)
+})
+
+export const TorrentSummary = Schema.Struct({
+  infohash: Schema.String,
+  name: Schema.String,
+  length: Schema.Number,
+  files: Schema.Number,
+  discovered_at: Schema.String,
+  fetched_at: Schema.String
+})
+
+export const SearchResponse = Schema.Struct({
+  total: Schema.Number,
+  page: Schema.Number,
+  limit: Schema.Number,
+  items: Schema.Array(TorrentSummary)
+})
+
+export const TorrentDetail = Schema.Struct({
+  infohash: Schema.String,
+  infohash_v2: Schema.optional(Schema.String),
+  name: Schema.String,
+  length: Schema.Number,
+  piece_length: Schema.NullOr(Schema.Number),
+  private: Schema.Boolean,
+  version: Schema.String,
+  files: Schema.Array(Schema.Struct({ path: Schema.String, length: Schema.Number })),
+  source: Schema.NullOr(Schema.Struct({
+    host: Schema.String,
+    port: Schema.Number,
+    client: Schema.NullOr(Schema.String)
+  })),
+  magnet: Schema.String,
+  discovered_at: Schema.String,
+  fetched_at: Schema.String,
+  /** Sightings by discovery source. */
+  seen: Sources,
+  peers_seen: Schema.Number,
+  /** Peers recorded for this infohash, most recent first (at most 50). */
+  peers: Schema.Array(Schema.Struct({ host: Schema.String, port: Schema.Number, last_seen: Schema.String }))
+})
+
+export const NodeInfo = Schema.Struct({
+  id: Schema.String,
+  host: Schema.String,
+  port: Schema.Number,
+  first_seen: Schema.String,
+  last_seen: Schema.String,
+  last_response: Schema.NullOr(Schema.String),
+  times_seen: Schema.Number,
+  /** BEP 42: true valid, false invalid, null exempt or unknown. */
+  bep42: Schema.NullOr(Schema.Boolean),
+  /** Client version (`v`), printable. */
+  client: Schema.NullOr(Schema.String)
+})
+
+export const SessionInfo = Schema.Struct({
+  id: Schema.Number,
+  started_at: Schema.String,
+  ended_at: Schema.NullOr(Schema.String),
+  settings: Schema.Unknown,
+  totals: Schema.Unknown
+})
+
+export const AboutResponse = Schema.Struct({
+  version: Schema.String,
+  /** Settings of the crawl in force (null when only serving a database). */
+  crawl: Schema.Unknown,
+  database: Schema.String,
+  ui: Schema.Struct({ host: Schema.String, port: Schema.Number, token: Schema.Boolean })
+})
+
+// === The API ===
+
+export class CrawlApiGroup extends HttpApiGroup.make("crawl")
+  .add(HttpApiEndpoint.get("stats", "/stats").addSuccess(StatsResponse))
+  .add(
+    HttpApiEndpoint.get("nodes", "/nodes")
+      .setUrlParams(Schema.Struct({
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000)))
+      }))
+      .addSuccess(Schema.Array(NodeInfo))
+  )
+  .add(
+    HttpApiEndpoint.get("sessions", "/sessions")
+      .setUrlParams(Schema.Struct({
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000)))
+      }))
+      .addSuccess(Schema.Array(SessionInfo))
+  )
+  .add(HttpApiEndpoint.get("about", "/about").addSuccess(AboutResponse))
+  .addError(ServerError)
+  .annotate(OpenApi.Description, "The crawl: statistics, nodes, sessions and settings")
+{}
+
+export class TorrentsApiGroup extends HttpApiGroup.make("torrents")
+  .add(HttpApiEndpoint.get("search", "/search").setUrlParams(SearchParams).addSuccess(SearchResponse))
+  .add(
+    HttpApiEndpoint.get("torrent", "/torrents/:infohash")
+      .setPath(Schema.Struct({ infohash: InfohashHex }))
+      .addSuccess(TorrentDetail)
+      .addError(NotFound)
+  )
+  .addError(ServerError)
+  .annotate(OpenApi.Description, "Torrents whose metadata was fetched: search and detail")
+{}
+
+/** BitScrape's JSON API, served under /api. */
+export class BitscrapeApi extends HttpApi.make("bitscrape")
+  .add(CrawlApiGroup)
+  .add(TorrentsApiGroup)
+  .prefix("/api")
+  .annotate(OpenApi.Title, "BitScrape")
+  .annotate(
+    OpenApi.Description,
+    "JSON API of a BitScrape crawl. Live statistics are also pushed as server-sent events at /api/live; " +
+      "a torrent's .torrent file is at /api/torrents/{infohash}.torrent; Prometheus metrics at /metrics."
+  )
+{}

@@ -1,0 +1,155 @@
+import { HttpApiBuilder } from "@effect/platform"
+import { Context, Effect, Layer, Option } from "effect"
+import { isoTime, magnet, torrentJson } from "../cli/format.js"
+import { infoHashFromHex, toHex } from "../krpc/ids.js"
+import { Repository, type RepositoryError } from "../repository/Repository.js"
+import { decodeText } from "../wire/torrentInfo.js"
+import { BitscrapeApi, NotFound, ServerError } from "./api.js"
+import { LiveStats } from "./LiveStats.js"
+
+// The JSON API's handlers: thin translations between the Repository / live feed and the API's Schemas.
+
+/** Facts about this server for the "about" page. */
+export class WebInfo extends Context.Tag("bitscrape/WebInfo")<WebInfo, {
+  readonly version: string
+  /** The database in use, with any password removed. */
+  readonly database: string
+  readonly host: string
+  readonly port: number
+  readonly token: boolean
+}>() {}
+
+const serverError = (e: RepositoryError) => new ServerError({ message: e.message })
+
+/** Version bytes as text a person can read (client ids are 2 letters and 2 version bytes, BEP 20 style). */
+const clientText = (v: Uint8Array | undefined): string | null => {
+  if (v === undefined || v.length === 0) return null
+  const letters = Buffer.from(v.subarray(0, 2)).toString("latin1")
+  if (v.length === 4 && /^[A-Za-z]{2}$/.test(letters)) return `${letters} ${v[2]}.${v[3]}`
+  return decodeText(v).text
+}
+
+const CrawlHandlers = HttpApiBuilder.group(BitscrapeApi, "crawl", (handlers) =>
+  Effect.gen(function*() {
+    const repo = yield* Repository
+    const live = yield* LiveStats
+    const info = yield* WebInfo
+    return handlers
+      .handle("stats", () =>
+        Effect.gen(function*() {
+          const s = yield* Effect.mapError(repo.stats, serverError)
+          return {
+            database: {
+              backend: repo.backend,
+              nodes: s.nodes,
+              infohashes: s.infohashes,
+              by_source: s.bySource,
+              torrents: s.torrents,
+              files: s.files,
+              failed: s.failed,
+              sessions: s.sessions
+            },
+            live: Option.getOrNull(yield* live.latest)
+          }
+        }))
+      .handle("nodes", ({ urlParams }) =>
+        repo.nodes(urlParams.limit ?? 100).pipe(
+          Effect.mapError(serverError),
+          Effect.map((nodes) =>
+            nodes.map((n) => ({
+              id: toHex(n.id),
+              host: n.host,
+              port: n.port,
+              first_seen: isoTime(n.firstSeen),
+              last_seen: isoTime(n.lastSeen),
+              last_response: n.lastResponse === undefined ? null : isoTime(n.lastResponse),
+              times_seen: n.timesSeen,
+              bep42: n.bep42 ?? null,
+              client: clientText(n.version)
+            }))
+          )
+        ))
+      .handle("sessions", ({ urlParams }) =>
+        repo.sessions(urlParams.limit ?? 50).pipe(
+          Effect.mapError(serverError),
+          Effect.map((list) =>
+            list.map((s) => ({
+              id: s.id,
+              started_at: isoTime(s.startedAt),
+              ended_at: s.endedAt === undefined ? null : isoTime(s.endedAt),
+              settings: s.settings ?? null,
+              totals: s.totals ?? null
+            }))
+          )
+        ))
+      .handle("about", () =>
+        Effect.map(live.settings, (crawl) => ({
+          version: info.version,
+          crawl: Option.getOrNull(crawl),
+          database: info.database,
+          ui: { host: info.host, port: info.port, token: info.token }
+        })))
+  }))
+
+const TorrentHandlers = HttpApiBuilder.group(BitscrapeApi, "torrents", (handlers) =>
+  Effect.gen(function*() {
+    const repo = yield* Repository
+    return handlers
+      .handle("search", ({ urlParams: p }) =>
+        Effect.gen(function*() {
+          const limit = p.limit ?? 20
+          const page = p.page ?? 1
+          const result = yield* Effect.mapError(
+            repo.search({
+              text: p.q,
+              sort: p.sort ?? (p.q === undefined || p.q.trim() === "" ? "newest" : "relevance"),
+              minSize: p.min_size,
+              maxSize: p.max_size,
+              minFiles: p.min_files,
+              maxFiles: p.max_files,
+              since: p.since,
+              until: p.until,
+              limit,
+              offset: (page - 1) * limit
+            }),
+            serverError
+          )
+          return {
+            total: result.total,
+            page,
+            limit,
+            items: result.items.map((t) => ({
+              infohash: toHex(t.infoHash),
+              name: t.name,
+              length: t.totalLength,
+              files: t.fileCount,
+              discovered_at: isoTime(t.discoveredAt),
+              fetched_at: isoTime(t.fetchedAt)
+            }))
+          }
+        }))
+      .handle("torrent", ({ path }) =>
+        repo.getTorrent(infoHashFromHex(path.infohash)!).pipe(
+          Effect.catchTags({
+            TorrentNotFound: () => Effect.fail(new NotFound({ message: `no torrent ${path.infohash.toLowerCase()}` })),
+            RepositoryError: (e) => Effect.fail(serverError(e))
+          }),
+          Effect.map((t) => {
+            const json = torrentJson(t)
+            return {
+              ...json,
+              piece_length: json.piece_length ?? null,
+              source: t.sourcePeer ? { ...t.sourcePeer, client: t.sourceClient ?? null } : null,
+              magnet: magnet(t.infoHash, t.name, t.infoHashV2),
+              discovered_at: isoTime(t.discoveredAt),
+              fetched_at: isoTime(t.fetchedAt),
+              seen: t.seen,
+              peers_seen: t.peersSeen,
+              peers: t.peers.slice(0, 50).map((p) => ({ host: p.host, port: p.port, last_seen: isoTime(p.lastSeen) }))
+            }
+          })
+        ))
+  }))
+
+/** The API's handlers; need the Repository, the live feed and WebInfo. */
+export const ApiHandlers = Layer.mergeAll(CrawlHandlers, TorrentHandlers)
