@@ -1,5 +1,6 @@
 import * as effectEslint from "@effect/eslint-plugin"
 import js from "@eslint/js"
+import globals from "globals"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
@@ -37,5 +38,10 @@ export default tseslint.config(
     files: ["**/*.js", "**/*.mjs", "**/*.cjs"],
     languageOptions: { globals: { process: "readonly", console: "readonly", Buffer: "readonly" } },
     rules: { "@typescript-eslint/no-require-imports": "off" }
+  },
+  {
+    // The web UI's pages: plain browser modules served as they are (no build step).
+    files: ["src/web/assets/**/*.js"],
+    languageOptions: { globals: { ...globals.browser } }
   }
 )

@@ -39,6 +39,9 @@ const program = run(argv).pipe(
       const text = String(error).replace(/BITSCRAPE\.([A-Z0-9_]+)/g, "BITSCRAPE_$1")
       return Effect.as(Console.error(`bitscrape: invalid setting: ${text}`), EXIT_USAGE)
     }
+    if (tag === "WebServerError" && (error as { reason?: string }).reason === "TokenRequired") {
+      return Effect.as(Console.error(`bitscrape: ${(error as { message: string }).message}`), EXIT_USAGE)
+    }
     const message = error instanceof Error ? error.message : String(error)
     return Effect.as(Console.error(`bitscrape: ${message}`), 1)
   }),

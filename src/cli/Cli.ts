@@ -1,18 +1,17 @@
 import { Command, HelpDoc, Span } from "@effect/cli"
 import { Console, Effect } from "effect"
-import { createRequire } from "node:module"
 import { crawl } from "./crawl.js"
 import { demo } from "./demo.js"
 import { exportCommand } from "./export.js"
 import { fetchCommand } from "./fetch.js"
 import { search } from "./search.js"
+import { serve } from "./serve.js"
 import { show } from "./show.js"
 import { stats } from "./stats.js"
 
-const pkg = createRequire(import.meta.url)("../../package.json") as { readonly version: string }
+import { version } from "./version.js"
 
-/** The package version, as `bitscrape --version` prints it. */
-export const version: string = pkg.version
+export { version }
 
 const root = Command.make("bitscrape", {}, () =>
   Console.log(
@@ -29,7 +28,7 @@ const root = Command.make("bitscrape", {}, () =>
 
 /** The command tree; subcommands are added here as they land. */
 export const command = root.pipe(
-  Command.withSubcommands([crawl, demo, fetchCommand, search, show, exportCommand, stats])
+  Command.withSubcommands([crawl, demo, fetchCommand, search, show, exportCommand, stats, serve])
 )
 
 /** Runs the CLI on `argv` (as `process.argv`). */

@@ -3,6 +3,7 @@ import { Config, Duration, Effect, Layer, Option } from "effect"
 import { CrawlerConfig, crawlerConfigFromEnv, type CrawlerSettings } from "../config/CrawlerConfig.js"
 import { DhtConfig, dhtConfigFromEnv, type DhtSettings } from "../config/DhtConfig.js"
 import { FetcherConfig, fetcherConfigFromEnv, type FetcherSettings } from "../config/FetcherConfig.js"
+import { WebConfig } from "../config/WebConfig.js"
 import { parseCidrList } from "../crawler/addressFilter.js"
 import { CrawlerLive } from "../crawler/Crawler.js"
 import { parseAreaList } from "../crawler/targets.js"
@@ -11,8 +12,11 @@ import { MetadataFetcher, MetadataFetcherLive } from "../metadata/MetadataFetche
 import { RepositoryLive } from "../repository/layers.js"
 import { Repository } from "../repository/Repository.js"
 import { runCrawlSession, type SessionSummary } from "../session/CrawlSession.js"
+import { LiveStats, makeLiveStats, snapshotOf } from "../web/LiveStats.js"
+import { WebServerLive } from "../web/WebServer.js"
 import { makeProgress } from "./progress.js"
 import { dbOption, jsonOption, resolveDb } from "./repositoryOptions.js"
+import { announceDashboard, resolveWebSettings, webInfo } from "./webOptions.js"
 
 const listOption = <A>(
   name: string,
@@ -81,8 +85,17 @@ export const crawlFlags = {
     Options.optional
   ),
   noMetadata: Options.boolean("no-metadata").pipe(Options.withDescription("discover only; fetch no metadata")),
-  noUi: Options.boolean("no-ui").pipe(Options.withDescription("no web dashboard")),
-  uiPort: Options.integer("ui-port").pipe(Options.withDescription("web dashboard port"), Options.optional),
+  noUi: Options.boolean("no-ui").pipe(Options.withDescription("no web dashboard (env BITSCRAPE_UI=false)")),
+  uiHost: Options.text("ui-host").pipe(
+    Options.withDescription(
+      "web dashboard address (env BITSCRAPE_UI_HOST; default 127.0.0.1; any other address needs BITSCRAPE_UI_TOKEN)"
+    ),
+    Options.optional
+  ),
+  uiPort: Options.integer("ui-port").pipe(
+    Options.withDescription("web dashboard port, 0 for any free one (env BITSCRAPE_UI_PORT; default 8881)"),
+    Options.optional
+  ),
   duration: Options.integer("duration").pipe(
     Options.withDescription("stop after this many seconds (env BITSCRAPE_DURATION; default: until Ctrl-C)"),
     Options.optional
@@ -139,6 +152,7 @@ export const resolveSettings = (flags: CrawlFlags) =>
       ...fetcherEnv,
       maxConnections: Option.getOrElse(flags.maxConnections, () => fetcherEnv.maxConnections)
     }
+    const web = yield* resolveWebSettings(flags)
     const db = yield* resolveDb(flags.db)
     const progressInterval = yield* Config.integer("progressInterval").pipe(Config.withDefault(10))
     const durationEnv = yield* Config.option(
@@ -147,7 +161,7 @@ export const resolveSettings = (flags: CrawlFlags) =>
       )
     )
     const duration = Option.orElse(flags.duration, () => durationEnv)
-    return { dht, crawler, fetcher, db, progressInterval, duration }
+    return { dht, crawler, fetcher, web, db, progressInterval, duration }
   })
 
 const describeSettings = (s: Effect.Effect.Success<ReturnType<typeof resolveSettings>>) => ({
@@ -164,7 +178,8 @@ const describeSettings = (s: Effect.Effect.Success<ReturnType<typeof resolveSett
   allow: s.crawler.allow.map((c) => c.text),
   deny: s.crawler.deny.map((c) => c.text),
   target: s.crawler.targets.map((t) => t.text),
-  db: s.db.replace(/\/\/[^@/]*@/, "//…@")
+  db: s.db.replace(/\/\/[^@/]*@/, "//…@"),
+  ui: s.web.enabled ? { host: s.web.host, port: s.web.port, token: Option.isSome(s.web.token) } : false
 })
 
 export type CrawlSettings = Effect.Effect.Success<ReturnType<typeof resolveSettings>>
@@ -192,12 +207,24 @@ export const runCrawl = (
         ]
       }))
     )
-    const layers = CrawlerLive.pipe(
-      Layer.provideMerge(DhtNodeLive),
-      Layer.provide(Layer.succeed(DhtConfig, settings.dht)),
-      Layer.provide(crawlerConfig),
-      Layer.provideMerge(repository)
-    )
+    const live = yield* makeLiveStats
+    yield* live.setSettings(describeSettings(settings))
+    // The dashboard shares the crawl's repository (one layer value: built once) and its live feed.
+    const web = settings.web.enabled
+      ? WebServerLive.pipe(
+        Layer.provide(Layer.succeed(WebConfig, settings.web)),
+        Layer.provide(webInfo(settings.web, settings.db)),
+        Layer.provide(Layer.succeed(LiveStats, live))
+      )
+      : Layer.empty
+    const layers = Layer.mergeAll(
+      CrawlerLive.pipe(
+        Layer.provideMerge(DhtNodeLive),
+        Layer.provide(Layer.succeed(DhtConfig, settings.dht)),
+        Layer.provide(crawlerConfig)
+      ),
+      web
+    ).pipe(Layer.provideMerge(repository))
     const fetcher = settings.crawler.metadata
       ? Option.some(
         yield* Effect.provide(
@@ -206,12 +233,24 @@ export const runCrawl = (
         )
       )
       : Option.none()
-    return yield* runCrawlSession({
-      duration: Option.map(options.duration, Duration.seconds),
-      fetcher,
-      settings: describeSettings(settings),
-      onProgress: progress.onProgress,
-      onSummary: (summary) => Effect.zipRight(progress.onSummary(summary), options.onSummary?.(summary) ?? Effect.void)
+    return yield* Effect.gen(function*() {
+      if (settings.web.enabled && !options.json) yield* announceDashboard(settings.web)
+      return yield* runCrawlSession({
+        duration: Option.map(options.duration, Duration.seconds),
+        fetcher,
+        settings: describeSettings(settings),
+        onProgress: (stats, written, elapsed) =>
+          Effect.zipRight(
+            progress.onProgress(stats, written, elapsed),
+            live.publish(snapshotOf(stats, written, elapsed))
+          ),
+        onSummary: (summary) =>
+          Effect.all([
+            live.publish(snapshotOf(summary.stats, summary.written, summary.seconds, false)),
+            progress.onSummary(summary),
+            options.onSummary?.(summary) ?? Effect.void
+          ], { discard: true })
+      })
     }).pipe(Effect.provide(layers))
   })
 

@@ -3,6 +3,8 @@ import { Config, Context, Layer, Option } from "effect"
 
 /** Settings of the web UI / JSON API server. */
 export interface WebSettings {
+  /** Serve the web UI alongside a crawl (`--no-ui` / BITSCRAPE_UI=false turn it off). */
+  readonly enabled: boolean
   /** Address to listen on (loopback by default). */
   readonly host: string
   /** TCP port (0: any free port). */
@@ -14,6 +16,7 @@ export interface WebSettings {
 }
 
 export const webDefaults: WebSettings = {
+  enabled: true,
   host: "127.0.0.1",
   port: 8881,
   token: Option.none(),
@@ -22,8 +25,9 @@ export const webDefaults: WebSettings = {
 
 export class WebConfig extends Context.Tag("bitscrape/WebConfig")<WebConfig, WebSettings>() {}
 
-/** BITSCRAPE_UI_HOST, BITSCRAPE_UI_PORT, BITSCRAPE_UI_TOKEN, BITSCRAPE_UI_RATE_LIMIT. */
+/** BITSCRAPE_UI, BITSCRAPE_UI_HOST, BITSCRAPE_UI_PORT, BITSCRAPE_UI_TOKEN, BITSCRAPE_UI_RATE_LIMIT. */
 export const webConfigFromEnv: Config.Config<WebSettings> = Config.all({
+  enabled: Config.boolean("ui").pipe(Config.withDefault(webDefaults.enabled)),
   host: Config.string("uiHost").pipe(Config.withDefault(webDefaults.host)),
   port: Config.integer("uiPort").pipe(
     Config.validate({ message: "a TCP port is 0–65535", validation: (n) => n >= 0 && n <= 65535 }),

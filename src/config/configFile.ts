@@ -96,5 +96,10 @@ export const KNOWN_SETTINGS: ReadonlySet<string> = new Set([
   "deadPeers",
   "deadPeerTtl",
   "progressInterval",
-  "duration"
+  "duration",
+  "ui",
+  "uiHost",
+  "uiPort",
+  "uiToken",
+  "uiRateLimit"
 ])

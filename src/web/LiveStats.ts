@@ -98,7 +98,8 @@ export class LiveStats extends Context.Tag("bitscrape/LiveStats")<LiveStats, {
   readonly setSettings: (settings: unknown) => Effect.Effect<void>
 }>() {}
 
-const make = Effect.gen(function*() {
+/** A fresh in-process live feed. */
+export const makeLiveStats = Effect.gen(function*() {
   const hub = yield* PubSub.sliding<LiveSnapshot>(8)
   const recent: Array<LiveSnapshot> = []
   let current: unknown = undefined
@@ -123,4 +124,4 @@ const make = Effect.gen(function*() {
 })
 
 /** An in-process live feed. */
-export const LiveStatsLive = Layer.effect(LiveStats, make)
+export const LiveStatsLive = Layer.effect(LiveStats, makeLiveStats)

@@ -5,6 +5,9 @@ import { fileURLToPath } from "node:url"
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url))
 const GUARD = fileURLToPath(new URL("./loopbackGuard.mjs", import.meta.url))
 
+/** Tests run many CLIs at once: the dashboard takes any free port instead of the default 8881. */
+const testEnv = { NO_COLOR: "1", BITSCRAPE_UI_PORT: "0" }
+
 export interface CliResult {
   readonly status: number | null
   readonly stdout: string
@@ -18,7 +21,7 @@ export interface CliResult {
 export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<CliResult> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", GUARD, "--import", "tsx", MAIN, ...args], {
-      env: { ...process.env, NO_COLOR: "1", ...env },
+      env: { ...process.env, ...testEnv, ...env },
       stdio: ["ignore", "pipe", "pipe"]
     })
     let stdout = ""
@@ -36,6 +39,6 @@ export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> 
 /** Starts the CLI without waiting; for long-running commands (crawl) driven by signals. */
 export const spawnCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   spawn(process.execPath, ["--import", GUARD, "--import", "tsx", MAIN, ...args], {
-    env: { ...process.env, NO_COLOR: "1", ...env },
+    env: { ...process.env, ...testEnv, ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })

@@ -1,0 +1,46 @@
+import { HelpDoc, ValidationError } from "@effect/cli"
+import { Console, Effect, Layer, Option, Redacted } from "effect"
+import { webConfigFromEnv, type WebSettings } from "../config/WebConfig.js"
+import { WebInfo } from "../web/handlers.js"
+import { WebServer } from "../web/WebServer.js"
+import { version } from "./version.js"
+
+/** The web settings in force: flags over BITSCRAPE_UI_* over the defaults. */
+export const resolveWebSettings = (flags: {
+  readonly noUi?: boolean
+  readonly uiHost: Option.Option<string>
+  readonly uiPort: Option.Option<number>
+}) =>
+  Effect.gen(function*() {
+    if (Option.isSome(flags.uiPort) && (flags.uiPort.value < 0 || flags.uiPort.value > 65535)) {
+      return yield* Effect.fail(
+        ValidationError.invalidValue(HelpDoc.p(`--ui-port must be 0–65535, got ${flags.uiPort.value}`))
+      )
+    }
+    const env = yield* webConfigFromEnv
+    return {
+      ...env,
+      enabled: flags.noUi !== true && env.enabled,
+      host: Option.getOrElse(flags.uiHost, () => env.host),
+      port: Option.getOrElse(flags.uiPort, () => env.port)
+    } satisfies WebSettings
+  })
+
+/** WebInfo for the "about" page. */
+export const webInfo = (web: WebSettings, db: string) =>
+  Layer.succeed(WebInfo, {
+    version,
+    database: db.replace(/\/\/[^@/]*@/, "//…@"),
+    host: web.host,
+    port: web.port,
+    token: Option.isSome(web.token)
+  })
+
+/** Prints where the dashboard is (with the token, so the printed link opens it). */
+export const announceDashboard = (web: WebSettings) =>
+  Effect.flatMap(Effect.serviceOption(WebServer), (server) =>
+    Option.isNone(server) ? Effect.void : Console.log(
+      `dashboard: ${server.value.url}${
+        Option.match(web.token, { onNone: () => "", onSome: (t) => `?token=${encodeURIComponent(Redacted.value(t))}` })
+      }`
+    ))
