@@ -9,7 +9,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { toHex } from "../src/krpc/index.js"
 import { encode } from "../src/wire/bencode.js"
-import { runCli } from "./support/cli.js"
+import { runCli, spawnCli } from "./support/cli.js"
 import { liveNode, type TestNode } from "./support/dhtNodes.js"
 import { makeHostileSeeder } from "./support/seeders/hostileSeeder.js"
 
@@ -19,10 +19,36 @@ const commands = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[
   .filter((part) => part.startsWith("npx bitscrape"))
   .map((part) => part.replace(/^npx bitscrape\s*/, "").split(/\s+/).filter((w) => w !== ""))
 
+/** Starts `serve`, reads its dashboard URL, asks the API for the stats, then sends Ctrl-C. */
+const serveOnce = (args: ReadonlyArray<string>, env: Record<string, string>) =>
+  new Promise<{ status: number | null; torrents: number }>((resolve, reject) => {
+    const child = spawnCli(args, env)
+    let out = ""
+    let torrents = -1
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000)
+    child.on("exit", (status) => {
+      clearTimeout(timer)
+      resolve({ status, torrents })
+    })
+    child.stdout.setEncoding("utf8").on("data", (t: string) => {
+      const before = out
+      out += t
+      const url = /^dashboard: (\S+)$/m.exec(out)?.[1]
+      if (url === undefined || /^dashboard: /m.test(before)) return
+      fetch(`${url}api/stats`).then((r) => r.json() as Promise<{ database: { torrents: number } }>).then(
+        (stats) => {
+          torrents = stats.database.torrents
+          child.kill("SIGINT")
+        },
+        reject
+      )
+    })
+  })
+
 describe("README examples", () => {
   it("lists the main job, the demo and the data commands", () => {
     const names = commands.map((c) => c[0])
-    for (const n of ["crawl", "demo", "stats", "search", "show", "export", "fetch"]) assert.include(names, n)
+    for (const n of ["crawl", "demo", "stats", "search", "show", "export", "fetch", "serve"]) assert.include(names, n)
   })
 
   it.scopedLive("every `npx bitscrape` line runs as written (against loopback)", () =>
@@ -62,6 +88,13 @@ describe("README examples", () => {
       const order = [...commands].sort((a, b) => (a[0] === "crawl" ? -1 : b[0] === "crawl" ? 1 : 0))
       for (const args of order) {
         const demoEnv = args[0] === "demo" ? { BITSCRAPE_DB: join(dir, "demo.db") } : {}
+        if (args[0] === "serve") {
+          // Serves until Ctrl-C: check it answers, then stop it.
+          const r = yield* Effect.promise(() => serveOnce(fill(args), env))
+          assert.strictEqual(r.status, 0, `bitscrape ${args.join(" ")}`)
+          assert.isAtLeast(r.torrents, 1, "serve shows the crawled database")
+          continue
+        }
         const r = yield* Effect.promise(() => runCli(fill(args), { ...env, ...demoEnv }))
         assert.strictEqual(r.status, 0, `bitscrape ${args.join(" ")}\n${r.stderr}`)
       }
