@@ -234,7 +234,7 @@ export const runCrawl = (
       )
       : Option.none()
     return yield* Effect.gen(function*() {
-      if (settings.web.enabled && !options.json) yield* announceDashboard(settings.web)
+      yield* announceDashboard(settings.web, options.json)
       return yield* runCrawlSession({
         duration: Option.map(options.duration, Duration.seconds),
         fetcher,

@@ -36,11 +36,12 @@ export const webInfo = (web: WebSettings, db: string) =>
     token: Option.isSome(web.token)
   })
 
-/** Prints where the dashboard is (with the token, so the printed link opens it). */
-export const announceDashboard = (web: WebSettings) =>
-  Effect.flatMap(Effect.serviceOption(WebServer), (server) =>
-    Option.isNone(server) ? Effect.void : Console.log(
-      `dashboard: ${server.value.url}${
-        Option.match(web.token, { onNone: () => "", onSome: (t) => `?token=${encodeURIComponent(Redacted.value(t))}` })
-      }`
-    ))
+/** Prints where the dashboard is (with the token, so the printed link opens it); a JSON line with `--json`. */
+export const announceDashboard = (web: WebSettings, json = false) =>
+  Effect.flatMap(Effect.serviceOption(WebServer), (server) => {
+    if (Option.isNone(server)) return Effect.void
+    const url = `${server.value.url}${
+      Option.match(web.token, { onNone: () => "", onSome: (t) => `?token=${encodeURIComponent(Redacted.value(t))}` })
+    }`
+    return Console.log(json ? JSON.stringify({ dashboard: url }) : `dashboard: ${url}`)
+  })

@@ -21,6 +21,7 @@ const swarm = (n: number, torrents: number, base: number) =>
   })
 
 interface Progress {
+  readonly dashboard?: string
   readonly uniqueInfohashes?: number
   readonly summary?: boolean
   readonly stats?: { readonly uniqueInfohashes: number }
@@ -45,7 +46,6 @@ describe("bitscrape crawl (real CLI against a loopback swarm)", () => {
           "127.0.0.0/8",
           "--db",
           db,
-          "--no-ui",
           "--json"
         ], { BITSCRAPE_PROGRESS_INTERVAL: "1" })
         const lines: Array<Progress> = []
@@ -71,6 +71,11 @@ describe("bitscrape crawl (real CLI against a loopback swarm)", () => {
         })
         const reported = Math.max(...lines.map((l) => l.uniqueInfohashes ?? 0))
         assert.isAtLeast(reported, 20, stderr)
+        // A dashboard is watching (its event stream never ends by itself): it must not hold up the exit.
+        const dashboard = lines.find((l) => l.dashboard !== undefined)?.dashboard
+        assert.isDefined(dashboard, "the crawl announces its dashboard")
+        const watching = yield* Effect.promise(() => fetch(`${dashboard}api/live`))
+        assert.strictEqual(watching.status, 200)
         const signalled = Date.now()
         child.kill("SIGINT")
         const { code, at } = yield* Effect.promise(() => exited)
