@@ -50,6 +50,7 @@ export const PUBLIC_BOOTSTRAP: ReadonlyArray<string> = [
   "dht.libtorrent.org:25401"
 ]
 
+/** Defaults: public bootstrap routers, no address or keyspace limits, lookups and metadata candidates on. */
 export const crawlerDefaults: CrawlerSettings = {
   bootstrap: PUBLIC_BOOTSTRAP,
   allow: [],
@@ -69,6 +70,7 @@ export const crawlerDefaults: CrawlerSettings = {
   metadata: true
 }
 
+/** The crawler's settings, as a service (tests and library users provide it with `crawlerConfig`). */
 export class CrawlerConfig extends Context.Tag("bitscrape/CrawlerConfig")<CrawlerConfig, CrawlerSettings>() {}
 
 const list = <A>(
@@ -109,6 +111,7 @@ export const crawlerConfigFromEnv: Config.Config<CrawlerSettings> = Config.all({
   metadata: Config.boolean("metadata").pipe(Config.withDefault(crawlerDefaults.metadata))
 })
 
+/** Reads the settings from the environment (BITSCRAPE_*); fails with a `ConfigError` naming a malformed variable. */
 export const CrawlerConfigLive = Layer.effect(CrawlerConfig, crawlerConfigFromEnv)
 
 /** Explicit settings over the defaults (tests, library users). */

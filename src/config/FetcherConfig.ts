@@ -9,6 +9,7 @@ export interface FetcherSettings {
   readonly peersPerInfohash: number
   /** Peers of one infohash tried at the same time. */
   readonly parallelPeers: number
+  /** Deadline for the TCP connection to one peer. */
   readonly connectTimeout: Duration.Duration
   /** Deadline for one peer, from connect to verified metadata. */
   readonly peerTimeout: Duration.Duration
@@ -24,11 +25,13 @@ export interface FetcherSettings {
   readonly maxQueued: number
   /** Peers remembered as dead (negative cache) and for how long. */
   readonly deadPeers: number
+  /** How long a dead peer stays in the negative cache. */
   readonly deadPeerTtl: Duration.Duration
   /** Our client string in the extended handshake. */
   readonly client: string
 }
 
+/** Defaults: 64 connections, 3 of 8 peers at a time, 10 MiB metadata cap, 3 attempts a minute apart and doubling. */
 export const fetcherDefaults: FetcherSettings = {
   maxConnections: 64,
   peersPerInfohash: 8,
@@ -45,6 +48,7 @@ export const fetcherDefaults: FetcherSettings = {
   client: "BitScrape 0.1"
 }
 
+/** The metadata fetcher's settings, as a service (tests and library users provide it with `fetcherConfig`). */
 export class FetcherConfig extends Context.Tag("bitscrape/FetcherConfig")<FetcherConfig, FetcherSettings>() {}
 
 /** BITSCRAPE_MAX_CONNECTIONS, BITSCRAPE_MAX_METADATA_SIZE, … */
@@ -64,6 +68,8 @@ export const fetcherConfigFromEnv: Config.Config<FetcherSettings> = Config.all({
   client: Config.succeed(fetcherDefaults.client)
 })
 
+/** Reads the settings from the environment (BITSCRAPE_*); fails with a `ConfigError` naming a malformed variable. */
 export const FetcherConfigLive = Layer.effect(FetcherConfig, fetcherConfigFromEnv)
+/** A config layer from explicit settings over the defaults (tests, library users). */
 export const fetcherConfig = (settings: Partial<FetcherSettings> = {}) =>
   Layer.succeed(FetcherConfig, { ...fetcherDefaults, ...settings })

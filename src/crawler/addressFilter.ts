@@ -5,6 +5,7 @@ import { parseIP } from "../krpc/address.js"
 // it is not banned, it is not in a deny range, and it is either in an allow range or (when no allow list is
 // given) not a bogon. An explicit allow range wins over the bogon list, which is how tests crawl 127.0.0.0/8.
 
+/** An address range: the first `bits` bits of `bytes` (4 bytes IPv4, 16 IPv6), and how the user wrote it. */
 export interface Cidr {
   readonly bytes: Uint8Array
   readonly bits: number
@@ -43,6 +44,7 @@ export const cidrs = (text: string): Array<Cidr> => {
   return r.value
 }
 
+/** True when `ip` (4 or 16 bytes) lies in `cidr`; an address of the other family never does. */
 export const cidrContains = (cidr: Cidr, ip: Uint8Array): boolean => {
   if (ip.length !== cidr.bytes.length) return false
   const full = cidr.bits >> 3
@@ -72,16 +74,20 @@ export const BOGONS: ReadonlyArray<Cidr> = [
   "ff00::/8"
 ].map((c) => parseCidr(c)!)
 
+/** Why an address may ("ok") or may not be queried. */
 export type Verdict = "ok" | "port-zero" | "self" | "banned" | "denied" | "not-allowed" | "bogon" | "not-an-ip"
 
+/** Decides which addresses the crawler talks to (see `makeAddressFilter`). */
 export interface AddressFilter {
   /** Whether we may talk to host:port, and if not, why. */
   readonly check: (host: string, port: number) => Verdict
   /** Bans an IP (misbehaviour); the ban list is bounded, oldest first out. */
   readonly ban: (host: string) => void
+  /** How many IPs are banned now. */
   readonly banned: () => number
 }
 
+/** An address filter: port 0, `self`, banned IPs and `deny` refused; then `allow` if given, else no bogons. */
 export const makeAddressFilter = (options: {
   readonly allow: ReadonlyArray<Cidr>
   readonly deny: ReadonlyArray<Cidr>

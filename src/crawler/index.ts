@@ -2,7 +2,7 @@
  * `bitscrape/crawler`: the Crawler layer (join, keyspace walk, BEP 51 sampling, passive harvest, get_peers
  * lookups) with its configuration, address filter and keyspace areas.
  *
- * @module
+ * @module bitscrape/crawler
  */
 export * from "../config/CrawlerConfig.js"
 export * from "./addressFilter.js"

@@ -4,12 +4,14 @@ import { ID_LENGTH, type NodeId } from "../krpc/ids.js"
 // Keyspace areas the user restricts the crawl to: `--target 0a,7f00/12` means ids starting with the 8 bits 0x0a,
 // or with the 12 bits 0x7f0. A prefix without "/bits" covers 4 bits per hex digit.
 
+/** A region of the 160-bit keyspace: ids whose first `bits` bits equal `prefix`'s, and how the user wrote it. */
 export interface KeyspaceArea {
   readonly prefix: Uint8Array
   readonly bits: number
   readonly text: string
 }
 
+/** Parses "0a" (8 bits) or "7f00/12"; `undefined` if malformed or longer than its hex digits. */
 export const parseArea = (text: string): KeyspaceArea | undefined => {
   const [hex, len, extra] = text.trim().toLowerCase().split("/")
   if (hex === undefined || extra !== undefined || !/^[0-9a-f]{1,40}$/.test(hex)) return undefined
@@ -20,6 +22,7 @@ export const parseArea = (text: string): KeyspaceArea | undefined => {
   return { prefix, bits, text: text.trim() }
 }
 
+/** Parses a comma-separated list of areas; returns the first bad entry on failure. */
 export const parseAreaList = (
   text: string
 ): { readonly ok: true; readonly value: Array<KeyspaceArea> } | { readonly ok: false; readonly bad: string } => {
@@ -32,6 +35,7 @@ export const parseAreaList = (
   return { ok: true, value: out }
 }
 
+/** True when `id` starts with `area`'s prefix bits. */
 export const inArea = (area: KeyspaceArea, id: Uint8Array): boolean => {
   const full = area.bits >> 3
   for (let i = 0; i < full; i++) if (id[i] !== area.prefix[i]) return false

@@ -14,6 +14,15 @@ export interface DemoSwarm {
   readonly bootstrap: SocketAddress
   readonly nodes: number
   readonly torrents: ReadonlyArray<DemoTorrent>
+  /** The metadata seeders, each with the torrents (infohash hex) it serves. */
+  readonly seeders: ReadonlyArray<DemoSeeder>
+}
+
+/** One seeder of the demo swarm: a BEP 9 peer at `host:port` serving the torrents in `infoHashes` (hex). */
+export interface DemoSeeder {
+  readonly host: string
+  readonly port: number
+  readonly infoHashes: ReadonlyArray<string>
 }
 
 export interface DemoSwarmOptions {
@@ -55,15 +64,28 @@ export const makeDemoSwarm = (options: DemoSwarmOptions): Effect.Effect<DemoSwar
     const torrents = demoCatalog(options.torrents)
     const seederCount = Math.min(options.seeders, nodes.length)
     // Seeder s holds torrents s, s + seederCount, …, and a neighbour seeder holds every third one as well.
-    yield* Effect.forEach(Array.from({ length: seederCount }, (_, s) => s), (s) =>
-      Effect.gen(function*() {
-        const mine = torrents.filter((_, t) => t % seederCount === s || (t % 3 === 0 && (t + 1) % seederCount === s))
-        const seeder = yield* makeMetadataSeeder(hostOf(s), new Map(mine.map((t) => [toHex(t.infoHash), t.info])))
-        yield* Effect.forEach(mine, (t) => Effect.ignore(nodes[s]!.dht.announce(t.infoHash as InfoHash, seeder.port)), {
-          concurrency: 4,
-          discard: true
-        })
-      }), { concurrency: 8, discard: true })
+    const seeders = yield* Effect.forEach(
+      Array.from({ length: seederCount }, (_, s) => s),
+      (s) =>
+        Effect.gen(function*() {
+          const mine = torrents.filter((_, t) => t % seederCount === s || (t % 3 === 0 && (t + 1) % seederCount === s))
+          const seeder = yield* makeMetadataSeeder(hostOf(s), new Map(mine.map((t) => [toHex(t.infoHash), t.info])))
+          yield* Effect.forEach(
+            mine,
+            (t) => Effect.ignore(nodes[s]!.dht.announce(t.infoHash as InfoHash, seeder.port)),
+            {
+              concurrency: 4,
+              discard: true
+            }
+          )
+          return {
+            host: seeder.host,
+            port: seeder.port,
+            infoHashes: mine.map((t) => toHex(t.infoHash))
+          }
+        }),
+      { concurrency: 8 }
+    )
     yield* options.log(
       `demo: ${seederCount} seeders announced ${torrents.length} torrents in ${
         ((Date.now() - started) / 1000).toFixed(1)
@@ -79,5 +101,5 @@ export const makeDemoSwarm = (options: DemoSwarmOptions): Effect.Effect<DemoSwar
       }
     }).pipe(Effect.repeat(Schedule.spaced("2 seconds")), Effect.forkScoped)
 
-    return { bootstrap: nodes[0]!.node.local, nodes: nodes.length, torrents }
+    return { bootstrap: nodes[0]!.node.local, nodes: nodes.length, torrents, seeders }
   })

@@ -1,9 +1,10 @@
 /**
  * `bitscrape/dht`: a complete BEP 5 DHT node as Effect layers — the UDP socket (`DhtSocket`), the KRPC
  * client/server (`KrpcNode`), the routing table (`RoutingTable`), iterative lookups (`Dht`, `lookup`) —
- * with their errors and configuration (`DhtConfig`).
+ * with their errors and configuration (`DhtConfig`). Without Effect: `openDhtNode` and `lookupPeers` return
+ * Promises.
  *
- * @module
+ * @module bitscrape/dht
  */
 import { Layer } from "effect"
 import { RoutingTableLive } from "../routing/RoutingTable.js"
@@ -17,10 +18,14 @@ export * from "../routing/RoutingTable.js"
 export * from "../rpc/Dht.js"
 export * from "../rpc/KrpcNode.js"
 export * from "../rpc/lookup.js"
-export * from "../socket/DhtSocket.js"
+export { type Datagram, DhtSocket, DhtSocketError, DhtSocketLive, type SocketStats } from "../socket/DhtSocket.js"
 export * from "../socket/memoryNetwork.js"
+export * from "./promise.js"
 
-/** Socket, routing table, KRPC node and lookups over real UDP; needs `DhtConfig`. All four services are exposed. */
+/**
+ * Socket, routing table, KRPC node and lookups over real UDP; needs `DhtConfig`. All four services are exposed.
+ * Building it fails with `DhtSocketError` when the address cannot be bound; closing its scope closes the socket.
+ */
 export const DhtNodeLive = DhtLive.pipe(
   Layer.provideMerge(KrpcNodeLive),
   Layer.provideMerge(RoutingTableLive),

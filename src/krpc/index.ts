@@ -1,8 +1,9 @@
 /**
  * `bitscrape/krpc`: the pure KRPC layer. Bencoded DHT messages (BEP 5, 32, 42, 43, 51) as typed values,
  * node ids and infohashes, the XOR metric, compact node and peer info, and BEP 42 secure ids. No I/O.
+ * Without Effect: `decodeMessageOrThrow` and `decodeMessagePromise`.
  *
- * @module
+ * @module bitscrape/krpc
  */
 export * from "./address.js"
 export * from "./bep42.js"
@@ -11,3 +12,4 @@ export * from "./compact.js"
 export * from "./ids.js"
 export * from "./KrpcDecodeError.js"
 export * from "./messages.js"
+export * from "./promise.js"

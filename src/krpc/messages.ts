@@ -31,9 +31,11 @@ const queryEnvelope = {
   ro: Schema.optional(Schema.Boolean)
 }
 
+/** BEP 5 `ping`: are you alive? Answered with our id. */
 export const PingQuery = Schema.TaggedStruct("PingQuery", queryEnvelope)
 export type PingQuery = typeof PingQuery.Type
 
+/** BEP 5 `find_node`: the k closest nodes to `target` (BEP 32 `want`: n4 and/or n6). */
 export const FindNodeQuery = Schema.TaggedStruct("FindNodeQuery", {
   ...queryEnvelope,
   target: NodeId,
@@ -41,6 +43,7 @@ export const FindNodeQuery = Schema.TaggedStruct("FindNodeQuery", {
 })
 export type FindNodeQuery = typeof FindNodeQuery.Type
 
+/** BEP 5 `get_peers`: peers for `info_hash` if known, else the closest nodes; either way a write token. */
 export const GetPeersQuery = Schema.TaggedStruct("GetPeersQuery", {
   ...queryEnvelope,
   info_hash: InfoHash,
@@ -48,6 +51,7 @@ export const GetPeersQuery = Schema.TaggedStruct("GetPeersQuery", {
 })
 export type GetPeersQuery = typeof GetPeersQuery.Type
 
+/** BEP 5 `announce_peer`: the querier has `info_hash` on `port`; `token` from an earlier get_peers. */
 export const AnnouncePeerQuery = Schema.TaggedStruct("AnnouncePeerQuery", {
   ...queryEnvelope,
   info_hash: InfoHash,
@@ -60,6 +64,7 @@ export const AnnouncePeerQuery = Schema.TaggedStruct("AnnouncePeerQuery", {
 })
 export type AnnouncePeerQuery = typeof AnnouncePeerQuery.Type
 
+/** BEP 51 `sample_infohashes`: a sample of the infohashes the node stores, plus closest nodes. */
 export const SampleInfohashesQuery = Schema.TaggedStruct("SampleInfohashesQuery", {
   ...queryEnvelope,
   target: NodeId,
@@ -108,6 +113,7 @@ export const ErrorCode = {
   MethodUnknown: 204
 } as const
 
+/** A KRPC error reply (`y` = "e"): a BEP 5 code (201–204, see `ErrorCode`) and message. */
 export const ErrorMessage = Schema.TaggedStruct("ErrorMessage", {
   ...envelope,
   /** BEP 42: the querier's address as the responder saw it. */
@@ -117,6 +123,7 @@ export const ErrorMessage = Schema.TaggedStruct("ErrorMessage", {
 })
 export type ErrorMessage = typeof ErrorMessage.Type
 
+/** Any KRPC query, known methods and unknown ones. */
 export const Query = Schema.Union(
   PingQuery,
   FindNodeQuery,

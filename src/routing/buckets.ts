@@ -32,6 +32,7 @@ export interface Entry {
   version: Uint8Array | undefined
 }
 
+/** BEP 5 node states: bad after 2 failed queries in a row; good if it answered and was heard within 15 min. */
 export type NodeState = "good" | "questionable" | "bad"
 
 interface Bucket {

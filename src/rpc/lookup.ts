@@ -20,18 +20,23 @@ export interface Responder {
   readonly token: Uint8Array | undefined
 }
 
+/** The outcome of a lookup; never an error: an unresponsive network gives empty `closest` and `peers`. */
 export interface LookupResult {
   /** The k closest nodes that answered, nearest first. */
   readonly closest: ReadonlyArray<Responder>
   /** Peers collected from `values`, deduplicated. */
   readonly peers: ReadonlyArray<SocketAddress>
+  /** Nodes queried. */
   readonly queried: number
+  /** Nodes that answered. */
   readonly responded: number
 }
 
+/** What to look up, where to start, and how to ask one node (the query function, so tests need no sockets). */
 export interface LookupOptions<E> {
   readonly target: Uint8Array
   readonly seeds: ReadonlyArray<NodeContact>
+  /** Asks one node; a failure (any `E`) marks the node failed and the lookup goes on without it. */
   readonly query: (contact: NodeContact) => Effect.Effect<LookupReply, E>
   /** Parallelism (α). */
   readonly alpha: number
@@ -54,6 +59,10 @@ interface Candidate {
 /** Candidates kept per lookup; farther ones cannot matter once this many closer ones exist. */
 const MAX_CANDIDATES = 256
 
+/**
+ * Iterative Kademlia lookup (BEP 5): α queries at a time, converging on the k closest responsive nodes,
+ * collecting `values` as peers. Never fails; at most `maxQueries` queries (default 256).
+ */
 export const lookup = <E>(options: LookupOptions<E>): Effect.Effect<LookupResult> =>
   Effect.scoped(Effect.gen(function*() {
     const { alpha, k, target } = options

@@ -24,6 +24,7 @@ export interface SocketStats {
   sendErrors: number
 }
 
+/** All counters at zero. */
 export const emptyStats = (): SocketStats => ({
   packetsIn: 0,
   packetsOut: 0,
@@ -41,6 +42,7 @@ export class DhtSocketError extends Data.TaggedError("DhtSocketError")<{
   readonly address: string
   readonly cause: unknown
 }> {
+  /** The address that could not be bound and why. */
   override get message() {
     return `cannot bind UDP ${this.address}: ${String(this.cause)}`
   }

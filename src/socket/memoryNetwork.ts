@@ -5,8 +5,10 @@ import { DhtSocket, DhtSocketError, makeEdges } from "./DhtSocket.js"
 // A simulated network of many DHT sockets in one process, for unit tests: datagrams are delivered
 // synchronously into the receiver's bounded inbound buffer, with optional seeded loss and silent addresses.
 
-type Receiver = (bytes: Uint8Array, host: string, port: number) => void
+/** Where the network delivers a datagram for one attached address (the sender's host and port). */
+export type Receiver = (bytes: Uint8Array, host: string, port: number) => void
 
+/** How lossy the simulated network is, and which addresses never answer. */
 export interface MemoryNetworkOptions {
   /** Probability (0–1) that a datagram is lost. */
   readonly loss?: number
@@ -36,6 +38,7 @@ export class MemoryNetwork extends Context.Tag("bitscrape/MemoryNetwork")<Memory
 
 const keyOf = (host: string, port: number) => `${host}|${port}`
 
+/** A fresh simulated network (the `MemoryNetwork` service's value); `MemoryNetworkLive` wraps it in a layer. */
 export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}) => {
   const receivers = new Map<string, Receiver>()
   const silent = new Set((options.silent ?? []).map((a) => keyOf(a.host, a.port)))

@@ -3,6 +3,7 @@
 // latin1 strings plus the raw value bytes' offsets, and every length is checked against the input before use,
 // with nesting capped, so hostile input costs at most its own length.
 
+/** A decoded bencode value: integer, byte string (a view into the input), list or dictionary. */
 export type BValue = number | Uint8Array | ReadonlyArray<BValue> | BDict
 
 /** A dictionary: values by key (latin1 of the key bytes), and where each value sits in the input. */
@@ -12,6 +13,7 @@ export interface BDict {
   readonly spans: ReadonlyMap<string, readonly [start: number, end: number]>
 }
 
+/** Input that is not valid bencode (or nests too deep): why, and the byte offset where decoding stopped. */
 export class BencodeError extends Error {
   constructor(readonly reason: string, readonly offset: number) {
     super(`bencode: ${reason} at byte ${offset}`)
@@ -107,9 +109,13 @@ export const decode = (buf: Uint8Array): BValue => {
   return value
 }
 
+/** Narrows a decoded value to a dictionary. */
 export const isDict = (v: BValue | undefined): v is BDict => typeof v === "object" && v !== null && "_dict" in v
+/** Narrows a decoded value to a byte string. */
 export const isBytes = (v: BValue | undefined): v is Uint8Array => v instanceof Uint8Array
+/** Narrows a decoded value to a list. */
 export const isList = (v: BValue | undefined): v is ReadonlyArray<BValue> => Array.isArray(v)
+/** Narrows a decoded value to an integer. */
 export const isInt = (v: BValue | undefined): v is number => typeof v === "number"
 
 // === Encoding ===
@@ -119,6 +125,7 @@ export type EValue = number | string | Uint8Array | ReadonlyArray<EValue> | {
   readonly [key: string]: EValue | undefined
 }
 
+/** Canonical bencode of `value` (dictionary keys sorted by bytes, undefined values left out); never throws. */
 export const encode = (value: EValue): Buffer => {
   const parts: Array<Buffer> = []
   const write = (v: EValue): void => {

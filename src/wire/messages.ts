@@ -3,7 +3,9 @@ import { type BValue, decodeAt, encode, isBytes, isDict, isInt } from "./bencode
 // The BitTorrent peer wire, as far as metadata exchange needs it: the BEP 3 handshake, length-prefixed
 // messages, the BEP 10 extension protocol and BEP 9 ut_metadata. Pure: bytes in, typed values out.
 
+/** BEP 3: the protocol string every handshake starts with (after its length byte, 19). */
 export const PROTOCOL = Buffer.from("BitTorrent protocol", "latin1")
+/** BEP 3: a handshake is 68 bytes (1 + 19 + 8 reserved + 20 infohash + 20 peer id). */
 export const HANDSHAKE_LENGTH = 68
 /** BEP 10: reserved bit 20 (counting from the right, 0-based) = byte 5, mask 0x10. */
 export const EXTENSION_BIT = { byte: 5, mask: 0x10 } as const
@@ -14,6 +16,7 @@ export const EXTENDED = 20
 /** Our local id for ut_metadata in our extended handshake. */
 export const OUR_UT_METADATA = 3
 
+/** A peer's BEP 3 handshake: the torrent it wants, its id, and whether it speaks BEP 10 extensions. */
 export interface Handshake {
   readonly infoHash: Uint8Array
   readonly peerId: Uint8Array
@@ -21,6 +24,7 @@ export interface Handshake {
   readonly reserved: Uint8Array
 }
 
+/** Our 68-byte handshake for `infoHash`, advertising the BEP 10 extension bit. */
 export const encodeHandshake = (infoHash: Uint8Array, peerId: Uint8Array): Buffer => {
   const out = Buffer.alloc(HANDSHAKE_LENGTH)
   out[0] = 19
@@ -59,6 +63,7 @@ export const encodeFrame = (id: number, payload: Uint8Array = new Uint8Array(0))
   return out
 }
 
+/** A BEP 10 extended message: id 20, extension id `extId`, bencoded `dict`, then `trailer` bytes. */
 export const encodeExtended = (extId: number, dict: Parameters<typeof encode>[0], trailer?: Uint8Array): Buffer => {
   const body = encode(dict)
   return encodeFrame(EXTENDED, Buffer.concat([Buffer.of(extId), body, trailer ?? Buffer.alloc(0)]))
@@ -79,10 +84,12 @@ export const makeFrameReader = (maxLength: number) => {
     return chunks[0] ?? new Uint8Array(0)
   }
   return {
+    /** Appends received bytes (kept by reference, not copied). */
     push: (data: Uint8Array) => {
       chunks.push(data)
       buffered += data.length
     },
+    /** Bytes received and not yet taken. */
     buffered: () => buffered,
     /** Takes exactly n raw bytes (the handshake), or undefined if not there yet. */
     takeRaw: (n: number): Uint8Array | undefined => {
@@ -121,6 +128,7 @@ export interface ExtendedHandshake {
   readonly reqq: number | undefined
 }
 
+/** Reads a BEP 10 handshake payload; throws `BencodeError` or `Error` when malformed. */
 export const decodeExtendedHandshake = (payload: Uint8Array): ExtendedHandshake => {
   const { value } = decodeAt(payload, 0)
   if (!isDict(value)) throw new Error("extended handshake is not a dictionary")
@@ -144,6 +152,7 @@ export type MetadataMessage =
   | { readonly type: "reject"; readonly piece: number }
   | { readonly type: "unknown" }
 
+/** Reads a BEP 9 payload (a `data` message's piece follows its dictionary); throws when malformed. */
 export const decodeMetadataMessage = (payload: Uint8Array): MetadataMessage => {
   const { end, value } = decodeAt(payload, 0)
   if (!isDict(value)) throw new Error("ut_metadata message is not a dictionary")
@@ -163,12 +172,15 @@ export const decodeMetadataMessage = (payload: Uint8Array): MetadataMessage => {
   }
 }
 
+/** A BEP 9 request for metadata piece `piece`, to a peer whose ut_metadata id is `peerUtMetadata`. */
 export const encodeMetadataRequest = (peerUtMetadata: number, piece: number) =>
   encodeExtended(peerUtMetadata, { msg_type: 0, piece })
 
+/** Our BEP 10 handshake: ut_metadata supported (as id 3), client name `client`, 250 requests queued. */
 export const encodeOurExtendedHandshake = (client: string) =>
   encodeExtended(0, { m: { ut_metadata: OUR_UT_METADATA }, v: client, reqq: 250 })
 
 /** The number of 16 KiB pieces of a metadata size, and the length of piece `i`. */
 export const pieceCount = (size: number) => Math.ceil(size / METADATA_PIECE)
+/** The length of metadata piece `i` of a `size`-byte info dictionary (the last one may be short). */
 export const pieceLength = (size: number, i: number) => Math.min(METADATA_PIECE, size - i * METADATA_PIECE)
