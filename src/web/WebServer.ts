@@ -95,6 +95,7 @@ const make = Effect.gen(function*() {
   const token = Option.map(config.token, Redacted.value)
   const apiLimiter = makeRateLimiter({ rate: config.rateLimit, burst: config.rateLimit * 4 })
   const streams = makeStreamLimiter(8)
+  let liveStreams = 0
 
   const asset = (name: string, cacheable: boolean) =>
     Effect.gen(function*() {
@@ -116,11 +117,22 @@ const make = Effect.gen(function*() {
     const events = Stream.concat(
       Stream.make(sse("history", history)),
       Stream.merge(
-        Stream.map(live.changes, (s) => sse(s.running ? "stats" : "stopped", s)),
+        // The stream ends after the crawl's last snapshot ("stopped"), so shutting down can wait for it to be sent.
+        Stream.map(
+          Stream.takeUntil(live.changes, (s) => !s.running),
+          (s) => sse(s.running ? "stats" : "stopped", s)
+        ),
         // A comment line every 15 s keeps proxies from closing an idle stream.
-        Stream.map(Stream.fromSchedule(Schedule.spaced("15 seconds")), () => encoder.encode(": keep-alive\n\n"))
+        Stream.map(Stream.fromSchedule(Schedule.spaced("15 seconds")), () => encoder.encode(": keep-alive\n\n")),
+        { haltStrategy: "left" }
       )
-    ).pipe(Stream.ensuring(Effect.sync(() => streams.release(client))))
+    ).pipe(
+      Stream.ensuring(Effect.sync(() => {
+        liveStreams--
+        streams.release(client)
+      }))
+    )
+    liveStreams++
     return HttpServerResponse.stream(events, {
       contentType: "text/event-stream",
       headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
@@ -199,11 +211,12 @@ const make = Effect.gen(function*() {
       )
     }), { global: true })
 
-  return Layer.mergeAll(
+  const app = Layer.mergeAll(
     routes,
     HttpLayerRouter.addHttpApi(BitscrapeApi, { openapiPath: "/api/openapi.json" }).pipe(Layer.provide(ApiHandlers)),
     guard
   )
+  return { app, liveStreams: () => liveStreams }
 })
 
 /**
@@ -221,7 +234,8 @@ export const WebServerLive = Layer.unwrapScoped(Effect.gen(function*() {
       })
     )
   }
-  const app = yield* make
+  const { app, liveStreams } = yield* make
+  const live = yield* LiveStats
   const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 })
   const listening = NodeHttpServer.layer(() => server, { host: config.host, port: config.port }).pipe(
     Layer.mapError((e) =>
@@ -235,7 +249,16 @@ export const WebServerLive = Layer.unwrapScoped(Effect.gen(function*() {
   // close them first, so stopping the crawl is not held up by an open browser tab.
   const closer = Layer.scopedDiscard(Effect.flatMap(
     HttpServer.HttpServer,
-    () => Effect.addFinalizer(() => Effect.sync(() => server.closeAllConnections()))
+    () =>
+      Effect.addFinalizer(() =>
+        Effect.gen(function*() {
+          // When the crawl has just stopped, first let the live streams send its last snapshot ("stopped") to open
+          // dashboards: each stream ends after it (waits at most a second).
+          const stopped = Option.exists(yield* live.latest, (s) => !s.running)
+          for (let i = 0; stopped && i < 50 && liveStreams() > 0; i++) yield* Effect.sleep("20 millis")
+          server.closeAllConnections()
+        })
+      )
   ))
   const handle = Layer.effect(
     WebServer,

@@ -1,0 +1,175 @@
+// Search: the form's state lives in the URL (?q=…&sort=…&page=…), so reloading, sharing and the back button
+// work; results come from GET /api/search with the same parameters.
+import {
+  ApiError,
+  byId,
+  count,
+  errorBox,
+  fill,
+  getJson,
+  h,
+  humanSize,
+  infohashOf,
+  table,
+  timeEl,
+  torrentHref
+} from "./app.js"
+
+/** The URL parameters this page understands (those of /api/search). */
+const FIELDS = ["q", "sort", "limit", "min_size", "max_size", "min_files", "max_files", "since", "until"]
+const FILTERS = FIELDS.filter((f) => f !== "q")
+const DEFAULT_LIMIT = 20
+
+const form = byId("search-form")
+const errors = byId("errors")
+const summary = byId("summary")
+const results = byId("results")
+const pager = byId("pager")
+const filters = byId("filters")
+
+/** The search's parameters from the URL, without empty ones. */
+const paramsFromUrl = () => {
+  const url = new URLSearchParams(location.search)
+  const p = new URLSearchParams()
+  for (const f of [...FIELDS, "page"]) {
+    const v = url.get(f)
+    if (v !== null && v.trim() !== "") p.set(f, v.trim())
+  }
+  return p
+}
+
+/** The form's values as parameters (a new search starts at page 1). */
+const paramsFromForm = () => {
+  const p = new URLSearchParams()
+  for (const f of FIELDS) {
+    const v = form.elements.namedItem(f)?.value ?? ""
+    if (v.trim() !== "") p.set(f, v.trim())
+  }
+  return p
+}
+
+const toForm = (p) => {
+  for (const f of FIELDS) {
+    const input = form.elements.namedItem(f)
+    if (input) input.value = p.get(f) ?? ""
+  }
+  if (FILTERS.some((f) => p.has(f))) filters.open = true
+}
+
+const pageUrl = (p, page) => {
+  const q = new URLSearchParams(p)
+  if (page > 1) q.set("page", String(page))
+  else q.delete("page")
+  const s = q.toString()
+  return s === "" ? "/search" : `/search?${s}`
+}
+
+let controller = null
+
+const run = async () => {
+  const p = paramsFromUrl()
+  toForm(p)
+  const q = p.get("q")
+  document.title = q ? `${q} · Search · BitScrape` : "Search · BitScrape"
+  controller?.abort()
+  controller = new AbortController()
+  const signal = controller.signal
+  errors.replaceChildren()
+  results.setAttribute("aria-busy", "true")
+  summary.textContent = "Searching…"
+  try {
+    const body = await getJson(`/api/search?${p.toString()}`, { signal })
+    if (signal.aborted) return
+    show(p, body)
+  } catch (e) {
+    if (signal.aborted || e.name === "AbortError") return
+    const messages = e instanceof ApiError ? e.messages : [String(e)]
+    fill(errors, errorBox(e.status === 400 ? "Please check the search:" : "The search failed:", messages))
+    summary.textContent = ""
+    results.replaceChildren()
+    pager.replaceChildren()
+  } finally {
+    if (!signal.aborted) results.removeAttribute("aria-busy")
+  }
+}
+
+const show = (p, body) => {
+  const total = Number(body.total) || 0
+  const limit = Number(body.limit) || DEFAULT_LIMIT
+  const page = Number(body.page) || 1
+  const pages = Math.max(1, Math.ceil(total / limit))
+  const items = Array.isArray(body.items) ? body.items : []
+  const first = (page - 1) * limit + 1
+  summary.textContent = total === 0
+    ? "No torrent matches."
+    : items.length === 0
+    ? `${count(total)} torrents match; this page is past the last one.`
+    : `${count(first)}–${count(first + items.length - 1)} of ${count(total)} torrent${total === 1 ? "" : "s"}`
+  fill(
+    results,
+    items.length === 0 ? null : table(
+      ["Name", { label: "Size", class: "num" }, { label: "Files", class: "num" }, "Discovered"],
+      items.map((t) =>
+        h(
+          "tr",
+          { dataset: { testid: "result", infohash: t.infohash } },
+          h(
+            "td",
+            { class: "name" },
+            infohashOf(t.infohash) ? h("a", { href: torrentHref(t.infohash) }, t.name) : t.name
+          ),
+          h("td", { class: "num nowrap" }, humanSize(t.length)),
+          h("td", { class: "num" }, count(t.files)),
+          h("td", { class: "nowrap" }, timeEl(t.discovered_at))
+        )
+      ),
+      { class: "results", dataset: { testid: "results" } }
+    )
+  )
+  pager.replaceChildren()
+  if (total > limit || page > 1) {
+    const link = (label, target, rel, enabled) =>
+      enabled
+        ? h(
+          "a",
+          { href: pageUrl(p, target), rel, class: "button", dataset: { testid: `page-${rel}`, page: target } },
+          label
+        )
+        : h("span", { class: "button disabled", "aria-disabled": "true" }, label)
+    fill(
+      pager,
+      link("← Previous", page - 1, "prev", page > 1),
+      h("span", { class: "page-of", dataset: { testid: "page-of" } }, `page ${count(page)} of ${count(pages)}`),
+      link("Next →", page + 1, "next", page < pages)
+    )
+  }
+}
+
+const navigate = (url) => {
+  history.pushState(null, "", url)
+  void run()
+}
+
+form.addEventListener("submit", (e) => {
+  e.preventDefault()
+  navigate(pageUrl(paramsFromForm(), 1))
+})
+
+byId("reset").addEventListener("click", () => {
+  for (const f of FILTERS) {
+    const input = form.elements.namedItem(f)
+    if (input) input.value = ""
+  }
+})
+
+pager.addEventListener("click", (e) => {
+  const a = e.target.closest("a[data-page]")
+  if (!a || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return
+  e.preventDefault()
+  navigate(a.getAttribute("href"))
+  window.scrollTo({ top: 0 })
+})
+
+window.addEventListener("popstate", () => void run())
+
+void run()
