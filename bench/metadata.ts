@@ -11,6 +11,10 @@
 //     requested infohash, at most 64 connections at once);
 //   - BitScrape: bench/metadataRunner.ts through tsx, MetadataFetcher.run with maxConnections 64 and maxAttempts 1
 //     (BITSCRAPE_BENCH_METADATA_MODES=run,fetch adds the one-call MetadataFetcher.fetch under Effect.forEach).
+// Warm-up (BITSCRAPE_BENCH_METADATA_WARMUP, default 1000; 0 for none): the seeders also seed that many further
+// torrents, and every child first fetches those, untimed, the same way and in the same process (the child gets
+// the list in BITSCRAPE_BENCH_WARMUP_LIST), so that a run of 100 torrents (~0.1 s) does not mostly measure a cold
+// JIT. Both contenders get the same warm-up.
 // Each child reports its fetching wall time, CPU seconds (process.cpuUsage over the fetching), peak RSS (VmHWM,
 // start-up included) and connections opened; rounds per size: BITSCRAPE_BENCH_METADATA_ROUNDS (default 3 up to
 // 1,000 torrents, else 1); medians are reported.
@@ -41,6 +45,11 @@ const sizes = (process.env["BITSCRAPE_BENCH_TORRENTS_LIST"] ?? "100,1000,10000")
 const perSeeder = envNumber("BITSCRAPE_BENCH_TORRENTS_PER_SEEDER", 100_000)
 const maxConnections = envNumber("BITSCRAPE_BENCH_MAX_CONNECTIONS", 64)
 const roundsFor = (n: number) => envNumber("BITSCRAPE_BENCH_METADATA_ROUNDS", n <= 1000 ? 3 : 1)
+/** Warm-up torrents (a separate set, seeded alongside) each contender fetches untimed before the timed set. */
+const warmup = (() => {
+  const v = Number(process.env["BITSCRAPE_BENCH_METADATA_WARMUP"] ?? 1000)
+  return Number.isInteger(v) && v >= 0 ? v : 1000
+})()
 const modes = (process.env["BITSCRAPE_BENCH_METADATA_MODES"] ?? "run").split(",").map((s) => s.trim())
   .filter((m) => m === "run" || m === "fetch")
 
@@ -89,9 +98,10 @@ const contenders: ReadonlyArray<Contender> = [
 ]
 
 /** Runs one contender in a fresh Node process and parses its JSON summary. */
-const runChild = (args: ReadonlyArray<string>): Promise<FetchSummary> =>
+const runChild = (args: ReadonlyArray<string>, warmupPath: string | undefined): Promise<FetchSummary> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
+    const env = { ...process.env, BITSCRAPE_BENCH_WARMUP_LIST: warmupPath ?? "" }
+    const child = spawn(process.execPath, [...args], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] })
     let out = ""
     let err = ""
     child.stdout.on("data", (d: Buffer) => (out += d.toString()))
@@ -123,10 +133,14 @@ interface SizeResult {
   readonly runs: ReadonlyArray<ReadonlyArray<FetchSummary>> // per contender
 }
 
-/** Seeds `size` torrents on ceil(size / perSeeder) libtorrent sessions and runs every contender `rounds` times. */
+/**
+ * Seeds `size` + `warmup` torrents on ceil((size + warmup) / perSeeder) libtorrent sessions and runs every
+ * contender `rounds` times: each fetches the warm-up set untimed, then the `size` others timed.
+ */
 const measureSize = (size: number, sizeIndex: number, dir: string) =>
   Effect.scoped(Effect.gen(function*() {
-    const sessions = Math.ceil(size / perSeeder)
+    const seeded = size + warmup
+    const sessions = Math.ceil(seeded / perSeeder)
     const started = Date.now()
     const seeders = yield* Effect.forEach(
       Array.from({ length: sessions }, (_, i) => i),
@@ -135,7 +149,7 @@ const measureSize = (size: number, sizeIndex: number, dir: string) =>
           host: `127.41.0.${i + 1}`,
           // An empty list means every kind to the seeder: one small torrent, filtered out below.
           kinds: ["v1-single"],
-          bulk: Math.floor(size / sessions) + (i < size % sessions ? 1 : 0),
+          bulk: Math.floor(seeded / sessions) + (i < seeded % sessions ? 1 : 0),
           startTimeout: "300 seconds"
         }),
       { concurrency: "unbounded" }
@@ -143,24 +157,31 @@ const measureSize = (size: number, sizeIndex: number, dir: string) =>
     const startupSeconds = (Date.now() - started) / 1000
     const torrents: Array<LibtorrentSeededTorrent> = []
     for (const s of seeders) torrents.push(...(yield* s.torrents()))
-    const list = torrents.filter((t) => t.kind.startsWith("bulk-")).map((t) => ({
+    const all = torrents.filter((t) => t.kind.startsWith("bulk-")).map((t) => ({
       infoHashHex: t.infoHashHex!,
       host: t.peer.host,
       port: t.peer.port
     }))
-    if (new Set(list.map((t) => t.infoHashHex)).size !== size) {
-      throw new Error(`seeded ${new Set(list.map((t) => t.infoHashHex)).size} distinct torrents, wanted ${size}`)
+    if (new Set(all.map((t) => t.infoHashHex)).size !== seeded) {
+      throw new Error(`seeded ${new Set(all.map((t) => t.infoHashHex)).size} distinct torrents, wanted ${seeded}`)
     }
-    log(`${size} torrents on ${sessions} libtorrent session(s), started in ${startupSeconds.toFixed(1)} s`)
+    log(
+      `${size} torrents (+ ${warmup} for warm-up) on ${sessions} libtorrent session(s), started in ${
+        startupSeconds.toFixed(1)
+      } s`
+    )
+    const list = all.slice(0, size)
     const listPath = path.join(dir, `list-${size}.json`)
     writeFileSync(listPath, JSON.stringify(list))
+    const warmupPath = warmup > 0 ? path.join(dir, `warmup-${size}.json`) : undefined
+    if (warmupPath !== undefined) writeFileSync(warmupPath, JSON.stringify(all.slice(size)))
     const runs: Array<Array<FetchSummary>> = contenders.map(() => [])
     const rounds = roundsFor(size)
     for (let r = 0; r < rounds; r++) {
       const order = contenders.map((_, i) => i)
       if ((r + sizeIndex) % 2 === 1) order.reverse()
       for (const i of order) {
-        const summary = yield* Effect.promise(() => runChild(contenders[i]!.args(listPath)))
+        const summary = yield* Effect.promise(() => runChild(contenders[i]!.args(listPath), warmupPath))
         runs[i]!.push(summary)
         log(
           `${size} round ${r + 1}: ${contenders[i]!.name}: ${summary.verified}/${size} verified in ` +
@@ -215,6 +236,9 @@ export const runMetadataBench = async (): Promise<string> => {
       } round(s)`
     )
     return `${table(results)}\n\n${notes.join("; ")}. Max connections ${maxConnections} on both sides; ` +
+      (warmup > 0
+        ? `each contender first fetched ${warmup} other torrents untimed in the same process (warm-up); `
+        : "no warm-up (each contender starts cold); ") +
       `torrents/s counts verified torrents over the fetching wall time (median over rounds, range in brackets); ` +
       `CPU seconds cover the fetching only; peak RSS is the process's VmHWM, start-up included.`
   } finally {

@@ -1,12 +1,13 @@
-import { Clock, Context, Duration, Effect, Either, Layer, Metric, Option, Queue, Stream } from "effect"
+import { Cause, Chunk, Context, Duration, Effect, Either, FiberSet, Layer, Metric, Option, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { FetcherConfig } from "../config/FetcherConfig.js"
 import type { SocketAddress } from "../krpc/address.js"
 import { copyId, type InfoHash, toHex } from "../krpc/ids.js"
 import { taggedCounter } from "../observability/metrics.js"
 import type { FetchFailure, Torrent } from "../repository/model.js"
-import { MetadataUnavailable, PeerFetchError } from "./errors.js"
-import { fetchFromPeer, type PeerMetadata } from "./peerSession.js"
+import { type AttemptSuccess, makeConnectionLimiter, startAttempt } from "./attempt.js"
+import { MetadataUnavailable, type PeerFetchError } from "./errors.js"
+import { makeFetchQueue } from "./fetchQueue.js"
 
 export * from "./errors.js"
 
@@ -21,6 +22,7 @@ export type FetchOutcome =
   | { readonly _tag: "Fetched"; readonly torrent: Torrent }
   | { readonly _tag: "Failed"; readonly failure: FetchFailure; readonly final: boolean }
 
+/** A snapshot of the fetcher: queue depth, sessions running, outcomes so far, and peer failures by reason. */
 export interface FetcherStats {
   readonly queued: number
   readonly active: number
@@ -52,260 +54,238 @@ export class MetadataFetcher extends Context.Tag("bitscrape/MetadataFetcher")<Me
   readonly stats: Effect.Effect<FetcherStats>
 }>() {}
 
-interface Entry {
-  readonly infoHash: InfoHash
-  readonly key: string
-  readonly peers: Map<string, SocketAddress>
-  readonly tried: Set<string>
-  announces: number
-  lastSeen: number
-  attempts: number
-  notBefore: number
-  active: boolean
-}
+/** Outcomes waiting for a slow consumer before `run` stops starting attempts. */
+const OUTCOME_BUFFER = 1024
 
 const make = Effect.gen(function*() {
   const config = yield* FetcherConfig
   const clock = yield* Effect.clock
   const now = () => clock.unsafeCurrentTimeMillis()
   const peerId = Buffer.concat([Buffer.from("-BS0001-"), randomBytes(12)])
-  const connections = yield* Effect.makeSemaphore(config.maxConnections)
+  const connections = makeConnectionLimiter(config.maxConnections, (open) => connectionsMetric.unsafeUpdate(open, []))
   const dead = new Map<string, number>() // peer → until (ms)
-  const stats = { fetched: 0, failed: 0, droppedQueued: 0, active: 0, open: 0 }
+  const stats = { fetched: 0, failed: 0, active: 0, droppedQueued: 0 }
   const peerFailures: Partial<Record<PeerFetchError["reason"], number>> = {}
   let queuedNow = () => 0
 
-  const isDead = (key: string) => {
+  const deadUntil = (key: string) => {
     const until = dead.get(key)
-    if (until === undefined) return false
-    if (until > now()) return true
+    if (until === undefined) return 0
+    if (until > now()) return until
     dead.delete(key)
-    return false
+    return 0
   }
   const markDead = (key: string) => {
     dead.delete(key)
     dead.set(key, now() + Duration.toMillis(config.deadPeerTtl))
     if (dead.size > config.deadPeers) dead.delete(dead.keys().next().value!)
   }
+  const onPeerError = (e: PeerFetchError) => {
+    peerFailures[e.reason] = (peerFailures[e.reason] ?? 0) + 1
+    taggedCounter(peerFailureMetric, "reason", e.reason).unsafeUpdate(1, [])
+    // Peers that are unreachable or lie are not worth trying again soon; a slow one may do better later.
+    if (e.reason !== "Timeout") markDead(e.peer)
+  }
 
-  const tryPeer = (infoHash: InfoHash, peer: SocketAddress): Effect.Effect<PeerMetadata, PeerFetchError> =>
-    connections.withPermits(1)(
-      Effect.acquireUseRelease(
-        Effect.sync(() => {
-          stats.open++
-          connectionsMetric.unsafeUpdate(stats.open, [])
-        }),
-        () =>
-          fetchFromPeer({
-            infoHash,
-            host: peer.host,
-            port: peer.port,
-            peerId,
-            client: config.client,
-            connectTimeoutMillis: Duration.toMillis(config.connectTimeout),
-            maxMetadataSize: config.maxMetadataSize
-          }).pipe(
-            Effect.timeoutFail({
-              duration: config.peerTimeout,
-              onTimeout: () =>
-                new PeerFetchError({
-                  reason: "Timeout",
-                  peer: `${peer.host}:${peer.port}`,
-                  detail: "peer deadline passed"
-                })
-            })
-          ),
-        () =>
-          Effect.sync(() => {
-            stats.open--
-            connectionsMetric.unsafeUpdate(stats.open, [])
-          })
-      )
-    ).pipe(
-      Effect.tapError((e) =>
-        Effect.sync(() => {
-          peerFailures[e.reason] = (peerFailures[e.reason] ?? 0) + 1
-          taggedCounter(peerFailureMetric, "reason", e.reason).unsafeUpdate(1, [])
-          // Peers that are unreachable or lie are not worth trying again soon.
-          if (e.reason !== "Timeout" || e.detail.includes("no connection")) markDead(e.peer)
-        })
-      )
-    )
+  const session = {
+    peerId,
+    client: config.client,
+    connectTimeoutMillis: Duration.toMillis(config.connectTimeout),
+    peerTimeoutMillis: Duration.toMillis(config.peerTimeout),
+    maxMetadataSize: config.maxMetadataSize
+  }
+  const deadlineMillis = Duration.toMillis(config.infohashDeadline)
+
+  const attemptOptions = (infoHash: InfoHash, peers: ReadonlyArray<SocketAddress>) => ({
+    infoHash,
+    peers,
+    parallelPeers: config.parallelPeers,
+    deadlineMillis,
+    limiter: connections,
+    session,
+    onPeerError
+  })
+
+  const toTorrent = (infoHash: InfoHash, { metadata, peer }: AttemptSuccess): Torrent => ({
+    ...metadata.info,
+    infoHash: copyId(infoHash),
+    fetchedAt: now(),
+    sourcePeer: { host: peer.host, port: peer.port },
+    sourceClient: metadata.client
+  })
 
   const fetch = (
     infoHash: InfoHash,
     peers: ReadonlyArray<SocketAddress>
   ): Effect.Effect<Torrent, MetadataUnavailable> =>
-    Effect.gen(function*() {
-      const hex = toHex(infoHash)
-      const candidates = peers.filter((p) => !isDead(`${p.host}:${p.port}`)).slice(0, config.peersPerInfohash)
+    Effect.suspend(() => {
+      const t = now()
+      const candidates = peers.filter((p) => deadUntil(`${p.host}:${p.port}`) <= t).slice(0, config.peersPerInfohash)
       if (candidates.length === 0) {
-        return yield* Effect.fail(new MetadataUnavailable({ infoHash: hex, reason: "NoPeers", attempts: [] }))
+        return Effect.fail(new MetadataUnavailable({ infoHash: toHex(infoHash), reason: "NoPeers", attempts: [] }))
       }
-      const errors: Array<PeerFetchError> = []
-      // Waves of `parallelPeers`: the first peer to deliver verified metadata wins; the rest are interrupted.
-      for (let i = 0; i < candidates.length; i += config.parallelPeers) {
-        const wave = candidates.slice(i, i + config.parallelPeers).map((p) =>
-          Effect.map(tryPeer(infoHash, p), (m) => [p, m] as const).pipe(
-            Effect.tapError((e) => Effect.sync(() => errors.push(e)))
-          )
+      // One attempt (attempt.ts) as an effect: interrupting it closes its sockets and gives back their slots.
+      return Effect.async<Torrent, MetadataUnavailable>((resume) => {
+        const cancel = startAttempt(
+          attemptOptions(infoHash, candidates),
+          (r) => resume(Either.isRight(r) ? Effect.succeed(toTorrent(infoHash, r.right)) : Effect.fail(r.left))
         )
-        const won = yield* Effect.either(Effect.raceAll(wave))
-        if (Either.isRight(won)) {
-          const [peer, m] = won.right
-          const fetchedAt = yield* Clock.currentTimeMillis
-          return {
-            ...m.info,
-            infoHash: copyId(infoHash),
-            fetchedAt,
-            sourcePeer: { host: peer.host, port: peer.port },
-            sourceClient: m.client
-          } satisfies Torrent
-        }
-      }
-      return yield* Effect.fail(new MetadataUnavailable({ infoHash: hex, reason: "AllPeersFailed", attempts: errors }))
-    }).pipe(
-      Effect.timeoutFail({
-        duration: config.infohashDeadline,
-        onTimeout: () => new MetadataUnavailable({ infoHash: toHex(infoHash), reason: "Deadline", attempts: [] })
+        return Effect.sync(cancel)
       })
-    )
+    })
 
   const run = <E, R>(requests: Stream.Stream<FetchRequest, E, R>): Stream.Stream<FetchOutcome, E, R> =>
     Stream.unwrapScoped(Effect.gen(function*() {
-      const entries = new Map<string, Entry>()
-      const finished = new Set<string>() // fetched or given up: bounded below
-      const outcomes = yield* Queue.bounded<FetchOutcome>(1024)
-      const wake = yield* Queue.sliding<void>(1)
-
-      const add = (r: FetchRequest) => {
-        const key = toHex(r.infoHash)
-        if (finished.has(key)) return
-        let e = entries.get(key)
-        if (e === undefined) {
-          if (entries.size >= config.maxQueued) {
-            // Full: drop the least promising waiting infohash (counted) to make room.
-            let worst: Entry | undefined
-            for (const x of entries.values()) {
-              if (!x.active && (worst === undefined || score(x) < score(worst))) worst = x
-            }
-            if (worst === undefined) return
-            entries.delete(worst.key)
-            stats.droppedQueued++
-          }
-          e = {
-            infoHash: copyId(r.infoHash),
-            key,
-            peers: new Map(),
-            tried: new Set(),
-            announces: 0,
-            lastSeen: now(),
-            attempts: 0,
-            notBefore: 0,
-            active: false
-          }
-          entries.set(key, e)
-        }
-        e.announces++
-        e.lastSeen = now()
-        for (const p of r.peers) if (e.peers.size < 64) e.peers.set(`${p.host}:${p.port}`, p)
-        wake.unsafeOffer(undefined)
-      }
-
-      /** More peers and sightings first, fewer failed attempts, recent activity breaks ties. */
-      const score = (e: Entry) => e.peers.size * 4 + Math.min(e.announces, 20) - e.attempts * 10 + e.lastSeen / 1e13
-
-      const hasUntried = (e: Entry) => {
-        for (const k of e.peers.keys()) if (!e.tried.has(k) && !isDead(k)) return true
-        return false
-      }
-
-      const pick = (): Entry | undefined => {
-        const t = now()
-        let best: Entry | undefined
-        for (const e of entries.values()) {
-          if (e.active || e.notBefore > t) continue
-          if (!hasUntried(e)) continue
-          if (best === undefined || score(e) > score(best)) best = e
-        }
-        return best
-      }
-
-      const attempt = (e: Entry) =>
-        Effect.gen(function*() {
-          e.active = true
-          stats.active++
-          e.attempts++
-          const peers = [...e.peers.entries()].filter(([k]) => !e.tried.has(k)).map(([k, p]) => {
-            e.tried.add(k)
-            return p
-          })
-          const result = yield* Effect.either(fetch(e.infoHash, peers))
-          stats.active--
-          e.active = false
-          if (Either.isRight(result)) {
-            entries.delete(e.key)
-            remember(e.key)
-            stats.fetched++
-            taggedCounter(outcomesMetric, "outcome", "fetched").unsafeUpdate(1, [])
-            return yield* Queue.offer(outcomes, { _tag: "Fetched", torrent: result.right })
-          }
-          const final = e.attempts >= config.maxAttempts
-          if (final) {
-            entries.delete(e.key)
-            remember(e.key)
-            stats.failed++
-          } else {
-            e.notBefore = now() + Duration.toMillis(config.retryBackoff) * 2 ** (e.attempts - 1)
-          }
-          taggedCounter(outcomesMetric, "outcome", final ? "failed" : "retry").unsafeUpdate(1, [])
-          yield* Queue.offer(outcomes, {
-            _tag: "Failed",
-            final,
-            failure: { infoHash: e.infoHash, at: now(), error: result.left.message }
-          })
-        })
-
-      const remember = (key: string) => {
-        finished.add(key)
-        if (finished.size > 1_000_000) finished.delete(finished.values().next().value!)
-      }
-
-      // Workers: each takes the best ready infohash; the connection semaphore caps sockets across them. When the
-      // requests end, workers finish their current attempt and stop; the last one ends the outcome stream once
-      // its consumer has drained it.
-      let inputDone = false
-      // One worker per connection: an infohash with a single peer holds one connection, not `parallelPeers`.
-      let live = config.maxConnections
-      const worker = Effect.gen(function*() {
-        for (;;) {
-          const e = pick()
-          if (e === undefined) {
-            if (inputDone) break
-            yield* Effect.race(Queue.take(wake), Effect.sleep("1 second"))
-            continue
-          }
-          yield* attempt(e)
-        }
-        if (--live === 0) {
-          while (Option.getOrElse(outcomes.unsafeSize(), () => 0) > 0) yield* Effect.sleep(10)
-          yield* Queue.shutdown(outcomes)
-        }
+      const queue = makeFetchQueue({
+        maxQueued: config.maxQueued,
+        maxAttempts: config.maxAttempts,
+        retryBackoffMillis: Duration.toMillis(config.retryBackoff),
+        peersPerInfohash: config.peersPerInfohash,
+        deadUntil,
+        onDrop: () => stats.droppedQueued++
       })
-      yield* Effect.forEach(Array.from({ length: live }), () => Effect.forkScoped(worker), { discard: true })
+      // Running attempts (their cancel functions): the scope's finalizer cancels them, closing every socket.
+      const attempts = new Set<() => void>()
+      // Outcomes not yet pulled by the consumer; while OUTCOME_BUFFER wait, no new attempt starts.
+      let outcomes: Array<FetchOutcome> = []
+      let failure: Cause.Cause<E> | undefined
+      let wakeConsumer: (() => void) | undefined
+      let inputDone = false
+      let closed = false
+      let wakeAt = Infinity
+      const fork = yield* FiberSet.makeRuntime<never>()
 
-      queuedNow = () => entries.size
+      // Outcomes of one event-loop turn reach the consumer together: one wake-up per turn, not per outcome.
+      let flushing = false
+      const flush = () => {
+        flushing = false
+        notify()
+      }
+      const deliver = (outcome: FetchOutcome) => {
+        outcomes.push(outcome)
+        if (!flushing) {
+          flushing = true
+          setImmediate(flush)
+        }
+      }
+      const notify = () => {
+        const wake = wakeConsumer
+        wakeConsumer = undefined
+        wake?.()
+      }
+
+      const startNext = (): boolean => {
+        const picked = queue.next(now())
+        if (picked === undefined) return false
+        const { entry, peers } = picked
+        stats.active++
+        let finished = false
+        const cancel = startAttempt(
+          attemptOptions(entry.infoHash, peers),
+          (r) => {
+            finished = true
+            attempts.delete(cancel)
+            stats.active--
+            if (Either.isRight(r)) {
+              queue.settle(entry, true, now())
+              stats.fetched++
+              taggedCounter(outcomesMetric, "outcome", "fetched").unsafeUpdate(1, [])
+              deliver({ _tag: "Fetched", torrent: toTorrent(entry.infoHash, r.right) })
+            } else {
+              const final = queue.settle(entry, false, now())
+              if (final) stats.failed++
+              taggedCounter(outcomesMetric, "outcome", final ? "failed" : "retry").unsafeUpdate(1, [])
+              deliver({
+                _tag: "Failed",
+                final,
+                failure: { infoHash: entry.infoHash, at: now(), error: r.left.message }
+              })
+            }
+            pump()
+          }
+        )
+        if (!finished) attempts.add(cancel)
+        return true
+      }
+
+      /** Starts the best ready infohashes while connection slots are free; called on every change. */
+      const pump = (): void => {
+        if (closed) return
+        if (inputDone) {
+          if (attempts.size === 0) notify() // the consumer sees the end once it has every outcome
+          return
+        }
+        while (
+          attempts.size < config.maxConnections && connections.free() > 0 && outcomes.length < OUTCOME_BUFFER &&
+          startNext()
+        ) {
+          // one more started
+        }
+        // Backoffs and dead-peer expiries: wake up when the first one is due.
+        const due = queue.nextDue()
+        if (due !== undefined && due < wakeAt) {
+          wakeAt = due
+          fork(Effect.zipRight(
+            Effect.sleep(Math.max(0, due - now())),
+            Effect.sync(() => {
+              if (wakeAt === due) wakeAt = Infinity
+              pump()
+            })
+          ))
+        }
+      }
+
+      /** The consumer's pull: every outcome so far, else wait for one; the end after the last attempt. */
+      const pull: Effect.Effect<Chunk.Chunk<FetchOutcome>, Option.Option<E>> = Effect.suspend(() => {
+        if (outcomes.length > 0) {
+          const chunk = Chunk.unsafeFromArray(outcomes)
+          outcomes = []
+          pump()
+          return Effect.succeed(chunk)
+        }
+        if (failure !== undefined) return Effect.failCause(Cause.map(failure, Option.some))
+        if (inputDone && attempts.size === 0) return Effect.fail(Option.none())
+        return Effect.zipRight(
+          Effect.async<void>((resume) => {
+            wakeConsumer = () => resume(Effect.void)
+            return Effect.sync(() => (wakeConsumer = undefined))
+          }),
+          pull
+        )
+      })
+
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          closed = true
+          for (const cancel of attempts) cancel()
+          stats.active -= attempts.size
+          attempts.clear()
+        })
+      )
+      queuedNow = () => queue.size()
+      yield* Effect.acquireRelease(Effect.sync(() => connections.onRelease(pump)), (off) => Effect.sync(off))
       yield* requests.pipe(
-        Stream.runForEach((r) => Effect.sync(() => add(r))),
+        Stream.runForEachChunk((chunk) =>
+          Effect.sync(() => {
+            const t = now()
+            for (const r of chunk) queue.add(r.infoHash, r.peers, t)
+            pump()
+          })
+        ),
+        Effect.catchAllCause((cause) =>
+          Effect.sync(() => {
+            if (!Cause.isInterruptedOnly(cause)) failure = cause
+          })
+        ),
         Effect.ensuring(Effect.sync(() => {
           inputDone = true
-          // Waiting infohashes are not started any more; their workers stop.
-          for (const e of entries.values()) if (!e.active) entries.delete(e.key)
-          wake.unsafeOffer(undefined)
+          // Waiting infohashes are not started any more; running ones finish and are reported.
+          queue.dropWaiting()
+          notify()
         })),
         Effect.forkScoped
       )
-      return Stream.fromQueue(outcomes)
+      return Stream.repeatEffectChunkOption(pull)
     }))
 
   return MetadataFetcher.of({

@@ -32,6 +32,7 @@ export class MetadataUnavailable extends Data.TaggedError("MetadataUnavailable")
   readonly reason: "NoPeers" | "AllPeersFailed" | "Deadline"
   readonly attempts: ReadonlyArray<PeerFetchError>
 }> {
+  /** The infohash, the reason and the first few peers' failures, for logs and the CLI. */
   override get message() {
     const why = this.attempts.map((a) => `${a.peer}: ${a.reason}`).slice(0, 5).join("; ")
     return `no metadata for ${this.infoHash} (${this.reason}${why ? `: ${why}` : ""})`

@@ -100,6 +100,18 @@ describe("peer sessions against hostile seeders", () => {
 })
 
 describe("MetadataFetcher", () => {
+  it.scopedLive("a peer with an impossible address (port 0, as a hostile DHT node may announce) fails typed", () =>
+    Effect.gen(function*() {
+      const fetcher = yield* Effect.provide(MetadataFetcher, MetadataFetcherLive).pipe(
+        Effect.provide(fetcherConfig())
+      )
+      const e = yield* Effect.flip(
+        fetcher.fetch(randomBytes(20) as Uint8Array as InfoHash, [{ host: "127.31.1.1", port: 0 }])
+      )
+      assert.strictEqual(e.reason, "AllPeersFailed")
+      assert.strictEqual(e.attempts[0]?.reason, "ConnectFailed")
+    }))
+
   it.scopedLive("tries several peers: liars and stallers lose, the honest one wins; dead peers are remembered", () =>
     Effect.gen(function*() {
       const liar = yield* makeHostileSeeder({ host: "127.31.0.1", infoDict: bigInfo, behaviour: "wrong-pieces" })

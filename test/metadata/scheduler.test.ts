@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Stream } from "effect"
+import { Chunk, Duration, Effect, Fiber, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { fetcherConfig } from "../../src/config/FetcherConfig.js"
 import { type InfoHash, toHex } from "../../src/krpc/index.js"
@@ -40,4 +40,48 @@ describe("MetadataFetcher.run (scheduler)", () => {
       }),
     30_000
   )
+
+  it.scopedLive("takes the most announced infohash first when connections are scarce", () =>
+    Effect.gen(function*() {
+      const seeders = yield* Effect.forEach(
+        ["alpha", "beta", "gamma"],
+        (n, i) => makeHostileSeeder({ host: `127.32.1.${i + 1}`, infoDict: info(n), behaviour: "honest" })
+      )
+      const fetcher = yield* Effect.provide(MetadataFetcher, MetadataFetcherLive).pipe(
+        Effect.provide(fetcherConfig({ maxConnections: 1 }))
+      )
+      const req = (i: number) => {
+        const s = seeders[i]!
+        return { infoHash: s.infoHash as InfoHash, peers: [{ host: s.host, port: s.port }] }
+      }
+      // One chunk: all are queued before the first starts. beta announced 3 times, gamma twice, alpha once.
+      const requests = Stream.fromIterable([req(0), req(1), req(1), req(2), req(1), req(2)]).pipe(
+        Stream.concat(Stream.never)
+      )
+      const outcomes = yield* Stream.runCollect(fetcher.run(requests).pipe(Stream.take(3)))
+      const names = Chunk.toReadonlyArray(outcomes).map((o) => o._tag === "Fetched" ? o.torrent.name : "failed")
+      assert.deepStrictEqual(names, ["beta", "gamma", "alpha"])
+    }))
+
+  it.scopedLive("closing the outcome stream interrupts the attempts and closes every connection", () =>
+    Effect.gen(function*() {
+      const stallers = yield* Effect.forEach(
+        ["s1", "s2", "s3"],
+        (n, i) => makeHostileSeeder({ host: `127.32.2.${i + 1}`, infoDict: info(n), behaviour: "stall" })
+      )
+      const fetcher = yield* Effect.provide(MetadataFetcher, MetadataFetcherLive).pipe(
+        Effect.provide(fetcherConfig())
+      )
+      const requests = Stream.fromIterable(stallers.map((s) => ({ infoHash: s.infoHash as InfoHash, peers: [s] })))
+        .pipe(Stream.concat(Stream.never))
+      const consumer = yield* Effect.fork(Stream.runDrain(fetcher.run(requests)))
+      const open = () => stallers.reduce((n, s) => n + s.openConnections(), 0)
+      yield* Effect.sleep("300 millis")
+      assert.strictEqual(open(), 3)
+      assert.strictEqual((yield* fetcher.stats).active, 3)
+      yield* Fiber.interrupt(consumer)
+      yield* Effect.sleep("100 millis")
+      assert.strictEqual(open(), 0, "no connection left open")
+      assert.strictEqual((yield* fetcher.stats).active, 0)
+    }))
 })
