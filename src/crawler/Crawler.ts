@@ -9,6 +9,7 @@ import type { Response } from "../krpc/messages.js"
 import type { Discovery, NodeSighting } from "../repository/model.js"
 import { Dht } from "../rpc/Dht.js"
 import { KrpcNode, type QueryFailure } from "../rpc/KrpcNode.js"
+import { IndexedHeap } from "../util/heap.js"
 import { makeAddressFilter, type Verdict } from "./addressFilter.js"
 import { FORGET_AFTER_FAILURES, type KnownNode, makeKnownNodes } from "./knownNodes.js"
 import * as CrawlerMetrics from "./metrics.js"
@@ -84,7 +85,15 @@ const make = Effect.gen(function*() {
   const now = () => clock.unsafeCurrentTimeMillis()
 
   const filter = makeAddressFilter({ allow: config.allow, deny: config.deny, self: [node.local] })
-  const known = makeKnownNodes(config.maxKnownNodes, (id) => inAreas(config.targets, id))
+  const sampleQueue = new IndexedHeap<KnownNode>(
+    (a, b) => a.nextSampleAt < b.nextSampleAt || (a.nextSampleAt === b.nextSampleAt && a.firstSeen < b.firstSeen),
+    { get: (n) => n.sampleSlot, set: (n, i) => (n.sampleSlot = i) }
+  )
+  const known = makeKnownNodes(
+    config.maxKnownNodes,
+    (id) => inAreas(config.targets, id),
+    (n) => sampleQueue.remove(n)
+  )
   const pacer = makeIpPacer(config.perIpIntervalMillis)
   const seen = makeSeenSet(config.seenCapacity)
   const looked = makeSeenSet(config.seenCapacity)
@@ -140,6 +149,9 @@ const make = Effect.gen(function*() {
       const t = now()
       n.lastResponse = t
       n.failures = 0
+      // A node answering for the first time becomes a sampling candidate (picked nodes are rescheduled by the
+      // sampler itself: their nextSampleAt is no longer 0).
+      if (n.inArea && n.samples === undefined && n.nextSampleAt === 0 && n.sampleSlot < 0) sampleQueue.push(n)
       yield* Queue.offer(nodeSightings, {
         id: copyId(r.id),
         host: n.host,
@@ -228,50 +240,60 @@ const make = Effect.gen(function*() {
 
   // === Stage: BEP 51 sampling ===
 
+  // Nodes that answered us, in the target areas and not known to refuse BEP 51, ordered by when they may be
+  // sampled next (then oldest first): picking one is O(log n) whatever the size of the known-node store.
   const nextToSample = (): KnownNode | undefined => {
-    const t = now()
-    for (const n of known.values()) {
-      if (n.samples === false || n.nextSampleAt > t || n.lastResponse < 0) continue
-      if (!n.inArea) continue
-      return n
-    }
-    return undefined
+    const n = sampleQueue.peek()
+    if (n === undefined || n.nextSampleAt > now()) return undefined
+    return sampleQueue.pop()
+  }
+
+  /** Back into the sampling queue at its `nextSampleAt`, unless it refused BEP 51 or was forgotten meanwhile. */
+  const reschedule = (n: KnownNode) => {
+    if (n.samples === false || known.get(n.host, n.port) !== n) sampleQueue.remove(n)
+    else if (sampleQueue.has(n)) sampleQueue.update(n)
+    else sampleQueue.push(n)
   }
 
   const sampleOne = Effect.gen(function*() {
     const n = nextToSample()
     if (n === undefined) return yield* Effect.sleep(250)
-    // Reserve the node for a while even before asking, so parallel samplers do not pick it too.
+    // Reserve the node for a while even before asking (it is out of the queue until rescheduled).
     n.nextSampleAt = now() + config.minSampleInterval * 1000
-    if (!(yield* paced(n))) {
-      n.nextSampleAt = now() + config.perIpIntervalMillis
-      return
-    }
-    queries.sample_infohashes++
-    const query = node.sampleInfohashes(n.contact, randomTarget(config.targets))
-    // A node not yet known to support BEP 51 gets a short probe: many ignore the query without a word.
-    const reply = yield* Effect.either(
-      n.samples === true ? query : Effect.timeoutTo(query, {
-        duration: config.sampleProbeTimeoutMillis,
-        onTimeout: () => undefined,
-        onSuccess: (r) => r
-      })
-    )
-    if (reply._tag === "Left") {
-      if (reply.left._tag === "KrpcError" || n.samples !== true) n.samples = false
-      return yield* failedNode(n, reply.left)
-    }
-    if (reply.right === undefined) {
-      n.samples = false // silent on BEP 51; still a node for the walk
-      return
-    }
-    const r = reply.right
-    n.samples = true
-    n.nextSampleAt = now() + Math.max(config.minSampleInterval, r.interval ?? 0) * 1000
-    yield* answered(n, r)
-    const t = now()
-    for (const ih of r.samples ?? []) yield* discovered({ infoHash: copyId(ih), source: "sample", at: t })
+    return yield* sampleNode(n).pipe(Effect.ensuring(Effect.sync(() => reschedule(n))))
   })
+
+  const sampleNode = (n: KnownNode) =>
+    Effect.gen(function*() {
+      if (!(yield* paced(n))) {
+        n.nextSampleAt = now() + config.perIpIntervalMillis
+        return
+      }
+      queries.sample_infohashes++
+      const query = node.sampleInfohashes(n.contact, randomTarget(config.targets))
+      // A node not yet known to support BEP 51 gets a short probe: many ignore the query without a word.
+      const reply = yield* Effect.either(
+        n.samples === true ? query : Effect.timeoutTo(query, {
+          duration: config.sampleProbeTimeoutMillis,
+          onTimeout: () => undefined,
+          onSuccess: (r) => r
+        })
+      )
+      if (reply._tag === "Left") {
+        if (reply.left._tag === "KrpcError" || n.samples !== true) n.samples = false
+        return yield* failedNode(n, reply.left)
+      }
+      if (reply.right === undefined) {
+        n.samples = false // silent on BEP 51; still a node for the walk
+        return
+      }
+      const r = reply.right
+      n.samples = true
+      n.nextSampleAt = now() + Math.max(config.minSampleInterval, r.interval ?? 0) * 1000
+      yield* answered(n, r)
+      const t = now()
+      for (const ih of r.samples ?? []) yield* discovered({ infoHash: copyId(ih), source: "sample", at: t })
+    })
 
   // === Stage: passive harvest of incoming get_peers / announce_peer ===
 

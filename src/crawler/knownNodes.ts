@@ -18,8 +18,10 @@ export class KnownNode {
   failures = 0
   /** BEP 51: undefined unknown, true answered sample_infohashes, false did not. */
   samples: boolean | undefined = undefined
-  /** Earliest time we may sample it again (its BEP 51 `interval`). */
+  /** Earliest time we may sample it again (its BEP 51 `interval`); 0 until first picked for sampling. */
   nextSampleAt = 0
+  /** Position in the crawler's sampling queue (-1: not queued). */
+  sampleSlot = -1
   lastSeen: number
   constructor(
     readonly key: string,
@@ -63,7 +65,9 @@ export const FORGET_AFTER_FAILURES = 3
 
 export const makeKnownNodes = (
   capacity: number,
-  inArea: (id: Uint8Array) => boolean = () => true
+  inArea: (id: Uint8Array) => boolean = () => true,
+  /** Called for every node that leaves the store (evicted or removed). */
+  onForget: (node: KnownNode) => void = () => {}
 ): KnownNodes => {
   const nodes = new Map<string, KnownNode>()
   // The walk's frontier, a FIFO read from `head` (Array.shift is O(n) on large arrays); compacted when half spent.
@@ -102,14 +106,18 @@ export const makeKnownNodes = (
         compact()
       }
       if (nodes.size > capacity) {
-        nodes.delete(nodes.keys().next().value!)
+        const oldest = nodes.keys().next().value!
+        onForget(nodes.get(oldest)!)
+        nodes.delete(oldest)
         evicted++
       }
       return node
     },
     get: (host, port) => nodes.get(keyOf(host, port)),
     remove: (node) => {
+      if (nodes.get(node.key) !== node) return
       nodes.delete(node.key)
+      onForget(node)
     },
     size: () => nodes.size,
     responsive: (now, within) => {

@@ -1,6 +1,6 @@
 import type { SocketAddress } from "../krpc/address.js"
 import { copyId, type InfoHash, toHex } from "../krpc/ids.js"
-import { IndexedHeap } from "./heap.js"
+import { IndexedHeap } from "../util/heap.js"
 
 // The waiting room of `MetadataFetcher.run`, pure and clock-free (times are passed in). Every waiting infohash
 // is in exactly one of three places:

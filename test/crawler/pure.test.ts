@@ -84,6 +84,18 @@ describe("bounded structures", () => {
     assert.deepStrictEqual(known.takeFresh(10), [])
     assert.strictEqual(known.evicted(), 1)
   })
+  it("known nodes report every node that leaves, evicted or removed, once", () => {
+    const gone: Array<string> = []
+    const known = makeKnownNodes(2, () => true, (n) => gone.push(n.host))
+    const c = (i: number) => ({ id: randomBytes(20) as Uint8Array as NodeId, host: `127.0.0.${i}`, port: 1 })
+    const first = known.add(c(1), 1)
+    known.add(c(2), 2)
+    known.add(c(3), 3) // evicts 127.0.0.1
+    known.remove(first) // already gone: not reported twice
+    known.remove(known.get("127.0.0.2", 1)!)
+    assert.deepStrictEqual(gone, ["127.0.0.1", "127.0.0.2"])
+    assert.strictEqual(known.size(), 1)
+  })
   it("the seen set remembers at least `capacity` keys and never more than twice that", () => {
     const seen = makeSeenSet(100)
     for (let i = 0; i < 1000; i++) assert.isTrue(seen.add(`k${i}`))
