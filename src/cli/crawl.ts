@@ -16,7 +16,7 @@ import { LiveStats, makeLiveStats, snapshotOf } from "../web/LiveStats.js"
 import { WebServerLive } from "../web/WebServer.js"
 import { makeProgress } from "./progress.js"
 import { dbOption, jsonOption, resolveDb } from "./repositoryOptions.js"
-import { announceDashboard, resolveWebSettings, webInfo } from "./webOptions.js"
+import { announceDashboard, resolveWebSettings, uiHostOption, uiPortOption, webInfo } from "./webOptions.js"
 
 const listOption = <A>(
   name: string,
@@ -86,16 +86,8 @@ export const crawlFlags = {
   ),
   noMetadata: Options.boolean("no-metadata").pipe(Options.withDescription("discover only; fetch no metadata")),
   noUi: Options.boolean("no-ui").pipe(Options.withDescription("no web dashboard (env BITSCRAPE_UI=false)")),
-  uiHost: Options.text("ui-host").pipe(
-    Options.withDescription(
-      "web dashboard address (env BITSCRAPE_UI_HOST; default 127.0.0.1; any other address needs BITSCRAPE_UI_TOKEN)"
-    ),
-    Options.optional
-  ),
-  uiPort: Options.integer("ui-port").pipe(
-    Options.withDescription("web dashboard port, 0 for any free one (env BITSCRAPE_UI_PORT; default 8881)"),
-    Options.optional
-  ),
+  uiHost: uiHostOption,
+  uiPort: uiPortOption,
   duration: Options.integer("duration").pipe(
     Options.withDescription("stop after this many seconds (env BITSCRAPE_DURATION; default: until Ctrl-C)"),
     Options.optional

@@ -1,6 +1,7 @@
 // Text formats shared by the CLI commands (and later the web UI): sizes, dates, magnets, CSV.
 import type { InfoHash } from "../krpc/ids.js"
 import { toHex } from "../krpc/ids.js"
+import type { TorrentSummary } from "../repository/model.js"
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
 
@@ -72,6 +73,16 @@ export const csvField = (value: string | number | undefined): string => {
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
 export const printable = (text: string): string => text.replace(CONTROL, "\uFFFD")
+
+/** The JSON form of a search result shared by `search --json` and the API. */
+export const summaryJson = (t: TorrentSummary) => ({
+  infohash: toHex(t.infoHash),
+  name: t.name,
+  length: t.totalLength,
+  files: t.fileCount,
+  discovered_at: isoTime(t.discoveredAt),
+  fetched_at: isoTime(t.fetchedAt)
+})
 
 /** The JSON form of a torrent's metadata shared by `show`, `fetch` and the API. */
 export const torrentJson = (t: {

@@ -3,7 +3,7 @@ import { Console, Effect } from "effect"
 import { toHex } from "../krpc/ids.js"
 import { Repository } from "../repository/Repository.js"
 import { filterOptions, filtersOf } from "./filters.js"
-import { humanSize, isoTime, printable } from "./format.js"
+import { humanSize, printable, summaryJson } from "./format.js"
 import { dbOption, existingRepository, jsonOption } from "./repositoryOptions.js"
 
 const text = Args.text({ name: "text" }).pipe(
@@ -37,14 +37,7 @@ export const search = Command.make(
       if (flags.json) {
         return yield* Console.log(JSON.stringify({
           total: result.total,
-          items: result.items.map((t) => ({
-            infohash: toHex(t.infoHash),
-            name: t.name,
-            length: t.totalLength,
-            files: t.fileCount,
-            discovered_at: isoTime(t.discoveredAt),
-            fetched_at: isoTime(t.fetchedAt)
-          }))
+          items: result.items.map(summaryJson)
         }))
       }
       yield* Console.log(`${result.total} torrent${result.total === 1 ? "" : "s"} found`)

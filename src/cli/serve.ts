@@ -1,26 +1,18 @@
-import { Command, Options } from "@effect/cli"
+import { Command } from "@effect/cli"
 import { Console, Effect, Layer } from "effect"
 import { WebConfig } from "../config/WebConfig.js"
 import { LiveStatsLive } from "../web/LiveStats.js"
 import { WebServerLive } from "../web/WebServer.js"
 import { dbOption, existingRepository, resolveDb } from "./repositoryOptions.js"
-import { announceDashboard, resolveWebSettings, webInfo } from "./webOptions.js"
+import { announceDashboard, resolveWebSettings, uiHostOption, uiPortOption, webInfo } from "./webOptions.js"
 
 // `bitscrape serve`: the web UI and JSON API over an existing database, without crawling (another process
 // may be crawling into the same database meanwhile). Runs until Ctrl-C.
 
 const flags = {
   db: dbOption,
-  uiHost: Options.text("ui-host").pipe(
-    Options.withDescription(
-      "address to listen on (env BITSCRAPE_UI_HOST; default 127.0.0.1; any other address needs BITSCRAPE_UI_TOKEN)"
-    ),
-    Options.optional
-  ),
-  uiPort: Options.integer("ui-port").pipe(
-    Options.withDescription("port, 0 for any free one (env BITSCRAPE_UI_PORT; default 8881)"),
-    Options.optional
-  )
+  uiHost: uiHostOption,
+  uiPort: uiPortOption
 }
 
 export const serve = Command.make("serve", flags, (flags) =>

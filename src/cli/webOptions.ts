@@ -1,9 +1,23 @@
-import { HelpDoc, ValidationError } from "@effect/cli"
+import { HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Console, Effect, Layer, Option, Redacted } from "effect"
 import { webConfigFromEnv, type WebSettings } from "../config/WebConfig.js"
 import { WebInfo } from "../web/handlers.js"
 import { WebServer } from "../web/WebServer.js"
 import { version } from "./version.js"
+
+/** `--ui-host`: where the web UI listens. */
+export const uiHostOption = Options.text("ui-host").pipe(
+  Options.withDescription(
+    "web UI address (env BITSCRAPE_UI_HOST; default 127.0.0.1; any other address needs BITSCRAPE_UI_TOKEN)"
+  ),
+  Options.optional
+)
+
+/** `--ui-port`: the web UI's port. */
+export const uiPortOption = Options.integer("ui-port").pipe(
+  Options.withDescription("web UI port, 0 for any free one (env BITSCRAPE_UI_PORT; default 8881)"),
+  Options.optional
+)
 
 /** The web settings in force: flags over BITSCRAPE_UI_* over the defaults. */
 export const resolveWebSettings = (flags: {

@@ -2,7 +2,7 @@ import { Cause, Effect, Exit, Layer, ManagedRuntime } from "effect"
 import { dhtConfig, type DhtSettings } from "../config/DhtConfig.js"
 import { parseHostPort, parseIP, type SocketAddress } from "../krpc/address.js"
 import type { NodeContact } from "../krpc/compact.js"
-import { type InfoHash, infoHashFromHex, toHex } from "../krpc/ids.js"
+import { type InfoHash, infoHashOf, toHex } from "../krpc/ids.js"
 import { RoutingTableLive } from "../routing/RoutingTable.js"
 import { Dht, DhtLive } from "../rpc/Dht.js"
 import { KrpcNode, KrpcNodeLive } from "../rpc/KrpcNode.js"
@@ -68,11 +68,7 @@ const toAddress = (a: SocketAddress | string): SocketAddress => {
 }
 
 const toInfoHash = (infoHash: Uint8Array | string): InfoHash => {
-  const id = typeof infoHash === "string"
-    ? infoHashFromHex(infoHash)
-    : infoHash.length === 20
-    ? infoHash as InfoHash
-    : undefined
+  const id = infoHashOf(infoHash)
   if (id === undefined) throw new TypeError("an infohash is 20 bytes or 40 hexadecimal digits")
   return id
 }

@@ -40,6 +40,10 @@ export const nodeIdFromHex = (hex: string): NodeId | undefined =>
 export const infoHashFromHex = (hex: string): InfoHash | undefined =>
   HEX.test(hex) ? unsafeInfoHash(Buffer.from(hex, "hex")) : undefined
 
+/** An infohash given as 20 bytes or 40 hex digits; undefined for anything else. */
+export const infoHashOf = (value: Uint8Array | string): InfoHash | undefined =>
+  typeof value === "string" ? infoHashFromHex(value) : value.length === 20 ? value as InfoHash : undefined
+
 /** Lower-case hex of any id. */
 export const toHex = (id: Uint8Array): string => Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString("hex")
 

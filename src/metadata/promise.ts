@@ -1,7 +1,7 @@
 import { Cause, Effect, Exit } from "effect"
 import { fetcherConfig, type FetcherSettings } from "../config/FetcherConfig.js"
 import { parseHostPort, type SocketAddress } from "../krpc/address.js"
-import { type InfoHash, infoHashFromHex } from "../krpc/ids.js"
+import { infoHashOf } from "../krpc/ids.js"
 import type { Torrent } from "../repository/model.js"
 import { MetadataFetcher, MetadataFetcherLive } from "./MetadataFetcher.js"
 
@@ -19,11 +19,7 @@ export const fetchMetadataPromise = async (
   peers: ReadonlyArray<SocketAddress | string>,
   settings: Partial<FetcherSettings> = {}
 ): Promise<Torrent> => {
-  const id = typeof infoHash === "string"
-    ? infoHashFromHex(infoHash)
-    : infoHash.length === 20
-    ? infoHash as InfoHash
-    : undefined
+  const id = infoHashOf(infoHash)
   if (id === undefined) throw new TypeError("an infohash is 20 bytes or 40 hexadecimal digits")
   const addresses = peers.map((p) => {
     const a = typeof p === "string" ? parseHostPort(p) : p

@@ -7,7 +7,8 @@ import { counterByTag } from "./prometheus.js"
 // streams them to dashboards (server-sent events) and keeps a short history so a freshly opened dashboard
 // draws its charts at once. `bitscrape serve` has no crawl: its snapshots are never published.
 
-const Sources = Schema.Struct({
+/** Counts by discovery source. */
+export const Sources = Schema.Struct({
   sample: Schema.Number,
   get_peers: Schema.Number,
   announce: Schema.Number,

@@ -1,7 +1,7 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
 import { parseDate, parseSize } from "../cli/format.js"
-import { LiveSnapshot } from "./LiveStats.js"
+import { LiveSnapshot, Sources } from "./LiveStats.js"
 
 // The JSON API: every request and response is a Schema, so invalid parameters are refused with 400 and a
 // message naming the parameter, and the OpenAPI description (GET /api/openapi.json) is generated from the
@@ -68,13 +68,6 @@ export const SearchParams = Schema.Struct({
 })
 
 // === Responses ===
-
-const Sources = Schema.Struct({
-  sample: Schema.Number,
-  get_peers: Schema.Number,
-  announce: Schema.Number,
-  lookup: Schema.Number
-})
 
 export const DatabaseStats = Schema.Struct({
   backend: Schema.Literal("sqlite", "postgres", "memory"),

@@ -1,6 +1,6 @@
 import { HttpApiBuilder } from "@effect/platform"
 import { Context, Effect, Layer, Option } from "effect"
-import { isoTime, magnet, torrentJson } from "../cli/format.js"
+import { isoTime, magnet, summaryJson, torrentJson } from "../cli/format.js"
 import { infoHashFromHex, toHex } from "../krpc/ids.js"
 import { Repository, type RepositoryError } from "../repository/Repository.js"
 import { decodeText } from "../wire/torrentInfo.js"
@@ -118,14 +118,7 @@ const TorrentHandlers = HttpApiBuilder.group(BitscrapeApi, "torrents", (handlers
             total: result.total,
             page,
             limit,
-            items: result.items.map((t) => ({
-              infohash: toHex(t.infoHash),
-              name: t.name,
-              length: t.totalLength,
-              files: t.fileCount,
-              discovered_at: isoTime(t.discoveredAt),
-              fetched_at: isoTime(t.fetchedAt)
-            }))
+            items: result.items.map(summaryJson)
           }
         }))
       .handle("torrent", ({ path }) =>

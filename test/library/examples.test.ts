@@ -2,7 +2,6 @@
 // one loopback swarm, under the loopback guard. In the repository the names resolve to the sources (tsconfig
 // paths, read by tsx); test/library/pack.test.ts runs an example against the packed package instead.
 import { Effect, Exit, Scope } from "effect"
-import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
@@ -13,35 +12,16 @@ import {
 } from "../../examples/harness/loopbackSwarm.js"
 import type { DemoSwarm } from "../../src/demo/swarm.js"
 import { toHex } from "../../src/krpc/ids.js"
+import { type ProcessResult, runProcess } from "../support/process.js"
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url))
 const GUARD = fileURLToPath(new URL("../support/loopbackGuard.mjs", import.meta.url))
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
+type Run = ProcessResult
 
-/** Runs examples/<name>.ts to completion (asynchronously: a synchronous spawn starves vitest's worker RPC). */
+/** Runs examples/<name>.ts to completion. */
 const runExample = (name: ExampleName, args: ReadonlyArray<string>): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", GUARD, "--import", "tsx", `examples/${name}.ts`, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (t: string) => (stdout += t))
-    child.stderr.setEncoding("utf8").on("data", (t: string) => (stderr += t))
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000)
-    child.on("error", reject)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+  runProcess(process.execPath, ["--import", GUARD, "--import", "tsx", `examples/${name}.ts`, ...args], { cwd: ROOT })
 
 describe("examples against a loopback swarm", () => {
   let scope: Scope.CloseableScope

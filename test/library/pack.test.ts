@@ -11,7 +11,6 @@
 // a SQLite database (bitscrape/repository's SQLite layer needs it; the examples do not), and compiling it would
 // take minutes.
 import { Effect, Exit, Scope } from "effect"
-import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -20,36 +19,16 @@ import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { exampleArgs, exampleTarget, startLoopbackSwarm } from "../../examples/harness/loopbackSwarm.js"
 import type { DemoSwarm } from "../../src/demo/swarm.js"
+import { type ProcessResult, runProcess } from "../support/process.js"
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url))
 const GUARD = fileURLToPath(new URL("../support/loopbackGuard.mjs", import.meta.url))
 const EXAMPLES = ["dht-lookup", "fetch-metadata", "custom-crawler"]
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
+type Run = ProcessResult
 
-/** Runs a command to completion, asynchronously (a synchronous spawn starves vitest's worker RPC). */
 const run = (command: string, args: ReadonlyArray<string>, cwd: string): Promise<Run> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd,
-      env: { ...process.env, NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.setEncoding("utf8").on("data", (t: string) => (stdout += t))
-    child.stderr.setEncoding("utf8").on("data", (t: string) => (stderr += t))
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000)
-    child.on("error", reject)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+  runProcess(command, args, { cwd, timeoutMs: 90_000 })
 
 const ok = async (command: string, args: ReadonlyArray<string>, cwd: string) => {
   const r = await run(command, args, cwd)
