@@ -10,12 +10,12 @@
 // (BITSCRAPE_BENCH_CRAWL_CAP, default 60 s up to 200 nodes, 120 s up to 1,000, else 240 s):
 //   - BitScrape: the real `bitscrape crawl` command (compiled with tsc into test-artifacts/bench-crawler, as the
 //     package ships it; `BITSCRAPE_BENCH_CRAWLER_TSX=1` runs src/main.ts through tsx instead), default settings
-//     except --allow 127.0.0.0/8, --max-pps and --no-metadata, writing to a temporary SQLite file. Discovery times
+//     except --allow 127.0.0.0/8, --max-pps, --no-metadata and --no-ui (discovery only, no dashboard), writing to a temporary SQLite file. Discovery times
 //     are the `first_seen` of each infohash in that database; known nodes come from its --json progress lines.
 //   - Reference: bench/referenceCrawler.mjs (plain JS on bittorrent-dht), which prints each first sighting
 //     (BITSCRAPE_BENCH_REFERENCE_SAMPLERS / _LOOKUPS: its queries in flight, default 16 and 4).
-//   - Optionally a BitScrape variant on the same swarm: BITSCRAPE_BENCH_BITSCRAPE_VARIANT="BITSCRAPE_X=1,…" (other
-//     settings) and/or BITSCRAPE_BENCH_BITSCRAPE_VARIANT_MAIN=<another build's main.js> (a patched copy of src).
+//   - Optionally, for context, the same reference tuned by hand in the same rounds:
+//     BITSCRAPE_BENCH_REFERENCE_TUNED_SAMPLERS=<n> (e.g. 128) sample_infohashes queries in flight instead.
 // Measured per run: time from spawn to 50/90/95/99 % of the announced infohashes, recall at the end, CPU seconds
 // (utime + stime from /proc/<pid>/stat, to 95 % and for the whole run) and peak RSS (VmHWM) of the process, known
 // nodes at the end, and memory per known node two ways: peak RSS above the same program's idle peak (measured once
@@ -31,7 +31,7 @@
 import Database from "better-sqlite3"
 import { Effect } from "effect"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { appendFileSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import os from "node:os"
 import path from "node:path"
 import { createInterface } from "node:readline"
@@ -64,30 +64,9 @@ const capFor = (size: number) => envNumber("BITSCRAPE_BENCH_CRAWL_CAP", size <= 
 /** The reference's sample_infohashes queries in flight (as BitScrape's default sampleConcurrency) and lookups. */
 const referenceSamplers = envNumber("BITSCRAPE_BENCH_REFERENCE_SAMPLERS", 16)
 const referenceLookups = envNumber("BITSCRAPE_BENCH_REFERENCE_LOOKUPS", 4)
-/**
- * A second BitScrape configuration run on the same swarm, e.g. "BITSCRAPE_SAMPLE_CONCURRENCY=128" (comma-separated
- * KEY=VALUE settings from BITSCRAPE_BENCH_BITSCRAPE_VARIANT): a proposed default measured against the same baseline.
- */
-interface Variant {
-  readonly label: string
-  readonly env: Record<string, string>
-  /** Another build's main.js (BITSCRAPE_BENCH_BITSCRAPE_VARIANT_MAIN), e.g. a patched copy of src compiled apart. */
-  readonly main?: string | undefined
-}
-const variant: Variant | undefined = (() => {
-  const text = process.env["BITSCRAPE_BENCH_BITSCRAPE_VARIANT"] ?? ""
-  const main = process.env["BITSCRAPE_BENCH_BITSCRAPE_VARIANT_MAIN"]
-  if (text.trim() === "" && main === undefined) return undefined
-  const pairs = text.split(",").filter((kv) => kv.trim() !== "").map((kv) => kv.trim().split("=") as [string, string])
-  if (pairs.some(([k, v]) => !k.startsWith("BITSCRAPE_") || v === undefined)) {
-    throw new Error(`BITSCRAPE_BENCH_BITSCRAPE_VARIANT: expected BITSCRAPE_KEY=VALUE[,…], got ${text}`)
-  }
-  const label = [
-    ...(main === undefined ? [] : [`build ${path.relative(root, main)}`]),
-    ...pairs.map(([k, v]) => `${k}=${v}`)
-  ].join(", ")
-  return { label, env: Object.fromEntries(pairs), main }
-})()
+/** Optional: the reference tuned by hand, with this many sample_infohashes queries in flight, in the same rounds. */
+const tunedSamplers = envNumber("BITSCRAPE_BENCH_REFERENCE_TUNED_SAMPLERS", 0)
+const REFERENCE = "reference (bittorrent-dht)"
 /** Runs of each crawler per swarm (medians are reported). */
 const roundsFor = (size: number) => envNumber("BITSCRAPE_BENCH_CRAWL_ROUNDS", size <= 1000 ? 3 : 1)
 /** The swarm: 60 % bittorrent-dht and 40 % BitScrape nodes up to 1,000 nodes, then 1,000 BitScrape nodes. */
@@ -127,6 +106,8 @@ const bitscrapeProgram = (): Program => {
       ...["-p", path.join(root, "tsconfig.build.json"), "--outDir", path.join(buildDir, "dist")],
       ...["--declaration", "false", "--declarationMap", "false", "--sourceMap", "false"]
     ], { stdio: ["ignore", "pipe", "pipe"] })
+    // As `npm run build`: the web UI's static files beside the compiled server.
+    cpSync(path.join(root, "src/web/assets"), path.join(buildDir, "dist/web/assets"), { recursive: true })
     return {
       command: process.execPath,
       args: ["--import", guard, path.join(buildDir, "dist/main.js")],
@@ -263,10 +244,9 @@ const runBitscrape = async (
   base: Program,
   bootstrap: string,
   wanted: ReadonlySet<string>,
-  capSeconds: number,
-  variant: Variant | undefined
+  capSeconds: number
 ): Promise<RunResult> => {
-  const program = variant?.main === undefined ? base : { ...base, args: ["--import", guard, variant.main] }
+  const program = base
   const dir = mkdtempSync(path.join(os.tmpdir(), "bitscrape-bench-crawl-"))
   const db = path.join(dir, "crawl.db")
   let lastProgress: Record<string, unknown> = {}
@@ -300,9 +280,9 @@ const runBitscrape = async (
         ...program.args,
         "crawl",
         ...["--bootstrap", bootstrap, "--bind", assertLoopback(BITSCRAPE_HOST), "--port", "0"],
-        ...["--allow", "127.0.0.0/8", "--max-pps", String(maxPps), "--db", db, "--json", "--no-metadata"]
+        ...["--allow", "127.0.0.0/8", "--max-pps", String(maxPps), "--db", db, "--json", "--no-metadata", "--no-ui"]
       ],
-      env: { ...variant?.env, BITSCRAPE_PROGRESS_INTERVAL: "1" },
+      env: { BITSCRAPE_PROGRESS_INTERVAL: "1" },
       capSeconds,
       done: stopRule(() => firstSeen.size, wanted.size),
       onLine: (m) => {
@@ -322,7 +302,7 @@ const runBitscrape = async (
       discoveries?: Record<string, number>
     }
     return {
-      name: variant === undefined ? "BitScrape" : `BitScrape, ${variant.label}`,
+      name: "BitScrape",
       times: [...firstSeen.values()].map((t) => t - run.spawnedAt),
       wanted: wanted.size,
       seconds: run.seconds,
@@ -343,7 +323,8 @@ const runBitscrape = async (
 const runReference = async (
   bootstrap: string,
   wanted: ReadonlySet<string>,
-  capSeconds: number
+  capSeconds: number,
+  samplers: number
 ): Promise<RunResult> => {
   const firstSeen = new Map<string, number>()
   let lastProgress: Record<string, unknown> = {}
@@ -355,7 +336,7 @@ const runReference = async (
     args: [
       ...["--import", guard, referenceScript],
       ...["--bootstrap", bootstrap, "--bind", assertLoopback(REFERENCE_HOST), "--max-pps", String(maxPps)],
-      ...["--samplers", String(referenceSamplers), "--lookups", String(referenceLookups)]
+      ...["--samplers", String(samplers), "--lookups", String(referenceLookups)]
     ],
     capSeconds,
     done: stopRule(() => firstSeen.size, wanted.size),
@@ -375,7 +356,7 @@ const runReference = async (
   if (run.exitCode !== 0) log(`reference crawler exited with ${run.exitCode}: ${run.stderr.slice(-800)}`)
   const last = Object.keys(summary).length > 0 ? summary : lastProgress
   return {
-    name: "reference (bittorrent-dht)",
+    name: samplers === referenceSamplers ? REFERENCE : `reference, tuned: ${samplers} samples in flight`,
     times: [...firstSeen.values()].map((t) => t - run.spawnedAt),
     wanted: wanted.size,
     seconds: run.seconds,
@@ -399,7 +380,7 @@ const idleBaselines = async (program: Program) => {
       ...program.args,
       "crawl",
       ...["--bootstrap", NOWHERE, "--bind", BITSCRAPE_HOST, "--port", "0", "--allow", "127.0.0.0/8"],
-      ...["--db", path.join(dir, "idle.db"), "--json", "--no-metadata"]
+      ...["--db", path.join(dir, "idle.db"), "--json", "--no-metadata", "--no-ui"]
     ])
     const reference = await idle(process.execPath, [
       ...["--import", guard, referenceScript, "--bootstrap", NOWHERE, "--bind", REFERENCE_HOST]
@@ -431,7 +412,8 @@ const cpuAt = (r: RunResult, seconds: number) => {
 const fmtSeconds = (s: number) => Number.isFinite(s) ? `${s.toFixed(1)} s` : "—"
 const fmtMiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`
 const recall = (r: RunResult) => r.times.length / r.wanted
-const isOurs = (r: RunResult) => r.name.startsWith("BitScrape")
+const isOurs = (r: RunResult) => r.name === "BitScrape"
+const isReference = (r: RunResult) => r.name === REFERENCE
 
 /**
  * The issue's target: BitScrape reaches 95 % in at most half the reference's time, with at least its recall. A run
@@ -479,9 +461,9 @@ const benchSize = (size: number, order: number, rounds: number, program: Program
     )
     const bootstrap = `${assertLoopback(swarm.bootstrap.host)}:${swarm.bootstrap.port}`
     const wanted = new Set(swarm.infohashes)
-    const ours = () => runBitscrape(program, bootstrap, wanted, capSeconds, undefined)
-    const theirs = () => runReference(bootstrap, wanted, capSeconds)
-    const tuned = variant === undefined ? [] : [() => runBitscrape(program, bootstrap, wanted, capSeconds, variant)]
+    const ours = () => runBitscrape(program, bootstrap, wanted, capSeconds)
+    const theirs = () => runReference(bootstrap, wanted, capSeconds, referenceSamplers)
+    const tuned = tunedSamplers === 0 ? [] : [() => runReference(bootstrap, wanted, capSeconds, tunedSamplers)]
     const runs: Array<RunResult> = []
     for (let round = 0; round < rounds; round++) {
       const pair = (order + round) % 2 === 0 ? [ours, theirs, ...tuned] : [...tuned, theirs, ours]
@@ -541,8 +523,8 @@ const table = (
   ]
   const notes: Array<string> = []
   for (const s of results) {
-    /** BitScrape (defaults) first, then its variant, then the reference. */
-    const rank = (name: string) => name === "BitScrape" ? 0 : name.startsWith("BitScrape") ? 1 : 2
+    /** BitScrape first, then the reference, then the tuned reference. */
+    const rank = (name: string) => name === "BitScrape" ? 0 : name === REFERENCE ? 1 : 2
     const names = [...new Set(s.runs.map((r) => r.name))].sort((x, y) => rank(x) - rank(y))
     const groups = names.map((name) => s.runs.filter((r) => r.name === name))
     for (const runs of groups) {
@@ -561,7 +543,7 @@ const table = (
       )
     }
     const ours = s.runs.filter((r) => r.name === "BitScrape")
-    const theirs = s.runs.filter((r) => !isOurs(r))
+    const theirs = s.runs.filter(isReference)
     const a = median(ours.map((r) => timeTo(r, 0.95)))
     const b = median(theirs.map((r) => timeTo(r, 0.95)))
     const ratio = Number.isFinite(a) && Number.isFinite(b) ? (a / b).toFixed(2) : Number.isFinite(a) ? "< 1" : "—"
@@ -582,15 +564,15 @@ const table = (
         (100 * s.coverage).toFixed(0)
       } % of the infohashes are stored at a BitScrape node (reachable by BEP 51); cap ${s.capSeconds} s.`
     )
-    const variantRuns = s.runs.filter((r) => isOurs(r) && r.name !== "BitScrape")
-    if (variantRuns.length > 0) {
-      const v = median(variantRuns.map((r) => timeTo(r, 0.95)))
+    const tunedRuns = s.runs.filter((r) => !isOurs(r) && !isReference(r))
+    if (tunedRuns.length > 0) {
+      const v = median(tunedRuns.map((r) => timeTo(r, 0.95)))
       notes.push(
-        `  - ${variantRuns[0]!.name}: time to 95 % / reference = ${
-          Number.isFinite(v) && Number.isFinite(b) ? (v / b).toFixed(2) : Number.isFinite(v) ? "< 1" : "—"
-        } (per round ${variantRuns.map((r) => fmtSeconds(timeTo(r, 0.95))).join(", ")}); recall ${
-          (100 * median(variantRuns.map(recall))).toFixed(1)
-        } % — target ${verdict(v, b, s.capSeconds, median(variantRuns.map(recall)) >= median(theirs.map(recall)))}.`
+        `  - for context, BitScrape / ${tunedRuns[0]!.name} = ${
+          Number.isFinite(a) && Number.isFinite(v) ? (a / v).toFixed(2) : "—"
+        } (its per round ${tunedRuns.map((r) => fmtSeconds(timeTo(r, 0.95))).join(", ")}); its recall ${
+          (100 * median(tunedRuns.map(recall))).toFixed(1)
+        } %.`
       )
     }
   }
@@ -633,7 +615,9 @@ export const runCrawlerBench = async (): Promise<string> => {
   return [
     `Sizes ${
       sizes.join(", ")
-    }; packet budget ${maxPps}/s each; reference with ${referenceSamplers} samplers and ${referenceLookups} lookups in flight; BitScrape as ${program.label}${
+    }; packet budget ${maxPps}/s each; reference with ${referenceSamplers} samplers and ${referenceLookups} lookups in flight${
+      tunedSamplers === 0 ? "" : ` (and tuned, with ${tunedSamplers} samplers)`
+    }; BitScrape as ${program.label}${
       overrides.length === 0 ? ", default settings" : `, with ${overrides.map(([k, v]) => `${k}=${v}`).join(" ")}`
     }.`,
     "",
