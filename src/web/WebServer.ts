@@ -241,7 +241,9 @@ export const WebServerLive = Layer.unwrapScoped(Effect.gen(function*() {
     Layer.mapError((e) =>
       new WebServerError({
         reason: "Listen",
-        message: `cannot listen on ${config.host}:${config.port}: ${(e.cause as Error | undefined)?.message ?? e}`
+        message: `the web UI cannot listen on ${config.host}:${config.port}: ${
+          (e.cause as Error | undefined)?.message ?? e
+        } (choose another port with --ui-port, 0 for any free one; crawl and demo also run without the UI with --no-ui)`
       })
     )
   )
