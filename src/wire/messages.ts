@@ -1,7 +1,14 @@
+import { Data } from "effect"
 import { type BValue, decodeAt, encode, isBytes, isDict, isInt } from "./bencode.js"
 
 // The BitTorrent peer wire, as far as metadata exchange needs it: the BEP 3 handshake, length-prefixed
 // messages, the BEP 10 extension protocol and BEP 9 ut_metadata. Pure: bytes in, typed values out.
+
+/** A peer-wire message that breaks the protocol (thrown by the decoders here; a peer session ends on it). */
+export class WireError extends Data.TaggedError("WireError")<{
+  readonly reason: "FrameTooLarge" | "NotADictionary" | "MissingField"
+  readonly message: string
+}> {}
 
 /** BEP 3: the protocol string every handshake starts with (after its length byte, 19). */
 export const PROTOCOL = Buffer.from("BitTorrent protocol", "latin1")
@@ -105,7 +112,12 @@ export const makeFrameReader = (maxLength: number) => {
       if (buffered < 4) return undefined
       const all = concat()
       const length = Buffer.from(all.buffer, all.byteOffset, all.byteLength).readUInt32BE(0)
-      if (length > maxLength) throw new Error(`message length ${length} exceeds the ${maxLength}-byte limit`)
+      if (length > maxLength) {
+        throw new WireError({
+          reason: "FrameTooLarge",
+          message: `message length ${length} exceeds the ${maxLength}-byte limit`
+        })
+      }
       if (buffered < 4 + length) return undefined
       const frame: Frame = length === 0
         ? { id: undefined, payload: new Uint8Array(0) }
@@ -128,10 +140,12 @@ export interface ExtendedHandshake {
   readonly reqq: number | undefined
 }
 
-/** Reads a BEP 10 handshake payload; throws `BencodeError` or `Error` when malformed. */
+/** Reads a BEP 10 handshake payload; throws `BencodeError` or `WireError` when malformed. */
 export const decodeExtendedHandshake = (payload: Uint8Array): ExtendedHandshake => {
   const { value } = decodeAt(payload, 0)
-  if (!isDict(value)) throw new Error("extended handshake is not a dictionary")
+  if (!isDict(value)) {
+    throw new WireError({ reason: "NotADictionary", message: "extended handshake is not a dictionary" })
+  }
   const m = value.values.get("m")
   const ut = isDict(m) ? m.values.get("ut_metadata") : undefined
   const size = value.values.get("metadata_size")
@@ -152,13 +166,17 @@ export type MetadataMessage =
   | { readonly type: "reject"; readonly piece: number }
   | { readonly type: "unknown" }
 
-/** Reads a BEP 9 payload (a `data` message's piece follows its dictionary); throws when malformed. */
+/** Reads a BEP 9 payload (a `data` message's piece follows its dictionary); throws `BencodeError` or `WireError`. */
 export const decodeMetadataMessage = (payload: Uint8Array): MetadataMessage => {
   const { end, value } = decodeAt(payload, 0)
-  if (!isDict(value)) throw new Error("ut_metadata message is not a dictionary")
+  if (!isDict(value)) {
+    throw new WireError({ reason: "NotADictionary", message: "ut_metadata message is not a dictionary" })
+  }
   const type = value.values.get("msg_type")
   const piece = value.values.get("piece")
-  if (!isInt(type) || !isInt(piece)) throw new Error("ut_metadata message without msg_type/piece")
+  if (!isInt(type) || !isInt(piece)) {
+    throw new WireError({ reason: "MissingField", message: "ut_metadata message without msg_type/piece" })
+  }
   const total: BValue | undefined = value.values.get("total_size")
   switch (type) {
     case 0:

@@ -13,7 +13,8 @@ import {
   encodeHandshake,
   isDict,
   makeFrameReader,
-  parseInfo
+  parseInfo,
+  WireError
 } from "../../src/wire/index.js"
 
 const sha1 = (b: Uint8Array) => createHash("sha1").update(b).digest()
@@ -96,6 +97,7 @@ describe("peer wire messages", () => {
     const reader = makeFrameReader(1 << 20)
     reader.push(Buffer.from([0xff, 0xff, 0xff, 0xff, 20]))
     assert.throws(() => reader.next(), /exceeds/)
+    assert.throws(() => reader.next(), WireError)
   })
 
   it("parses extended handshakes and ut_metadata messages", () => {
@@ -106,7 +108,17 @@ describe("peer wire messages", () => {
     )
     assert.deepStrictEqual({ ...data, data: undefined }, { type: "data", piece: 2, totalSize: 40000, data: undefined })
     assert.strictEqual(decodeMetadataMessage(encode({ msg_type: 2, piece: 1 })).type, "reject")
-    assert.throws(() => decodeMetadataMessage(encode({ piece: 1 })))
+    const reasonOf = (f: () => unknown) => {
+      try {
+        f()
+      } catch (e) {
+        return e instanceof WireError ? e.reason : "not a WireError"
+      }
+      return "no error"
+    }
+    assert.strictEqual(reasonOf(() => decodeMetadataMessage(encode({ piece: 1 }))), "MissingField")
+    assert.strictEqual(reasonOf(() => decodeMetadataMessage(encode([1, 2]))), "NotADictionary")
+    assert.strictEqual(reasonOf(() => decodeExtendedHandshake(encode("m"))), "NotADictionary")
   })
 })
 
