@@ -95,6 +95,17 @@ const statusEl = byId("status")
 const liveEl = byId("live")
 const elapsedEl = byId("elapsed")
 
+/** What each address-filter verdict means (other nodes often hand us our own address back). */
+const FILTER_LABELS = {
+  self: "our own address",
+  "port-zero": "port 0",
+  banned: "banned (misbehaved)",
+  denied: "in --deny",
+  "not-allowed": "outside --allow",
+  bogon: "bogon (private, multicast, …)",
+  "not-an-ip": "not an IP address"
+}
+
 const cards = {
   known: card("known-nodes", "Known nodes"),
   responsive: card("responsive-nodes", "Responsive nodes"),
@@ -237,7 +248,10 @@ const renderCounters = () => {
   panels.queues.set(QUEUES.map(([k, label]) => [k, label, count(num(s.queueDepths?.[k]))]))
   const byValue = (o) => Object.entries(o ?? {}).sort((a, b) => num(b[1]) - num(a[1]) || a[0].localeCompare(b[0]))
   panels.drops.set(byValue(s.drops).map(([k, v]) => [k, k, count(num(v))]), "no datagram dropped")
-  panels.filtered.set(byValue(s.filtered).map(([k, v]) => [k, k, count(num(v))]), "no address filtered")
+  panels.filtered.set(
+    byValue(s.filtered).map(([k, v]) => [k, FILTER_LABELS[k] ?? k, count(num(v))]),
+    "no address filtered"
+  )
   panels.written.set([
     ["discoveries", "discoveries", count(num(s.written?.discoveries))],
     ["nodes", "nodes", count(num(s.written?.nodes))],
