@@ -34,10 +34,12 @@ const CrawlHandlers = HttpApiBuilder.group(BitscrapeApi, "crawl", (handlers) =>
     const repo = yield* Repository
     const live = yield* LiveStats
     const info = yield* WebInfo
+    // Database totals scan whole tables: computed at most every few seconds however many dashboards poll.
+    const totals = yield* Effect.cachedWithTTL(repo.stats, "5 seconds")
     return handlers
       .handle("stats", () =>
         Effect.gen(function*() {
-          const s = yield* Effect.mapError(repo.stats, serverError)
+          const s = yield* Effect.mapError(totals, serverError)
           return {
             database: {
               backend: repo.backend,
