@@ -181,8 +181,9 @@ const make = Effect.gen(function*() {
       const url = new URL(request.url, "http://localhost")
       const deny = (status: number, text: string, headers: Record<string, string> = {}) =>
         HttpServerResponse.text(`${text}\n`, { status, headers: { ...SECURITY_HEADERS, ...headers } })
-      if (request.method !== "GET" && request.method !== "HEAD") {
-        return deny(405, "only GET and HEAD are accepted", { allow: "GET, HEAD" })
+      // Every route is a read: GET only (the router has no HEAD routes, so HEAD is refused rather than a 404).
+      if (request.method !== "GET") {
+        return deny(405, "only GET is accepted", { allow: "GET" })
       }
       const length = Number(request.headers["content-length"] ?? "0")
       if (length > 0 || request.headers["transfer-encoding"] !== undefined) {

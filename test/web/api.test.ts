@@ -229,6 +229,7 @@ describe("Security", () => {
     Effect.gen(function*() {
       const web = yield* webFixture({ rateLimit: 2 })
       assert.strictEqual((yield* get(`${web.url}api/stats`, { method: "POST", body: "x" })).status, 405)
+      assert.strictEqual((yield* get(`${web.url}api/stats`, { method: "HEAD" })).status, 405)
       assert.strictEqual(
         (yield* get(`${web.url}api/stats`, { method: "GET", headers: { "content-length": "0" } })).status,
         200
