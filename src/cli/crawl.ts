@@ -3,7 +3,6 @@ import { Config, Duration, Effect, Layer, Option } from "effect"
 import { CrawlerConfig, crawlerConfigFromEnv, type CrawlerSettings } from "../config/CrawlerConfig.js"
 import { DhtConfig, dhtConfigFromEnv, type DhtSettings } from "../config/DhtConfig.js"
 import { FetcherConfig, fetcherConfigFromEnv, type FetcherSettings } from "../config/FetcherConfig.js"
-import { WebConfig } from "../config/WebConfig.js"
 import { parseCidrList } from "../crawler/addressFilter.js"
 import { CrawlerLive } from "../crawler/Crawler.js"
 import { parseAreaList } from "../crawler/targets.js"
@@ -13,10 +12,9 @@ import { RepositoryLive } from "../repository/layers.js"
 import { Repository } from "../repository/Repository.js"
 import { runCrawlSession, type SessionSummary } from "../session/CrawlSession.js"
 import { LiveStats, makeLiveStats, snapshotOf } from "../web/LiveStats.js"
-import { WebServerLive } from "../web/WebServer.js"
 import { makeProgress } from "./progress.js"
-import { dbOption, jsonOption, resolveDb } from "./repositoryOptions.js"
-import { announceDashboard, resolveWebSettings, uiHostOption, uiPortOption, webInfo } from "./webOptions.js"
+import { dbOption, jsonOption, redactDb, resolveDb } from "./repositoryOptions.js"
+import { announceDashboard, resolveWebSettings, uiHostOption, uiPortOption, webServerLayer } from "./webOptions.js"
 
 const listOption = <A>(
   name: string,
@@ -170,7 +168,7 @@ const describeSettings = (s: Effect.Effect.Success<ReturnType<typeof resolveSett
   allow: s.crawler.allow.map((c) => c.text),
   deny: s.crawler.deny.map((c) => c.text),
   target: s.crawler.targets.map((t) => t.text),
-  db: s.db.replace(/\/\/[^@/]*@/, "//…@"),
+  db: redactDb(s.db),
   ui: s.web.enabled ? { host: s.web.host, port: s.web.port, token: Option.isSome(s.web.token) } : false
 })
 
@@ -203,11 +201,7 @@ export const runCrawl = (
     yield* live.setSettings(describeSettings(settings))
     // The dashboard shares the crawl's repository (one layer value: built once) and its live feed.
     const web = settings.web.enabled
-      ? WebServerLive.pipe(
-        Layer.provide(Layer.succeed(WebConfig, settings.web)),
-        Layer.provide(webInfo(settings.web, settings.db)),
-        Layer.provide(Layer.succeed(LiveStats, live))
-      )
+      ? webServerLayer(settings.web, settings.db, Layer.succeed(LiveStats, live))
       : Layer.empty
     const layers = Layer.mergeAll(
       CrawlerLive.pipe(

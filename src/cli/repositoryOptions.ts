@@ -15,6 +15,9 @@ export const dbOption = Options.text("db").pipe(
 
 export const jsonOption = Options.boolean("json").pipe(Options.withDescription("machine-readable JSON output"))
 
+/** The database setting as it may be shown (a URL's user and password removed). */
+export const redactDb = (db: string) => db.replace(/\/\/[^@/]*@/, "//…@")
+
 /** The database setting in force: flag, then BITSCRAPE_DB, then the default. */
 export const resolveDb = (flag: Option.Option<string>) =>
   Option.match(flag, {

@@ -1,10 +1,8 @@
 import { Command } from "@effect/cli"
 import { Console, Effect, Layer } from "effect"
-import { WebConfig } from "../config/WebConfig.js"
 import { LiveStatsLive } from "../web/LiveStats.js"
-import { WebServerLive } from "../web/WebServer.js"
 import { dbOption, existingRepository, resolveDb } from "./repositoryOptions.js"
-import { announceDashboard, resolveWebSettings, uiHostOption, uiPortOption, webInfo } from "./webOptions.js"
+import { announceDashboard, resolveWebSettings, uiHostOption, uiPortOption, webServerLayer } from "./webOptions.js"
 
 // `bitscrape serve`: the web UI and JSON API over an existing database, without crawling (another process
 // may be crawling into the same database meanwhile). Runs until Ctrl-C.
@@ -19,14 +17,7 @@ export const serve = Command.make("serve", flags, (flags) =>
   Effect.gen(function*() {
     const web = yield* resolveWebSettings(flags)
     const db = yield* resolveDb(flags.db)
-    const server = WebServerLive.pipe(
-      Layer.provide(Layer.mergeAll(
-        Layer.succeed(WebConfig, web),
-        webInfo(web, db),
-        LiveStatsLive,
-        existingRepository(flags.db)
-      ))
-    )
+    const server = webServerLayer(web, db, LiveStatsLive).pipe(Layer.provide(existingRepository(flags.db)))
     return yield* Effect.zipRight(
       Effect.zipRight(announceDashboard(web), Console.log("serving until Ctrl-C")),
       Effect.never

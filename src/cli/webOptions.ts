@@ -1,8 +1,10 @@
 import { HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Console, Effect, Layer, Option, Redacted } from "effect"
-import { webConfigFromEnv, type WebSettings } from "../config/WebConfig.js"
+import { WebConfig, webConfigFromEnv, type WebSettings } from "../config/WebConfig.js"
 import { WebInfo } from "../web/handlers.js"
-import { WebServer } from "../web/WebServer.js"
+import type { LiveStats } from "../web/LiveStats.js"
+import { WebServer, WebServerLive } from "../web/WebServer.js"
+import { redactDb } from "./repositoryOptions.js"
 import { version } from "./version.js"
 
 /** `--ui-host`: where the web UI listens. */
@@ -40,15 +42,24 @@ export const resolveWebSettings = (flags: {
     } satisfies WebSettings
   })
 
-/** WebInfo for the "about" page. */
-export const webInfo = (web: WebSettings, db: string) =>
-  Layer.succeed(WebInfo, {
-    version,
-    database: db.replace(/\/\/[^@/]*@/, "//…@"),
-    host: web.host,
-    port: web.port,
-    token: Option.isSome(web.token)
-  })
+/**
+ * The web server for `settings`, over the given live feed; the Repository comes from the caller, so a crawl's
+ * dashboard shares the crawl's database layer.
+ */
+export const webServerLayer = (web: WebSettings, db: string, live: Layer.Layer<LiveStats>) =>
+  WebServerLive.pipe(
+    Layer.provide(Layer.mergeAll(
+      Layer.succeed(WebConfig, web),
+      Layer.succeed(WebInfo, {
+        version,
+        database: redactDb(db),
+        host: web.host,
+        port: web.port,
+        token: Option.isSome(web.token)
+      }),
+      live
+    ))
+  )
 
 /** Prints where the dashboard is (with the token, so the printed link opens it); a JSON line with `--json`. */
 export const announceDashboard = (web: WebSettings, json = false) =>
