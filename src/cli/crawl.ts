@@ -7,6 +7,7 @@ import { parseCidrList } from "../crawler/addressFilter.js"
 import { CrawlerLive } from "../crawler/Crawler.js"
 import { parseAreaList } from "../crawler/targets.js"
 import { DhtNodeLive } from "../dht/index.js"
+import { formatHostPort } from "../krpc/address.js"
 import { MetadataFetcher, MetadataFetcherLive } from "../metadata/MetadataFetcher.js"
 import { RepositoryLive } from "../repository/layers.js"
 import { Repository } from "../repository/Repository.js"
@@ -193,7 +194,7 @@ export const runCrawl = (
         ...settings.crawler,
         bootstrap: [
           ...settings.crawler.bootstrap,
-          ...saved.map((n) => n.host.includes(":") ? `[${n.host}]:${n.port}` : `${n.host}:${n.port}`)
+          ...saved.map((n) => formatHostPort(n.host, n.port))
         ]
       }))
     )

@@ -5,7 +5,7 @@ import { parseHostPort, parseIP, type SocketAddress } from "../krpc/address.js"
 import { checkNodeId } from "../krpc/bep42.js"
 import type { NodeContact } from "../krpc/compact.js"
 import { copyId, type InfoHash, toHex } from "../krpc/ids.js"
-import type { Response } from "../krpc/messages.js"
+import { type Response, responseNodes } from "../krpc/messages.js"
 import type { Discovery, NodeSighting } from "../repository/model.js"
 import { Dht } from "../rpc/Dht.js"
 import { KrpcNode, type QueryFailure } from "../rpc/KrpcNode.js"
@@ -161,7 +161,7 @@ const make = Effect.gen(function*() {
         bep42: { valid: true, invalid: false, exempt: undefined }[checkNodeId(r.id, n.host)],
         version: r.v === undefined ? undefined : Uint8Array.prototype.slice.call(r.v)
       })
-      learnNodes([...(r.nodes ?? []), ...(r.nodes6 ?? [])])
+      learnNodes(responseNodes(r))
     })
 
   const failedNode = (n: KnownNode, error: QueryFailure) =>
@@ -199,7 +199,7 @@ const make = Effect.gen(function*() {
     // background; waiting for it stalled the crawl for up to 37 s when a dead node sat among the closest.
     yield* Effect.forEach(addresses, (a) =>
       node.findNode(a, randomTarget(config.targets)).pipe(
-        Effect.tap((r) => Effect.sync(() => learnNodes([...(r.nodes ?? []), ...(r.nodes6 ?? [])]))),
+        Effect.tap((r) => Effect.sync(() => learnNodes(responseNodes(r)))),
         Effect.ignore
       ), { concurrency: 4, discard: true })
     yield* Deferred.succeed(joined, undefined)

@@ -137,3 +137,7 @@ export const parseHostPort = (text: string): SocketAddress | undefined => {
   const port = Number(m[2])
   return port > 0 && port < 65536 ? { host: m[1]!, port } : undefined
 }
+
+/** "host:port", with an IPv6 host in brackets ("[::1]:6881"): the form `parseHostPort` reads. */
+export const formatHostPort = (host: string, port: number): string =>
+  host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`

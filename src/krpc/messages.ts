@@ -105,6 +105,9 @@ export const Response = Schema.TaggedStruct("Response", {
 })
 export type Response = typeof Response.Type
 
+/** Every node a response lists: its IPv4 `nodes` then its BEP 32 `nodes6`. */
+export const responseNodes = (r: Response): Array<NodeContact> => [...(r.nodes ?? []), ...(r.nodes6 ?? [])]
+
 /** KRPC error codes (BEP 5). */
 export const ErrorCode = {
   Generic: 201,

@@ -3,7 +3,7 @@ import { DhtConfig } from "../config/DhtConfig.js"
 import type { SocketAddress } from "../krpc/address.js"
 import type { NodeContact } from "../krpc/compact.js"
 import type { InfoHash, NodeId } from "../krpc/ids.js"
-import type { Response } from "../krpc/messages.js"
+import { type Response, responseNodes } from "../krpc/messages.js"
 import { randomIdAtPrefix } from "../routing/buckets.js"
 import { RoutingTable } from "../routing/RoutingTable.js"
 import { KrpcNode, type Target } from "./KrpcNode.js"
@@ -41,7 +41,7 @@ export class Dht extends Context.Tag("bitscrape/Dht")<Dht, {
 }>() {}
 
 const toReply = (r: Response): LookupReply => ({
-  nodes: [...(r.nodes ?? []), ...(r.nodes6 ?? [])],
+  nodes: responseNodes(r),
   values: r.values,
   token: r.token
 })

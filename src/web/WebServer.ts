@@ -7,6 +7,7 @@ import { createServer } from "node:http"
 import { extname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { WebConfig } from "../config/WebConfig.js"
+import { formatHostPort } from "../krpc/address.js"
 import { infoHashFromHex, toHex } from "../krpc/ids.js"
 import { Repository } from "../repository/Repository.js"
 import { torrentFile } from "../wire/torrentInfo.js"
@@ -267,9 +268,9 @@ export const WebServerLive = Layer.unwrapScoped(Effect.gen(function*() {
     WebServer,
     Effect.map(HttpServer.HttpServer, (s) => {
       const a = s.address
-      const host = a._tag === "TcpAddress" ? a.hostname : "localhost"
-      const shown = host.includes(":") ? `[${host}]` : host
-      return WebServer.of({ url: a._tag === "TcpAddress" ? `http://${shown}:${a.port}/` : `unix:${a.path}` })
+      return WebServer.of({
+        url: a._tag === "TcpAddress" ? `http://${formatHostPort(a.hostname, a.port)}/` : `unix:${a.path}`
+      })
     })
   )
   return Layer.mergeAll(
