@@ -103,8 +103,7 @@ export class LiveStats extends Context.Tag("bitscrape/LiveStats")<LiveStats, {
 export const makeLiveStats = Effect.gen(function*() {
   const hub = yield* PubSub.sliding<LiveSnapshot>(8)
   const recent: Array<LiveSnapshot> = []
-  let current: unknown = undefined
-  let hasSettings = false
+  let settings = Option.none<unknown>()
   return LiveStats.of({
     publish: (s) =>
       Effect.suspend(() => {
@@ -115,11 +114,10 @@ export const makeLiveStats = Effect.gen(function*() {
     latest: Effect.sync(() => Option.fromNullable(recent.at(-1))),
     history: Effect.sync(() => recent.slice()),
     changes: Stream.fromPubSub(hub),
-    settings: Effect.sync(() => hasSettings ? Option.some(current) : Option.none()),
+    settings: Effect.sync(() => settings),
     setSettings: (s) =>
       Effect.sync(() => {
-        current = s
-        hasSettings = true
+        settings = Option.some(s)
       })
   })
 })

@@ -96,7 +96,6 @@ const make = Effect.gen(function*() {
   const token = Option.map(config.token, Redacted.value)
   const apiLimiter = makeRateLimiter({ rate: config.rateLimit, burst: config.rateLimit * 4 })
   const streams = makeStreamLimiter(8)
-  let liveStreams = 0
 
   const asset = (name: string, cacheable: boolean) =>
     Effect.gen(function*() {
@@ -127,13 +126,7 @@ const make = Effect.gen(function*() {
         Stream.map(Stream.fromSchedule(Schedule.spaced("15 seconds")), () => encoder.encode(": keep-alive\n\n")),
         { haltStrategy: "left" }
       )
-    ).pipe(
-      Stream.ensuring(Effect.sync(() => {
-        liveStreams--
-        streams.release(client)
-      }))
-    )
-    liveStreams++
+    ).pipe(Stream.ensuring(Effect.sync(() => streams.release(client))))
     return HttpServerResponse.stream(events, {
       contentType: "text/event-stream",
       headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
@@ -218,7 +211,7 @@ const make = Effect.gen(function*() {
     HttpLayerRouter.addHttpApi(BitscrapeApi, { openapiPath: "/api/openapi.json" }).pipe(Layer.provide(ApiHandlers)),
     guard
   )
-  return { app, liveStreams: () => liveStreams }
+  return { app, liveStreams: streams.open }
 })
 
 /**

@@ -94,15 +94,21 @@ export const makeRateLimiter = (
 /** Concurrent long-lived streams (server-sent events) per client address. */
 export const makeStreamLimiter = (perClient: number) => {
   const open = new Map<string, number>()
+  let total = 0
   return {
+    /** Streams open now, all clients together. */
+    open: () => total,
     acquire: (client: string) => {
       const n = open.get(client) ?? 0
       if (n >= perClient) return false
       open.set(client, n + 1)
+      total++
       return true
     },
     release: (client: string) => {
-      const n = (open.get(client) ?? 1) - 1
+      if (!open.has(client)) return
+      total--
+      const n = open.get(client)! - 1
       if (n <= 0) open.delete(client)
       else open.set(client, n)
     }
