@@ -70,19 +70,15 @@ describe("the packed package", () => {
     const packed = await ok(npm, ["pack", "--ignore-scripts", "--json", "--pack-destination", dir], stage)
     const tarball = (JSON.parse(packed.stdout) as Array<{ filename: string }>)[0]!.filename
 
-    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
-      dependencies: Record<string, string>
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as OurManifest
+    const manifest: AppManifest = {
+      name: "bitscrape-user",
+      private: true,
+      type: "module",
+      dependencies: { bitscrape: `file:../${tarball}`, effect: pkg.dependencies["effect"]! },
+      devDependencies: { typescript: versionOf("typescript"), "@types/node": versionOf("@types/node") }
     }
-    writeFileSync(
-      join(app, "package.json"),
-      JSON.stringify({
-        name: "bitscrape-user",
-        private: true,
-        type: "module",
-        dependencies: { bitscrape: `file:../${tarball}`, effect: pkg.dependencies["effect"] },
-        devDependencies: { typescript: versionOf("typescript"), "@types/node": versionOf("@types/node") }
-      })
-    )
+    writeFileSync(join(app, "package.json"), JSON.stringify(manifest))
     writeFileSync(
       join(app, "tsconfig.json"),
       JSON.stringify({
@@ -102,7 +98,10 @@ describe("the packed package", () => {
       })
     )
     for (const name of EXAMPLES) cpSync(join(ROOT, "examples", `${name}.ts`), join(app, "examples", `${name}.ts`))
-    writeFileSync(join(app, "package-lock.json"), JSON.stringify(appLockfile(join(dir, tarball), tarball)))
+    writeFileSync(
+      join(app, "package-lock.json"),
+      JSON.stringify(appLockfile(pkg, manifest, join(dir, tarball), tarball))
+    )
     await ok(npm, ["ci", "--offline", "--no-audit", "--no-fund", "--ignore-scripts"], app)
 
     scope = Effect.runSync(Scope.make())
@@ -153,23 +152,28 @@ interface LockEntry {
  * A lockfile for the fresh project, from ours: bitscrape from the tarball, every production dependency (and
  * TypeScript, @types/node and its undici-types as dev dependencies) exactly as our lockfile resolves them.
  */
-const appLockfile = (tarballPath: string, tarball: string) => {
+interface OurManifest {
+  readonly version: string
+  readonly dependencies: Record<string, string>
+  readonly engines: Record<string, string>
+  readonly bin: Record<string, string>
+}
+
+interface AppManifest {
+  readonly name: string
+  readonly private: true
+  readonly type: "module"
+  readonly dependencies: Record<string, string>
+  readonly devDependencies: Record<string, string>
+}
+
+const appLockfile = (pkg: OurManifest, app: AppManifest, tarballPath: string, tarball: string) => {
   const ours = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as {
     packages: Record<string, LockEntry>
   }
-  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
-    version: string
-    dependencies: Record<string, string>
-    engines: Record<string, string>
-    bin: Record<string, string>
-  }
-  const app = JSON.parse(readFileSync(join(tarballPath, "..", "app", "package.json"), "utf8")) as {
-    dependencies: Record<string, string>
-    devDependencies: Record<string, string>
-  }
   const devKept = new Set(["node_modules/typescript", "node_modules/@types/node", "node_modules/undici-types"])
   const packages: Record<string, unknown> = {
-    "": { name: "bitscrape-user", dependencies: app.dependencies, devDependencies: app.devDependencies },
+    "": { name: app.name, dependencies: app.dependencies, devDependencies: app.devDependencies },
     "node_modules/bitscrape": {
       version: pkg.version,
       resolved: `file:../${tarball}`,
@@ -185,7 +189,7 @@ const appLockfile = (tarballPath: string, tarball: string) => {
     if (devKept.has(key)) packages[key] = { ...entry, dev: true }
     else if (entry.dev !== true) packages[key] = entry
   }
-  return { name: "bitscrape-user", lockfileVersion: 3, requires: true, packages }
+  return { name: app.name, lockfileVersion: 3, requires: true, packages }
 }
 
 const readdirRecursive = (root: string): Array<string> => {
