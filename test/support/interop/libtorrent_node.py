@@ -24,27 +24,11 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
-OUT = threading.Lock()
-
-
-def send(message):
-    with OUT:
-        sys.stdout.write(json.dumps(message) + "\n")
-        sys.stdout.flush()
-
-
-def fatal(reason, error, code=2):
-    send({"event": "fatal", "reason": reason, "error": error})
-    os._exit(code)
-
-
-try:
-    import libtorrent as lt
-except ImportError as e:
-    fatal("MissingDependency", f"python3-libtorrent is not importable by {sys.executable} ({e}); "
-          "install it with: apt-get install -y python3-libtorrent", 3)
-
 sys.dont_write_bytecode = True  # no __pycache__ in the work tree
+from jsonlines import fatal, import_libtorrent, send, serve  # noqa: E402 - local modules
+
+lt = import_libtorrent()
+
 from libtorrent_settings import ip_filter, loopback, session_settings  # noqa: E402 - after the import check
 
 warnings.simplefilter("ignore", DeprecationWarning)  # session.dht_state() is deprecated but is the only id source
@@ -261,25 +245,7 @@ def main():
         shutil.rmtree(WORKDIR, ignore_errors=True)
         fatal("StartFailed", f"{type(e).__name__}: {e}")
     send({"event": "ready", "sessions": swarm.cmd_sessions()})
-    pool = ThreadPoolExecutor(max_workers=16)
-
-    def handle(request):
-        rid, cmd, args = request.get("id"), request.get("cmd"), request.get("args", [])
-        if cmd == "shutdown":
-            send({"id": rid, "result": None})
-            swarm.shutdown()
-        try:
-            handler = getattr(swarm, f"cmd_{cmd}", None)
-            if handler is None:
-                raise ValueError(f"unknown command {cmd!r}")
-            send({"id": rid, "result": handler(*args)})
-        except Exception as e:  # noqa: BLE001 - every failure becomes an error reply, never a crash
-            send({"id": rid, "error": f"{type(e).__name__}: {e}"})
-
-    for line in sys.stdin:
-        if line.strip():
-            pool.submit(handle, json.loads(line))
-    swarm.shutdown()
+    serve(swarm, ThreadPoolExecutor(max_workers=16).submit)
 
 
 if __name__ == "__main__":

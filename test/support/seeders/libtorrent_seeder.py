@@ -30,31 +30,14 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
-
-OUT = threading.Lock()
-
-
-def send(message):
-    with OUT:
-        sys.stdout.write(json.dumps(message) + "\n")
-        sys.stdout.flush()
-
-
-def fatal(reason, error, code=2):
-    send({"event": "fatal", "reason": reason, "error": error})
-    os._exit(code)
-
-
-try:
-    import libtorrent as lt
-except ImportError as e:
-    fatal("MissingDependency", f"python3-libtorrent is not importable by {sys.executable} ({e}); "
-          "install it with: apt-get install -y python3-libtorrent", 3)
 
 sys.dont_write_bytecode = True  # no __pycache__ in the work tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
+from jsonlines import fatal, import_libtorrent, send, serve  # noqa: E402 - local modules
+
+lt = import_libtorrent()
+
 from libtorrent_settings import ip_filter, loopback, session_settings  # noqa: E402 - after the import check
 
 CONFIG = json.loads(sys.argv[1] if len(sys.argv) > 1 else "{}")
@@ -353,24 +336,7 @@ def main():
         fatal("StartFailed", f"{type(e).__name__}: {e}")
     send({"event": "ready", "peer": {"host": seeder.host, "port": seeder.port}, "count": len(seeder.reports),
           "buildSeconds": round(time.monotonic() - started, 3)})
-
-    def handle(request):
-        rid, cmd, args = request.get("id"), request.get("cmd"), request.get("args", [])
-        if cmd == "shutdown":
-            send({"id": rid, "result": None})
-            seeder.shutdown()
-        try:
-            handler = getattr(seeder, f"cmd_{cmd}", None)
-            if handler is None:
-                raise ValueError(f"unknown command {cmd!r}")
-            send({"id": rid, "result": handler(*args)})
-        except Exception as e:  # noqa: BLE001 - every failure becomes an error reply, never a crash
-            send({"id": rid, "error": f"{type(e).__name__}: {e}"})
-
-    for line in sys.stdin:
-        if line.strip():
-            handle(json.loads(line))
-    seeder.shutdown()
+    serve(seeder)
 
 
 if __name__ == "__main__":
