@@ -3,6 +3,7 @@ import { Config, Duration, Effect, Layer, Option } from "effect"
 import { CrawlerConfig, crawlerConfigFromEnv, type CrawlerSettings } from "../config/CrawlerConfig.js"
 import { DhtConfig, dhtConfigFromEnv, type DhtSettings } from "../config/DhtConfig.js"
 import { FetcherConfig, fetcherConfigFromEnv, type FetcherSettings } from "../config/FetcherConfig.js"
+import { splitList } from "../config/settings.js"
 import { parseCidrList } from "../crawler/addressFilter.js"
 import { CrawlerLive } from "../crawler/Crawler.js"
 import { parseAreaList } from "../crawler/targets.js"
@@ -128,7 +129,7 @@ export const resolveSettings = (flags: CrawlFlags) =>
       ...crawlerEnv,
       bootstrap: Option.match(flags.bootstrap, {
         onNone: () => crawlerEnv.bootstrap,
-        onSome: (b) => b.split(",").map((s) => s.trim()).filter((s) => s !== "")
+        onSome: splitList
       }),
       allow: Option.getOrElse(flags.allow, () => crawlerEnv.allow),
       deny: Option.getOrElse(flags.deny, () => crawlerEnv.deny),

@@ -3,6 +3,7 @@ import { Console, Duration, Effect, Layer, Option } from "effect"
 import { crawlerConfigFromEnv } from "../config/CrawlerConfig.js"
 import { DhtConfig, dhtConfigFromEnv } from "../config/DhtConfig.js"
 import { FetcherConfig, fetcherConfigFromEnv } from "../config/FetcherConfig.js"
+import { splitList } from "../config/settings.js"
 import { resolveBootstrap } from "../crawler/Crawler.js"
 import { Dht, DhtNodeLive } from "../dht/index.js"
 import { parseHostPort, type SocketAddress } from "../krpc/address.js"
@@ -90,7 +91,7 @@ export const fetchCommand = Command.make("fetch", {
       const crawlerEnv = yield* crawlerConfigFromEnv
       const bootstrap = Option.match(flags.bootstrap, {
         onNone: () => crawlerEnv.bootstrap,
-        onSome: (b) => b.split(",").map((s) => s.trim()).filter((s) => s !== "")
+        onSome: splitList
       })
       const dhtLayer = DhtNodeLive.pipe(Layer.provide(Layer.succeed(DhtConfig, {
         ...dhtEnv,

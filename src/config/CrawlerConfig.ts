@@ -1,7 +1,7 @@
 import { Config, ConfigError, Context, Either, Layer } from "effect"
 import { type Cidr, parseCidrList } from "../crawler/addressFilter.js"
 import { type KeyspaceArea, parseAreaList } from "../crawler/targets.js"
-import { positiveInt } from "./settings.js"
+import { positiveInt, splitList } from "./settings.js"
 
 /** Settings of the crawler on top of the DHT node's (`DhtConfig`). */
 export interface CrawlerSettings {
@@ -91,7 +91,7 @@ const list = <A>(
 /** BITSCRAPE_* crawler settings: BITSCRAPE_BOOTSTRAP, BITSCRAPE_ALLOW, BITSCRAPE_DENY, BITSCRAPE_TARGET, … */
 export const crawlerConfigFromEnv: Config.Config<CrawlerSettings> = Config.all({
   bootstrap: Config.string("bootstrap").pipe(
-    Config.map((s) => s.split(",").map((x) => x.trim()).filter((x) => x !== "")),
+    Config.map(splitList),
     Config.withDefault(crawlerDefaults.bootstrap)
   ),
   allow: list("allow", parseCidrList, "a CIDR range such as 127.0.0.0/8"),

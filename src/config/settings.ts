@@ -6,3 +6,6 @@ export const positiveInt = (name: string, fallback: number): Config.Config<numbe
     Config.validate({ message: `${name} must be a positive integer`, validation: (n) => n > 0 }),
     Config.withDefault(fallback)
   )
+
+/** The items of a comma-separated setting ("a, b,,c" → ["a", "b", "c"]): trimmed, empty ones dropped. */
+export const splitList = (text: string): Array<string> => text.split(",").map((s) => s.trim()).filter((s) => s !== "")

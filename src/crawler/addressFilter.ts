@@ -1,3 +1,4 @@
+import { splitList } from "../config/settings.js"
 import { parseIP } from "../krpc/address.js"
 
 // Which addresses the crawler talks to. Pure: CIDR lists, the bogons nobody on the public DHT can be reached at,
@@ -29,7 +30,7 @@ export const parseCidrList = (
   text: string
 ): { readonly ok: true; readonly value: Array<Cidr> } | { readonly ok: false; readonly bad: string } => {
   const out: Array<Cidr> = []
-  for (const item of text.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+  for (const item of splitList(text)) {
     const c = parseCidr(item)
     if (c === undefined) return { ok: false, bad: item }
     out.push(c)

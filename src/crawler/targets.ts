@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto"
+import { splitList } from "../config/settings.js"
 import { ID_LENGTH, type NodeId } from "../krpc/ids.js"
 
 // Keyspace areas the user restricts the crawl to: `--target 0a,7f00/12` means ids starting with the 8 bits 0x0a,
@@ -27,7 +28,7 @@ export const parseAreaList = (
   text: string
 ): { readonly ok: true; readonly value: Array<KeyspaceArea> } | { readonly ok: false; readonly bad: string } => {
   const out: Array<KeyspaceArea> = []
-  for (const item of text.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+  for (const item of splitList(text)) {
     const a = parseArea(item)
     if (a === undefined) return { ok: false, bad: item }
     out.push(a)
