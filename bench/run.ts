@@ -6,13 +6,15 @@ import { runCrawlerBench } from "./crawler.js"
 import { runDhtBench } from "./dht.js"
 import { runMetadataBench } from "./metadata.js"
 import { runRepositoryBench } from "./repository.js"
+import { runSparseBench } from "./sparse.js"
 
 const benches: Record<string, () => Promise<string> | string> = {
   codec: () => codecTable(runCodecBench()),
   crawler: runCrawlerBench,
   dht: runDhtBench,
   metadata: runMetadataBench,
-  repository: runRepositoryBench
+  repository: runRepositoryBench,
+  sparse: runSparseBench
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"))

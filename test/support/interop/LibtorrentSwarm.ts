@@ -48,6 +48,16 @@ export interface SampleInfohashesReply {
   readonly nodes: ReadonlyArray<DhtContact>
 }
 
+/** A torrent seeded by a session of the swarm (`seed`). */
+export interface SeededDhtTorrent {
+  readonly infoHashHex: string
+  readonly name: string
+  /** Index of the seeding session. */
+  readonly session: number
+  /** The session's address and listen port, where BEP 9 metadata is served. */
+  readonly peer: HostPort
+}
+
 export interface DhtNodesReport {
   readonly idHex: string | null
   readonly numNodes: number
@@ -74,6 +84,22 @@ export interface LibtorrentSwarmApi {
     infoHashHex: string,
     port: number
   ) => Effect.Effect<{ readonly method: string; readonly port: number }, InteropProcessError>
+  /**
+   * Session i seeds `count` new single-file v1 torrents (sparse files, seed_mode) with its DHT on and announces them
+   * at once; libtorrent re-announces every dht_announce_interval (120 s here). `label` makes the names unique.
+   */
+  readonly seed: (
+    i: number,
+    count: number,
+    label: string
+  ) => Effect.Effect<ReadonlyArray<SeededDhtTorrent>, InteropProcessError>
+  /** Every seeded torrent's state, in seeding order. */
+  readonly seedStatus: () => Effect.Effect<
+    ReadonlyArray<
+      { readonly seeding: boolean; readonly paused: boolean; readonly peers: number; readonly uploaded: number }
+    >,
+    InteropProcessError
+  >
   /** dht_get_peers from session i; peers collected for `seconds` (default 3) or until `minPeers` are found. */
   readonly getPeers: (
     i: number,
@@ -168,6 +194,8 @@ export const makeLibtorrentSwarm = (
       startupMillis: (yield* Clock.currentTimeMillis) - started,
       sessions: () => child.request<ReadonlyArray<DhtContact>>("sessions", []),
       announce: (i, infoHashHex, port) => child.request("announce", [i, infoHashHex, port]),
+      seed: (i, count, label) => child.request("seed", [i, count, label], "120 seconds"),
+      seedStatus: () => child.request("seedStatus", []),
       getPeers: (i, infoHashHex, opts) =>
         child.request("getPeers", [i, infoHashHex, opts?.seconds ?? 3, opts?.minPeers ?? 0], "60 seconds"),
       sampleInfohashes: (i, host, port, targetHex, seconds = 5) =>

@@ -7,6 +7,8 @@ Config: {hosts: [str], port: int, bootstrap: [{host, port}], interconnect: int, 
 Session i listens on hosts[i]:port (0 = ephemeral). `bootstrap` becomes dht_bootstrap_nodes (libtorrent treats those
 as routers and never puts them in its routing table); `interconnect` = n makes each session add_dht_node its n
 ring neighbours, which do enter the table. `settings` overrides the defaults in libtorrent_settings.py.
+Besides announcing bare hashes, a session can seed real torrents with its DHT on (`seed`: BEP 9 metadata served to
+anyone who connects, announced every dht_announce_interval), for swarms where crawlers must find and fetch them.
 
 Protocol: stdout {"event":"ready","sessions":[...]} once; {"event":"fatal","reason","error"} before a deliberate
 exit; {"id","result"} or {"id","error"} per request. stdin {"id","cmd","args"}; end of stdin means shutdown.
@@ -111,6 +113,7 @@ class Swarm:
             self.sessions.append(ses)
         self.pump = Pump(self.sessions)
         self.torrents = {}
+        self.seeded = []
         n, ring = len(self.sessions), min(config.get("interconnect", 0), len(self.sessions) - 1)
         for i in range(n):
             for step in range(1, ring + 1):
@@ -150,6 +153,39 @@ class Swarm:
                 self.torrents[key] = ses.add_torrent(atp)
             self.torrents[key].force_dht_announce()
             return {"method": "torrent", "port": ses.listen_port()}
+
+    def cmd_seed(self, i, count, label, size=100_000):
+        """Session i creates `count` single-file v1 torrents over sparse zero-filled files, seeds them and announces
+        them on the DHT at once (force_dht_announce; then every dht_announce_interval). Returns one report each:
+        {infoHashHex, name, session, peer: {host, port}}. `label` makes the names (and so the infohashes) unique."""
+        ses, reports = self.ses(i), []
+        for k in range(count):
+            name = f"{label}-{i:03d}-{k:04d}.bin"
+            base = os.path.join(WORKDIR, "seed", name)
+            os.makedirs(base, exist_ok=True)
+            with open(os.path.join(base, name), "wb") as f:
+                f.truncate(size)
+            fs = lt.file_storage()
+            fs.add_file(name, size)
+            ct = lt.create_torrent(fs, 16384, lt.create_torrent.v1_only)
+            lt.set_piece_hashes(ct, base)
+            ti = lt.torrent_info(lt.bencode(ct.generate()))
+            atp = lt.add_torrent_params()
+            atp.ti = ti
+            atp.save_path = base
+            # seed_mode: complete without a hash check (the sparse file has the right size); not auto_managed, so
+            # never queued or paused (INTEROP.md); the DHT announces it.
+            atp.flags = lt.torrent_flags.seed_mode | lt.torrent_flags.update_subscribe | lt.torrent_flags.apply_ip_filter
+            handle = ses.add_torrent(atp)
+            handle.force_dht_announce()
+            self.seeded.append(handle)
+            reports.append({"infoHashHex": str(ti.info_hashes().v1), "name": name, "session": i,
+                            "peer": {"host": self.hosts[i], "port": ses.listen_port()}})
+        return reports
+
+    def cmd_seedStatus(self):
+        return [{"seeding": bool(s.is_seeding), "paused": bool(s.paused), "peers": s.num_peers,
+                 "uploaded": s.all_time_upload} for s in (h.status() for h in self.seeded)]
 
     def cmd_getPeers(self, i, info_hash_hex, seconds=3.0, min_peers=0):
         want = info_hash_hex.lower()
