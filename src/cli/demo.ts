@@ -4,42 +4,124 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { cidrs } from "../crawler/addressFilter.js"
+import { makeRealisticNetwork } from "../demo/realistic/RealisticNetwork.js"
 import { makeDemoSwarm } from "../demo/swarm.js"
+import type { SocketAddress } from "../krpc/address.js"
 import { crawlFlags, resolveSettings, runCrawl } from "./crawl.js"
 
 // `bitscrape demo`: the whole pipeline offline. A loopback swarm (hundreds of DHT nodes on 127.77.x.y, seeders
 // with generated torrents, ongoing lookups) starts in this process, then a real crawl with metadata fetching
 // runs against it into a temporary (or the given) database. Nothing leaves 127.0.0.0/8: the bootstrap is the
 // swarm and the crawler only talks to 127.0.0.0/8, whatever the environment says.
+// `--profile realistic` swaps the cooperative swarm for the realistic network model (docs/model.md): silent
+// nodes, delays, loss, churn, partial BEP 51, dos_blocker, stale and hostile peers.
 
 const demoFlags = {
   ...crawlFlags,
+  profile: Options.choice("profile", ["cooperative", "realistic"]).pipe(
+    Options.withDescription(
+      "cooperative: every node answers at once; realistic: the realistic network model (docs/model.md)"
+    ),
+    Options.withDefault("cooperative" as const)
+  ),
   nodes: Options.integer("nodes").pipe(
-    Options.withDescription("DHT nodes in the demo swarm"),
-    Options.withDefault(300)
+    Options.withDescription("DHT nodes in the demo swarm (default 300; realistic: 5,000)"),
+    Options.optional
   ),
   torrents: Options.integer("torrents").pipe(
-    Options.withDescription("torrents seeded in it"),
-    Options.withDefault(120)
+    Options.withDescription("torrents seeded in it (default 120; realistic: 200 live ones)"),
+    Options.optional
   ),
-  seeders: Options.integer("seeders").pipe(Options.withDescription("seeding nodes"), Options.withDefault(30))
+  seeders: Options.integer("seeders").pipe(Options.withDescription("seeding nodes"), Options.withDefault(30)),
+  bep51Share: Options.float("bep51-share").pipe(
+    Options.withDescription("realistic: share of answering nodes that speak BEP 51 (default 0.35)"),
+    Options.optional
+  ),
+  silentShare: Options.float("silent-share").pipe(
+    Options.withDescription("realistic: share of nodes that never answer (default 0.4)"),
+    Options.optional
+  ),
+  loss: Options.float("loss").pipe(
+    Options.withDescription("realistic: share of packets lost each way (default 0.03)"),
+    Options.optional
+  ),
+  staleRatio: Options.integer("stale-ratio").pipe(
+    Options.withDescription("realistic: stale infohashes per live torrent (default 20)"),
+    Options.optional
+  ),
+  seed: Options.integer("seed").pipe(Options.withDescription("realistic: the model's random seed"), Options.optional)
 }
+
+type DemoFlags = Command.Command.ParseConfig<typeof demoFlags>
+type Log = (line: string) => Effect.Effect<void>
+
+/** The world the crawl runs against: its bootstrap node and the closing summary line. */
+interface DemoWorld {
+  readonly bootstrap: SocketAddress
+  readonly summary: string
+}
+
+const cooperativeWorld = (flags: DemoFlags, log: Log) =>
+  Effect.gen(function*() {
+    const nodes = Option.getOrElse(flags.nodes, () => 300)
+    const torrents = Option.getOrElse(flags.torrents, () => 120)
+    yield* log(`demo: starting a loopback swarm of ${nodes} nodes and ${torrents} torrents…`)
+    const swarm = yield* makeDemoSwarm({
+      nodes: Math.max(20, nodes),
+      torrents: Math.max(1, torrents),
+      seeders: Math.max(1, flags.seeders),
+      log
+    })
+    return {
+      bootstrap: swarm.bootstrap,
+      summary: `demo: the swarm held ${swarm.torrents.length} torrents on ${swarm.nodes} nodes.`
+    } satisfies DemoWorld
+  })
+
+const realisticWorld = (flags: DemoFlags, log: Log) =>
+  Effect.gen(function*() {
+    const opt = <A>(o: Option.Option<A>) => Option.getOrUndefined(o)
+    const nodes = Option.getOrElse(flags.nodes, () => 5_000)
+    yield* log(`demo: starting the realistic network model with ${nodes} nodes…`)
+    const net = yield* makeRealisticNetwork({
+      nodes: Math.max(100, nodes),
+      liveTorrents: Math.max(1, Option.getOrElse(flags.torrents, () => 200)),
+      ...(Option.isSome(flags.bep51Share) ? { bep51Share: flags.bep51Share.value } : {}),
+      ...(Option.isSome(flags.silentShare) ? { silentShare: flags.silentShare.value } : {}),
+      ...(Option.isSome(flags.loss) ? { lossRate: flags.loss.value } : {}),
+      ...(Option.isSome(flags.staleRatio) ? { staleRatio: flags.staleRatio.value } : {}),
+      ...(opt(flags.seed) === undefined ? {} : { seed: opt(flags.seed)! })
+    })
+    const o = net.info.options
+    const hostile = net.liveTorrents.filter((t) => t.hostile).length
+    yield* log(
+      [
+        `demo: realistic network up in ${(net.info.startupMs / 1000).toFixed(1)} s: ${net.nodes} nodes on ` +
+        `${net.info.nodeCidr} (${net.info.workerPids.length} worker processes), ${o.silentShare * 100} % silent, ` +
+        `BEP 51 on ${o.bep51Share * 100} % of the rest, ${o.lossRate * 100} % loss, median reply ` +
+        `${o.replyDelayMedianMs} ms`,
+        `demo: ${net.liveTorrents.length} live torrents (${hostile} also announced by hostile and stale peers), ` +
+        `${net.staleInfohashes.length} stale infohashes; stale peers: ${net.info.staleMode} (${net.info.staleModeReason})`
+      ].join("\n")
+    )
+    return {
+      bootstrap: net.bootstrap[0]!,
+      summary: `demo: the realistic network held ${net.liveTorrents.length} live torrents and ` +
+        `${net.staleInfohashes.length} stale infohashes on ${net.nodes} nodes.`
+    } satisfies DemoWorld
+  })
 
 export const demo = Command.make("demo", demoFlags, (flags) =>
   Effect.scoped(Effect.gen(function*() {
     const log = (line: string) => flags.json ? Effect.void : Console.log(line)
-    yield* log(`demo: starting a loopback swarm of ${flags.nodes} nodes and ${flags.torrents} torrents…`)
-    const swarm = yield* makeDemoSwarm({
-      nodes: Math.max(20, flags.nodes),
-      torrents: Math.max(1, flags.torrents),
-      seeders: Math.max(1, flags.seeders),
-      log
-    })
+    const world: DemoWorld = flags.profile === "realistic"
+      ? yield* realisticWorld(flags, log)
+      : yield* cooperativeWorld(flags, log)
     const db = Option.getOrElse(flags.db, () => join(mkdtempSync(join(tmpdir(), "bitscrape-demo-")), "demo.db"))
     const settings = yield* resolveSettings({
       ...flags,
       db: Option.some(db),
-      bootstrap: Option.some(`${swarm.bootstrap.host}:${swarm.bootstrap.port}`),
+      bootstrap: Option.some(`${world.bootstrap.host}:${world.bootstrap.port}`),
       bind: Option.some(Option.getOrElse(flags.bind, () => "127.79.0.1")),
       port: Option.some(Option.getOrElse(flags.port, () => 0)),
       allow: Option.some(cidrs("127.0.0.0/8"))
@@ -55,7 +137,7 @@ export const demo = Command.make("demo", demoFlags, (flags) =>
       onSummary: () =>
         log(
           [
-            `demo: the swarm held ${swarm.torrents.length} torrents on ${swarm.nodes} nodes. Explore what was found:`,
+            `${world.summary} Explore what was found:`,
             `  bitscrape stats --db ${db}`,
             `  bitscrape search --db ${db} ubuntu`,
             `  bitscrape search --db ${db} --sort largest --min-size 1GB`,
