@@ -90,7 +90,9 @@ const elapsed = () => Date.now() - started
 // === The shared packet budget and per-IP pace ===
 
 const counters = { sent: 0, queriesSent: 0, repliesSent: 0, repliesDropped: 0, internal: 0, queriesExpired: 0 }
-let tokens = maxPps
+/** Token bucket: `maxPps` per second, bursts of at most a tenth of that. */
+const burst = Math.max(1, maxPps / 10)
+let tokens = burst
 let refilledAt = Date.now()
 /** Remote IP -> time its next query may leave. */
 const nextAt = new Map()
@@ -98,7 +100,7 @@ const nextAt = new Map()
 const queues = new Map()
 
 const refill = (now) => {
-  tokens = Math.min(maxPps, tokens + ((now - refilledAt) * maxPps) / 1000)
+  tokens = Math.min(burst, tokens + ((now - refilledAt) * maxPps) / 1000)
   refilledAt = now
 }
 /** Runs `run` (which sends one query to `ip`) as soon as the budget and the IP's pace allow, or drops it at `deadline`. */
