@@ -7,6 +7,7 @@ import { runDhtBench } from "./dht.js"
 import { runMetadataBench } from "./metadata.js"
 import { runRepositoryBench } from "./repository.js"
 import { runSparseBench } from "./sparse.js"
+import { runYieldBench } from "./yield.js"
 
 const benches: Record<string, () => Promise<string> | string> = {
   codec: () => codecTable(runCodecBench()),
@@ -14,7 +15,8 @@ const benches: Record<string, () => Promise<string> | string> = {
   dht: runDhtBench,
   metadata: runMetadataBench,
   repository: runRepositoryBench,
-  sparse: runSparseBench
+  sparse: runSparseBench,
+  yield: runYieldBench
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"))
