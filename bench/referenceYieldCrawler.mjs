@@ -156,9 +156,14 @@ const idFor = (i) => {
   return id
 }
 
+/** Each instance's address, once bound. */
+const bound = new Map()
+
 const makeInstance = (i, extraBootstrap) => {
   const dht = new DHT({ bootstrap: [...bootstrap, ...extraBootstrap], nodeId: idFor(i), concurrency: 256 })
   // Bind in the same tick as construction: the library starts bootstrapping on the next tick.
+  // (Not `dht.listening`: the library sets that to true.)
+  bound.set(dht, new Promise((resolve) => dht.once("listening", () => resolve(dht.address()))))
   dht.listen(0, bind)
   dht.on("error", (err) => fail(`dht ${i} error: ${err?.stack ?? err}`))
   dht.on("warning", () => {})
@@ -479,15 +484,13 @@ const wire = (dht) => {
 }
 
 let joined = false
-const listening = (dht) => new Promise((resolve) => dht.once("listening", () => resolve(dht.address())))
-
-const first = await listening(dhts[0])
+const first = await bound.get(dhts[0])
 if (!isLoopback(first.address)) fail(`bound to ${first.address}`)
 ownPorts.add(first.port)
 wire(dhts[0])
 for (let i = 1; i < idCount; i++) dhts.push(makeInstance(i, [{ host: bind, port: first.port }]))
 for (const dht of dhts.slice(1)) {
-  const a = await listening(dht)
+  const a = await bound.get(dht)
   ownPorts.add(a.port)
   wire(dht)
 }

@@ -8,6 +8,7 @@
 //     --db <tmp> --duration S` plus BITSCRAPE_BENCH_SPARSE_BITSCRAPE_ARGS (e.g. "--identities 32"); fetch times are
 //     `fetched_at` in its database.
 //   - bench/referenceYieldCrawler.mjs (bittorrent-dht + bittorrent-protocol + ut_metadata) with 1 and 32 ids.
+// BITSCRAPE_BENCH_SPARSE_LOOKUPS=random makes the background lookups look for random targets instead of the torrents.
 // BITSCRAPE_BENCH_SPARSE_CONTENDERS picks a subset by name (comma-separated: bitscrape, ref1, ref32, ref32-ask).
 // Packets: counted by the kernel per source address (iptables, inside scripts/netns.sh), else self-reported.
 //
@@ -30,6 +31,10 @@ import {
 const log = (message: string) => process.stderr.write(`[bench/sparse] ${message}\n`)
 const seconds = Number(process.env["BITSCRAPE_BENCH_SPARSE_SECONDS"] ?? "150")
 const extraArgs = (process.env["BITSCRAPE_BENCH_SPARSE_BITSCRAPE_ARGS"] ?? "").split(" ").filter((s) => s !== "")
+/** BITSCRAPE_BENCH_SPARSE_LOOKUPS: what the swarm's background lookups look for ("torrents" or "random"). */
+const lookupTargets = process.env["BITSCRAPE_BENCH_SPARSE_LOOKUPS"] === "random"
+  ? "random" as const
+  : "torrents" as const
 const CHECKPOINTS = [60, 90, 120, 150].filter((s) => s <= seconds)
 
 const ALL: ReadonlyArray<ContenderSpec & { readonly key: string }> = [
@@ -55,7 +60,7 @@ interface Row {
 
 const oneRun = (spec: ContenderSpec, program: ReturnType<typeof bitscrapeProgram>) =>
   Effect.scoped(Effect.gen(function*() {
-    const swarm = yield* makeSparseSwarm()
+    const swarm = yield* makeSparseSwarm({ lookupTargets })
     const wanted = new Set(swarm.torrents.map((t) => t.infoHashHex))
     log(`swarm up in ${(swarm.startupMillis / 1000).toFixed(0)} s (${wanted.size} torrents); running ${spec.name}`)
     const counter = makePacketCounter(log)
@@ -99,7 +104,9 @@ export const runSparseBench = async (): Promise<string> => {
     )
   }
   return [
-    `Each contender on a fresh sparse swarm (200 bittorrent-dht + 10 libtorrent nodes, 60 torrents), ${seconds} s; ` +
+    `Each contender on a fresh sparse swarm (200 bittorrent-dht + 10 libtorrent nodes, 60 torrents, background lookups for ${
+      lookupTargets === "random" ? "random targets" : "the torrents"
+    }), ${seconds} s; ` +
     `packets counted ${
       rows[0]?.result.kernelPackets === undefined ? "by the contenders themselves" : "by the kernel (iptables)"
     }; BitScrape as ${program.label}.`,

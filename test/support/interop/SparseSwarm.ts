@@ -6,6 +6,7 @@
 // nodes run background get_peers lookups for the torrents (as downloaders would).
 import { Clock, Duration, Effect, Random, Schedule } from "effect"
 import type { Scope } from "effect"
+import { randomBytes } from "node:crypto"
 import { type BittorrentDhtSwarmApi, type DhtContact, makeBittorrentDhtSwarm } from "./BittorrentDhtSwarm.js"
 import type { InteropProcessError } from "./jsonLinesProcess.js"
 import { type LibtorrentSwarmApi, makeLibtorrentSwarm, type SeededDhtTorrent } from "./LibtorrentSwarm.js"
@@ -21,8 +22,15 @@ export interface SparseSwarmOptions {
   readonly sampleInterval?: number
   /** dht_announce_interval of the sessions, seconds (default 120). */
   readonly announceInterval?: number
-  /** One background get_peers lookup (a random swarm node, a random torrent) every this many ms (default 2000). */
+  /** One background get_peers lookup from a random swarm node every this many ms (default 2000). */
   readonly lookupEveryMillis?: number
+  /**
+   * What the background lookups look for: "torrents" (default; a random one of the seeded torrents, as downloaders
+   * would) or "random" targets (table upkeep only). In a swarm this small a bittorrent-dht lookup queries a large
+   * share of all nodes, so torrent lookups pass most infohashes to any crawler node as get_peers queries — far more
+   * than in the real DHT, where a lookup only reaches the nodes near its target.
+   */
+  readonly lookupTargets?: "torrents" | "random"
   /** First bittorrent-dht node's address (default "127.60.0.1"); the nodes take consecutive addresses. */
   readonly dhtBaseHost?: string
   /** First libtorrent session's address (default "127.61.0.1"). */
@@ -86,9 +94,11 @@ export const makeSparseSwarm = (
     let lookups = 0
     const lookup = Effect.gen(function*() {
       const node = yield* Random.nextIntBetween(0, dhtNodes)
-      const torrent = torrents[yield* Random.nextIntBetween(0, torrents.length)]!
+      const target = options.lookupTargets === "random"
+        ? randomBytes(20).toString("hex")
+        : torrents[yield* Random.nextIntBetween(0, torrents.length)]!.infoHashHex
       lookups++
-      yield* Effect.ignore(dht.lookup(node, torrent.infoHashHex))
+      yield* Effect.ignore(dht.lookup(node, target))
     })
     // Each lookup runs in its own fiber, so a slow one never delays the next.
     yield* Effect.forkScoped(
