@@ -6,7 +6,7 @@ import { join } from "node:path"
 import { cidrs } from "../crawler/addressFilter.js"
 import { makeRealisticNetwork } from "../demo/realistic/RealisticNetwork.js"
 import { makeDemoSwarm } from "../demo/swarm.js"
-import type { SocketAddress } from "../krpc/address.js"
+import { formatHostPort, type SocketAddress } from "../krpc/address.js"
 import { crawlFlags, resolveSettings, runCrawl } from "./crawl.js"
 
 // `bitscrape demo`: the whole pipeline offline. A loopback swarm (hundreds of DHT nodes on 127.77.x.y, seeders
@@ -55,10 +55,10 @@ const demoFlags = {
 type DemoFlags = Command.Command.ParseConfig<typeof demoFlags>
 type Log = (line: string) => Effect.Effect<void>
 
-/** The world the crawl runs against: its bootstrap node and the closing summary line. */
+/** The world the crawl runs against: its bootstrap nodes and the closing summary line. */
 interface DemoWorld {
-  readonly bootstrap: SocketAddress
-  readonly summary: string
+  readonly bootstrap: ReadonlyArray<SocketAddress>
+  readonly summary: () => string
 }
 
 const cooperativeWorld = (flags: DemoFlags, log: Log) =>
@@ -73,8 +73,8 @@ const cooperativeWorld = (flags: DemoFlags, log: Log) =>
       log
     })
     return {
-      bootstrap: swarm.bootstrap,
-      summary: `demo: the swarm held ${swarm.torrents.length} torrents on ${swarm.nodes} nodes.`
+      bootstrap: [swarm.bootstrap],
+      summary: () => `demo: the swarm held ${swarm.torrents.length} torrents on ${swarm.nodes} nodes.`
     } satisfies DemoWorld
   })
 
@@ -105,9 +105,19 @@ const realisticWorld = (flags: DemoFlags, log: Log) =>
       ].join("\n")
     )
     return {
-      bootstrap: net.bootstrap[0]!,
-      summary: `demo: the realistic network held ${net.liveTorrents.length} live torrents and ` +
-        `${net.staleInfohashes.length} stale infohashes on ${net.nodes} nodes.`
+      // All of them, as real crawlers list several routers: one lost reply must not leave the crawl alone.
+      bootstrap: net.bootstrap,
+      summary: () => {
+        const st = net.stats()
+        return [
+          `demo: the model received ${st.packetsIn} packets (${st.lostInbound} lost, ${st.ignoredSilent} to silent ` +
+          `nodes, ${st.ignoredDos} ignored by dos_blockers, which blocked ${st.dosBlockedIps} IPs), sent ` +
+          `${st.packetsOut}, answered ${st.bep51Answered} sample_infohashes, and sent the crawler ` +
+          `${st.getPeersToExternals} get_peers and ${st.announcesToExternals} announce_peer.`,
+          `demo: the realistic network held ${net.liveTorrents.length} live torrents and ` +
+          `${net.staleInfohashes.length} stale infohashes on ${net.nodes} nodes.`
+        ].join("\n")
+      }
     } satisfies DemoWorld
   })
 
@@ -121,7 +131,7 @@ export const demo = Command.make("demo", demoFlags, (flags) =>
     const settings = yield* resolveSettings({
       ...flags,
       db: Option.some(db),
-      bootstrap: Option.some(`${world.bootstrap.host}:${world.bootstrap.port}`),
+      bootstrap: Option.some(world.bootstrap.map((b) => formatHostPort(b.host, b.port)).join(",")),
       bind: Option.some(Option.getOrElse(flags.bind, () => "127.79.0.1")),
       port: Option.some(Option.getOrElse(flags.port, () => 0)),
       allow: Option.some(cidrs("127.0.0.0/8"))
@@ -137,7 +147,7 @@ export const demo = Command.make("demo", demoFlags, (flags) =>
       onSummary: () =>
         log(
           [
-            `${world.summary} Explore what was found:`,
+            `${world.summary()} Explore what was found:`,
             `  bitscrape stats --db ${db}`,
             `  bitscrape search --db ${db} ubuntu`,
             `  bitscrape search --db ${db} --sort largest --min-size 1GB`,
