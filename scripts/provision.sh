@@ -8,6 +8,7 @@
 #   postgresql-15            PostgreSQL repository tests              /usr/lib/postgresql/15/bin/initdb
 #   chromium                 browser (UI) tests                       /usr/bin/chromium
 #   util-linux, iproute2     private network namespaces for interop   unshare, ip
+#   iptables                 realistic model: stale peers time out    iptables
 set -u
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
@@ -17,12 +18,14 @@ have_libtorrent() { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import libto
 have_postgres() { [ -x /usr/lib/postgresql/15/bin/initdb ] && [ -x /usr/lib/postgresql/15/bin/pg_ctl ]; }
 have_chromium() { [ -x /usr/bin/chromium ]; }
 have_netns() { command -v unshare >/dev/null 2>&1 && command -v ip >/dev/null 2>&1; }
+have_iptables() { command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ]; }
 
 missing=()
 have_libtorrent || missing+=(python3-libtorrent)
 have_postgres || missing+=(postgresql-15)
 have_chromium || missing+=(chromium)
 have_netns || missing+=(util-linux iproute2)
+have_iptables || missing+=(iptables)
 
 if [ ${#missing[@]} -eq 0 ]; then
   say "all system parts present"
@@ -51,5 +54,6 @@ have_libtorrent || still+=(python3-libtorrent)
 have_postgres || still+=(postgresql-15)
 have_chromium || still+=(chromium)
 have_netns || still+=(util-linux iproute2)
+have_iptables || still+=(iptables)
 if [ ${#still[@]} -eq 0 ]; then say "installed ${missing[*]}"; else echo "provision: still missing: ${still[*]}" >&2; fi
 exit 0
