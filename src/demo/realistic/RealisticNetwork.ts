@@ -124,7 +124,6 @@ export const makeRealisticNetwork = (
       (t) => Effect.sync(t.stop)
     )
 
-    const node = (i: number) => model.nodes[i]!
     return {
       bootstrap: drawn.filter((d) => d.bootstrap).map((d) => ({ host: plan.node(d.slot), port: ports.get(d.slot)! })),
       nodes: o.nodes,
@@ -154,19 +153,17 @@ export const makeRealisticNetwork = (
       }),
       inboundByIp: () => model.ipStats.snapshot(),
       describeNodes: () =>
-        model.nodes.flatMap((_, i) => {
-          const n = model.nodes[i]
-          if (n === undefined) return []
-          return [{
+        model.nodes.flatMap((n) =>
+          n === undefined ? [] : [{
             host: n.member.host,
             port: n.member.port,
             id: toHex(n.id),
             answers: n.answers,
             bep51: n.bep51,
             dosBlocker: n.dos !== undefined,
-            alive: node(i).alive
+            alive: n.alive
           }]
-        })
+        )
     }
   })
 
