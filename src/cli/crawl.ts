@@ -5,9 +5,9 @@ import { DhtConfig, dhtConfigFromEnv, type DhtSettings } from "../config/DhtConf
 import { FetcherConfig, fetcherConfigFromEnv, type FetcherSettings } from "../config/FetcherConfig.js"
 import { splitList } from "../config/settings.js"
 import { parseCidrList } from "../crawler/addressFilter.js"
-import { CrawlerLive } from "../crawler/Crawler.js"
+import { CrawlerFromIdentities } from "../crawler/Crawler.js"
+import { IdentitiesLive } from "../crawler/identities.js"
 import { parseAreaList } from "../crawler/targets.js"
-import { DhtNodeLive } from "../dht/index.js"
 import { formatHostPort } from "../krpc/address.js"
 import { MetadataFetcher, MetadataFetcherLive } from "../metadata/MetadataFetcher.js"
 import { RepositoryLive } from "../repository/layers.js"
@@ -77,6 +77,13 @@ export const crawlFlags = {
     ),
     Options.optional
   ),
+  identities: Options.integer("identities").pipe(
+    Options.withDescription(
+      "node ids in this process, spread over the keyspace, each on its own UDP port (port, port+1, …), sharing " +
+        "one packet budget and per-IP pace (env BITSCRAPE_IDENTITIES; default 1)"
+    ),
+    Options.optional
+  ),
   neighbourIds: Options.boolean("neighbour-ids").pipe(
     Options.withDescription("answer queries with ids next to their targets (a crawler trick; off by default, counted)")
   ),
@@ -110,6 +117,11 @@ export const resolveSettings = (flags: CrawlFlags) =>
     yield* positive("max-known-nodes", flags.maxKnownNodes)
     yield* positive("max-queued-infohashes", flags.maxQueuedInfohashes)
     yield* positive("duration", flags.duration)
+    if (Option.isSome(flags.identities) && (flags.identities.value < 1 || flags.identities.value > 256)) {
+      return yield* Effect.fail(
+        ValidationError.invalidValue(HelpDoc.p(`--identities must be 1–256, got ${flags.identities.value}`))
+      )
+    }
     if (Option.isSome(flags.port) && (flags.port.value < 0 || flags.port.value > 65535)) {
       return yield* Effect.fail(
         ValidationError.invalidValue(HelpDoc.p(`--port must be 0–65535, got ${flags.port.value}`))
@@ -136,7 +148,14 @@ export const resolveSettings = (flags: CrawlFlags) =>
       targets: Option.getOrElse(flags.target, () => crawlerEnv.targets),
       maxKnownNodes: Option.getOrElse(flags.maxKnownNodes, () => crawlerEnv.maxKnownNodes),
       maxQueuedInfohashes: Option.getOrElse(flags.maxQueuedInfohashes, () => crawlerEnv.maxQueuedInfohashes),
+      identities: Option.getOrElse(flags.identities, () => crawlerEnv.identities),
       metadata: !flags.noMetadata
+    }
+    if (dht.port !== 0 && dht.port + crawler.identities - 1 > 65535) {
+      return yield* Effect.fail(ValidationError.invalidValue(HelpDoc.p(
+        `--identities ${crawler.identities} needs UDP ports ${dht.port}–${dht.port + crawler.identities - 1}; ` +
+          `choose a lower --port (or 0 for any free ports)`
+      )))
     }
     yield* positive("max-connections", flags.maxConnections)
     const fetcherEnv = yield* fetcherConfigFromEnv
@@ -164,6 +183,7 @@ const describeSettings = (s: Effect.Effect.Success<ReturnType<typeof resolveSett
   maxKnownNodes: s.crawler.maxKnownNodes,
   maxQueuedInfohashes: s.crawler.maxQueuedInfohashes,
   neighbourIds: s.dht.neighbourIds,
+  identities: s.crawler.identities,
   metadata: s.crawler.metadata,
   maxConnections: s.fetcher.maxConnections,
   bootstrap: s.crawler.bootstrap,
@@ -188,16 +208,20 @@ export const runCrawl = (
   Effect.gen(function*() {
     const progress = makeProgress({ json: options.json, intervalSeconds: settings.progressInterval, db: settings.db })
     const repository = RepositoryLive(settings.db)
-    // Nodes saved by earlier sessions join the bootstrap list (subject to the same address filter).
+    // Nodes saved by earlier sessions are probed beside the bootstrap list (subject to the same address
+    // filter), and hosts banned by earlier sessions stay banned until their ban expires.
     const crawlerConfig = Layer.effect(
       CrawlerConfig,
-      Effect.map(Effect.flatMap(Repository, (repo) => repo.recentNodes(200)), (saved) => ({
-        ...settings.crawler,
-        bootstrap: [
-          ...settings.crawler.bootstrap,
-          ...saved.map((n) => formatHostPort(n.host, n.port))
-        ]
-      }))
+      Effect.gen(function*() {
+        const repo = yield* Repository
+        const saved = yield* repo.recentNodes(200)
+        const banned = yield* repo.activeBans(Date.now())
+        return {
+          ...settings.crawler,
+          savedNodes: saved.map((n) => formatHostPort(n.host, n.port)),
+          bannedHosts: banned
+        }
+      })
     )
     const live = yield* makeLiveStats
     yield* live.setSettings(describeSettings(settings))
@@ -206,8 +230,8 @@ export const runCrawl = (
       ? webServerLayer(settings.web, settings.db, Layer.succeed(LiveStats, live))
       : Layer.empty
     const layers = Layer.mergeAll(
-      CrawlerLive.pipe(
-        Layer.provideMerge(DhtNodeLive),
+      CrawlerFromIdentities.pipe(
+        Layer.provide(IdentitiesLive(settings.crawler.identities, settings.crawler.targets)),
         Layer.provide(Layer.succeed(DhtConfig, settings.dht)),
         Layer.provide(crawlerConfig)
       ),
@@ -226,6 +250,10 @@ export const runCrawl = (
       return yield* runCrawlSession({
         duration: Option.map(options.duration, Duration.seconds),
         fetcher,
+        giveUp: {
+          attempts: settings.fetcher.maxAttempts,
+          ttlMillis: Duration.toMillis(settings.fetcher.giveUpTtl)
+        },
         settings: describeSettings(settings),
         onProgress: (stats, written, elapsed) =>
           Effect.zipRight(

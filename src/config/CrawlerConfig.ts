@@ -5,8 +5,19 @@ import { positiveInt, splitList } from "./settings.js"
 
 /** Settings of the crawler on top of the DHT node's (`DhtConfig`). */
 export interface CrawlerSettings {
-  /** host:port addresses to join through; used only when nothing else is set. */
+  /** host:port addresses to join through. */
   readonly bootstrap: ReadonlyArray<string>
+  /** Nodes saved by earlier sessions (host:port IP literals), probed once each beside the bootstrap list. */
+  readonly savedNodes: ReadonlyArray<string>
+  /** Time-out (ms) of the probe to each saved node (often dead after a restart). */
+  readonly joinProbeMillis: number
+  /** Hosts banned by earlier sessions (misbehaving), not queried. */
+  readonly bannedHosts: ReadonlyArray<string>
+  /**
+   * Node ids in this process (`--identities`), spread over the keyspace (or the target areas), each on its own
+   * UDP port, sharing one packet budget and per-IP pace.
+   */
+  readonly identities: number
   /** Only talk to these ranges (empty: everything not a bogon). */
   readonly allow: ReadonlyArray<Cidr>
   /** Never talk to these ranges. */
@@ -17,18 +28,12 @@ export interface CrawlerSettings {
   readonly maxKnownNodes: number
   /** Infohashes waiting for metadata, queued for the fetcher. */
   readonly maxQueuedInfohashes: number
-  /** Minimum time between two queries to one IP (ms); libtorrent blocks sources above 5 packets/s. */
-  readonly perIpIntervalMillis: number
-  /** find_node queries of the walk in flight at once. */
-  readonly walkConcurrency: number
-  /** sample_infohashes queries in flight at once. */
-  readonly sampleConcurrency: number
   /**
    * Time-out (ms) of a sample_infohashes probe to a node not yet known to support BEP 51. Many nodes ignore the
    * query silently, and each such probe holds a sampling slot until it times out.
    */
   readonly sampleProbeTimeoutMillis: number
-  /** get_peers lookups in flight at once. */
+  /** Most get_peers lookups in flight at once (fewer at a small packet budget: one per 25 packets/s). */
   readonly lookupConcurrency: number
   /** Shortest re-sample interval we accept from a node (s), whatever its BEP 51 `interval` says. */
   readonly minSampleInterval: number
@@ -53,16 +58,17 @@ export const PUBLIC_BOOTSTRAP: ReadonlyArray<string> = [
 /** Defaults: public bootstrap routers, no address or keyspace limits, lookups and metadata candidates on. */
 export const crawlerDefaults: CrawlerSettings = {
   bootstrap: PUBLIC_BOOTSTRAP,
+  savedNodes: [],
+  joinProbeMillis: 1500,
+  bannedHosts: [],
+  identities: 1,
   allow: [],
   deny: [],
   targets: [],
   maxKnownNodes: 200_000,
   maxQueuedInfohashes: 10_000,
-  perIpIntervalMillis: 1000,
-  walkConcurrency: 24,
-  sampleConcurrency: 128,
   sampleProbeTimeoutMillis: 2000,
-  lookupConcurrency: 4,
+  lookupConcurrency: 16,
   minSampleInterval: 60,
   seenCapacity: 1_000_000,
   discoveryBuffer: 10_000,
@@ -94,14 +100,18 @@ export const crawlerConfigFromEnv: Config.Config<CrawlerSettings> = Config.all({
     Config.map(splitList),
     Config.withDefault(crawlerDefaults.bootstrap)
   ),
+  savedNodes: Config.succeed([]),
+  joinProbeMillis: positiveInt("joinProbeMillis", crawlerDefaults.joinProbeMillis),
+  bannedHosts: Config.succeed([]),
+  identities: Config.integer("identities").pipe(
+    Config.validate({ message: "identities must be 1–256", validation: (n) => n >= 1 && n <= 256 }),
+    Config.withDefault(crawlerDefaults.identities)
+  ),
   allow: list("allow", parseCidrList, "a CIDR range such as 127.0.0.0/8"),
   deny: list("deny", parseCidrList, "a CIDR range such as 10.0.0.0/8"),
   targets: list("target", parseAreaList, "a keyspace prefix such as 0a or 7f00/12"),
   maxKnownNodes: positiveInt("maxKnownNodes", crawlerDefaults.maxKnownNodes),
   maxQueuedInfohashes: positiveInt("maxQueuedInfohashes", crawlerDefaults.maxQueuedInfohashes),
-  perIpIntervalMillis: positiveInt("perIpIntervalMillis", crawlerDefaults.perIpIntervalMillis),
-  walkConcurrency: positiveInt("walkConcurrency", crawlerDefaults.walkConcurrency),
-  sampleConcurrency: positiveInt("sampleConcurrency", crawlerDefaults.sampleConcurrency),
   sampleProbeTimeoutMillis: positiveInt("sampleProbeTimeoutMillis", crawlerDefaults.sampleProbeTimeoutMillis),
   lookupConcurrency: positiveInt("lookupConcurrency", crawlerDefaults.lookupConcurrency),
   minSampleInterval: positiveInt("minSampleInterval", crawlerDefaults.minSampleInterval),

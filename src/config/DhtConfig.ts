@@ -15,12 +15,26 @@ export interface DhtSettings {
   readonly maxPps: number
   /** Token bucket burst size (packets). */
   readonly burst: number
+  /**
+   * Minimum time between two queries to one remote IP (ms; an IPv6 /64 counts as one IP), for every kind of
+   * query; 0 disables it. libtorrent's dos_blocker ignores an IP that sends more than 5 packets/s for 5 minutes.
+   */
+  readonly perIpIntervalMillis: number
+  /** A query whose IP's next slot is further away than this (ms) is not sent (it fails with QueryPaced). */
+  readonly maxPaceWaitMillis: number
   /** Inbound datagrams buffered between the socket and the KRPC node; newer ones are dropped beyond this. */
   readonly inboundBuffer: number
   /** Largest datagram accepted (bytes). */
   readonly maxDatagram: number
-  /** Per-query timeout. */
+  /** Longest per-query time-out (the time-out until enough replies were measured, and its ceiling). */
   readonly queryTimeout: Duration.Duration
+  /**
+   * Time-outs from measured round-trip times: twice the 98th percentile of recent replies, within
+   * [minQueryTimeoutMillis, queryTimeout]. Off: always `queryTimeout`.
+   */
+  readonly adaptiveTimeout: boolean
+  /** Shortest adaptive time-out (ms). */
+  readonly minQueryTimeoutMillis: number
   /** Cap on queries awaiting a reply; further queries wait for a slot. */
   readonly maxInflight: number
   /** Lookup parallelism (α). */
@@ -58,9 +72,13 @@ export const dhtDefaults: DhtSettings = {
   nodeId: Option.none(),
   maxPps: 200,
   burst: 50,
+  perIpIntervalMillis: 1000,
+  maxPaceWaitMillis: 2000,
   inboundBuffer: 4096,
   maxDatagram: 65_535,
   queryTimeout: Duration.seconds(5),
+  adaptiveTimeout: true,
+  minQueryTimeoutMillis: 750,
   maxInflight: 256,
   alpha: 3,
   k: 8,
@@ -92,9 +110,16 @@ export const dhtConfigFromEnv: Config.Config<DhtSettings> = Config.all({
   ),
   maxPps: positiveInt("maxPps", dhtDefaults.maxPps),
   burst: positiveInt("burst", dhtDefaults.burst),
+  perIpIntervalMillis: Config.integer("perIpIntervalMillis").pipe(
+    Config.validate({ message: "perIpIntervalMillis must be 0 or more", validation: (n) => n >= 0 }),
+    Config.withDefault(dhtDefaults.perIpIntervalMillis)
+  ),
+  maxPaceWaitMillis: positiveInt("maxPaceWaitMillis", dhtDefaults.maxPaceWaitMillis),
   inboundBuffer: positiveInt("inboundBuffer", dhtDefaults.inboundBuffer),
   maxDatagram: positiveInt("maxDatagram", dhtDefaults.maxDatagram),
   queryTimeout: Config.duration("queryTimeout").pipe(Config.withDefault(dhtDefaults.queryTimeout)),
+  adaptiveTimeout: Config.boolean("adaptiveTimeout").pipe(Config.withDefault(dhtDefaults.adaptiveTimeout)),
+  minQueryTimeoutMillis: positiveInt("minQueryTimeoutMillis", dhtDefaults.minQueryTimeoutMillis),
   maxInflight: positiveInt("maxInflight", dhtDefaults.maxInflight),
   alpha: positiveInt("alpha", dhtDefaults.alpha),
   k: positiveInt("k", dhtDefaults.k),

@@ -21,6 +21,8 @@ export interface FetcherSettings {
   readonly maxAttempts: number
   /** Wait before the second attempt; doubled for each further one. */
   readonly retryBackoff: Duration.Duration
+  /** How long a given-up infohash is not tried again by later crawls (fetched ones never are). */
+  readonly giveUpTtl: Duration.Duration
   /** Infohashes waiting for metadata; the least promising is dropped (and counted) beyond this. */
   readonly maxQueued: number
   /** Peers remembered as dead (negative cache) and for how long. */
@@ -42,6 +44,7 @@ export const fetcherDefaults: FetcherSettings = {
   maxMetadataSize: 10 * 1024 * 1024,
   maxAttempts: 3,
   retryBackoff: Duration.minutes(1),
+  giveUpTtl: Duration.hours(24),
   maxQueued: 10_000,
   deadPeers: 100_000,
   deadPeerTtl: Duration.minutes(30),
@@ -62,6 +65,7 @@ export const fetcherConfigFromEnv: Config.Config<FetcherSettings> = Config.all({
   maxMetadataSize: positiveInt("maxMetadataSize", fetcherDefaults.maxMetadataSize),
   maxAttempts: positiveInt("maxAttempts", fetcherDefaults.maxAttempts),
   retryBackoff: Config.duration("retryBackoff").pipe(Config.withDefault(fetcherDefaults.retryBackoff)),
+  giveUpTtl: Config.duration("giveUpTtl").pipe(Config.withDefault(fetcherDefaults.giveUpTtl)),
   maxQueued: positiveInt("maxQueuedInfohashes", fetcherDefaults.maxQueued),
   deadPeers: positiveInt("deadPeers", fetcherDefaults.deadPeers),
   deadPeerTtl: Config.duration("deadPeerTtl").pipe(Config.withDefault(fetcherDefaults.deadPeerTtl)),

@@ -36,3 +36,10 @@ export const responsiveNodes = Metric.gauge("bitscrape_crawler_responsive_nodes"
 })
 const queueDepthBase = Metric.gauge("bitscrape_crawler_queue_depth", { description: "items buffered, by queue" })
 export const queueDepth = (queue: string) => Metric.tagged(queueDepthBase, "queue", queue)
+export const budgetShare = Metric.gauge("bitscrape_crawler_budget_share", {
+  description: "share of the packet budget in use (below 1 while backing off)"
+})
+const stageQueriesBase = Metric.gauge("bitscrape_crawler_stage_queries", {
+  description: "queries sent so far, by crawler stage (join, walk, sample, peers)"
+})
+export const stageQueries = (stage: string) => Metric.tagged(stageQueriesBase, "stage", stage)

@@ -15,6 +15,8 @@ export * from "./errors.js"
 export interface FetchRequest {
   readonly infoHash: InfoHash
   readonly peers: ReadonlyArray<SocketAddress>
+  /** How strongly the caller believes the infohash is live (higher is fetched first); 0 when unknown. */
+  readonly weight?: number | undefined
 }
 
 /** What the fetcher made of one infohash. */
@@ -268,7 +270,7 @@ const make = Effect.gen(function*() {
         Stream.runForEachChunk((chunk) =>
           Effect.sync(() => {
             const t = now()
-            for (const r of chunk) queue.add(r.infoHash, r.peers, t)
+            for (const r of chunk) queue.add(r.infoHash, r.peers, t, r.weight ?? 0)
             pump()
           })
         ),

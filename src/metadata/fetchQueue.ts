@@ -21,6 +21,8 @@ export interface QueueEntry {
   readonly peers: Map<string, SocketAddress>
   readonly tried: Set<string>
   announces: number
+  /** The strongest evidence that it is live the crawler reported (distinct sources and nodes). */
+  evidence: number
   lastSeen: number
   attempts: number
   notBefore: number
@@ -42,8 +44,12 @@ export interface FetchQueueOptions {
   readonly onDrop: () => void
 }
 
-/** More peers and sightings first, fewer failed attempts, recent activity breaks ties. */
-const scoreOf = (e: QueueEntry) => e.peers.size * 4 + Math.min(e.announces, 20) - e.attempts * 10 + e.lastSeen / 1e13
+/**
+ * Evidence of life first (distinct sources and nodes reporting it: most infohashes on the DHT have no live
+ * peer), then more peers and sightings, fewer failed attempts; recent activity breaks ties.
+ */
+const scoreOf = (e: QueueEntry) =>
+  e.evidence * 3 + e.peers.size * 4 + Math.min(e.announces, 20) - e.attempts * 10 + e.lastSeen / 1e13
 
 export const makeFetchQueue = (o: FetchQueueOptions) => {
   const entries = new Map<string, QueueEntry>()
@@ -97,7 +103,7 @@ export const makeFetchQueue = (o: FetchQueueOptions) => {
 
   return {
     /** Merges an announce of `infoHash` with `peers` into the queue. */
-    add: (infoHash: InfoHash, peers: ReadonlyArray<SocketAddress>, now: number): void => {
+    add: (infoHash: InfoHash, peers: ReadonlyArray<SocketAddress>, now: number, evidence = 0): void => {
       const key = toHex(infoHash)
       if (finished.has(key)) return
       let e = entries.get(key)
@@ -115,6 +121,7 @@ export const makeFetchQueue = (o: FetchQueueOptions) => {
           peers: new Map(),
           tried: new Set(),
           announces: 0,
+          evidence: 0,
           lastSeen: now,
           attempts: 0,
           notBefore: 0,
@@ -127,6 +134,7 @@ export const makeFetchQueue = (o: FetchQueueOptions) => {
         entries.set(key, e)
       }
       e.announces++
+      if (evidence > e.evidence) e.evidence = evidence
       e.lastSeen = now
       let fresh = false
       for (const p of peers) {

@@ -91,3 +91,6 @@ export const neighbourReplies = Metric.counter("bitscrape_dht_neighbour_replies_
 })
 
 export const unsafeIncrement = bump
+export const invalidTokens = Metric.counter("bitscrape_dht_invalid_token_announces_total", {
+  description: "announce_peer queries with a token we did not issue (not harvested, not stored)"
+})

@@ -61,6 +61,21 @@ export class Repository extends Context.Tag("bitscrape/Repository")<Repository, 
   readonly getInfohash: (infoHash: InfoHash) => Effect.Effect<Option.Option<InfohashRecord>, RepositoryError>
   /** Infohashes still waiting for metadata, most promising first (most peers and sightings, fewest attempts). */
   readonly pendingMetadata: (limit: number) => Effect.Effect<ReadonlyArray<InfohashRecord>, RepositoryError>
+  /**
+   * Of `hashes`, those not to fetch again: metadata stored, or given up (at least `minAttempts` failed
+   * attempts, the last one after `since`, ms). Hex strings.
+   */
+  readonly settledInfohashes: (
+    hashes: ReadonlyArray<InfoHash>,
+    giveUp: { readonly minAttempts: number; readonly since: number }
+  ) => Effect.Effect<ReadonlySet<string>, RepositoryError>
+  /** Records banned hosts (they misbehaved) until `until` (ms). */
+  readonly recordBans: (
+    hosts: ReadonlyArray<string>,
+    ban: { readonly at: number; readonly until: number; readonly reason: string }
+  ) => Effect.Effect<void, RepositoryError>
+  /** Hosts still banned at `now` (ms). */
+  readonly activeBans: (now: number) => Effect.Effect<ReadonlyArray<string>, RepositoryError>
   /** The most recently responsive nodes, for bootstrapping the next session. */
   readonly recentNodes: (
     limit: number

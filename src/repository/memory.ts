@@ -28,12 +28,14 @@ interface IhRow {
     lastError: string | undefined
   }
   peers: Map<string, { host: string; port: number; lastSeen: number }>
+  lastAttempt: number
 }
 
 const make = Effect.sync(() => {
   const nodes = new Map<string, { -readonly [K in keyof NodeRecord]: NodeRecord[K] }>()
   const infohashes = new Map<string, IhRow>()
   const torrents = new Map<string, Torrent & { discoveredAt: number; order: number }>()
+  const bans = new Map<string, number>()
   const sessionList: Array<{ -readonly [K in keyof CrawlSessionInfo]: CrawlSessionInfo[K] }> = []
   let order = 0
 
@@ -51,7 +53,8 @@ const make = Effect.sync(() => {
           attempts: 0,
           lastError: undefined
         },
-        peers: new Map()
+        peers: new Map(),
+        lastAttempt: 0
       }
       infohashes.set(key, r)
     }
@@ -138,6 +141,7 @@ const make = Effect.sync(() => {
         for (const f of list) {
           const r = row(f.infoHash, f.at)
           r.record.attempts++
+          r.lastAttempt = f.at
           r.record.lastError = f.error.slice(0, 500)
           if (r.record.status !== "fetched") r.record.status = "failed"
         }
@@ -181,6 +185,25 @@ const make = Effect.sync(() => {
           a.attempts - b.attempts
         ).slice(0, limit)
       ),
+    settledInfohashes: (hashes, giveUp) =>
+      Effect.sync(() => {
+        const out = new Set<string>()
+        for (const h of hashes) {
+          const key = toHex(h)
+          const r = infohashes.get(key)
+          if (torrents.has(key)) out.add(key)
+          else if (
+            r !== undefined && r.record.status === "failed" && r.record.attempts >= giveUp.minAttempts &&
+            r.lastAttempt >= giveUp.since
+          ) out.add(key)
+        }
+        return out
+      }),
+    recordBans: (hosts, ban) =>
+      Effect.sync(() => {
+        for (const h of hosts) bans.set(h, ban.until)
+      }),
+    activeBans: (now) => Effect.sync(() => [...bans].filter(([, until]) => until > now).map(([h]) => h)),
     recentNodes: (limit) =>
       Effect.sync(() =>
         [...nodes.values()].filter((n) => n.lastResponse !== undefined).sort((a, b) =>

@@ -53,7 +53,12 @@ export const sqliteMigrations = {
   "0002_drop_infohashes_status": Effect.flatMap(
     SqlClient.SqlClient,
     (sql) => statements(sql, ["DROP INDEX IF EXISTS infohashes_status"])
-  )
+  ),
+  // Hosts a crawl banned (they answered with garbage), honoured by the next crawl until `until`.
+  "0003_bans": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    statements(sql, [
+      `CREATE TABLE bans (host TEXT PRIMARY KEY NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL, reason TEXT)`
+    ]))
 }
 
 export const pgMigrations = {
@@ -98,5 +103,9 @@ export const pgMigrations = {
   "0002_drop_infohashes_status": Effect.flatMap(
     SqlClient.SqlClient,
     (sql) => statements(sql, ["DROP INDEX IF EXISTS infohashes_status"])
-  )
+  ),
+  "0003_bans": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    statements(sql, [
+      `CREATE TABLE bans (host TEXT PRIMARY KEY, at BIGINT NOT NULL, until BIGINT NOT NULL, reason TEXT)`
+    ]))
 }

@@ -447,6 +447,45 @@ export const makeSqlRepository = (dialect: Dialect) =>
         [limit]
       ).pipe(Effect.map((rows) => rows.map(infohashOf)), Effect.mapError(fail("pendingMetadata")))
 
+    const settledInfohashes = (
+      hashes: ReadonlyArray<InfoHash>,
+      giveUp: { readonly minAttempts: number; readonly since: number }
+    ) =>
+      hashes.length === 0 ? Effect.succeed(new Set<string>()) : Effect.gen(function*() {
+        const list = placeholders(hashes.length).join(",")
+        const params = hashes.map(buf)
+        const [a, b] = placeholders(2, hashes.length)
+        const rows = yield* query(
+          `SELECT hash FROM torrents WHERE hash IN (${list})
+           UNION SELECT hash FROM infohashes WHERE hash IN (${list}) AND status = 'failed'
+             AND attempts >= ${a} AND last_attempt >= ${b}`,
+          dialect === "pg" ? [...params, giveUp.minAttempts, giveUp.since] : [
+            ...params,
+            ...params,
+            giveUp.minAttempts,
+            giveUp.since
+          ]
+        )
+        return new Set(rows.map((r) => toHex(bytes(r.hash))))
+      }).pipe(Effect.mapError(fail("settledInfohashes")))
+
+    const recordBans = (hosts: ReadonlyArray<string>, ban: { at: number; until: number; reason: string }) =>
+      hosts.length === 0 ? Effect.void : transaction(
+        "recordBans",
+        Effect.forEach([...new Set(hosts)].sort(), (host) =>
+          query(
+            `INSERT INTO bans (host, at, until, reason) VALUES (${placeholders(4).join(",")})
+             ON CONFLICT (host) DO UPDATE SET at = excluded.at, until = excluded.until, reason = excluded.reason`,
+            [host, ban.at, ban.until, ban.reason]
+          ), { discard: true })
+      )
+
+    const activeBans = (now: number) =>
+      query(`SELECT host FROM bans WHERE until > ${placeholders(1)[0]} LIMIT 100000`, [now]).pipe(
+        Effect.map((rows) => rows.map((r) => String(r.host))),
+        Effect.mapError(fail("activeBans"))
+      )
+
     const recentNodes = (limit: number) =>
       query(
         `SELECT host, port FROM nodes WHERE last_response IS NOT NULL ORDER BY last_response DESC LIMIT ${
@@ -601,6 +640,9 @@ export const makeSqlRepository = (dialect: Dialect) =>
       getTorrent,
       getInfohash,
       pendingMetadata,
+      settledInfohashes,
+      recordBans,
+      activeBans,
       recentNodes,
       nodes,
       stats,

@@ -9,9 +9,10 @@ import { methodOf } from "../krpc/messages.js"
 import * as Metrics from "../observability/metrics.js"
 import { RoutingTable } from "../routing/RoutingTable.js"
 import { DhtSocket } from "../socket/DhtSocket.js"
-import { KrpcError, MalformedResponse, type QueryFailure, QueryTimeout } from "./errors.js"
+import { KrpcError, MalformedResponse, type QueryFailure, QueryPaced, QueryTimeout } from "./errors.js"
 import { makePeerStore } from "./peerStore.js"
 import { respond } from "./responder.js"
+import { makeRttEstimator } from "./rtt.js"
 import { makeTokenIssuer } from "./tokens.js"
 
 export * from "./errors.js"
@@ -44,6 +45,12 @@ export interface KrpcStats {
   malformed: number
   unexpected: number
   harvestDropped: number
+  /** Replies that came after their query had timed out (their RTT still feeds the time-out estimate). */
+  late: number
+  /** Queries not sent because their IP's pace slot was too far away (QueryPaced). */
+  paced: number
+  /** announce_peer queries with a token we did not issue (or an expired one): not harvested, not stored. */
+  invalidTokens: number
 }
 
 /**
@@ -76,6 +83,8 @@ export class KrpcNode extends Context.Tag("bitscrape/KrpcNode")<KrpcNode, {
   readonly inflight: Effect.Effect<number>
   /** This node's counters. */
   readonly stats: () => Readonly<KrpcStats>
+  /** The current query time-out (ms), from measured round-trip times, and their median. */
+  readonly timing: () => { readonly timeoutMillis: number; readonly medianRttMillis: number | undefined }
 }>() {}
 
 interface Pending {
@@ -83,12 +92,15 @@ interface Pending {
   done: ((exit: Exit.Exit<Response | ErrorMessage, MalformedResponse | QueryTimeout>) => void) | undefined
   early: Exit.Exit<Response | ErrorMessage, MalformedResponse | QueryTimeout> | undefined
   readonly deadline: number
+  readonly sentAt: number
   readonly host: string
   readonly port: number
   readonly method: string
 }
 
 const HARVEST_BUFFER = 4096
+/** Timed-out transactions remembered, so a late reply is recognised (and its RTT measured). */
+const EXPIRED_MEMORY = 4096
 
 const make = Effect.gen(function*() {
   const config = yield* DhtConfig
@@ -107,7 +119,10 @@ const make = Effect.gen(function*() {
     errors: 0,
     malformed: 0,
     unexpected: 0,
-    harvestDropped: 0
+    harvestDropped: 0,
+    late: 0,
+    paced: 0,
+    invalidTokens: 0
   }
   const tokens = makeTokenIssuer()
   const peers = makePeerStore({
@@ -117,9 +132,16 @@ const make = Effect.gen(function*() {
   })
   const harvestQueue = yield* Queue.dropping<Harvest>(HARVEST_BUFFER)
   const pending = new Map<number, Pending>()
+  const expired = new Map<number, { readonly sentAt: number; readonly host: string; readonly port: number }>()
+  const rtt = makeRttEstimator({
+    minMillis: Math.min(config.minQueryTimeoutMillis, Duration.toMillis(config.queryTimeout)),
+    maxMillis: Duration.toMillis(config.queryTimeout)
+  })
+  const adaptive = config.adaptiveTimeout
   const slots = yield* Effect.makeSemaphore(config.maxInflight)
   let nextT = Math.floor(Math.random() * 0xffffffff)
 
+  const budget = socket.budget
   const ctx = { self, config, family, closest: table.unsafeClosest, tokens, peers, now }
 
   const complete = (p: Pending, exit: Exit.Exit<Response | ErrorMessage, MalformedResponse | QueryTimeout>) => {
@@ -139,9 +161,18 @@ const make = Effect.gen(function*() {
     if (t.length !== 4) return "unknown"
     const key = ((t[0]! << 24) | (t[1]! << 16) | (t[2]! << 8) | t[3]!) >>> 0
     const p = pending.get(key)
-    if (p === undefined) return "unknown"
+    if (p === undefined) {
+      const gone = expired.get(key)
+      if (gone !== undefined && gone.host === host && gone.port === port) {
+        expired.delete(key)
+        stats.late++
+        rtt.record(now() - gone.sentAt)
+      }
+      return "unknown"
+    }
     if (p.host !== host || p.port !== port) return "wrong-source"
     pending.delete(key)
+    rtt.record(now() - p.sentAt)
     complete(p, exit)
     return p
   }
@@ -198,7 +229,14 @@ const make = Effect.gen(function*() {
             { kind: "query", bep42: checkNodeId(message.id, host), version: message.v }
           )
         }
-        if (message._tag === "GetPeersQuery" || message._tag === "AnnouncePeerQuery") {
+        // An announce whose token we did not issue to this IP (BEP 5) tells us nothing we can trust: counted on
+        // its own, neither harvested as an announce nor stored (respond() answers it with error 203).
+        const forged = message._tag === "AnnouncePeerQuery" && !tokens.verify(message.token, host, now())
+        if (forged) {
+          stats.invalidTokens++
+          Metrics.unsafeIncrement(Metrics.invalidTokens)
+        }
+        if (message._tag === "GetPeersQuery" || (message._tag === "AnnouncePeerQuery" && !forged)) {
           const accepted = harvestQueue.unsafeOffer({
             kind: message._tag === "GetPeersQuery" ? "get_peers" : "announce_peer",
             infoHash: message.info_hash,
@@ -238,6 +276,8 @@ const make = Effect.gen(function*() {
     for (const [key, p] of pending) {
       if (p.deadline > t) return p.deadline - t
       pending.delete(key)
+      expired.set(key, { sentAt: p.sentAt, host: p.host, port: p.port })
+      if (expired.size > EXPIRED_MEMORY) expired.delete(expired.keys().next().value!)
       complete(p, Exit.fail(new QueryTimeout({ method: p.method, host: p.host, port: p.port })))
     }
     somethingPending.unsafeClose()
@@ -265,7 +305,26 @@ const make = Effect.gen(function*() {
 
   // === Outbound ===
 
+  /**
+   * Every query goes through the per-IP pace first (waiting at most `maxPaceWaitMillis` for its IP's slot),
+   * then the packet budget (in `socket.send`).
+   */
   const send = (
+    to: Target,
+    method: string,
+    build: (t: Uint8Array) => KrpcMessage
+  ): Effect.Effect<Response, QueryFailure> =>
+    Effect.suspend(() => {
+      const wait = budget.reserveIp(to.host, now(), config.maxPaceWaitMillis)
+      if (wait < 0) {
+        stats.paced++
+        return Effect.fail(new QueryPaced({ method, host: to.host, port: to.port }))
+      }
+      const query = transact(to, method, build)
+      return wait === 0 ? query : Effect.zipRight(Effect.sleep(wait), query)
+    })
+
+  const transact = (
     to: Target,
     method: string,
     build: (t: Uint8Array) => KrpcMessage
@@ -281,7 +340,8 @@ const make = Effect.gen(function*() {
           host: to.host,
           port: to.port,
           method,
-          deadline: now() + timeoutMillis
+          sentAt: now(),
+          deadline: now() + (adaptive ? rtt.timeout() : timeoutMillis)
         }
         pending.set(key, p)
         somethingPending.unsafeOpen()
@@ -356,7 +416,8 @@ const make = Effect.gen(function*() {
       })),
     harvest: Stream.fromQueue(harvestQueue),
     inflight: Effect.sync(() => pending.size),
-    stats: () => stats
+    stats: () => stats,
+    timing: () => ({ timeoutMillis: adaptive ? rtt.timeout() : timeoutMillis, medianRttMillis: rtt.median() })
   })
 })
 

@@ -26,5 +26,15 @@ export class MalformedResponse extends Data.TaggedError("MalformedResponse")<{
   readonly reason: string
 }> {}
 
+/**
+ * The query was not sent: the remote IP's next query slot (per-IP pace, `perIpIntervalMillis`) was further
+ * away than `maxPaceWaitMillis`. Says nothing about the node; callers try another one.
+ */
+export class QueryPaced extends Data.TaggedError("QueryPaced")<{
+  readonly method: string
+  readonly host: string
+  readonly port: number
+}> {}
+
 /** Any way a query can fail. */
-export type QueryFailure = QueryTimeout | KrpcError | MalformedResponse
+export type QueryFailure = QueryTimeout | KrpcError | MalformedResponse | QueryPaced

@@ -1,9 +1,10 @@
-import { type Context, Duration, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
-import { Crawler, type CrawlerStats } from "../crawler/Crawler.js"
+import { Chunk, type Context, Duration, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
+import { type Candidate, Crawler, type CrawlerStats } from "../crawler/Crawler.js"
+import { makeSeenSet } from "../crawler/seen.js"
+import { toHex } from "../krpc/ids.js"
 import type { FetchOutcome, MetadataFetcher } from "../metadata/MetadataFetcher.js"
 import type { RepositoryError } from "../repository/Repository.js"
 import { Repository, writeBatched } from "../repository/Repository.js"
-import { KrpcNode } from "../rpc/KrpcNode.js"
 
 // A crawl session: the pipeline crawler → repository (→ metadata fetcher, issue 6) and its shutdown order.
 //
@@ -16,6 +17,10 @@ import { KrpcNode } from "../rpc/KrpcNode.js"
 export const STOP_GRACE_MILLIS = 1500
 /** How long the writers may take to commit what is left. */
 const FLUSH_MILLIS = 2000
+/** How long a host banned by a crawl stays banned for the next ones. */
+export const BAN_TTL_MILLIS = 24 * 3600_000
+/** Infohashes remembered as already settled (fetched or given up) or as checked and not settled. */
+const SETTLED_CACHE = 200_000
 
 /** What has been committed so far (this is what progress reports, so nothing reported can be lost). */
 export interface Written {
@@ -43,13 +48,17 @@ export interface SessionOptions {
   readonly fetcher: Option.Option<Context.Tag.Service<MetadataFetcher>>
   /** Called once with the summary, after everything is committed. */
   readonly onSummary: (summary: SessionSummary) => Effect.Effect<void>
+  /**
+   * Infohashes given up by an earlier session are not fetched again while their last attempt is younger than
+   * `ttlMillis` (and at least `attempts` attempts failed); fetched ones never are.
+   */
+  readonly giveUp?: { readonly attempts: number; readonly ttlMillis: number }
 }
 
 export const runCrawlSession = (options: SessionOptions) =>
   Effect.gen(function*() {
     const repo = yield* Repository
     const crawler = yield* Crawler
-    yield* KrpcNode
     const started = Date.now()
     const sessionId = yield* repo.startSession(options.settings)
     // The writers live in a scope of their own, closed only after they have flushed: an interrupted session
@@ -66,15 +75,42 @@ export const runCrawlSession = (options: SessionOptions) =>
     const nodeWriter = yield* writeBatched(crawler.nodes, counting(repo.upsertNodes, "nodes")).pipe(
       Effect.forkIn(writers)
     )
+    // Torrents stored (or given up) by this or an earlier session are never fetched again.
+    const giveUp = options.giveUp ?? { attempts: 3, ttlMillis: 24 * 3600_000 }
+    const settled = makeSeenSet(SETTLED_CACHE)
+    const unsettled = makeSeenSet(SETTLED_CACHE)
+    const notSettled = (chunk: Chunk.Chunk<Candidate>) =>
+      Effect.gen(function*() {
+        const items = Chunk.toReadonlyArray(chunk)
+        const keys = items.map((c) => toHex(c.infoHash))
+        const unknown = new Map(
+          items.flatMap((c, i) => settled.has(keys[i]!) || unsettled.has(keys[i]!) ? [] : [[keys[i]!, c.infoHash]])
+        )
+        if (unknown.size > 0) {
+          const found = yield* repo.settledInfohashes([...unknown.values()], {
+            minAttempts: giveUp.attempts,
+            since: Date.now() - giveUp.ttlMillis
+          }).pipe(Effect.orElseSucceed(() => new Set<string>()))
+          for (const k of unknown.keys()) (found.has(k) ? settled : unsettled).add(k)
+        }
+        return Chunk.unsafeFromArray(items.filter((_, i) => !settled.has(keys[i]!)))
+      })
     const metadataWriter = yield* Option.match(options.fetcher, {
       onNone: () => Effect.succeed(Option.none<Fiber.RuntimeFiber<number, RepositoryError>>()),
       onSome: (fetcher) =>
         writeBatched(
-          fetcher.run(Stream.map(crawler.candidates, (c) => ({ infoHash: c.infoHash, peers: c.peers }))),
+          fetcher.run(
+            crawler.candidates.pipe(
+              Stream.mapChunksEffect(notSettled),
+              Stream.map((c) => ({ infoHash: c.infoHash, peers: c.peers, weight: c.weight }))
+            )
+          ),
           (outcomes: ReadonlyArray<FetchOutcome>) =>
             Effect.gen(function*() {
               const torrents = outcomes.flatMap((o) => o._tag === "Fetched" ? [o.torrent] : [])
               const failures = outcomes.flatMap((o) => o._tag === "Failed" ? [o.failure] : [])
+              // Known peers failed: the crawler looks for more (a dead or hostile announcer hides nothing).
+              for (const f of failures) yield* crawler.fetchFailed(f.infoHash)
               if (torrents.length > 0) yield* counting(repo.saveTorrents, "torrents")(torrents)
               if (failures.length > 0) yield* counting(repo.recordFailures, "failures")(failures)
             }),
@@ -104,6 +140,11 @@ export const runCrawlSession = (options: SessionOptions) =>
       // Metadata attempts still in flight are abandoned (none of them was reported as fetched).
       if (Option.isSome(metadataWriter)) yield* joinWriter(metadataWriter.value)
       yield* Scope.close(writers, Exit.void)
+      const bans = yield* crawler.bans
+      const at = Date.now()
+      yield* repo.recordBans(bans, { at, until: at + BAN_TTL_MILLIS, reason: "malformed replies" }).pipe(
+        Effect.catchAll((e) => Effect.logWarning("could not record banned hosts", e))
+      )
       const stats = yield* crawler.stats
       const summary: SessionSummary = { sessionId, seconds: elapsed(), stats, written: { ...written } }
       yield* repo.endSession(sessionId, { ...stats, written: summary.written, seconds: summary.seconds }).pipe(

@@ -1,9 +1,10 @@
-import { Clock, Context, Data, Effect, Layer, Queue, Stream } from "effect"
+import { Clock, Context, Data, Effect, Layer, Option, Queue, Stream } from "effect"
 import dgram from "node:dgram"
 import { DhtConfig } from "../config/DhtConfig.js"
 import type { SocketAddress } from "../krpc/address.js"
 import * as Metrics from "../observability/metrics.js"
-import * as TokenBucket from "./tokenBucket.js"
+import { type Budget, makeBudget } from "./budget.js"
+import { OutboundBudget } from "./OutboundBudget.js"
 
 /** One received UDP datagram and its sender. */
 export interface Datagram {
@@ -66,9 +67,10 @@ export class DhtSocket extends Context.Tag("bitscrape/DhtSocket")<DhtSocket, {
   readonly trySend: (host: string, port: number, bytes: Uint8Array | (() => Uint8Array)) => boolean
   /** This socket's counters. */
   readonly stats: () => Readonly<SocketStats>
+  /** The packet budget and per-IP pace its sends go through (shared when `OutboundBudget` was provided). */
+  readonly budget: Budget
 }>() {}
 
-/** Shared by the UDP and in-memory sockets: budget, counters and the inbound buffer. */
 /**
  * Shared by the UDP and in-memory sockets: budget, counters and the inbound buffer. Received datagrams are
  * gathered in a plain array and handed to the consumer as one batch per `schedule` turn (for UDP: once per
@@ -81,7 +83,12 @@ export const makeEdges = (schedule: (flush: () => void) => void) =>
     const config = yield* DhtConfig
     const clock = yield* Effect.clock
     const stats = emptyStats()
-    const bucket = TokenBucket.make(config.maxPps, config.burst, clock.unsafeCurrentTimeMillis())
+    const shared = yield* Effect.serviceOption(OutboundBudget)
+    const budget = Option.getOrElse(shared, () =>
+      makeBudget(
+        { maxPps: config.maxPps, burst: config.burst, perIpIntervalMillis: config.perIpIntervalMillis },
+        clock.unsafeCurrentTimeMillis()
+      ))
     const inbound = yield* Queue.unbounded<Array<Datagram>>()
     yield* Effect.addFinalizer(() => Queue.shutdown(inbound))
     let pending: Array<Datagram> = []
@@ -132,13 +139,13 @@ export const makeEdges = (schedule: (flush: () => void) => void) =>
     /** Waits for the budget, then runs `transmit`. */
     const withBudget = (transmit: () => void): Effect.Effect<void> =>
       Effect.suspend(() => {
-        const wait = TokenBucket.reserve(bucket, clock.unsafeCurrentTimeMillis())
+        const wait = budget.reservePacket(clock.unsafeCurrentTimeMillis())
         return wait === 0 ? Effect.sync(transmit) : Effect.zipRight(Clock.sleep(wait), Effect.sync(transmit))
       })
 
     /** Runs `transmit` only if the budget allows now. */
     const ifBudget = (transmit: () => void): boolean => {
-      if (!TokenBucket.tryTake(bucket, clock.unsafeCurrentTimeMillis())) {
+      if (!budget.tryPacket(clock.unsafeCurrentTimeMillis())) {
         stats.droppedRateLimited++
         Metrics.countDrop("outbound-rate-limit")
         return false
@@ -149,6 +156,7 @@ export const makeEdges = (schedule: (flush: () => void) => void) =>
 
     return {
       config,
+      budget,
       stats,
       receive,
       sent,
@@ -211,7 +219,8 @@ const makeUdp = Effect.gen(function*() {
     incoming: edges.incoming,
     send: (host, port, bytes) => edges.withBudget(transmit(host, port, bytes)),
     trySend: (host, port, bytes) => edges.ifBudget(transmit(host, port, bytes)),
-    stats: () => edges.stats
+    stats: () => edges.stats,
+    budget: edges.budget
   })
 })
 

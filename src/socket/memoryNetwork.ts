@@ -106,7 +106,8 @@ const makeMemorySocket = Effect.gen(function*() {
     incoming: edges.incoming,
     send: (host, port, bytes) => edges.withBudget(transmit(host, port, bytes)),
     trySend: (host, port, bytes) => edges.ifBudget(transmit(host, port, bytes)),
-    stats: () => edges.stats
+    stats: () => edges.stats,
+    budget: edges.budget
   })
 })
 

@@ -41,3 +41,9 @@ export const reserve = (bucket: TokenBucket, now: number): number => {
   bucket.tokens -= 1
   return bucket.tokens >= 0 ? 0 : Math.ceil((-bucket.tokens * 1000) / bucket.rate)
 }
+
+/** Tokens available now (negative while reservations are outstanding); takes nothing. */
+export const peek = (bucket: TokenBucket, now: number): number => {
+  refill(bucket, now)
+  return bucket.tokens
+}

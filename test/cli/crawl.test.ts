@@ -82,7 +82,7 @@ describe("bitscrape crawl (real CLI against a loopback swarm)", () => {
         assert.strictEqual(code, 0, stderr)
         assert.isBelow(at - signalled, 5000, "exits within 5 seconds")
         const summary = lines.find((l) => l.summary === true)
-        assert.isDefined(summary, "prints a final summary")
+        assert.isDefined(summary, `prints a final summary; stderr: ${stderr}`)
         const file = new Database(db, { readonly: true })
         const stored = (file.prepare("SELECT count(*) AS n FROM infohashes").get() as { n: number }).n
         const session = file.prepare("SELECT ended_at FROM sessions").get() as { ended_at: number | null }

@@ -62,7 +62,7 @@ describe("Crawler acceptance on a 200-node loopback swarm", () => {
             }
             if (
               hashesFound >= 0.95 * wanted.size && nodesFound >= 0.99 * swarmNodes.size &&
-              stats.discoveries.get_peers > 0
+              stats.discoveries.get_peers > 0 && stats.discoveries.lookup > 0
             ) break
           }
           const stats = yield* crawler.stats

@@ -9,7 +9,8 @@ import { testSettings } from "./dhtNodes.js"
 export const loopbackOnly = cidrs("127.0.0.0/8")
 
 const crawlerLayers = (dht: Partial<DhtSettings>, crawler: Partial<CrawlerSettings>) => ({
-  dhtConfig: dhtConfig(testSettings({ queryTimeout: Duration.seconds(2), ...dht })),
+  // The crawler keeps the product's per-IP pace (one query per second to any one IP).
+  dhtConfig: dhtConfig(testSettings({ queryTimeout: Duration.seconds(2), perIpIntervalMillis: 1000, ...dht })),
   crawlerConfig: crawlerConfig({ allow: loopbackOnly, ...crawler })
 })
 

@@ -23,12 +23,16 @@ const fromContext = (ctx: Context.Context<Dht | KrpcNode | RoutingTable | DhtSoc
   }
 }
 
-/** Test defaults: loopback, generous budget, short timeouts. */
+/**
+ * Test defaults: loopback, generous budget, no per-IP pace (these nodes stand for other DHT clients, and unit
+ * tests send many queries to one address under TestClock); tests of our etiquette set `perIpIntervalMillis`.
+ */
 export const testSettings = (settings: Partial<DhtSettings> = {}): Partial<DhtSettings> => ({
   host: "127.0.0.1",
   port: 0,
   maxPps: 10_000,
   burst: 1_000,
+  perIpIntervalMillis: 0,
   ...settings
 })
 

@@ -7,8 +7,18 @@ export const CrawlerStatsFixture = (knownNodes: number): CrawlerStats => ({
   uniqueInfohashes: knownNodes * 3,
   discoveries: { sample: knownNodes, get_peers: 2, announce: 1, lookup: 4 },
   queries: { find_node: knownNodes * 2, sample_infohashes: knownNodes, get_peers: 5 },
+  spent: { join: 2, walk: knownNodes * 2, sample: knownNodes, peers: 40 },
+  shares: { walk: 0.3, sample: 0.35, peers: 0.35 },
+  packetsOut: knownNodes * 3 + 50,
+  peerFinding: { asked: 4, askedWithPeers: 2, lookups: 3, lookupsWithPeers: 1, queued: 3 },
+  infohashesWithPeers: 3,
+  identities: 1,
+  invalidTokens: 0,
+  timing: { timeoutMillis: 750, medianRttMillis: 12 },
+  timeoutRate: { recent: 0.4, baseline: 0.42 },
   filtered: { bogon: 1 },
   queueDepths: { discoveries: 0, nodes: 1, candidates: 2, lookups: 3 },
+  budgetShare: 1,
   backoffMillis: 0,
   backoffReason: undefined
 })

@@ -1,0 +1,112 @@
+import { Effect, FiberSet } from "effect"
+import type { CrawlState, Stage } from "./state.js"
+
+// The dispatcher: the crawl sends as fast as its packet budget allows whenever there is work, instead of a
+// fixed number of workers each sitting out time-outs (on the real DHT 40–50 % of queries time out, so fixed
+// workers leave most of the budget unused). It launches one query task at a time while the shared budget has
+// packets to spare — keeping `headroom` packets for replies to other nodes' queries, which are never delayed —
+// and picks the stage by deficit round robin over the stages' shares: a stage with nothing to do gives its turn
+// away, and the shares follow the measured yield (see `rebalance`). Queries in flight are bounded by the
+// budget × the time a query takes (Little's law), and by `maxInflight`.
+
+/** One query (or one lookup) a stage wants to run now. */
+export interface Task {
+  readonly stage: Stage
+  readonly run: Effect.Effect<void>
+  /** Packets it is expected to send (1 for a single query; a lookup's traversal sends many). */
+  readonly cost?: number | undefined
+}
+
+/** A stage as the dispatcher sees it: the next task it could run now, if any. */
+export interface Source {
+  readonly stage: Stage
+  readonly next: () => Task | undefined
+}
+
+/** Shares of the budget each stage starts with (before yield is measured), and the floor each keeps. */
+export const INITIAL_SHARES: Readonly<Record<Exclude<Stage, "join">, number>> = { walk: 0.3, sample: 0.35, peers: 0.35 }
+const FLOOR = 0.1
+/** Credit is capped so a stage idle for long cannot monopolise the budget when it wakes. */
+const MAX_CREDIT = 8
+
+export const makeDispatcher = (s: CrawlState, sources: ReadonlyArray<Source>, maxInflight: number) =>
+  Effect.gen(function*() {
+    const fibers = yield* FiberSet.make<void, never>()
+    const shares: Record<string, number> = { ...INITIAL_SHARES }
+    const credit: Record<string, number> = Object.fromEntries(sources.map((x) => [x.stage, 0]))
+    const launched: Record<string, number> = Object.fromEntries(sources.map((x) => [x.stage, 0]))
+    let inflight = 0
+    // Packets kept for replies: the burst's fifth (at least 2).
+    const headroom = Math.max(2, Math.floor(s.budget.maxPps / 20))
+    const tick = Math.max(2, Math.ceil(1000 / s.budget.maxPps))
+
+    const pick = (): Task | undefined => {
+      for (const x of sources) credit[x.stage] = Math.min(MAX_CREDIT, credit[x.stage]! + (shares[x.stage] ?? FLOOR))
+      const order = [...sources].sort((a, b) => credit[b.stage]! - credit[a.stage]!)
+      for (const x of order) {
+        const task = x.next()
+        if (task === undefined) continue
+        credit[x.stage]! -= task.cost ?? 1
+        launched[x.stage]!++
+        return task
+      }
+      return undefined
+    }
+
+    const loop = Effect.gen(function*() {
+      while (!s.run.stopping) {
+        const t = s.now()
+        if (s.budget.available(t) < headroom + 1 || inflight >= maxInflight) {
+          yield* Effect.sleep(tick)
+          continue
+        }
+        const task = pick()
+        if (task === undefined) {
+          yield* Effect.sleep(25)
+          continue
+        }
+        inflight++
+        yield* FiberSet.run(
+          fibers,
+          task.run.pipe(
+            Effect.catchAllCause((cause) => Effect.logDebug("crawler task failed", cause)),
+            Effect.ensuring(Effect.sync(() => inflight--))
+          )
+        )
+        // While backing off, use only `share` of the budget: rest in proportion after each launch.
+        const share = s.backoff.share
+        yield* share < 1 ? Effect.sleep(Math.ceil(((1 / share) - 1) * 1000 / s.budget.maxPps)) : Effect.yieldNow()
+      }
+    })
+
+    /** Sets the stages' shares (normalised, each at least FLOOR). */
+    const rebalance = (next: Partial<Record<Stage, number>>) => {
+      const total = Object.values(next).reduce((a, b) => a + (b ?? 0), 0)
+      if (!(total > 0)) return
+      for (const x of sources) shares[x.stage] = Math.max(FLOOR, (next[x.stage] ?? 0) / total)
+    }
+
+    /** Waits (at most `millis`) for the tasks in flight to settle, then interrupts what is left. */
+    const drain = (millis: number) =>
+      Effect.gen(function*() {
+        while (inflight > 0) yield* Effect.sleep(20)
+      }).pipe(
+        // Called from finalizers of a possibly interrupted fiber: the wait must be interruptible, and the
+        // timeout runs it in a child fiber, so the caller's pending interruption does not cut it short.
+        Effect.interruptible,
+        Effect.timeout(millis),
+        Effect.ignore,
+        Effect.zipRight(FiberSet.clear(fibers))
+      )
+
+    return {
+      loop,
+      rebalance,
+      drain,
+      inflight: () => inflight,
+      shares: () => ({ ...shares }),
+      launched: () => ({ ...launched })
+    }
+  })
+
+export type Dispatcher = Effect.Effect.Success<ReturnType<typeof makeDispatcher>>

@@ -1,0 +1,65 @@
+import { Effect } from "effect"
+import dns from "node:dns"
+import { parseHostPort, parseIP, type SocketAddress } from "../krpc/address.js"
+import { nearestIdentity } from "./identities.js"
+import type { CrawlState } from "./state.js"
+import { randomTarget } from "./targets.js"
+
+// Stage "join": the first queries. The bootstrap addresses and the nodes saved by earlier sessions are asked
+// at once, side by side: saved nodes are often dead after a restart, so each gets one short probe (`joinProbe`
+// time-out) and no stage waits for them — the walk and the sampler start on the first node that answers.
+// Then the first identity runs the full Kademlia join (own-id lookup, bucket refreshes) in the background;
+// the other identities fill their routing tables from the walk's answers.
+
+/** Resolves a "host:port" bootstrap entry to IP addresses (host names through DNS; IP literals never). */
+export const resolveBootstrap = (entry: string): Effect.Effect<ReadonlyArray<SocketAddress>> => {
+  const parsed = parseHostPort(entry)
+  if (parsed === undefined) return Effect.succeed([])
+  const { host, port } = parsed
+  if (parseIP(host) !== undefined) return Effect.succeed([{ host, port }])
+  return Effect.tryPromise(() => dns.promises.lookup(host, { all: true })).pipe(
+    Effect.map((addresses) => addresses.map((a) => ({ host: a.address, port }))),
+    Effect.catchAll((e) => Effect.as(Effect.logWarning(`cannot resolve bootstrap ${entry}`, e), []))
+  )
+}
+
+/** Saved nodes probed at once (each query still goes through the per-IP pace and the packet budget). */
+const PROBE_CONCURRENCY = 64
+
+export const join = (s: CrawlState) =>
+  Effect.gen(function*() {
+    const resolved = yield* Effect.forEach(s.config.bootstrap, resolveBootstrap, { concurrency: 4 })
+    const addresses = resolved.flat().filter((a) => s.usable(a.host, a.port))
+    const saved = s.config.savedNodes.flatMap((entry) => {
+      const a = parseHostPort(entry)
+      return a !== undefined && parseIP(a.host) !== undefined && s.usable(a.host, a.port) ? [a] : []
+    })
+    if (addresses.length === 0 && saved.length === 0) {
+      return yield* Effect.logWarning("no usable bootstrap address; waiting for incoming queries")
+    }
+    const first = s.identities[0]!
+    const ask = (a: SocketAddress, timeout: number) => {
+      const target = randomTarget(s.config.targets)
+      const id = nearestIdentity(s.identities, target)
+      s.queries.find_node++
+      s.spent.join++
+      return id.node.findNode(a, target).pipe(
+        Effect.timeout(timeout),
+        // The address answered: a known, responsive node like any other (libtorrent never lists the nodes it
+        // bootstrapped from, so the walk might never meet it otherwise).
+        Effect.flatMap((r) => s.answered(s.known.add({ id: r.id, host: a.host, port: a.port }, s.now()), r)),
+        Effect.ignore
+      )
+    }
+    yield* Effect.all([
+      Effect.forEach(addresses, (a) => ask(a, 5000), { concurrency: "unbounded", discard: true }),
+      Effect.forEach(saved, (a) => ask(a, s.config.joinProbeMillis), { concurrency: PROBE_CONCURRENCY, discard: true })
+    ], { concurrency: "unbounded", discard: true })
+    yield* Effect.logInfo(
+      `joined the DHT through ${addresses.length} bootstrap and ${saved.length} saved address(es); ${s.known.size()} nodes known`
+    )
+    if (addresses.length > 0) {
+      const result = yield* first.dht.bootstrap(addresses)
+      s.learnNodes(result.closest.map((r) => r.contact))
+    }
+  })

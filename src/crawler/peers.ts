@@ -1,0 +1,163 @@
+import { Effect } from "effect"
+import type { InfoHash } from "../krpc/ids.js"
+import { responseNodes } from "../krpc/messages.js"
+import { IndexedHeap } from "../util/heap.js"
+import type { Task } from "./dispatch.js"
+import type { InfohashEvidence } from "./evidence.js"
+import { nearestIdentity } from "./identities.js"
+import type { CrawlState } from "./state.js"
+
+// Stage "peers": finding peers for infohashes, the step where a crawl's yield is won or lost (on the real DHT
+// most infohashes have no live peer, and "the limit is finding peers"). Two ways, cheapest first:
+//   - ask the sampler: one get_peers to the node whose BEP 51 sample held the infohash — it stores the peers
+//     (bitmagnet's way; one packet instead of a lookup's 10–30);
+//   - a full get_peers lookup (Dht.getPeers from the identity nearest to the infohash): for infohashes heard
+//     of without a peer, once; and again each time fetching from the known peers failed (a dead or hostile
+//     announcer must not hide the honest seeders), at most MAX_LOOKUPS times.
+// Infohashes wait in a heap ordered by evidence (distinct sources and nodes reporting them, repeat sightings,
+// recency), cheap asks first, so the budget goes to those most likely to be live.
+
+/** Full lookups per infohash at most (the first, then one per failed fetch). */
+const MAX_LOOKUPS = 3
+/** Bonus of an infohash with a sampler still to ask (one packet) over one that needs a lookup. */
+const CHEAP_BONUS = 3
+
+const priority = (e: InfohashEvidence) => e.weight + (e.samplers.length > 0 ? CHEAP_BONUS : 0) + e.lastSeen / 1e13
+
+export const makePeers = (s: CrawlState) => {
+  const heap = new IndexedHeap<InfohashEvidence>((a, b) => priority(a) > priority(b), {
+    get: (e) => e.slot,
+    set: (e, i) => (e.slot = i)
+  })
+  s.evidence.onForget = (e) => heap.remove(e)
+  // Sampler asks whose sampler's IP was busy: tried again on the next pick.
+  const later: Array<InfohashEvidence> = []
+  let lookupsRunning = 0
+  /** Queries per lookup, measured (a moving average), to charge the dispatcher what a lookup really costs. */
+  let lookupCost = 16
+  // Lookups in flight, sized to the budget: each keeps α (3) queries in flight at a few RTTs each.
+  const maxLookups = Math.max(2, Math.min(s.config.lookupConcurrency * 4, Math.round(s.budget.maxPps / 25)))
+  const stats = { asked: 0, askedWithPeers: 0, lookups: 0, lookupsWithPeers: 0 }
+
+  const lookupDue = (e: InfohashEvidence) =>
+    s.config.lookups && e.lookups < Math.min(MAX_LOOKUPS, 1 + e.failures) && (!e.peersKnown || e.failures > 0)
+
+  /** Queues `e` for peer finding when it needs it (called on every sighting and failed fetch). */
+  const want = (e: InfohashEvidence) => {
+    if (!s.config.metadata && !s.config.lookups) return
+    const needs = (e.samplers.length > 0 && !e.peersKnown) || lookupDue(e)
+    if (!needs) return heap.remove(e)
+    if (heap.has(e)) heap.update(e)
+    else heap.push(e)
+  }
+  s.hooks.evidence = want
+
+  const found = (infoHash: InfoHash, peers: ReadonlyArray<{ host: string; port: number }>) =>
+    Effect.gen(function*() {
+      const t = s.now()
+      let usable = 0
+      for (const p of peers) {
+        if (!s.usable(p.host, p.port)) continue
+        usable++
+        yield* s.discovered({ infoHash, source: "lookup", at: t, peer: p })
+      }
+      if (usable > 0) s.yields.peers++
+      return usable
+    })
+
+  const askSampler = (e: InfohashEvidence): Task | undefined => {
+    const sampler = e.samplers[0]!
+    if (!s.ipFree(sampler.host)) return undefined
+    e.samplers.shift()
+    e.asked++
+    stats.asked++
+    const id = nearestIdentity(s.identities, e.infoHash)
+    return {
+      stage: "peers",
+      run: Effect.suspend(() => {
+        s.queries.get_peers++
+        s.spent.peers++
+        return id.node.getPeers(sampler, e.infoHash).pipe(
+          Effect.flatMap((r) => {
+            s.learnNodes(responseNodes(r))
+            return found(e.infoHash, r.values ?? [])
+          }),
+          Effect.tap((n) => Effect.sync(() => n > 0 && stats.askedWithPeers++)),
+          Effect.ignore,
+          Effect.ensuring(Effect.sync(() => want(e)))
+        )
+      })
+    }
+  }
+
+  const lookup = (e: InfohashEvidence): Task => {
+    e.lookups++
+    stats.lookups++
+    lookupsRunning++
+    const id = nearestIdentity(s.identities, e.infoHash)
+    return {
+      stage: "peers",
+      cost: lookupCost,
+      run: Effect.suspend(() => {
+        s.queries.get_peers++
+        return id.dht.getPeers(e.infoHash).pipe(
+          Effect.flatMap((result) => {
+            s.spent.peers += result.queried
+            lookupCost += (result.queried - lookupCost) / 8
+            s.learnNodes(result.closest.map((r) => r.contact))
+            return found(e.infoHash, result.peers)
+          }),
+          Effect.tap((n) =>
+            n > 0
+              ? Effect.sync(() => stats.lookupsWithPeers++)
+              : s.discovered({ infoHash: e.infoHash, source: "lookup", at: s.now() })
+          ),
+          Effect.ensuring(Effect.sync(() => {
+            lookupsRunning--
+            want(e)
+          }))
+        )
+      })
+    }
+  }
+
+  /** The next peer-finding task, or undefined when none can run now. */
+  const next = (): Task | undefined => {
+    while (later.length > 0) {
+      const e = later.pop()!
+      if (s.evidence.get(e.key) === e) want(e)
+    }
+    for (let tries = 0; tries < 16; tries++) {
+      const e = heap.peek()
+      if (e === undefined) return undefined
+      if (e.samplers.length > 0 && !e.peersKnown) {
+        const task = askSampler(e)
+        if (task !== undefined) {
+          heap.remove(e)
+          return task
+        }
+        heap.remove(e)
+        later.push(e)
+        continue
+      }
+      if (!lookupDue(e)) {
+        heap.remove(e)
+        continue
+      }
+      if (lookupsRunning >= maxLookups) return undefined
+      heap.remove(e)
+      return lookup(e)
+    }
+    return undefined
+  }
+
+  /** Fetching `key` from its known peers failed: look for more (a dead or hostile announcer hides nothing). */
+  const fetchFailed = (key: string) => {
+    const e = s.evidence.get(key)
+    if (e === undefined) return
+    e.failures++
+    want(e)
+  }
+
+  return { next, fetchFailed, queued: () => heap.size, running: () => lookupsRunning, stats }
+}

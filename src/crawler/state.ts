@@ -1,0 +1,203 @@
+import { Effect, Option, Queue } from "effect"
+import type { CrawlerSettings } from "../config/CrawlerConfig.js"
+import type { SocketAddress } from "../krpc/address.js"
+import { checkNodeId } from "../krpc/bep42.js"
+import type { NodeContact } from "../krpc/compact.js"
+import { copyId, type InfoHash, toHex } from "../krpc/ids.js"
+import { type Response, responseNodes } from "../krpc/messages.js"
+import type { Discovery, NodeSighting } from "../repository/model.js"
+import type { QueryFailure } from "../rpc/KrpcNode.js"
+import type { Budget } from "../socket/budget.js"
+import { IndexedHeap } from "../util/heap.js"
+import { makeAddressFilter, type Verdict } from "./addressFilter.js"
+import { type InfohashEvidence, makeEvidence } from "./evidence.js"
+import type { Identity } from "./identities.js"
+import { FORGET_AFTER_FAILURES, type KnownNode, makeKnownNodes } from "./knownNodes.js"
+import * as CrawlerMetrics from "./metrics.js"
+import { makeSeenSet } from "./seen.js"
+import { inAreas } from "./targets.js"
+
+// The state the crawler's stages share (join, walk, sample, harvest, peer finding, back-off), and the few
+// operations that record what a stage learnt. Each stage lives in its own file and reads or changes only this.
+// Everything here runs in one JavaScript thread: a synchronous step is never interleaved with another.
+
+/** An infohash worth fetching metadata for, with the peers known to have it. */
+export interface Candidate {
+  readonly infoHash: InfoHash
+  readonly peers: ReadonlyArray<SocketAddress>
+  /** How the infohash was first learnt. */
+  readonly source: Discovery["source"]
+  /** Distinct sources and nodes that reported it (evidence that it is live); higher is fetched first. */
+  readonly weight?: number | undefined
+}
+
+/** Bans remembered for the repository per crawl. */
+const MAX_BANS_KEPT = 10_000
+
+/** What the outbound queries were spent on. */
+export const STAGES = ["join", "walk", "sample", "peers"] as const
+export type Stage = typeof STAGES[number]
+
+export const makeCrawlState = (
+  config: CrawlerSettings,
+  identities: ReadonlyArray<Identity>,
+  budget: Budget,
+  now: () => number
+) =>
+  Effect.gen(function*() {
+    const filter = makeAddressFilter({
+      allow: config.allow,
+      deny: config.deny,
+      self: identities.map((i) => i.node.local)
+    })
+    for (const ban of config.bannedHosts) filter.ban(ban)
+    const sampleQueue = new IndexedHeap<KnownNode>(
+      (a, b) => a.nextSampleAt < b.nextSampleAt || (a.nextSampleAt === b.nextSampleAt && a.firstSeen < b.firstSeen),
+      { get: (n) => n.sampleSlot, set: (n, i) => (n.sampleSlot = i) }
+    )
+    const known = makeKnownNodes(
+      config.maxKnownNodes,
+      (id) => inAreas(config.targets, id),
+      (n) => sampleQueue.remove(n)
+    )
+    const seen = makeSeenSet(config.seenCapacity)
+    /** Infohashes for which a peer was seen (the funnel's second step). */
+    const withPeers = makeSeenSet(config.seenCapacity)
+    const evidence = makeEvidence(config.maxQueuedInfohashes * 10)
+
+    const discoveries = yield* Queue.bounded<Discovery>(config.discoveryBuffer)
+    const nodeSightings = yield* Queue.bounded<NodeSighting>(config.discoveryBuffer)
+    const candidates = yield* Queue.bounded<Candidate>(config.maxQueuedInfohashes)
+
+    const counts: Record<Discovery["source"], number> = { sample: 0, get_peers: 0, announce: 0, lookup: 0 }
+    const queries = { find_node: 0, sample_infohashes: 0, get_peers: 0 }
+    /** Queries sent by each stage (lookups count every query of their traversal). */
+    const spent: Record<Stage, number> = { join: 0, walk: 0, sample: 0, peers: 0 }
+    /** What each stage produced: walk, nodes answering for the first time; sample, new infohashes; peers,
+     * infohashes that got peers. */
+    const yields: Record<Stage, number> = { join: 0, walk: 0, sample: 0, peers: 0 }
+    const filtered: Partial<Record<Verdict, number>> = {}
+    /** Set by the stages that react to sightings (peer finding). */
+    const hooks = { evidence: (_e: InfohashEvidence) => {} }
+    /** Hosts banned during this crawl, for the repository (kept across restarts with an expiry). Bounded. */
+    const bans = new Set<string>()
+    /** True when we may talk to `host:port` (counted by reason otherwise). */
+    function usable(host: string, port: number) {
+      const verdict = filter.check(host, port)
+      if (verdict === "ok") return true
+      filtered[verdict] = (filtered[verdict] ?? 0) + 1
+      CrawlerMetrics.countFiltered(verdict)
+      return false
+    }
+
+    function learnNodes(contacts: ReadonlyArray<NodeContact>) {
+      const t = now()
+      for (const c of contacts) if (usable(c.host, c.port)) known.add(c, t)
+    }
+
+    /** Items buffered in a queue (negative size while consumers wait; a shut-down queue is empty). */
+    function depth<A>(q: Queue.Queue<A>) {
+      return Math.max(0, Option.getOrElse(q.unsafeSize(), () => 0))
+    }
+
+    /** Records an infohash sighting; hands peers to the fetcher. Returns whether the infohash is new. */
+    function discovered(d: Discovery, reporter?: NodeContact) {
+      return Effect.gen(function*() {
+        counts[d.source]++
+        CrawlerMetrics.countDiscovery(d.source)
+        yield* Queue.offer(discoveries, d)
+        const key = toHex(d.infoHash)
+        const isNew = seen.add(key)
+        if (isNew) CrawlerMetrics.uniqueInfohashes.unsafeUpdate(seen.size(), [])
+        if (d.peer !== undefined) withPeers.add(key)
+        const e = evidence.note(key, d.infoHash, d.source, reporter, d.peer !== undefined, d.at)
+        hooks.evidence(e)
+        if (config.metadata && d.peer !== undefined) {
+          yield* Queue.offer(candidates, {
+            infoHash: copyId(d.infoHash),
+            peers: [d.peer],
+            source: d.source,
+            weight: e.weight
+          })
+        }
+        return isNew
+      })
+    }
+
+    function answered(n: KnownNode, r: Response) {
+      return Effect.gen(function*() {
+        const t = now()
+        n.lastResponse = t
+        n.failures = 0
+        // A node answering for the first time becomes a sampling candidate (picked nodes are rescheduled by the
+        // sampler itself: their nextSampleAt is no longer 0).
+        if (n.inArea && n.samples === undefined && n.nextSampleAt === 0 && n.sampleSlot < 0) sampleQueue.push(n)
+        yield* Queue.offer(nodeSightings, {
+          id: copyId(r.id),
+          host: n.host,
+          port: n.port,
+          seenAt: t,
+          respondedAt: t,
+          bep42: { valid: true, invalid: false, exempt: undefined }[checkNodeId(r.id, n.host)],
+          version: r.v === undefined ? undefined : Uint8Array.prototype.slice.call(r.v)
+        })
+        learnNodes(responseNodes(r))
+      })
+    }
+
+    function failedNode(n: KnownNode, error: QueryFailure) {
+      return Effect.sync(() => {
+        if (error._tag === "QueryPaced") return // not sent: says nothing about the node
+        // A node that answers with garbage is banned; one that does not answer is forgotten after a few tries.
+        if (error._tag === "MalformedResponse") {
+          filter.ban(n.host)
+          if (bans.size < MAX_BANS_KEPT) bans.add(n.host)
+          known.remove(n)
+          return
+        }
+        n.failures++
+        if (n.failures >= FORGET_AFTER_FAILURES) known.remove(n)
+      })
+    }
+
+    /** True when `host`'s per-IP pace slot is free now (the query itself takes it). */
+    function ipFree(host: string) {
+      return budget.ipFreeAt(host) <= now()
+    }
+
+    return {
+      config,
+      identities,
+      budget,
+      now,
+      filter,
+      sampleQueue,
+      known,
+      seen,
+      withPeers,
+      evidence,
+      discoveries,
+      nodeSightings,
+      candidates,
+      counts,
+      queries,
+      spent,
+      yields,
+      filtered,
+      bans,
+      hooks,
+      /** Mutable flags, shared by reference. */
+      run: { stopping: false },
+      /** The share of the packet budget the dispatcher may use (1: all), and why it is lower. */
+      backoff: { share: 1, reason: undefined as string | undefined },
+      usable,
+      learnNodes,
+      depth,
+      discovered,
+      answered,
+      failedNode,
+      ipFree
+    }
+  })
+
+export type CrawlState = Effect.Effect.Success<ReturnType<typeof makeCrawlState>>

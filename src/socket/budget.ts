@@ -1,0 +1,101 @@
+import * as TokenBucket from "./tokenBucket.js"
+
+// The outbound etiquette of one process, shared by every socket and node id it runs: a global packet budget
+// (token bucket, packets/s) and a per-remote-IP pace (at most one query per `perIpIntervalMillis` to one host:
+// libtorrent's dos_blocker ignores an IP — not a port — that sends it more than 5 packets/s, for 5 minutes).
+// Pure and synchronous; time (ms) is passed in, so Clock/TestClock drive it.
+
+/** What the budget has done so far. */
+export interface BudgetStats {
+  /** Queries that had to wait for their IP's slot. */
+  ipWaits: number
+  /** Queries refused because their IP's next free slot was too far away. */
+  ipRefused: number
+}
+
+export interface Budget {
+  /** Packets per second allowed on average. */
+  readonly maxPps: number
+  /** Minimum time between two queries to one IP (ms); 0 disables the pace. */
+  readonly perIpIntervalMillis: number
+  /** Reserves one packet of the global budget: ms to wait before sending it (0: now). */
+  readonly reservePacket: (now: number) => number
+  /** Takes one packet of the global budget if one is there now; false (nothing reserved) otherwise. */
+  readonly tryPacket: (now: number) => boolean
+  /** Packets that could go at once now (negative while senders wait on reservations). */
+  readonly available: (now: number) => number
+  /**
+   * Reserves the next query slot to `host`: ms to wait before the query may go (0: now), or -1 (nothing
+   * reserved) when that slot is more than `maxWaitMillis` away.
+   */
+  readonly reserveIp: (host: string, now: number, maxWaitMillis: number) => number
+  /** Earliest time (ms) a query to `host` may go. */
+  readonly ipFreeAt: (host: string) => number
+  readonly stats: Readonly<BudgetStats>
+}
+
+/**
+ * The pace key of an address: an IPv4 address itself; for IPv6 its /64 (one host usually owns a whole /64,
+ * so per-address pacing would let it be hit through many addresses).
+ */
+export const paceKey = (host: string): string => {
+  if (!host.includes(":")) return host
+  const [head = "", tail = ""] = host.toLowerCase().split("::", 2)
+  const front = head === "" ? [] : head.split(":")
+  if (front.length >= 4 || !host.includes("::")) return front.slice(0, 4).join(":")
+  const back = tail === "" ? [] : tail.split(":")
+  const groups = [...front, ...Array<string>(Math.max(0, 8 - front.length - back.length)).fill("0"), ...back]
+  return groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")
+}
+
+export interface BudgetOptions {
+  readonly maxPps: number
+  readonly burst: number
+  readonly perIpIntervalMillis: number
+  /** Remote hosts remembered at most (entries whose slot has passed are dropped first). */
+  readonly capacity?: number
+}
+
+export const makeBudget = (options: BudgetOptions, now: number): Budget => {
+  const bucket = TokenBucket.make(options.maxPps, options.burst, now)
+  const interval = options.perIpIntervalMillis
+  const capacity = options.capacity ?? 200_000
+  // host key → earliest time of its next query. Re-inserted on every reservation, so the Map's order is the
+  // order of last use: the oldest entries (long past their slot) are at the front and are swept from there.
+  const next = new Map<string, number>()
+  const stats: BudgetStats = { ipWaits: 0, ipRefused: 0 }
+
+  // Drops entries whose slot has passed (they carry no constraint); beyond 2 × capacity the oldest go anyway.
+  const sweep = (t: number) => {
+    for (const [key, at] of next) {
+      if (at > t && next.size <= capacity * 2) return
+      next.delete(key)
+    }
+  }
+
+  return {
+    maxPps: options.maxPps,
+    perIpIntervalMillis: interval,
+    reservePacket: (t) => TokenBucket.reserve(bucket, t),
+    tryPacket: (t) => TokenBucket.tryTake(bucket, t),
+    available: (t) => TokenBucket.peek(bucket, t),
+    reserveIp: (host, t, maxWait) => {
+      if (interval <= 0) return 0
+      const key = paceKey(host)
+      const at = next.get(key)
+      const slot = at === undefined || at <= t ? t : at
+      const wait = slot - t
+      if (wait > maxWait) {
+        stats.ipRefused++
+        return -1
+      }
+      if (wait > 0) stats.ipWaits++
+      next.delete(key)
+      next.set(key, slot + interval)
+      if (next.size > capacity) sweep(t)
+      return wait
+    },
+    ipFreeAt: (host) => (interval <= 0 ? 0 : next.get(paceKey(host)) ?? 0),
+    stats
+  }
+}
