@@ -19,7 +19,8 @@
 //      counted over every datagram they send (queries and replies), and at most one query per second per remote IP.
 //      Queries the library sends itself (lookups, bootstrap, pings) wait in a per-IP queue for their turn (dropped
 //      after 1.5 s: k-rpc has timed them out by then); our own samples and sampler get_peers wait as long as needed.
-//      A reply is sent only if the budget has a token for it. Traffic between our own instances is not counted.
+//      Replies go first: each takes a token, in debt if need be (dropped beyond a second's debt), so queries wait.
+//      Traffic between our own instances is not counted.
 //
 // Usage: node --import test/support/loopbackGuard.mjs bench/referenceYieldCrawler.mjs \
 //          --bootstrap 127.a.b.c:PORT[,…] --bind 127.x.y.z [--ids 1] [--ask-sampler] [--max-pps 200] \
@@ -181,8 +182,11 @@ const makeInstance = (i, extraBootstrap) => {
       return originalSend.call(this, peer, message, cb)
     }
     if (message?.y !== "q") {
+      // Replies go first (a node that stops answering drops out of others' tables, and with it our passive reach);
+      // they take their token from the budget, in debt if need be, so queries wait. Dropped only beyond a second's
+      // worth of debt.
       refill(Date.now())
-      if (tokens < 1) {
+      if (tokens < -maxPps) {
         counters.repliesDropped++
         return
       }
