@@ -255,14 +255,14 @@ export const runCrawl = (
           ttlMillis: Duration.toMillis(settings.fetcher.giveUpTtl)
         },
         settings: describeSettings(settings),
-        onProgress: (stats, written, elapsed) =>
+        onProgress: (stats, written, elapsed, funnel) =>
           Effect.zipRight(
-            progress.onProgress(stats, written, elapsed),
-            live.publish(snapshotOf(stats, written, elapsed))
+            progress.onProgress(stats, written, elapsed, funnel),
+            live.publish(snapshotOf(stats, written, elapsed, true, funnel))
           ),
         onSummary: (summary) =>
           Effect.all([
-            live.publish(snapshotOf(summary.stats, summary.written, summary.seconds, false)),
+            live.publish(snapshotOf(summary.stats, summary.written, summary.seconds, false, summary.funnel)),
             progress.onSummary(summary),
             options.onSummary?.(summary) ?? Effect.void
           ], { discard: true })

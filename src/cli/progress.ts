@@ -2,25 +2,30 @@ import { Console, Effect } from "effect"
 import { statSync } from "node:fs"
 import type { CrawlerStats } from "../crawler/Crawler.js"
 import type { SessionSummary, Written } from "../session/CrawlSession.js"
+import { type Funnel, funnelLine } from "../session/funnel.js"
 import { humanSize } from "./format.js"
 
 // Live progress of a crawl: a status panel redrawn about once a second on a terminal; plain log lines
 // (every `BITSCRAPE_PROGRESS_INTERVAL` seconds, default 10) otherwise, or JSON lines with --json.
 
-const line = (s: CrawlerStats, w: Readonly<Written>, elapsed: number) =>
+const line = (s: CrawlerStats, w: Readonly<Written>, elapsed: number, f: Funnel) =>
   `[${
     elapsed.toFixed(0)
-  }s] metadata ${w.torrents} fetched/${w.failures} failed · nodes ${s.knownNodes} known/${s.responsiveNodes} responsive · infohashes ${s.uniqueInfohashes} (sample ${s.discoveries.sample}, get_peers ${s.discoveries.get_peers}, announce ${s.discoveries.announce}, lookup ${s.discoveries.lookup}) · queries find_node ${s.queries.find_node}, sample ${s.queries.sample_infohashes}, get_peers ${s.queries.get_peers} · queues ${s.queueDepths.discoveries}/${s.queueDepths.lookups}${
-    s.backoffReason ? ` · slowed: ${s.backoffReason}` : ""
-  }`
+  }s] metadata ${w.torrents} fetched/${w.failures} failed · nodes ${s.knownNodes} known/${s.responsiveNodes} responsive · infohashes ${s.uniqueInfohashes} (sample ${s.discoveries.sample}, get_peers ${s.discoveries.get_peers}, announce ${s.discoveries.announce}, lookup ${s.discoveries.lookup}) · queries find_node ${s.queries.find_node}, sample ${s.queries.sample_infohashes}, get_peers ${s.queries.get_peers} · queues ${s.queueDepths.discoveries}/${s.queueDepths.lookups} · ${
+    funnelLine(f)
+  }${s.backoffReason ? ` · slowed: ${s.backoffReason}` : ""}`
 
-const panel = (s: CrawlerStats, w: Readonly<Written>, elapsed: number) => [
+const panel = (s: CrawlerStats, w: Readonly<Written>, elapsed: number, f: Funnel) => [
   `BitScrape crawl — ${elapsed.toFixed(0)} s`,
   `  metadata    ${w.torrents} fetched, ${w.failures} failed attempts · stored ${w.discoveries} discoveries`,
   `  nodes       ${s.knownNodes} known, ${s.responsiveNodes} responsive`,
   `  infohashes  ${s.uniqueInfohashes} unique · sample ${s.discoveries.sample} · get_peers ${s.discoveries.get_peers} · announce ${s.discoveries.announce} · lookup ${s.discoveries.lookup}`,
   `  queries     find_node ${s.queries.find_node} · sample_infohashes ${s.queries.sample_infohashes} · get_peers ${s.queries.get_peers}`,
   `  queues      discoveries ${s.queueDepths.discoveries} · nodes ${s.queueDepths.nodes} · lookups ${s.queueDepths.lookups}`,
+  `  yield       ${funnelLine(f).replace(/^funnel /, "")}`,
+  `  budget      ${
+    Math.round(s.budgetShare * 100)
+  } % in use · time-out ${s.timing.timeoutMillis} ms · ${s.identities} node id(s)`,
   `  back-off    ${s.backoffReason ?? "none"}`
 ]
 
@@ -50,10 +55,10 @@ export const makeProgress = (options: {
   let lastPrinted = -Infinity
   let drawn = 0
   return {
-    onProgress: (s: CrawlerStats, written: Readonly<Written>, elapsed: number) =>
+    onProgress: (s: CrawlerStats, written: Readonly<Written>, elapsed: number, f: Funnel) =>
       Effect.sync(() => {
         if (tty) {
-          const text = [...panel(s, written, elapsed), `  database    ${options.db ?? "?"}${dbText()}`]
+          const text = [...panel(s, written, elapsed, f), `  database    ${options.db ?? "?"}${dbText()}`]
           process.stdout.write(`${drawn > 0 ? `\x1b[${drawn}A` : ""}${text.map((l) => `\x1b[2K${l}`).join("\n")}\n`)
           drawn = text.length
           return
@@ -61,7 +66,9 @@ export const makeProgress = (options: {
         if (elapsed - lastPrinted < options.intervalSeconds) return
         lastPrinted = elapsed
         process.stdout.write(
-          options.json ? `${JSON.stringify({ elapsed, ...s, written })}\n` : `${line(s, written, elapsed)}\n`
+          options.json
+            ? `${JSON.stringify({ elapsed, ...s, written, funnel: f })}\n`
+            : `${line(s, written, elapsed, f)}\n`
         )
       }),
     onSummary: (summary: SessionSummary) =>
@@ -72,6 +79,7 @@ export const makeProgress = (options: {
             `crawl ended after ${summary.seconds.toFixed(1)} s (session ${summary.sessionId})`,
             `  ${summary.stats.knownNodes} nodes known, ${summary.stats.uniqueInfohashes} distinct infohashes`,
             `  stored ${summary.written.discoveries} discoveries, ${summary.written.nodes} node sightings, ${summary.written.torrents} torrents`,
+            `  ${funnelLine(summary.funnel)}`,
             `  try: bitscrape stats · bitscrape search <words> · bitscrape export --out crawl.jsonl`
           ].join("\n")
         )

@@ -9,8 +9,15 @@ export interface FetcherSettings {
   readonly peersPerInfohash: number
   /** Peers of one infohash tried at the same time. */
   readonly parallelPeers: number
-  /** Deadline for the TCP connection to one peer. */
+  /** Deadline for the TCP connection to one peer (the longest, when adaptive). */
   readonly connectTimeout: Duration.Duration
+  /**
+   * Connect deadlines from measured connect times: three times the 98th percentile of recent connects, within
+   * [minConnectTimeoutMillis, connectTimeout]. Peers that are gone time out rather than refuse, and most
+   * announced peers are gone: every second a dead connect waits holds a connection slot.
+   */
+  readonly adaptiveConnectTimeout: boolean
+  readonly minConnectTimeoutMillis: number
   /** Deadline for one peer, from connect to verified metadata. */
   readonly peerTimeout: Duration.Duration
   /** Deadline for one infohash attempt, all its peers included. */
@@ -39,6 +46,8 @@ export const fetcherDefaults: FetcherSettings = {
   peersPerInfohash: 8,
   parallelPeers: 3,
   connectTimeout: Duration.seconds(5),
+  adaptiveConnectTimeout: true,
+  minConnectTimeoutMillis: 1500,
   peerTimeout: Duration.seconds(20),
   infohashDeadline: Duration.seconds(60),
   maxMetadataSize: 10 * 1024 * 1024,
@@ -60,6 +69,10 @@ export const fetcherConfigFromEnv: Config.Config<FetcherSettings> = Config.all({
   peersPerInfohash: positiveInt("peersPerInfohash", fetcherDefaults.peersPerInfohash),
   parallelPeers: positiveInt("parallelPeers", fetcherDefaults.parallelPeers),
   connectTimeout: Config.duration("connectTimeout").pipe(Config.withDefault(fetcherDefaults.connectTimeout)),
+  adaptiveConnectTimeout: Config.boolean("adaptiveConnectTimeout").pipe(
+    Config.withDefault(fetcherDefaults.adaptiveConnectTimeout)
+  ),
+  minConnectTimeoutMillis: positiveInt("minConnectTimeoutMillis", fetcherDefaults.minConnectTimeoutMillis),
   peerTimeout: Config.duration("peerTimeout").pipe(Config.withDefault(fetcherDefaults.peerTimeout)),
   infohashDeadline: Config.duration("infohashDeadline").pipe(Config.withDefault(fetcherDefaults.infohashDeadline)),
   maxMetadataSize: positiveInt("maxMetadataSize", fetcherDefaults.maxMetadataSize),

@@ -77,6 +77,8 @@ export const KNOWN_SETTINGS: ReadonlySet<string> = new Set([
   "perIpIntervalMillis",
   "identities",
   "giveUpTtl",
+  "adaptiveConnectTimeout",
+  "minConnectTimeoutMillis",
   "joinProbeMillis",
   "adaptiveTimeout",
   "minQueryTimeoutMillis",

@@ -19,13 +19,16 @@ const EVERY_MS = 5000
 const JUMP = 0.2
 /** Baseline smoothing per round (≈ 2 minutes). */
 const BASELINE_ALPHA = 0.04
+/** Rounds of normal traffic the baseline needs before a jump over it counts (the first minute learns). */
+const WARMUP_ROUNDS = 12
 
 export const makeControl = (s: CrawlState, dispatcher: Dispatcher) => {
-  const status = { baseline: undefined as number | undefined, recent: 0 }
+  const status = { baseline: undefined as number | undefined, recent: 0, rounds: 0 }
   const best: Partial<Record<Stage, number>> = {}
 
   const totals = () => {
     let out = 0
+    let responses = 0
     let timeouts = 0
     let sendErrors = 0
     let inboundDrops = 0
@@ -33,11 +36,12 @@ export const makeControl = (s: CrawlState, dispatcher: Dispatcher) => {
       const k = id.node.stats()
       const sock = id.socket.stats()
       out += k.queriesOut
+      responses += k.responses + k.errors
       timeouts += k.timeouts
       sendErrors += sock.sendErrors
       inboundDrops += sock.droppedInbound
     }
-    return { out, timeouts, sendErrors, inboundDrops }
+    return { out, responses, timeouts, sendErrors, inboundDrops }
   }
 
   const loop = Effect.gen(function*() {
@@ -48,17 +52,19 @@ export const makeControl = (s: CrawlState, dispatcher: Dispatcher) => {
       yield* Effect.sleep(EVERY_MS)
       const now = totals()
       const sent = now.out - last.out
-      const ratio = sent > 0 ? (now.timeouts - last.timeouts) / sent : 0
+      // The share of the queries that ended in the last round (answered or timed out) that timed out.
+      const ended = now.responses - last.responses + now.timeouts - last.timeouts
+      const ratio = ended > 0 ? (now.timeouts - last.timeouts) / ended : 0
       const signal = now.sendErrors - last.sendErrors > Math.max(5, sent / 20)
         ? `${now.sendErrors - last.sendErrors} send errors in 5 s`
         : now.inboundDrops > last.inboundDrops
         ? `our inbound buffer overflowed (${now.inboundDrops - last.inboundDrops} datagrams dropped in 5 s)`
         : undefined
       last = now
-      if (sent >= 20) {
+      if (sent >= 20 && ended >= 20) {
         status.recent = ratio
         const base = status.baseline
-        const jumped = base !== undefined && ratio > base + JUMP
+        const jumped = base !== undefined && status.rounds >= WARMUP_ROUNDS && ended >= 50 && ratio > base + JUMP
         if (signal !== undefined || jumped) {
           s.backoff.share = Math.max(0.1, s.backoff.share / 2)
           s.backoff.reason = signal ??
@@ -71,8 +77,10 @@ export const makeControl = (s: CrawlState, dispatcher: Dispatcher) => {
             s.backoff.share = Math.min(1, s.backoff.share * 1.5)
             if (s.backoff.share === 1) s.backoff.reason = undefined
           }
-          // The baseline learns only while the network behaves as usual.
-          status.baseline = base === undefined ? ratio : base + BASELINE_ALPHA * (ratio - base)
+          // The baseline learns only while the network behaves as usual (faster during the warm-up).
+          const alpha = status.rounds < WARMUP_ROUNDS ? 1 / (status.rounds + 1) : BASELINE_ALPHA
+          status.baseline = base === undefined ? ratio : base + alpha * (ratio - base)
+          status.rounds++
         }
       }
       // Yield per packet of each stage over the last round, relative to the best it has shown.

@@ -29,8 +29,12 @@ export class InfohashEvidence {
   lookups = 0
   /** Fetching with the known peers failed this many times (each failure earns a lookup). */
   failures = 0
-  /** Position in the peer-finding heap (-1: not queued). */
+  /** Positions in the peer-finding heaps (-1: not queued): asks, lookups, asks waiting for their IP. */
   slot = -1
+  lookupSlot = -1
+  waitSlot = -1
+  /** When its sampler's IP is free for the ask. */
+  askAt = 0
   lastSeen: number
   constructor(readonly key: string, readonly infoHash: InfoHash, readonly firstSeen: number) {
     this.lastSeen = firstSeen

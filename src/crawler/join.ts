@@ -9,7 +9,9 @@ import { randomTarget } from "./targets.js"
 // at once, side by side: saved nodes are often dead after a restart, so each gets one short probe (`joinProbe`
 // time-out) and no stage waits for them — the walk and the sampler start on the first node that answers.
 // Then the first identity runs the full Kademlia join (own-id lookup, bucket refreshes) in the background;
-// the other identities fill their routing tables from the walk's answers.
+// the other identities fill their routing tables from the walk's answers. A lost reply must not strand the
+// crawl: while no node has answered for a while (at the start, or after a network outage), the bootstrap list
+// is asked again, at growing intervals (2 s, 4 s, … 60 s).
 
 /** Resolves a "host:port" bootstrap entry to IP addresses (host names through DNS; IP literals never). */
 export const resolveBootstrap = (entry: string): Effect.Effect<ReadonlyArray<SocketAddress>> => {
@@ -25,6 +27,8 @@ export const resolveBootstrap = (entry: string): Effect.Effect<ReadonlyArray<Soc
 
 /** Saved nodes probed at once (each query still goes through the per-IP pace and the packet budget). */
 const PROBE_CONCURRENCY = 64
+/** Without an answer from any node for this long, the crawl asks its bootstrap addresses again. */
+const STRANDED_AFTER_MS = 10_000
 
 export const join = (s: CrawlState) =>
   Effect.gen(function*() {
@@ -61,5 +65,16 @@ export const join = (s: CrawlState) =>
     if (addresses.length > 0) {
       const result = yield* first.dht.bootstrap(addresses)
       s.learnNodes(result.closest.map((r) => r.contact))
+    }
+    let wait = 2000
+    while (!s.run.stopping) {
+      yield* Effect.sleep(wait)
+      if (s.run.lastAnswer >= 0 && s.now() - s.run.lastAnswer < STRANDED_AFTER_MS) {
+        wait = 2000
+        continue
+      }
+      yield* Effect.logInfo(`no node answered for ${STRANDED_AFTER_MS / 1000} s; asking the bootstrap addresses again`)
+      yield* Effect.forEach(addresses, (a) => ask(a, 5000), { concurrency: "unbounded", discard: true })
+      wait = Math.min(60_000, wait * 2)
     }
   })

@@ -25,30 +25,51 @@ const CHEAP_BONUS = 3
 const priority = (e: InfohashEvidence) => e.weight + (e.samplers.length > 0 ? CHEAP_BONUS : 0) + e.lastSeen / 1e13
 
 export const makePeers = (s: CrawlState) => {
-  const heap = new IndexedHeap<InfohashEvidence>((a, b) => priority(a) > priority(b), {
+  // Two queues: cheap asks (an infohash with a sampler still to ask), and lookups. Asks always go first.
+  const asks = new IndexedHeap<InfohashEvidence>((a, b) => priority(a) > priority(b), {
     get: (e) => e.slot,
     set: (e, i) => (e.slot = i)
   })
-  s.evidence.onForget = (e) => heap.remove(e)
-  // Sampler asks whose sampler's IP was busy: tried again on the next pick.
-  const later: Array<InfohashEvidence> = []
+  const lookups = new IndexedHeap<InfohashEvidence>((a, b) => priority(a) > priority(b), {
+    get: (e) => e.lookupSlot,
+    set: (e, i) => (e.lookupSlot = i)
+  })
+  // Asks whose sampler's IP was just queried (usually by the sampler itself): due when the IP is free again.
+  const waiting = new IndexedHeap<InfohashEvidence>((a, b) => a.askAt < b.askAt, {
+    get: (e) => e.waitSlot,
+    set: (e, i) => (e.waitSlot = i)
+  })
+  const unqueue = (e: InfohashEvidence) => {
+    asks.remove(e)
+    lookups.remove(e)
+    waiting.remove(e)
+  }
+  s.evidence.onForget = unqueue
   let lookupsRunning = 0
   /** Queries per lookup, measured (a moving average), to charge the dispatcher what a lookup really costs. */
   let lookupCost = 16
   // Lookups in flight, sized to the budget: each keeps α (3) queries in flight at a few RTTs each.
-  const maxLookups = Math.max(2, Math.min(s.config.lookupConcurrency * 4, Math.round(s.budget.maxPps / 25)))
+  const maxLookups = Math.max(2, Math.min(s.config.lookupConcurrency, Math.round(s.budget.maxPps / 25)))
   const stats = { asked: 0, askedWithPeers: 0, lookups: 0, lookupsWithPeers: 0 }
 
+  const askDue = (e: InfohashEvidence) => e.samplers.length > 0 && !e.peersKnown
   const lookupDue = (e: InfohashEvidence) =>
     s.config.lookups && e.lookups < Math.min(MAX_LOOKUPS, 1 + e.failures) && (!e.peersKnown || e.failures > 0)
 
-  /** Queues `e` for peer finding when it needs it (called on every sighting and failed fetch). */
+  /** Queues `e` where it belongs (called on every sighting and failed fetch). */
   const want = (e: InfohashEvidence) => {
-    if (!s.config.metadata && !s.config.lookups) return
-    const needs = (e.samplers.length > 0 && !e.peersKnown) || lookupDue(e)
-    if (!needs) return heap.remove(e)
-    if (heap.has(e)) heap.update(e)
-    else heap.push(e)
+    if (askDue(e)) {
+      lookups.remove(e)
+      if (waiting.has(e)) return
+      if (asks.has(e)) asks.update(e)
+      else asks.push(e)
+      return
+    }
+    asks.remove(e)
+    waiting.remove(e)
+    if (!lookupDue(e)) return lookups.remove(e)
+    if (lookups.has(e)) lookups.update(e)
+    else lookups.push(e)
   }
   s.hooks.evidence = want
 
@@ -65,10 +86,8 @@ export const makePeers = (s: CrawlState) => {
       return usable
     })
 
-  const askSampler = (e: InfohashEvidence): Task | undefined => {
-    const sampler = e.samplers[0]!
-    if (!s.ipFree(sampler.host)) return undefined
-    e.samplers.shift()
+  const askSampler = (e: InfohashEvidence): Task => {
+    const sampler = e.samplers.shift()!
     e.asked++
     stats.asked++
     const id = nearestIdentity(s.identities, e.infoHash)
@@ -84,7 +103,9 @@ export const makePeers = (s: CrawlState) => {
           }),
           Effect.tap((n) => Effect.sync(() => n > 0 && stats.askedWithPeers++)),
           Effect.ignore,
-          Effect.ensuring(Effect.sync(() => want(e)))
+          Effect.ensuring(Effect.sync(() => {
+            if (s.evidence.get(e.key) === e) want(e)
+          }))
         )
       })
     }
@@ -114,41 +135,35 @@ export const makePeers = (s: CrawlState) => {
           ),
           Effect.ensuring(Effect.sync(() => {
             lookupsRunning--
-            want(e)
+            if (s.evidence.get(e.key) === e) want(e)
           }))
         )
       })
     }
   }
 
-  /** The next peer-finding task, or undefined when none can run now. */
+  /** The next peer-finding task, or undefined when none can run now: an ask if any can go, else a lookup. */
   const next = (): Task | undefined => {
-    while (later.length > 0) {
-      const e = later.pop()!
-      if (s.evidence.get(e.key) === e) want(e)
+    const t = s.now()
+    for (let e = waiting.peek(); e !== undefined && e.askAt <= t; e = waiting.peek()) {
+      waiting.pop()
+      want(e)
     }
-    for (let tries = 0; tries < 16; tries++) {
-      const e = heap.peek()
-      if (e === undefined) return undefined
-      if (e.samplers.length > 0 && !e.peersKnown) {
-        const task = askSampler(e)
-        if (task !== undefined) {
-          heap.remove(e)
-          return task
-        }
-        heap.remove(e)
-        later.push(e)
+    for (let tries = 0; tries < 32; tries++) {
+      const e = asks.pop()
+      if (e === undefined) break
+      if (!askDue(e)) {
+        want(e)
         continue
       }
-      if (!lookupDue(e)) {
-        heap.remove(e)
-        continue
-      }
-      if (lookupsRunning >= maxLookups) return undefined
-      heap.remove(e)
-      return lookup(e)
+      const host = e.samplers[0]!.host
+      if (s.ipFree(host)) return askSampler(e)
+      e.askAt = Math.max(t + 20, s.budget.ipFreeAt(host))
+      waiting.push(e)
     }
-    return undefined
+    if (lookupsRunning >= maxLookups) return undefined
+    const e = lookups.pop()
+    return e === undefined ? undefined : lookup(e)
   }
 
   /** Fetching `key` from its known peers failed: look for more (a dead or hostile announcer hides nothing). */
@@ -159,5 +174,11 @@ export const makePeers = (s: CrawlState) => {
     want(e)
   }
 
-  return { next, fetchFailed, queued: () => heap.size, running: () => lookupsRunning, stats }
+  return {
+    next,
+    fetchFailed,
+    queued: () => asks.size + waiting.size + lookups.size,
+    running: () => lookupsRunning,
+    stats
+  }
 }

@@ -77,6 +77,7 @@ export const makeCrawlState = (
      * infohashes that got peers. */
     const yields: Record<Stage, number> = { join: 0, walk: 0, sample: 0, peers: 0 }
     const filtered: Partial<Record<Verdict, number>> = {}
+    const run = { stopping: false, lastAnswer: -1 }
     /** Set by the stages that react to sightings (peer finding). */
     const hooks = { evidence: (_e: InfohashEvidence) => {} }
     /** Hosts banned during this crawl, for the repository (kept across restarts with an expiry). Bounded. */
@@ -128,6 +129,7 @@ export const makeCrawlState = (
       return Effect.gen(function*() {
         const t = now()
         n.lastResponse = t
+        run.lastAnswer = t
         n.failures = 0
         // A node answering for the first time becomes a sampling candidate (picked nodes are rescheduled by the
         // sampler itself: their nextSampleAt is no longer 0).
@@ -187,7 +189,7 @@ export const makeCrawlState = (
       bans,
       hooks,
       /** Mutable flags, shared by reference. */
-      run: { stopping: false },
+      run,
       /** The share of the packet budget the dispatcher may use (1: all), and why it is lower. */
       backoff: { share: 1, reason: undefined as string | undefined },
       usable,

@@ -5,8 +5,9 @@ import type { SocketAddress } from "../krpc/address.js"
 import { copyId, type InfoHash, toHex } from "../krpc/ids.js"
 import { taggedCounter } from "../observability/metrics.js"
 import type { FetchFailure, Torrent } from "../repository/model.js"
+import { makeRttEstimator } from "../util/rtt.js"
 import { type AttemptSuccess, makeConnectionLimiter, startAttempt } from "./attempt.js"
-import { MetadataUnavailable, type PeerFetchError } from "./errors.js"
+import { type FailureKind, failureKind, MetadataUnavailable, type PeerFetchError } from "./errors.js"
 import { makeFetchQueue } from "./fetchQueue.js"
 
 export * from "./errors.js"
@@ -32,6 +33,10 @@ export interface FetcherStats {
   readonly failed: number
   readonly droppedQueued: number
   readonly peerFailures: Readonly<Partial<Record<PeerFetchError["reason"], number>>>
+  /** Distinct infohashes with at least one peer connection established (`run` only). */
+  readonly connected: number
+  /** Infohashes given up, by why (`run` only). */
+  readonly givenUp: Readonly<Record<FailureKind, number>>
 }
 
 const outcomesMetric = Metric.counter("bitscrape_metadata_outcomes_total", { description: "metadata fetch outcomes" })
@@ -66,7 +71,8 @@ const make = Effect.gen(function*() {
   const peerId = Buffer.concat([Buffer.from("-BS0001-"), randomBytes(12)])
   const connections = makeConnectionLimiter(config.maxConnections, (open) => connectionsMetric.unsafeUpdate(open, []))
   const dead = new Map<string, number>() // peer → until (ms)
-  const stats = { fetched: 0, failed: 0, active: 0, droppedQueued: 0 }
+  const stats = { fetched: 0, failed: 0, active: 0, droppedQueued: 0, connected: 0 }
+  const givenUp: Record<FailureKind, number> = { "no-peers": 0, dead: 0, refused: 0, hostile: 0, "gave-up": 0 }
   const peerFailures: Partial<Record<PeerFetchError["reason"], number>> = {}
   let queuedNow = () => 0
 
@@ -89,10 +95,18 @@ const make = Effect.gen(function*() {
     if (e.reason !== "Timeout") markDead(e.peer)
   }
 
+  const maxConnectMillis = Duration.toMillis(config.connectTimeout)
+  const connects = makeRttEstimator({
+    minMillis: Math.min(config.minConnectTimeoutMillis, maxConnectMillis),
+    maxMillis: maxConnectMillis,
+    factor: 3
+  })
   const session = {
     peerId,
     client: config.client,
-    connectTimeoutMillis: Duration.toMillis(config.connectTimeout),
+    get connectTimeoutMillis() {
+      return config.adaptiveConnectTimeout ? connects.timeout() : maxConnectMillis
+    },
     peerTimeoutMillis: Duration.toMillis(config.peerTimeout),
     maxMetadataSize: config.maxMetadataSize
   }
@@ -105,7 +119,8 @@ const make = Effect.gen(function*() {
     deadlineMillis,
     limiter: connections,
     session,
-    onPeerError
+    onPeerError,
+    onPeerConnected: (millis: number) => connects.record(millis)
   })
 
   const toTorrent = (infoHash: InfoHash, { metadata, peer }: AttemptSuccess): Torrent => ({
@@ -183,7 +198,14 @@ const make = Effect.gen(function*() {
         stats.active++
         let finished = false
         const cancel = startAttempt(
-          attemptOptions(entry.infoHash, peers),
+          {
+            ...attemptOptions(entry.infoHash, peers),
+            onConnected: () => {
+              if (entry.connected) return
+              entry.connected = true
+              stats.connected++
+            }
+          },
           (r) => {
             finished = true
             attempts.delete(cancel)
@@ -195,7 +217,10 @@ const make = Effect.gen(function*() {
               deliver({ _tag: "Fetched", torrent: toTorrent(entry.infoHash, r.right) })
             } else {
               const final = queue.settle(entry, false, now())
-              if (final) stats.failed++
+              if (final) {
+                stats.failed++
+                givenUp[failureKind(r.left)]++
+              }
               taggedCounter(outcomesMetric, "outcome", final ? "failed" : "retry").unsafeUpdate(1, [])
               deliver({
                 _tag: "Failed",
@@ -299,7 +324,9 @@ const make = Effect.gen(function*() {
       fetched: stats.fetched,
       failed: stats.failed,
       droppedQueued: stats.droppedQueued,
-      peerFailures: { ...peerFailures }
+      peerFailures: { ...peerFailures },
+      connected: stats.connected,
+      givenUp: { ...givenUp }
     }))
   })
 })

@@ -71,6 +71,10 @@ export interface AttemptOptions {
   readonly session: Omit<PeerSessionOptions, "infoHash" | "host" | "port">
   /** Every peer that failed, as it fails (for counters and the dead-peer cache). */
   readonly onPeerError: (e: PeerFetchError) => void
+  /** Called once, when the first TCP connection to one of the peers is established. */
+  readonly onConnected?: (() => void) | undefined
+  /** Called for every TCP connection established, with how long the connect took (ms). */
+  readonly onPeerConnected?: ((connectMillis: number) => void) | undefined
 }
 
 export interface AttemptSuccess {
@@ -88,6 +92,13 @@ export const startAttempt = (
     return noop
   }
   const errors: Array<PeerFetchError> = []
+  let connected = false
+  const onConnected = (millis: number) => {
+    o.onPeerConnected?.(millis)
+    if (connected) return
+    connected = true
+    o.onConnected?.()
+  }
   const cancels = new Set<() => void>()
   let next = 0
   let running = 0
@@ -121,7 +132,7 @@ export const startAttempt = (
       cancelWait = o.limiter.acquire(() => {
         cancelWait = undefined
         cancelSession = openPeerSession(
-          { ...o.session, infoHash: o.infoHash, host: peer.host, port: peer.port },
+          { ...o.session, infoHash: o.infoHash, host: peer.host, port: peer.port, onConnected },
           (r) => {
             cancels.delete(cancel)
             running--

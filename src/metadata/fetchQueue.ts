@@ -21,6 +21,8 @@ export interface QueueEntry {
   readonly peers: Map<string, SocketAddress>
   readonly tried: Set<string>
   announces: number
+  /** A TCP connection to one of its peers was established at least once (the yield funnel). */
+  connected: boolean
   /** The strongest evidence that it is live the crawler reported (distinct sources and nodes). */
   evidence: number
   lastSeen: number
@@ -121,6 +123,7 @@ export const makeFetchQueue = (o: FetchQueueOptions) => {
           peers: new Map(),
           tried: new Set(),
           announces: 0,
+          connected: false,
           evidence: 0,
           lastSeen: now,
           attempts: 0,

@@ -37,6 +37,8 @@ export interface PeerSessionOptions {
   readonly maxMetadataSize: number
   /** Deadline from start to verified metadata; past it the session fails with `Timeout`. None if absent. */
   readonly peerTimeoutMillis?: number | undefined
+  /** Called once the TCP connection is established, with how long the connect took (ms). */
+  readonly onConnected?: ((connectMillis: number) => void) | undefined
 }
 
 /** Verified metadata from one peer, and the client that gave it. */
@@ -186,6 +188,7 @@ export const openPeerSession = (
 
   socket.on("connect", () => {
     clearTimeout(timer)
+    o.onConnected?.(Date.now() - started)
     if (peerDeadline !== undefined) {
       timer = setTimeout(() => fail("Timeout", "peer deadline passed"), started + peerDeadline - Date.now())
     }

@@ -1,10 +1,12 @@
-import { Chunk, type Context, Duration, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
+import { Cause, Chunk, type Context, Duration, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
 import { type Candidate, Crawler, type CrawlerStats } from "../crawler/Crawler.js"
 import { makeSeenSet } from "../crawler/seen.js"
 import { toHex } from "../krpc/ids.js"
 import type { FetchOutcome, MetadataFetcher } from "../metadata/MetadataFetcher.js"
 import type { RepositoryError } from "../repository/Repository.js"
 import { Repository, writeBatched } from "../repository/Repository.js"
+import { type Funnel, makeFunnel } from "./funnel.js"
+import * as FunnelMetrics from "./funnelMetrics.js"
 
 // A crawl session: the pipeline crawler → repository (→ metadata fetcher, issue 6) and its shutdown order.
 //
@@ -35,6 +37,7 @@ export interface SessionSummary {
   readonly seconds: number
   readonly stats: CrawlerStats
   readonly written: Readonly<Written>
+  readonly funnel: Funnel
 }
 
 export interface SessionOptions {
@@ -43,7 +46,12 @@ export interface SessionOptions {
   /** Settings recorded with the session. */
   readonly settings: unknown
   /** Called about once a second with fresh stats. */
-  readonly onProgress: (stats: CrawlerStats, written: Readonly<Written>, elapsedSeconds: number) => Effect.Effect<void>
+  readonly onProgress: (
+    stats: CrawlerStats,
+    written: Readonly<Written>,
+    elapsedSeconds: number,
+    funnel: Funnel
+  ) => Effect.Effect<void>
   /** Fetch metadata for the crawler's candidates (needs `MetadataFetcher`). */
   readonly fetcher: Option.Option<Context.Tag.Service<MetadataFetcher>>
   /** Called once with the summary, after everything is committed. */
@@ -118,15 +126,25 @@ export const runCrawlSession = (options: SessionOptions) =>
         ).pipe(Effect.forkIn(writers), Effect.map(Option.some))
     })
     const elapsed = () => (Date.now() - started) / 1000
+    const funnelOf = (stats: CrawlerStats) =>
+      Option.match(options.fetcher, {
+        onNone: () => Effect.succeed(makeFunnel(stats, undefined)),
+        onSome: (f) => Effect.map(f.stats, (fs) => makeFunnel(stats, fs))
+      })
     const progress = yield* Effect.gen(function*() {
       for (;;) {
         yield* Effect.sleep("1 second")
-        yield* options.onProgress(yield* crawler.stats, written, elapsed())
+        const stats = yield* crawler.stats
+        const funnel = yield* funnelOf(stats)
+        FunnelMetrics.update(funnel)
+        yield* options.onProgress(stats, written, elapsed(), funnel)
       }
     }).pipe(Effect.fork)
 
     const finish = Effect.gen(function*() {
       yield* Fiber.interrupt(progress)
+      // The funnel as the crawl left it (stopping ends the fetcher's queue).
+      const funnel = yield* funnelOf(yield* crawler.stats)
       yield* crawler.stop(STOP_GRACE_MILLIS)
       const joinWriter = (f: Fiber.RuntimeFiber<number, unknown>) =>
         Fiber.join(f).pipe(
@@ -137,8 +155,19 @@ export const runCrawlSession = (options: SessionOptions) =>
         )
       yield* joinWriter(discoveryWriter)
       yield* joinWriter(nodeWriter)
-      // Metadata attempts still in flight are abandoned (none of them was reported as fetched).
-      if (Option.isSome(metadataWriter)) yield* joinWriter(metadataWriter.value)
+      // Metadata attempts still in flight (up to `infohashDeadline` each) are abandoned: none of them was
+      // reported as fetched, and every outcome already delivered is in the writer's last batch.
+      if (Option.isSome(metadataWriter)) {
+        yield* Fiber.join(metadataWriter.value).pipe(
+          Effect.interruptible,
+          Effect.timeout(FLUSH_MILLIS),
+          Effect.catchAllCause((cause) =>
+            Cause.isFailType(cause) && Cause.isTimeoutException(cause.error)
+              ? Effect.logInfo("metadata attempts still running at stop were abandoned")
+              : Effect.logError("the metadata writer did not finish", cause)
+          )
+        )
+      }
       yield* Scope.close(writers, Exit.void)
       const bans = yield* crawler.bans
       const at = Date.now()
@@ -146,8 +175,9 @@ export const runCrawlSession = (options: SessionOptions) =>
         Effect.catchAll((e) => Effect.logWarning("could not record banned hosts", e))
       )
       const stats = yield* crawler.stats
-      const summary: SessionSummary = { sessionId, seconds: elapsed(), stats, written: { ...written } }
-      yield* repo.endSession(sessionId, { ...stats, written: summary.written, seconds: summary.seconds }).pipe(
+      FunnelMetrics.update(funnel)
+      const summary: SessionSummary = { sessionId, seconds: elapsed(), stats, written: { ...written }, funnel }
+      yield* repo.endSession(sessionId, { ...stats, written: summary.written, seconds: summary.seconds, funnel }).pipe(
         Effect.catchAll((e) => Effect.logWarning("could not close the session record", e))
       )
       yield* options.onSummary(summary)

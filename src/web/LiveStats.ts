@@ -1,6 +1,7 @@
 import { Context, Effect, Layer, Option, PubSub, Schema, Stream } from "effect"
 import type { CrawlerStats } from "../crawler/Crawler.js"
 import type { Written } from "../session/CrawlSession.js"
+import type { Funnel } from "../session/funnel.js"
 import { counterByTag } from "./prometheus.js"
 
 // The crawl's live state for the web UI: the session publishes a snapshot about once a second, the server
@@ -45,6 +46,19 @@ export const LiveSnapshot = Schema.Struct({
   backoffMillis: Schema.Number,
   /** Why discovery slowed, when it did. */
   backoffReason: Schema.NullOr(Schema.String),
+  /** The yield funnel: infohashes seen → with peers → connected → fetched, why the rest were lost, and where
+   * the queries went (absent from older snapshots). */
+  funnel: Schema.optional(Schema.Struct({
+    seen: Schema.Number,
+    withPeers: Schema.Number,
+    connected: Schema.Number,
+    fetched: Schema.Number,
+    lost: Schema.Record({ key: Schema.String, value: Schema.Number }),
+    pending: Schema.Number,
+    packetsOut: Schema.Number,
+    packetsPerTorrent: Schema.NullOr(Schema.Number),
+    budget: Schema.Record({ key: Schema.String, value: Schema.Number })
+  })),
   /** What has been committed to the database. */
   written: Schema.Struct({
     discoveries: Schema.Number,
@@ -60,7 +74,8 @@ export const snapshotOf = (
   stats: CrawlerStats,
   written: Readonly<Written>,
   elapsed: number,
-  running = true
+  running = true,
+  funnel?: Funnel
 ): LiveSnapshot => ({
   at: Date.now(),
   elapsed,
@@ -78,6 +93,14 @@ export const snapshotOf = (
   drops: counterByTag("bitscrape_dht_drops_total", "reason"),
   backoffMillis: stats.backoffMillis,
   backoffReason: stats.backoffReason ?? null,
+  ...(funnel === undefined ? {} : {
+    funnel: {
+      ...funnel,
+      lost: { ...funnel.lost },
+      budget: { ...funnel.budget },
+      packetsPerTorrent: funnel.packetsPerTorrent ?? null
+    }
+  }),
   written: { ...written }
 })
 
