@@ -113,6 +113,29 @@ describe("KrpcNode over the in-memory network", () => {
       ])
     }).pipe(Effect.provide(net)))
 
+  it.scoped("an announce_peer with a token we did not issue is refused, counted on its own and not harvested", () =>
+    Effect.gen(function*() {
+      const a = yield* memoryNode({ host: "127.0.0.1" })
+      const b = yield* memoryNode({ host: "127.0.0.2" })
+      const forged = infoHash()
+      const refused = yield* Effect.flip(
+        a.node.announcePeer(b.address, forged, 7000, Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8))
+      )
+      assert.strictEqual(refused._tag, "KrpcError")
+      assert.strictEqual(b.node.stats().invalidTokens, 1)
+      // A token issued to another IP is just as invalid here.
+      const c = yield* memoryNode({ host: "127.0.0.3" })
+      const { token } = yield* c.node.getPeers(b.address, forged)
+      yield* Effect.flip(a.node.announcePeer(b.address, forged, 7001, token!))
+      assert.strictEqual(b.node.stats().invalidTokens, 2)
+      // Neither was stored: a get_peers for the infohash returns no peer.
+      const after = yield* c.node.getPeers(b.address, forged)
+      assert.isUndefined(after.values)
+      // The harvest holds c's get_peers queries only, never an announce.
+      const harvested = yield* b.node.harvest.pipe(Stream.take(2), Stream.runCollect)
+      assert.deepStrictEqual([...harvested].map((h) => h.kind), ["get_peers", "get_peers"])
+    }).pipe(Effect.provide(net)))
+
   it.scoped("read-only nodes (BEP 43) flag their queries and answer none; others keep them out of the table", () =>
     Effect.gen(function*() {
       const ro = yield* memoryNode({ host: "127.0.0.1", readOnly: true })
