@@ -48,6 +48,8 @@ export const join = (s: CrawlState) =>
       s.queries.find_node++
       s.spent.join++
       return id.node.findNode(a, target).pipe(
+        // An address that answers with garbage is banned, as anywhere else in the crawl.
+        Effect.tapError((e) => e._tag === "MalformedResponse" ? Effect.sync(() => s.ban(a.host)) : Effect.void),
         Effect.timeout(timeout),
         // The address answered: a known, responsive node like any other (libtorrent never lists the nodes it
         // bootstrapped from, so the walk might never meet it otherwise).

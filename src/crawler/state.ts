@@ -152,14 +152,19 @@ export const makeCrawlState = (
         if (error._tag === "QueryPaced") return // not sent: says nothing about the node
         // A node that answers with garbage is banned; one that does not answer is forgotten after a few tries.
         if (error._tag === "MalformedResponse") {
-          filter.ban(n.host)
-          if (bans.size < MAX_BANS_KEPT) bans.add(n.host)
+          ban(n.host)
           known.remove(n)
           return
         }
         n.failures++
         if (n.failures >= FORGET_AFTER_FAILURES) known.remove(n)
       })
+    }
+
+    /** Never talks to `host` again in this crawl, and remembers it for the next ones. */
+    function ban(host: string) {
+      filter.ban(host)
+      if (bans.size < MAX_BANS_KEPT) bans.add(host)
     }
 
     /** True when `host`'s per-IP pace slot is free now (the query itself takes it). */
@@ -198,6 +203,7 @@ export const makeCrawlState = (
       discovered,
       answered,
       failedNode,
+      ban,
       ipFree
     }
   })
