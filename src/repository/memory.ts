@@ -223,6 +223,7 @@ const make = Effect.sync(() => {
           announce: count("announce"),
           lookup: count("lookup")
         },
+        withPeers: all.filter((r) => r.peers.size > 0).length,
         torrents: torrents.size,
         files: [...torrents.values()].reduce((n, t) => n + t.files.length, 0),
         failed: all.filter((r) => r.record.status === "failed").length,

@@ -130,6 +130,8 @@ export interface RepositoryStats {
   readonly nodes: number
   readonly infohashes: number
   readonly bySource: Readonly<Record<DiscoverySource, number>>
+  /** Infohashes for which at least one peer was seen (the yield funnel's second step). */
+  readonly withPeers: number
   readonly torrents: number
   readonly files: number
   readonly failed: number

@@ -526,6 +526,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
           sum(CASE WHEN seen_get_peers > 0 THEN 1 ELSE 0 END) AS get_peers,
           sum(CASE WHEN seen_announce > 0 THEN 1 ELSE 0 END) AS announce,
           sum(CASE WHEN seen_lookup > 0 THEN 1 ELSE 0 END) AS lookup,
+          sum(CASE WHEN peers_seen > 0 THEN 1 ELSE 0 END) AS with_peers,
           sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed FROM infohashes`
       )
       const nodes = yield* one("SELECT count(*) AS n FROM nodes")
@@ -540,6 +541,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
           announce: num(ih.announce ?? 0),
           lookup: num(ih.lookup ?? 0)
         },
+        withPeers: num(ih.with_peers ?? 0),
         torrents: num(torrents.n),
         files: num(torrents.files),
         failed: num(ih.failed ?? 0),

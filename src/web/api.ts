@@ -74,6 +74,8 @@ export const DatabaseStats = Schema.Struct({
   nodes: Schema.Number,
   infohashes: Schema.Number,
   by_source: Sources,
+  /** Infohashes for which a peer was seen (the yield funnel: infohashes → with_peers → torrents). */
+  with_peers: Schema.Number,
   torrents: Schema.Number,
   files: Schema.Number,
   failed: Schema.Number,

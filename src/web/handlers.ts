@@ -46,6 +46,7 @@ const CrawlHandlers = HttpApiBuilder.group(BitscrapeApi, "crawl", (handlers) =>
               nodes: s.nodes,
               infohashes: s.infohashes,
               by_source: s.bySource,
+              with_peers: s.withPeers,
               torrents: s.torrents,
               files: s.files,
               failed: s.failed,

@@ -6,7 +6,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { InfoHash } from "../../src/krpc/index.js"
-import { spawnCli } from "../support/cli.js"
+import { runCli, spawnCli } from "../support/cli.js"
 import { liveNode, type TestNode } from "../support/dhtNodes.js"
 
 /** A small swarm of our own nodes on real UDP (127.12.x.y), with announced infohashes. */
@@ -25,6 +25,7 @@ interface Progress {
   readonly uniqueInfohashes?: number
   readonly summary?: boolean
   readonly stats?: { readonly uniqueInfohashes: number }
+  readonly funnel?: { readonly seen: number }
 }
 
 describe("bitscrape crawl (real CLI against a loopback swarm)", () => {
@@ -76,6 +77,13 @@ describe("bitscrape crawl (real CLI against a loopback swarm)", () => {
         assert.isDefined(dashboard, "the crawl announces its dashboard")
         const watching = yield* Effect.promise(() => fetch(`${dashboard}api/live`))
         assert.strictEqual(watching.status, 200)
+        // The yield funnel is on /metrics and in every progress line.
+        const metrics = yield* Effect.promise(() => fetch(`${dashboard}metrics`).then((r) => r.text()))
+        assert.match(metrics, /bitscrape_funnel_infohashes\{step="seen"\} \d+/)
+        assert.match(metrics, /bitscrape_funnel_query_share\{stage="walk"\} [\d.e-]+/)
+        const progress = lines.filter((l) => l.funnel !== undefined)
+        assert.isNotEmpty(progress, "progress lines carry the funnel")
+        assert.isAtLeast(progress.at(-1)!.funnel!.seen, 20)
         const signalled = Date.now()
         child.kill("SIGINT")
         const { code, at } = yield* Effect.promise(() => exited)
@@ -96,6 +104,11 @@ describe("bitscrape crawl (real CLI against a loopback swarm)", () => {
         )
         assert.isAtLeast(stored, summary!.stats!.uniqueInfohashes)
         assert.isNotNull(session.ended_at, "the session record was closed")
+        // `stats` shows the database's funnel and the last crawl's.
+        const stats = yield* Effect.promise(() => runCli(["stats", "--db", db]))
+        assert.strictEqual(stats.status, 0, stats.stderr)
+        assert.match(stats.stdout, /yield +\d+ infohashes → \d+ with peers → \d+ fetched/)
+        assert.match(stats.stdout, /last crawl +funnel \d+ seen → \d+ with peers → \d+ connected → \d+ fetched/)
       }),
     90_000
   )

@@ -117,7 +117,20 @@ const cards = {
 }
 fill(byId("cards"), Object.values(cards).map((c) => c.el))
 
+/** Why infohashes did not give metadata (the funnel's losses). */
+const LOST_LABELS = {
+  "never-peers": "no peer seen",
+  "no-peers": "no usable peer",
+  dead: "all peers dead (time-outs)",
+  refused: "all peers refused",
+  hostile: "hostile peer (lied, flooded)",
+  "gave-up": "gave up (slow, stalled)"
+}
+
 const panels = {
+  funnel: panel("yield-funnel", "Yield funnel", ["step", "infohashes", "share"]),
+  lost: panel("yield-lost", "Why the rest gave no metadata"),
+  budget: panel("query-budget", "Queries by stage", ["stage", "share"]),
   sources: panel("infohashes-by-source", "Infohashes by source", ["source", "total", "/ s"]),
   queries: panel("queries-by-method", "Queries by method", ["method", "sent", "/ s"]),
   queues: panel("queue-depths", "Queue depths"),
@@ -252,6 +265,34 @@ const renderCounters = () => {
     byValue(s.filtered).map(([k, v]) => [k, FILTER_LABELS[k] ?? k, count(num(v))]),
     "no address filtered"
   )
+  const f = s.funnel
+  if (f) {
+    const pct = (n) => (f.seen > 0 ? `${Math.round((100 * num(n)) / f.seen)} %` : "—")
+    panels.funnel.set([
+      ["seen", "seen", count(num(f.seen)), pct(f.seen)],
+      ["with-peers", "with peers", count(num(f.withPeers)), pct(f.withPeers)],
+      ["connected", "connected", count(num(f.connected)), pct(f.connected)],
+      ["fetched", "fetched", count(num(f.fetched)), pct(f.fetched)],
+      [
+        "per-torrent",
+        "packets per torrent",
+        f.packetsPerTorrent === null ? "—" : count(Math.round(f.packetsPerTorrent)),
+        ""
+      ]
+    ])
+    panels.lost.set(
+      byValue(f.lost).filter(([, v]) => num(v) > 0).map(([k, v]) => [k, LOST_LABELS[k] ?? k, count(num(v))]),
+      "nothing lost yet"
+    )
+    panels.budget.set(
+      byValue(f.budget).filter(([, v]) => num(v) > 0).map(([k, v]) => [k, k, `${Math.round(100 * num(v))} %`]),
+      "no query sent yet"
+    )
+  } else {
+    panels.funnel.set([], "not reported by this crawl")
+    panels.lost.set([], "—")
+    panels.budget.set([], "—")
+  }
   panels.written.set([
     ["discoveries", "discoveries", count(num(s.written?.discoveries))],
     ["nodes", "nodes", count(num(s.written?.nodes))],
