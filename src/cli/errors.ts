@@ -42,6 +42,12 @@ const validationText = (error: ValidationError.ValidationError): string => {
   return text === "" ? "invalid command line (see --help)" : text
 }
 
+/** The environment variable of a setting path: `maxPps` → BITSCRAPE_MAX_PPS. */
+const envName = (path: string) =>
+  path.startsWith("BITSCRAPE_")
+    ? path
+    : `BITSCRAPE_${path.split(".").pop()!.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`
+
 const USAGE_TAGS = new Set(["UsageError", "ConfigError"])
 
 /** The one-line message and exit code of a failure value. */
@@ -52,7 +58,12 @@ export const describeError = (error: unknown): Outcome => {
   const tag = (error as { _tag?: string } | null)?._tag
   if (tag === "ConfigError") {
     // Name environment variables as the user writes them (BITSCRAPE_MAX_PPS, not BITSCRAPE.MAX_PPS).
-    const text = String(error).replace(/BITSCRAPE\.([A-Z0-9_]+)/g, "BITSCRAPE_$1")
+    const text = String(error)
+      .replace(/BITSCRAPE\.([A-Z0-9_]+)/g, "BITSCRAPE_$1")
+      .replace(
+        /^\(?(?:Invalid|Missing) data at ([A-Za-z0-9_.]+): "(.*)"\)?$/s,
+        (_w, path: string, what: string) => `${envName(path)}: ${what.replace(/\\"/g, "\"")}`
+      )
     return { code: EXIT_USAGE, lines: [`bitscrape: invalid setting: ${redactText(oneLine(text))}`] }
   }
   const reason = (error as { reason?: string } | null)?.reason

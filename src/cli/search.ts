@@ -3,7 +3,7 @@ import { Console, Effect } from "effect"
 import { toHex } from "../krpc/ids.js"
 import { Repository } from "../repository/Repository.js"
 import { filterOptions, filtersOf } from "./filters.js"
-import { choiceFlag, integerFlag, positiveFlag } from "./flags.js"
+import { choiceFlag, integerFlag } from "./flags.js"
 import { humanSize, printable, summaryJson } from "./format.js"
 import { dbOption, existingRepository, jsonOption } from "./repositoryOptions.js"
 
@@ -19,7 +19,10 @@ const limit = integerFlag("limit", { min: 1, max: 500 }).pipe(
   Options.withDefault(20),
   Options.withDescription("results per page (1–500)")
 )
-const page = positiveFlag("page").pipe(Options.withDefault(1), Options.withDescription("page number, from 1"))
+const page = integerFlag("page", { min: 1, max: 1_000_000 }).pipe(
+  Options.withDefault(1),
+  Options.withDescription("page number, from 1")
+)
 
 export const search = Command.make(
   "search",

@@ -4,7 +4,9 @@ import { ipProblem } from "../config/settings.js"
 import { WebConfig, webConfigFromEnv, type WebSettings } from "../config/WebConfig.js"
 import { WebInfo } from "../web/handlers.js"
 import type { LiveStats } from "../web/LiveStats.js"
+import { tokenProblem } from "../web/security.js"
 import { WebServer, WebServerLive } from "../web/WebServer.js"
+import { usage } from "./errors.js"
 import { portFlag } from "./flags.js"
 import { redactDb } from "./repositoryOptions.js"
 import { version } from "./version.js"
@@ -37,6 +39,11 @@ export const resolveWebSettings = (flags: {
 }) =>
   Effect.gen(function*() {
     const env = yield* webConfigFromEnv
+    // Checked here too (WebServerLive refuses it as well), so it is reported before the database is opened.
+    const tokenText = Option.map(env.token, Redacted.value)
+    const tooShort = Option.flatMap(tokenText, (t) => Option.fromNullable(tokenProblem(t)))
+    const starts = flags.noUi === undefined || (!flags.noUi && env.enabled) // serve always starts it
+    if (Option.isSome(tooShort) && starts) return yield* usage(tooShort.value)
     return {
       ...env,
       enabled: flags.noUi !== true && env.enabled,

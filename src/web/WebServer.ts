@@ -205,7 +205,8 @@ const make = Effect.gen(function*() {
       let route: string
       let presented: ReturnType<typeof presentedToken> | undefined
       try {
-        url = new URL(request.url, "http://localhost")
+        // Prefixed rather than resolved: "//api/stats" is a path here, not a host (the router matches it as one).
+        url = new URL(request.url.startsWith("/") ? `http://localhost${request.url}` : request.url)
         route = normalisedRoute(url.pathname)
         if (Option.isSome(token)) presented = presentedToken(request.headers, url)
       } catch (e) {
