@@ -1,10 +1,14 @@
 // Every bad command line of issue 15, through the real CLI: one line on stderr that names what is wrong (and the
 // flag), exit 2 for a usage error and 1 for a runtime failure, no stack trace. Add new cases to CASES.
+import { Effect } from "effect"
+import { createHash, randomBytes } from "node:crypto"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "vitest"
+import { encode } from "../../src/wire/bencode.js"
 import { runCli } from "../support/cli.js"
+import { makeHostileSeeder } from "../support/seeders/hostileSeeder.js"
 
 const dir = mkdtempSync(join(tmpdir(), "bitscrape-badinput-"))
 const IH = "00".repeat(20)
@@ -126,4 +130,32 @@ describe("bad command lines (real CLI): one clear line, exit 2 or 1, no stack tr
     assert.match(r.stderr, /^bitscrape: no database at /)
     assert.match(r.stderr, /\n\s+at /)
   }, 60_000)
+})
+
+describe("magnets and hashes (real CLI)", () => {
+  it(
+    "a v2-only magnet (urn:btmh:) is accepted; a hybrid torrent fetched by its v2 hash reports its v1 infohash",
+    () =>
+      Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        const info = encode({
+          "file tree": { "h.bin": { "": { length: 10, "pieces root": randomBytes(32) } } },
+          length: 10,
+          "meta version": 2,
+          name: "h.bin",
+          "piece length": 16384,
+          pieces: randomBytes(20)
+        })
+        const v1 = createHash("sha1").update(info).digest("hex")
+        const v2 = createHash("sha256").update(info).digest("hex")
+        const seeder = yield* makeHostileSeeder({ host: "127.36.0.1", infoDict: info, behaviour: "honest", byV2: true })
+        const r = yield* Effect.promise(() =>
+          runCli(["fetch", `magnet:?xt=urn:btmh:1220${v2}&x.pe=${seeder.host}:${seeder.port}`, "--json"], ENV)
+        )
+        assert.strictEqual(r.status, 0, r.stderr)
+        const json = JSON.parse(r.stdout)
+        assert.strictEqual(json.infohash, v1, "the v1 infohash, not the truncated v2 hash")
+        assert.strictEqual(json.infohash_v2, v2)
+      }))),
+    120_000
+  )
 })
