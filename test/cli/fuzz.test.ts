@@ -22,7 +22,7 @@ import { makeTorrent, randomInfoHash } from "../support/torrents.js"
 
 const SEED = 15_2026
 const IN_PROCESS = Number(process.env.FUZZ_IN ?? 2500)
-const SUBPROCESS = Number(process.env.FUZZ_SUB ?? 80)
+const SUBPROCESS = Number(process.env.FUZZ_SUB ?? 50)
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), "bitscrape-fuzz-"))
 const db = join(dir, "read.db")
