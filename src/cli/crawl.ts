@@ -3,7 +3,6 @@ import { Config, Duration, Effect, Layer, Option } from "effect"
 import { CrawlerConfig, crawlerConfigFromEnv, type CrawlerSettings } from "../config/CrawlerConfig.js"
 import { DhtConfig, dhtConfigFromEnv, type DhtSettings } from "../config/DhtConfig.js"
 import { FetcherConfig, fetcherConfigFromEnv, type FetcherSettings } from "../config/FetcherConfig.js"
-import { splitList } from "../config/settings.js"
 import { parseCidrList } from "../crawler/addressFilter.js"
 import { CrawlerFromIdentities } from "../crawler/Crawler.js"
 import { IdentitiesLive } from "../crawler/identities.js"
@@ -14,6 +13,7 @@ import { RepositoryLive } from "../repository/layers.js"
 import { Repository } from "../repository/Repository.js"
 import { runCrawlSession, type SessionSummary } from "../session/CrawlSession.js"
 import { LiveStats, makeLiveStats, snapshotOf } from "../web/LiveStats.js"
+import { bootstrapFlag, integerFlag, ipFlag, portFlag, positiveFlag } from "./flags.js"
 import { makeProgress } from "./progress.js"
 import { dbOption, jsonOption, redactDb, resolveDb } from "./repositoryOptions.js"
 import { announceDashboard, resolveWebSettings, uiHostOption, uiPortOption, webServerLayer } from "./webOptions.js"
@@ -38,15 +38,15 @@ const listOption = <A>(
   )
 
 export const crawlFlags = {
-  bootstrap: Options.text("bootstrap").pipe(
+  bootstrap: bootstrapFlag.pipe(
     Options.withDescription("host:port[,…] to join through (env BITSCRAPE_BOOTSTRAP; default: the public routers)"),
     Options.optional
   ),
-  bind: Options.text("bind").pipe(
-    Options.withDescription("UDP address to bind (env BITSCRAPE_BIND)"),
+  bind: ipFlag("bind").pipe(
+    Options.withDescription("UDP address to bind, an IP address (env BITSCRAPE_BIND)"),
     Options.optional
   ),
-  port: Options.integer("port").pipe(
+  port: portFlag("port").pipe(
     Options.withDescription("UDP port (env BITSCRAPE_PORT; default 6881)"),
     Options.optional
   ),
@@ -59,25 +59,25 @@ export const crawlFlags = {
     parseAreaList,
     "a hex prefix such as 0a or 7f00/12"
   ),
-  maxPps: Options.integer("max-pps").pipe(
+  maxPps: positiveFlag("max-pps").pipe(
     Options.withDescription("outbound packets per second (env BITSCRAPE_MAX_PPS; default 200)"),
     Options.optional
   ),
-  maxInflight: Options.integer("max-inflight").pipe(
+  maxInflight: positiveFlag("max-inflight").pipe(
     Options.withDescription("queries awaiting a reply at once (env BITSCRAPE_MAX_INFLIGHT; default 256)"),
     Options.optional
   ),
-  maxKnownNodes: Options.integer("max-known-nodes").pipe(
+  maxKnownNodes: positiveFlag("max-known-nodes").pipe(
     Options.withDescription("known-node store size (env BITSCRAPE_MAX_KNOWN_NODES; default 200000)"),
     Options.optional
   ),
-  maxQueuedInfohashes: Options.integer("max-queued-infohashes").pipe(
+  maxQueuedInfohashes: positiveFlag("max-queued-infohashes").pipe(
     Options.withDescription(
       "infohashes queued for lookups and metadata (env BITSCRAPE_MAX_QUEUED_INFOHASHES; default 10000)"
     ),
     Options.optional
   ),
-  identities: Options.integer("identities").pipe(
+  identities: integerFlag("identities", { min: 1, max: 256 }).pipe(
     Options.withDescription(
       "node ids in this process, spread over the keyspace, each on its own UDP port (port, port+1, …), sharing " +
         "one packet budget and per-IP pace (env BITSCRAPE_IDENTITIES; default 1)"
@@ -87,7 +87,7 @@ export const crawlFlags = {
   neighbourIds: Options.boolean("neighbour-ids").pipe(
     Options.withDescription("answer queries with ids next to their targets (a crawler trick; off by default, counted)")
   ),
-  maxConnections: Options.integer("max-connections").pipe(
+  maxConnections: positiveFlag("max-connections").pipe(
     Options.withDescription("peer connections for metadata fetching (env BITSCRAPE_MAX_CONNECTIONS)"),
     Options.optional
   ),
@@ -95,7 +95,7 @@ export const crawlFlags = {
   noUi: Options.boolean("no-ui").pipe(Options.withDescription("no web dashboard (env BITSCRAPE_UI=false)")),
   uiHost: uiHostOption,
   uiPort: uiPortOption,
-  duration: Options.integer("duration").pipe(
+  duration: positiveFlag("duration").pipe(
     Options.withDescription("stop after this many seconds (env BITSCRAPE_DURATION; default: until Ctrl-C)"),
     Options.optional
   ),
@@ -104,29 +104,9 @@ export const crawlFlags = {
 
 type CrawlFlags = Command.Command.ParseConfig<typeof crawlFlags>
 
-const positive = (name: string, value: Option.Option<number>) =>
-  Option.isSome(value) && value.value <= 0
-    ? Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--${name} must be a positive number, got ${value.value}`)))
-    : Effect.void
-
 /** Flag over env over default, for every setting the crawl uses. */
 export const resolveSettings = (flags: CrawlFlags) =>
   Effect.gen(function*() {
-    yield* positive("max-pps", flags.maxPps)
-    yield* positive("max-inflight", flags.maxInflight)
-    yield* positive("max-known-nodes", flags.maxKnownNodes)
-    yield* positive("max-queued-infohashes", flags.maxQueuedInfohashes)
-    yield* positive("duration", flags.duration)
-    if (Option.isSome(flags.identities) && (flags.identities.value < 1 || flags.identities.value > 256)) {
-      return yield* Effect.fail(
-        ValidationError.invalidValue(HelpDoc.p(`--identities must be 1–256, got ${flags.identities.value}`))
-      )
-    }
-    if (Option.isSome(flags.port) && (flags.port.value < 0 || flags.port.value > 65535)) {
-      return yield* Effect.fail(
-        ValidationError.invalidValue(HelpDoc.p(`--port must be 0–65535, got ${flags.port.value}`))
-      )
-    }
     const dhtEnv = yield* dhtConfigFromEnv
     const crawlerEnv = yield* crawlerConfigFromEnv
     const dht: DhtSettings = {
@@ -139,10 +119,7 @@ export const resolveSettings = (flags: CrawlFlags) =>
     }
     const crawler: CrawlerSettings = {
       ...crawlerEnv,
-      bootstrap: Option.match(flags.bootstrap, {
-        onNone: () => crawlerEnv.bootstrap,
-        onSome: splitList
-      }),
+      bootstrap: Option.getOrElse(flags.bootstrap, () => crawlerEnv.bootstrap),
       allow: Option.getOrElse(flags.allow, () => crawlerEnv.allow),
       deny: Option.getOrElse(flags.deny, () => crawlerEnv.deny),
       targets: Option.getOrElse(flags.target, () => crawlerEnv.targets),
@@ -157,7 +134,6 @@ export const resolveSettings = (flags: CrawlFlags) =>
           `choose a lower --port (or 0 for any free ports)`
       )))
     }
-    yield* positive("max-connections", flags.maxConnections)
     const fetcherEnv = yield* fetcherConfigFromEnv
     const fetcher: FetcherSettings = {
       ...fetcherEnv,

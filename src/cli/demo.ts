@@ -1,13 +1,16 @@
-import { Command, Options } from "@effect/cli"
+import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { redactDb } from "../config/redact.js"
 import { cidrs } from "../crawler/addressFilter.js"
 import { makeRealisticNetwork } from "../demo/realistic/RealisticNetwork.js"
 import { makeDemoSwarm } from "../demo/swarm.js"
 import { formatHostPort, type SocketAddress } from "../krpc/address.js"
+import { checkWritableDatabase } from "../repository/layers.js"
 import { crawlFlags, resolveSettings, runCrawl } from "./crawl.js"
+import { positiveFlag } from "./flags.js"
 
 // `bitscrape demo`: the whole pipeline offline. A loopback swarm (hundreds of DHT nodes on 127.77.x.y, seeders
 // with generated torrents, ongoing lookups) starts in this process, then a real crawl with metadata fetching
@@ -15,6 +18,18 @@ import { crawlFlags, resolveSettings, runCrawl } from "./crawl.js"
 // swarm and the crawler only talks to 127.0.0.0/8, whatever the environment says.
 // `--profile realistic` swaps the cooperative swarm for the realistic network model (docs/model.md): silent
 // nodes, delays, loss, churn, partial BEP 51, dos_blocker, stale and hostile peers.
+
+/** A share between 0 and 1; the error names the flag. */
+const shareFlag = (name: string) =>
+  Options.text(name).pipe(
+    Options.withPseudoName("0–1"),
+    Options.mapEffect((text) => {
+      const n = Number(text.trim())
+      return text.trim() !== "" && Number.isFinite(n) && n >= 0 && n <= 1
+        ? Effect.succeed(n)
+        : Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--${name}: "${text}" is not a share between 0 and 1`)))
+    })
+  )
 
 const demoFlags = {
   ...crawlFlags,
@@ -24,28 +39,28 @@ const demoFlags = {
     ),
     Options.withDefault("cooperative" as const)
   ),
-  nodes: Options.integer("nodes").pipe(
+  nodes: positiveFlag("nodes").pipe(
     Options.withDescription("DHT nodes in the demo swarm (default 300; realistic: 5,000)"),
     Options.optional
   ),
-  torrents: Options.integer("torrents").pipe(
+  torrents: positiveFlag("torrents").pipe(
     Options.withDescription("torrents seeded in it (default 120; realistic: 200 live ones)"),
     Options.optional
   ),
-  seeders: Options.integer("seeders").pipe(Options.withDescription("seeding nodes"), Options.withDefault(30)),
-  bep51Share: Options.float("bep51-share").pipe(
+  seeders: positiveFlag("seeders").pipe(Options.withDescription("seeding nodes"), Options.withDefault(30)),
+  bep51Share: shareFlag("bep51-share").pipe(
     Options.withDescription("realistic: share of answering nodes that speak BEP 51 (default 0.35)"),
     Options.optional
   ),
-  silentShare: Options.float("silent-share").pipe(
+  silentShare: shareFlag("silent-share").pipe(
     Options.withDescription("realistic: share of nodes that never answer (default 0.4)"),
     Options.optional
   ),
-  loss: Options.float("loss").pipe(
+  loss: shareFlag("loss").pipe(
     Options.withDescription("realistic: share of packets lost each way (default 0.03)"),
     Options.optional
   ),
-  staleRatio: Options.integer("stale-ratio").pipe(
+  staleRatio: positiveFlag("stale-ratio").pipe(
     Options.withDescription("realistic: stale infohashes per live torrent (default 20)"),
     Options.optional
   ),
@@ -124,20 +139,28 @@ const realisticWorld = (flags: DemoFlags, log: Log) =>
 export const demo = Command.make("demo", demoFlags, (flags) =>
   Effect.scoped(Effect.gen(function*() {
     const log = (line: string) => flags.json ? Effect.void : Console.log(line)
-    const world: DemoWorld = flags.profile === "realistic"
-      ? yield* realisticWorld(flags, log)
-      : yield* cooperativeWorld(flags, log)
     const db = Option.getOrElse(flags.db, () => join(mkdtempSync(join(tmpdir(), "bitscrape-demo-")), "demo.db"))
-    const settings = yield* resolveSettings({
+    // Every flag and setting is checked, and the database opened once, BEFORE the world starts: a bad value is
+    // reported at once instead of after starting thousands of nodes.
+    const checked = yield* resolveSettings({
       ...flags,
       db: Option.some(db),
-      bootstrap: Option.some(world.bootstrap.map((b) => formatHostPort(b.host, b.port)).join(",")),
+      bootstrap: Option.some(["127.0.0.1:1"]),
       bind: Option.some(Option.getOrElse(flags.bind, () => "127.79.0.1")),
       port: Option.some(Option.getOrElse(flags.port, () => 0)),
       allow: Option.some(cidrs("127.0.0.0/8"))
     })
+    yield* checkWritableDatabase(db)
+    const world: DemoWorld = flags.profile === "realistic"
+      ? yield* realisticWorld(flags, log)
+      : yield* cooperativeWorld(flags, log)
+    const settings = {
+      ...checked,
+      crawler: { ...checked.crawler, bootstrap: world.bootstrap.map((b) => formatHostPort(b.host, b.port)) }
+    }
+    const shown = redactDb(db)
     yield* log(
-      `demo: crawling into ${db} (Ctrl-C to stop${
+      `demo: crawling into ${shown} (Ctrl-C to stop${
         Option.isSome(flags.duration) ? `, or after ${flags.duration.value} s` : ""
       })`
     )
@@ -148,11 +171,11 @@ export const demo = Command.make("demo", demoFlags, (flags) =>
         log(
           [
             `${world.summary()} Explore what was found:`,
-            `  bitscrape stats --db ${db}`,
-            `  bitscrape search --db ${db} ubuntu`,
-            `  bitscrape search --db ${db} --sort largest --min-size 1GB`,
-            `  bitscrape show --db ${db} <infohash from search>`,
-            `  bitscrape export --db ${db} --format jsonl --out demo.jsonl`
+            `  bitscrape stats --db ${shown}`,
+            `  bitscrape search --db ${shown} ubuntu`,
+            `  bitscrape search --db ${shown} --sort largest --min-size 1GB`,
+            `  bitscrape show --db ${shown} <infohash from search>`,
+            `  bitscrape export --db ${shown} --format jsonl --out demo.jsonl`
           ].join("\n")
         )
     })

@@ -1,14 +1,16 @@
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Console, Duration, Effect, Layer, Option } from "effect"
+import { createHash } from "node:crypto"
 import { crawlerConfigFromEnv } from "../config/CrawlerConfig.js"
 import { DhtConfig, dhtConfigFromEnv } from "../config/DhtConfig.js"
 import { FetcherConfig, fetcherConfigFromEnv } from "../config/FetcherConfig.js"
-import { splitList } from "../config/settings.js"
 import { resolveBootstrap } from "../crawler/Crawler.js"
 import { Dht, DhtNodeLive } from "../dht/index.js"
 import { parseHostPort, type SocketAddress } from "../krpc/address.js"
 import { type InfoHash, infoHashFromHex, toHex } from "../krpc/ids.js"
 import { MetadataFetcher, MetadataFetcherLive } from "../metadata/MetadataFetcher.js"
+import { note } from "./errors.js"
+import { bootstrapFlag, ipFlag, portFlag, positiveFlag } from "./flags.js"
 import { humanSize, magnet, printable, torrentJson } from "./format.js"
 import { jsonOption } from "./repositoryOptions.js"
 
@@ -28,8 +30,12 @@ export const parseTarget = (text: string): { infoHash: InfoHash; peers: Array<So
   const t = text.trim()
   if (t.startsWith("magnet:?")) {
     const params = new URLSearchParams(t.slice(8))
-    const xt = params.getAll("xt").map((x) => /^urn:btih:([0-9a-zA-Z]+)$/.exec(x)?.[1]).find((x) => x !== undefined)
-    const hex = xt === undefined ? undefined : xt.length === 32 ? base32ToHex(xt) : xt
+    const xts = params.getAll("xt")
+    const xt = xts.map((x) => /^urn:btih:([0-9a-zA-Z]+)$/.exec(x)?.[1]).find((x) => x !== undefined)
+    // BEP 52: a v2-only magnet has just `urn:btmh:` (multihash 0x12 0x20 + SHA-256); the DHT and the peer wire
+    // know the torrent by the first 20 bytes of that hash.
+    const btmh = xts.map((x) => /^urn:btmh:1220([0-9a-fA-F]{64})$/.exec(x)?.[1]).find((x) => x !== undefined)
+    const hex = xt === undefined ? btmh?.slice(0, 40) : xt.length === 32 ? base32ToHex(xt) : xt
     const ih = hex === undefined ? undefined : infoHashFromHex(hex)
     if (ih === undefined) return undefined
     const peers = params.getAll("x.pe").map(parseHostPort).filter((p): p is SocketAddress => p !== undefined)
@@ -44,9 +50,12 @@ const target = Args.text({ name: "magnet-or-infohash" }).pipe(
   Args.withDescription("a magnet link, or an infohash (40 hex digits)"),
   Args.mapEffect((text) => {
     const parsed = parseTarget(text)
-    return parsed === undefined
-      ? Effect.fail(HelpDoc.p(`"${text}" is neither a magnet link nor an infohash`))
-      : Effect.succeed(parsed)
+    if (parsed !== undefined) return Effect.succeed(parsed)
+    return Effect.fail(HelpDoc.p(
+      text.startsWith("-")
+        ? `${text}: not a flag of fetch (see bitscrape fetch --help)`
+        : `"${text}" is neither a magnet link nor an infohash`
+    ))
   })
 )
 
@@ -65,16 +74,16 @@ export const fetchCommand = Command.make("fetch", {
   target,
   peers: peerOption,
   json: jsonOption,
-  bootstrap: Options.text("bootstrap").pipe(
+  bootstrap: bootstrapFlag.pipe(
     Options.withDescription("host:port[,…] for the DHT lookup"),
     Options.optional
   ),
-  bind: Options.text("bind").pipe(Options.withDescription("UDP address for the DHT lookup"), Options.optional),
-  port: Options.integer("port").pipe(
+  bind: ipFlag("bind").pipe(Options.withDescription("UDP address for the DHT lookup"), Options.optional),
+  port: portFlag("port").pipe(
     Options.withDescription("UDP port for the DHT lookup (default: any)"),
     Options.optional
   ),
-  timeout: Options.integer("timeout").pipe(
+  timeout: positiveFlag("timeout").pipe(
     Options.withDescription("give up after this many seconds (default 60)"),
     Options.optional
   )
@@ -89,10 +98,7 @@ export const fetchCommand = Command.make("fetch", {
     if (peers.length === 0) {
       const dhtEnv = yield* dhtConfigFromEnv
       const crawlerEnv = yield* crawlerConfigFromEnv
-      const bootstrap = Option.match(flags.bootstrap, {
-        onNone: () => crawlerEnv.bootstrap,
-        onSome: splitList
-      })
+      const bootstrap = Option.getOrElse(flags.bootstrap, () => crawlerEnv.bootstrap)
       const dhtLayer = DhtNodeLive.pipe(Layer.provide(Layer.succeed(DhtConfig, {
         ...dhtEnv,
         host: Option.getOrElse(flags.bind, () => dhtEnv.host),
@@ -105,11 +111,15 @@ export const fetchCommand = Command.make("fetch", {
         const found = yield* dht.getPeers(flags.target.infoHash)
         return found.peers
       }).pipe(Effect.scoped, Effect.provide(dhtLayer))
-      if (!flags.json) yield* Console.error(`found ${peers.length} peer(s) through the DHT`)
+      if (!flags.json) yield* note(`found ${peers.length} peer(s) through the DHT`)
     }
-    const t = yield* Effect.flatMap(MetadataFetcher, (f) => f.fetch(flags.target.infoHash, peers)).pipe(
+    const fetched = yield* Effect.flatMap(MetadataFetcher, (f) => f.fetch(flags.target.infoHash, peers)).pipe(
       Effect.provide(fetcherLayer)
     )
+    // A hybrid torrent fetched by its (truncated) v2 hash is still known by its v1 infohash: report that one.
+    const t = fetched.version === "hybrid"
+      ? { ...fetched, infoHash: new Uint8Array(createHash("sha1").update(fetched.info).digest()) as InfoHash }
+      : fetched
     const link = magnet(t.infoHash, t.name, t.infoHashV2)
     if (flags.json) {
       return yield* Console.log(JSON.stringify(torrentJson(t)))

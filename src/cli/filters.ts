@@ -1,6 +1,7 @@
 import { HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Effect, Option } from "effect"
 import type { SearchQuery } from "../repository/model.js"
+import { integerFlag } from "./flags.js"
 import { parseDate, parseSize } from "./format.js"
 
 const parsed = (name: string, description: string, parse: (s: string) => number | undefined, form: string) =>
@@ -16,7 +17,7 @@ const parsed = (name: string, description: string, parse: (s: string) => number 
   )
 
 const count = (name: string, description: string) =>
-  Options.integer(name).pipe(Options.withDescription(description), Options.optional)
+  integerFlag(name, { min: 0 }).pipe(Options.withDescription(description), Options.optional)
 
 /** The filters shared by `search` and `export`. */
 export const filterOptions = {

@@ -1,5 +1,6 @@
 import { Console, Effect } from "effect"
 import { statSync } from "node:fs"
+import { redactDb } from "../config/redact.js"
 import type { CrawlerStats } from "../crawler/Crawler.js"
 import type { SessionSummary, Written } from "../session/CrawlSession.js"
 import { type Funnel, funnelLine } from "../session/funnel.js"
@@ -58,7 +59,10 @@ export const makeProgress = (options: {
     onProgress: (s: CrawlerStats, written: Readonly<Written>, elapsed: number, f: Funnel) =>
       Effect.sync(() => {
         if (tty) {
-          const text = [...panel(s, written, elapsed, f), `  database    ${options.db ?? "?"}${dbText()}`]
+          const text = [
+            ...panel(s, written, elapsed, f),
+            `  database    ${options.db === undefined ? "?" : redactDb(options.db)}${dbText()}`
+          ]
           process.stdout.write(`${drawn > 0 ? `\x1b[${drawn}A` : ""}${text.map((l) => `\x1b[2K${l}`).join("\n")}\n`)
           drawn = text.length
           return

@@ -1,8 +1,6 @@
 import { Options } from "@effect/cli"
 import { Config, Effect, Layer, Option } from "effect"
-import { existsSync } from "node:fs"
-import { isPostgresUrl, RepositoryLive } from "../repository/layers.js"
-import { RepositoryError } from "../repository/Repository.js"
+import { RepositoryLive } from "../repository/layers.js"
 
 /** The default database: an SQLite file in the working directory. */
 export const DEFAULT_DB = "./bitscrape.db"
@@ -15,8 +13,8 @@ export const dbOption = Options.text("db").pipe(
 
 export const jsonOption = Options.boolean("json").pipe(Options.withDescription("machine-readable JSON output"))
 
-/** The database setting as it may be shown (a URL's user and password removed). */
-export const redactDb = (db: string) => db.replace(/\/\/[^@/]*@/, "//…@")
+/** The database setting as it may be shown (a URL's user, password and secret parameters removed). */
+export { redactDb } from "../config/redact.js"
 
 /** The database setting in force: flag, then BITSCRAPE_DB, then the default. */
 export const resolveDb = (flag: Option.Option<string>) =>
@@ -26,19 +24,8 @@ export const resolveDb = (flag: Option.Option<string>) =>
   })
 
 /**
- * The repository for a read-only command: an SQLite file must already exist (reading must never create an
- * empty database by accident and report "nothing found").
+ * The repository for a read-only command (stats, search, show, export, serve): opened read-only, never created,
+ * migrated or switched to WAL; a missing, foreign or damaged file is refused with its own one-line message.
  */
 export const existingRepository = (flag: Option.Option<string>) =>
-  Layer.unwrapEffect(Effect.gen(function*() {
-    const db = yield* resolveDb(flag)
-    if (!isPostgresUrl(db) && db !== ":memory:" && !existsSync(db)) {
-      return yield* Effect.fail(
-        new RepositoryError({
-          operation: "open",
-          cause: new Error(`no database at ${db} (run \`bitscrape crawl\` first, or pass --db)`)
-        })
-      )
-    }
-    return RepositoryLive(db)
-  }))
+  Layer.unwrapEffect(Effect.map(resolveDb(flag), (db) => RepositoryLive(db, { readOnly: true })))

@@ -3,6 +3,7 @@ import { Console, Effect } from "effect"
 import { toHex } from "../krpc/ids.js"
 import { Repository } from "../repository/Repository.js"
 import { filterOptions, filtersOf } from "./filters.js"
+import { choiceFlag, integerFlag } from "./flags.js"
 import { humanSize, printable, summaryJson } from "./format.js"
 import { dbOption, existingRepository, jsonOption } from "./repositoryOptions.js"
 
@@ -10,15 +11,18 @@ const text = Args.text({ name: "text" }).pipe(
   Args.withDescription("words to find in names and file paths"),
   Args.optional
 )
-const sort = Options.choice("sort", ["relevance", "newest", "oldest", "largest", "smallest", "name"]).pipe(
+const sort = choiceFlag("sort", ["relevance", "newest", "oldest", "largest", "smallest", "name"]).pipe(
   Options.withDefault("relevance" as const),
   Options.withDescription("result order")
 )
-const limit = Options.integer("limit").pipe(
+const limit = integerFlag("limit", { min: 1, max: 500 }).pipe(
   Options.withDefault(20),
   Options.withDescription("results per page (1–500)")
 )
-const page = Options.integer("page").pipe(Options.withDefault(1), Options.withDescription("page number, from 1"))
+const page = integerFlag("page", { min: 1, max: 1_000_000 }).pipe(
+  Options.withDefault(1),
+  Options.withDescription("page number, from 1")
+)
 
 export const search = Command.make(
   "search",
@@ -26,13 +30,13 @@ export const search = Command.make(
   (flags) =>
     Effect.gen(function*() {
       const repo = yield* Repository
-      const limitN = Math.min(Math.max(1, flags.limit), 500)
+      const limitN = flags.limit
       const result = yield* repo.search({
         ...filtersOf(flags),
         text: flags.text._tag === "Some" ? flags.text.value : undefined,
         sort: flags.sort,
         limit: limitN,
-        offset: (Math.max(1, flags.page) - 1) * limitN
+        offset: (flags.page - 1) * limitN
       })
       if (flags.json) {
         return yield* Console.log(JSON.stringify({

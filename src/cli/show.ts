@@ -2,16 +2,22 @@ import { Args, Command, HelpDoc } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { infoHashFromHex, toHex } from "../krpc/ids.js"
 import { Repository } from "../repository/Repository.js"
+import { CommandError } from "./errors.js"
 import { humanSize, isoTime, magnet, printable, torrentJson } from "./format.js"
-import { dbOption, existingRepository, jsonOption } from "./repositoryOptions.js"
+import { dbOption, existingRepository, jsonOption, redactDb, resolveDb } from "./repositoryOptions.js"
 
 const infoHashArg = Args.text({ name: "infohash" }).pipe(
   Args.withDescription("40 hex digits, or a magnet link"),
   Args.mapEffect((text) => {
-    const hex = /urn:btih:([0-9a-fA-F]{40})/.exec(text)?.[1] ?? text.trim()
+    const hex = /urn:btih:([0-9a-fA-F]{40})/.exec(text)?.[1] ?? /urn:btmh:1220([0-9a-fA-F]{40})/.exec(text)?.[1] ??
+      text.trim()
     const ih = infoHashFromHex(hex)
     return ih === undefined
-      ? Effect.fail(HelpDoc.p(`"${text}" is not an infohash (40 hex digits)`))
+      ? Effect.fail(HelpDoc.p(
+        text.startsWith("-")
+          ? `${text}: not a flag of show (see bitscrape show --help)`
+          : `"${text}" is not an infohash (40 hex digits)`
+      ))
       : Effect.succeed(ih)
   })
 )
@@ -22,7 +28,13 @@ export const show = Command.make(
   (flags) =>
     Effect.gen(function*() {
       const repo = yield* Repository
-      const t = yield* repo.getTorrent(flags.infoHash)
+      const db = yield* resolveDb(flags.db)
+      const t = yield* repo.getTorrent(flags.infoHash).pipe(
+        Effect.catchTag("TorrentNotFound", () =>
+          Effect.fail(
+            new CommandError({ message: `no torrent with infohash ${toHex(flags.infoHash)} in ${redactDb(db)}` })
+          ))
+      )
       const link = magnet(t.infoHash, t.name, t.infoHashV2)
       if (flags.json) {
         return yield* Console.log(JSON.stringify({

@@ -1,14 +1,24 @@
 import { HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Console, Effect, Layer, Option, Redacted } from "effect"
+import { ipProblem } from "../config/settings.js"
 import { WebConfig, webConfigFromEnv, type WebSettings } from "../config/WebConfig.js"
 import { WebInfo } from "../web/handlers.js"
 import type { LiveStats } from "../web/LiveStats.js"
+import { tokenProblem } from "../web/security.js"
 import { WebServer, WebServerLive } from "../web/WebServer.js"
+import { usage } from "./errors.js"
+import { portFlag } from "./flags.js"
 import { redactDb } from "./repositoryOptions.js"
 import { version } from "./version.js"
 
 /** `--ui-host`: where the web UI listens. */
 export const uiHostOption = Options.text("ui-host").pipe(
+  Options.withPseudoName("address"),
+  Options.mapEffect((text) =>
+    text === "localhost" || ipProblem(text) === undefined
+      ? Effect.succeed(text)
+      : Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--ui-host: "${text}" is not an IP address (or localhost)`)))
+  ),
   Options.withDescription(
     "web UI address (env BITSCRAPE_UI_HOST; default 127.0.0.1; any other address needs BITSCRAPE_UI_TOKEN)"
   ),
@@ -16,7 +26,7 @@ export const uiHostOption = Options.text("ui-host").pipe(
 )
 
 /** `--ui-port`: the web UI's port. */
-export const uiPortOption = Options.integer("ui-port").pipe(
+export const uiPortOption = portFlag("ui-port").pipe(
   Options.withDescription("web UI port, 0 for any free one (env BITSCRAPE_UI_PORT; default 8881)"),
   Options.optional
 )
@@ -28,12 +38,12 @@ export const resolveWebSettings = (flags: {
   readonly uiPort: Option.Option<number>
 }) =>
   Effect.gen(function*() {
-    if (Option.isSome(flags.uiPort) && (flags.uiPort.value < 0 || flags.uiPort.value > 65535)) {
-      return yield* Effect.fail(
-        ValidationError.invalidValue(HelpDoc.p(`--ui-port must be 0–65535, got ${flags.uiPort.value}`))
-      )
-    }
     const env = yield* webConfigFromEnv
+    // Checked here too (WebServerLive refuses it as well), so it is reported before the database is opened.
+    const tokenText = Option.map(env.token, Redacted.value)
+    const tooShort = Option.flatMap(tokenText, (t) => Option.fromNullable(tokenProblem(t)))
+    const starts = flags.noUi === undefined || (!flags.noUi && env.enabled) // serve always starts it
+    if (Option.isSome(tooShort) && starts) return yield* usage(tooShort.value)
     return {
       ...env,
       enabled: flags.noUi !== true && env.enabled,

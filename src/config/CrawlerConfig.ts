@@ -1,7 +1,7 @@
 import { Config, ConfigError, Context, Either, Layer } from "effect"
 import { type Cidr, parseCidrList } from "../crawler/addressFilter.js"
 import { type KeyspaceArea, parseAreaList } from "../crawler/targets.js"
-import { positiveInt, splitList } from "./settings.js"
+import { parseHostPortList, positiveInt } from "./settings.js"
 
 /** Settings of the crawler on top of the DHT node's (`DhtConfig`). */
 export interface CrawlerSettings {
@@ -97,7 +97,10 @@ const list = <A>(
 /** BITSCRAPE_* crawler settings: BITSCRAPE_BOOTSTRAP, BITSCRAPE_ALLOW, BITSCRAPE_DENY, BITSCRAPE_TARGET, … */
 export const crawlerConfigFromEnv: Config.Config<CrawlerSettings> = Config.all({
   bootstrap: Config.string("bootstrap").pipe(
-    Config.map(splitList),
+    Config.mapOrFail((text): Either.Either<Array<string>, ConfigError.ConfigError> => {
+      const r = parseHostPortList(text)
+      return r.ok ? Either.right(r.value) : Either.left(ConfigError.InvalidData([], r.problem))
+    }),
     Config.withDefault(crawlerDefaults.bootstrap)
   ),
   savedNodes: Config.succeed([]),

@@ -1,7 +1,7 @@
 import { Config, ConfigError, Context, Duration, Either, Layer, Option } from "effect"
 import type { NodeId } from "../krpc/ids.js"
 import { nodeIdFromHex } from "../krpc/ids.js"
-import { positiveInt } from "./settings.js"
+import { ipProblem, positiveInt } from "./settings.js"
 
 /** Settings of one DHT node: socket, KRPC client and server, routing table. */
 export interface DhtSettings {
@@ -94,7 +94,10 @@ export const dhtDefaults: DhtSettings = {
 
 /** BITSCRAPE_* with defaults (e.g. BITSCRAPE_MAX_PPS, BITSCRAPE_BIND, BITSCRAPE_PORT). */
 export const dhtConfigFromEnv: Config.Config<DhtSettings> = Config.all({
-  host: Config.string("bind").pipe(Config.withDefault(dhtDefaults.host)),
+  host: Config.string("bind").pipe(
+    Config.validate({ message: "bind must be an IP address", validation: (h) => ipProblem(h) === undefined }),
+    Config.withDefault(dhtDefaults.host)
+  ),
   port: Config.integer("port").pipe(
     Config.validate({ message: "port must be 0–65535 (0: any free port)", validation: (n) => n >= 0 && n <= 65535 }),
     Config.withDefault(dhtDefaults.port)

@@ -27,8 +27,12 @@ export class RepositoryError extends Data.TaggedError("RepositoryError")<{
 }> {
   /** The failed operation and its cause, for logs and the CLI. */
   override get message() {
-    const cause = this.cause as { message?: string } | undefined
-    return `repository ${this.operation} failed: ${cause?.message ?? String(this.cause)}`
+    // The innermost cause says what went wrong (@effect/sql wraps SQLite's "database disk image is malformed"
+    // in "Failed to execute statement"); opening errors are complete sentences already.
+    let cause = this.cause as { message?: unknown; cause?: unknown } | undefined
+    for (let i = 0; i < 8 && cause?.cause instanceof Error; i++) cause = cause.cause as typeof cause
+    const text = typeof cause?.message === "string" ? cause.message : String(this.cause)
+    return this.operation === "open" ? text : `repository ${this.operation} failed: ${text}`
   }
 }
 

@@ -16,13 +16,17 @@ import { ApiHandlers } from "./handlers.js"
 import { LiveStats } from "./LiveStats.js"
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js"
 import {
+  allowedOnLoopback,
   isLoopbackHost,
   makeRateLimiter,
   makeStreamLimiter,
+  MalformedRequest,
+  normalisedRoute,
   presentedToken,
   sameSecret,
   SECURITY_HEADERS,
-  TOKEN_COOKIE
+  TOKEN_COOKIE,
+  tokenProblem
 } from "./security.js"
 
 // The web UI's HTTP server (@effect/platform on Node's http): the JSON API (HttpApi, with its OpenAPI
@@ -32,7 +36,7 @@ import {
 
 /** The server refused to start (a non-loopback address without a token, a port in use, …). */
 export class WebServerError extends Data.TaggedError("WebServerError")<{
-  readonly reason: "TokenRequired" | "Listen"
+  readonly reason: "TokenRequired" | "TokenTooShort" | "Listen"
   readonly message: string
 }> {}
 
@@ -86,6 +90,9 @@ const PAGES: ReadonlyArray<readonly [`/${string}`, string]> = [
 const encoder = new TextEncoder()
 const sse = (event: string, data: unknown) => encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
 
+/** Live streams open at once, all clients together (each holds a connection and a subscription). */
+const MAX_LIVE_STREAMS = 64
+
 const clientOf = (request: HttpServerRequest.HttpServerRequest) => Option.getOrElse(request.remoteAddress, () => "?")
 
 const make = Effect.gen(function*() {
@@ -95,7 +102,12 @@ const make = Effect.gen(function*() {
   const assets = loadAssets()
   const token = Option.map(config.token, Redacted.value)
   const apiLimiter = makeRateLimiter({ rate: config.rateLimit, burst: config.rateLimit * 4 })
-  const streams = makeStreamLimiter(8)
+  // Pages and assets: a browser loads a handful per view; generous, but a flood is still cut off.
+  const pageLimiter = makeRateLimiter({ rate: config.rateLimit * 4, burst: config.rateLimit * 16 })
+  // Wrong tokens: a few a minute per client, so guessing is hopeless (1 per 2 s, bursts of 10).
+  const authFailures = makeRateLimiter({ rate: 0.5, burst: 10 })
+  const streams = makeStreamLimiter(8, MAX_LIVE_STREAMS)
+  const loopbackOnly = isLoopbackHost(config.host)
 
   const asset = (name: string, cacheable: boolean) =>
     Effect.gen(function*() {
@@ -110,8 +122,12 @@ const make = Effect.gen(function*() {
   const liveEvents = Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const client = clientOf(request)
-    if (!streams.acquire(client)) {
-      return HttpServerResponse.text("too many live streams from this address\n", { status: 429 })
+    const slot = streams.acquire(client)
+    if (slot !== "ok") {
+      return HttpServerResponse.text(
+        slot === "client" ? "too many live streams from this address\n" : "too many live streams open; try later\n",
+        { status: 429, headers: { "retry-after": "5" } }
+      )
     }
     const history = yield* live.history
     const events = Stream.concat(
@@ -168,42 +184,68 @@ const make = Effect.gen(function*() {
     })
   )
 
-  // Every request: method and body limits, the token (if any), rate limits; every response: security headers.
+  // Every request: method and body limits, the Host check, rate limits, the token (if any); every response:
+  // security headers. Rate limits come before the token check and key on the route as the router matches it.
   const guard = HttpLayerRouter.middleware((app) =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const url = new URL(request.url, "http://localhost")
       const deny = (status: number, text: string, headers: Record<string, string> = {}) =>
         HttpServerResponse.text(`${text}\n`, { status, headers: { ...SECURITY_HEADERS, ...headers } })
       // Every route is a read: GET only (the router has no HEAD routes, so HEAD is refused rather than a 404).
       if (request.method !== "GET") {
         return deny(405, "only GET is accepted", { allow: "GET" })
       }
-      const length = Number(request.headers["content-length"] ?? "0")
-      if (length > 0 || request.headers["transfer-encoding"] !== undefined) {
+      const lengthHeader = request.headers["content-length"]
+      if (lengthHeader !== undefined && !/^\d+$/.test(lengthHeader.trim())) return deny(400, "malformed Content-Length")
+      if (Number(lengthHeader ?? "0") > 0 || request.headers["transfer-encoding"] !== undefined) {
         return deny(413, "requests carry no body here")
       }
       if (request.url.length > 4096) return deny(414, "URL too long")
-      let setCookie: string | undefined
+      let url: URL
+      let route: string
+      let presented: ReturnType<typeof presentedToken> | undefined
+      try {
+        // Prefixed rather than resolved: "//api/stats" is a path here, not a host (the router matches it as one).
+        url = new URL(request.url.startsWith("/") ? `http://localhost${request.url}` : request.url)
+        route = normalisedRoute(url.pathname)
+        if (Option.isSome(token)) presented = presentedToken(request.headers, url)
+      } catch (e) {
+        return deny(400, e instanceof MalformedRequest ? e.message : "malformed request")
+      }
+      // DNS rebinding: bound to loopback, answer only to loopback names (a rebound page sends its own name).
+      if (loopbackOnly && !allowedOnLoopback(request.headers["host"], request.headers["origin"], config.host)) {
+        return deny(403, "this server answers only to localhost and loopback addresses (Host/Origin refused)")
+      }
+      const client = clientOf(request)
+      const now = Date.now()
+      const limiter = route.startsWith("/api/") || route === "/metrics" ? apiLimiter : pageLimiter
+      if (!limiter.take(client, now)) return deny(429, "too many requests; slow down", { "retry-after": "1" })
       if (Option.isSome(token)) {
-        const presented = presentedToken(request.headers, url)
-        if (presented.token === undefined || !sameSecret(presented.token, token.value)) {
+        if (!authFailures.has(client, now)) {
+          return deny(429, "too many wrong tokens from this address; wait a minute", { "retry-after": "60" })
+        }
+        if (presented?.token === undefined || !sameSecret(presented.token, token.value)) {
+          if (presented?.token !== undefined) authFailures.take(client, now)
           return deny(401, "a token is required: open the link printed by bitscrape (…?token=…)", {
             "www-authenticate": "Bearer"
           })
         }
         if (presented.fromQuery) {
-          setCookie = `${TOKEN_COOKIE}=${encodeURIComponent(token.value)}; HttpOnly; SameSite=Strict; Path=/`
+          // The token goes into an HttpOnly cookie and out of the address bar and history: redirect to the same
+          // address without it.
+          url.searchParams.delete("token")
+          const location = `${url.pathname}${url.search}`
+          return deny(303, "the token is now in a cookie", {
+            location,
+            "cache-control": "no-store",
+            "set-cookie": `${TOKEN_COOKIE}=${encodeURIComponent(token.value)}; HttpOnly; SameSite=Strict; Path=/`
+          })
         }
       }
-      if (url.pathname.startsWith("/api/") && !apiLimiter.take(clientOf(request), Date.now())) {
-        return deny(429, "too many requests; slow down", { "retry-after": "1" })
-      }
-      const response = yield* app
-      return HttpServerResponse.setHeaders(
-        response,
-        setCookie === undefined ? SECURITY_HEADERS : { ...SECURITY_HEADERS, "set-cookie": setCookie }
+      const response = yield* app.pipe(
+        Effect.catchAllDefect(() => Effect.succeed(HttpServerResponse.text("internal error\n", { status: 500 })))
       )
+      return HttpServerResponse.setHeaders(response, SECURITY_HEADERS)
     }), { global: true })
 
   const app = Layer.mergeAll(
@@ -229,9 +271,24 @@ export const WebServerLive = Layer.unwrapScoped(Effect.gen(function*() {
       })
     )
   }
+  const tooShort = Option.flatMap(config.token, (t) => Option.fromNullable(tokenProblem(Redacted.value(t))))
+  if (Option.isSome(tooShort)) {
+    return yield* Effect.fail(new WebServerError({ reason: "TokenTooShort", message: tooShort.value }))
+  }
   const { app, liveStreams } = yield* make
   const live = yield* LiveStats
   const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 })
+  // A request Node's parser rejects (a malformed header line, oversized headers) still gets a plain 400 with the
+  // security headers, not Node's bare reply.
+  server.on("clientError", (_error, socket) => {
+    if (!socket.writable) return socket.destroy()
+    const headers = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join("")
+    const body = "malformed request\n"
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
+        `${headers}connection: close\r\n\r\n${body}`
+    )
+  })
   const listening = NodeHttpServer.layer(() => server, { host: config.host, port: config.port }).pipe(
     Layer.mapError((e) =>
       new WebServerError({

@@ -44,7 +44,31 @@ export const sameSecret = (given: string, expected: string) => {
 /** The cookie that carries the token once a browser has presented it in `?token=`. */
 export const TOKEN_COOKIE = "bitscrape_token"
 
-/** The token a request presents: `Authorization: Bearer …`, the cookie, or `?token=`. */
+/** Shortest access token accepted (a token shorter than this is guessable; the server refuses to start). */
+export const MIN_TOKEN_LENGTH = 16
+
+/** Why `token` cannot protect the web UI (empty or too short), or undefined when it can. */
+export const tokenProblem = (token: string): string | undefined =>
+  token.length >= MIN_TOKEN_LENGTH
+    ? undefined
+    : `BITSCRAPE_UI_TOKEN is ${token.length === 0 ? "empty" : `${token.length} characters long`}; ` +
+      `it must be at least ${MIN_TOKEN_LENGTH} characters (for example: openssl rand -hex 16)`
+
+/** A request header or cookie that cannot be read (bad percent-encoding): answered with 400. */
+export class MalformedRequest extends Error {}
+
+const decode = (text: string, what: string) => {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    throw new MalformedRequest(`malformed ${what}`)
+  }
+}
+
+/**
+ * The token a request presents: `Authorization: Bearer …`, `?token=`, or the cookie. Throws MalformedRequest for
+ * a cookie that cannot be decoded.
+ */
 export const presentedToken = (
   headers: Readonly<Record<string, string | undefined>>,
   url: URL
@@ -57,9 +81,49 @@ export const presentedToken = (
   if (q !== null) return { token: q, fromQuery: true }
   for (const part of (headers["cookie"] ?? "").split(";")) {
     const [k, ...v] = part.trim().split("=")
-    if (k === TOKEN_COOKIE) return { token: decodeURIComponent(v.join("=")), fromQuery: false }
+    if (k === TOKEN_COOKIE) return { token: decode(v.join("="), `${TOKEN_COOKIE} cookie`), fromQuery: false }
   }
   return { token: undefined, fromQuery: false }
+}
+
+/**
+ * The route a path names, as the router matches it: percent-decoded, lower-case, repeated slashes and dot
+ * segments removed. Rate limits key on this, so `//api/stats`, `/API/stats` and `/%61pi/stats` count as
+ * `/api/stats`. Throws MalformedRequest for bad percent-encoding.
+ */
+export const normalisedRoute = (pathname: string): string => {
+  const out: Array<string> = []
+  for (const segment of decode(pathname, "path").toLowerCase().split(/[/\\]+/)) {
+    if (segment === "" || segment === ".") continue
+    if (segment === "..") out.pop()
+    else out.push(segment)
+  }
+  return `/${out.join("/")}`
+}
+
+/** The host part of a Host header or an Origin (`127.0.0.1`, `::1`, `localhost`), lower-case, without the port. */
+const hostnameOf = (hostHeader: string): string | undefined => {
+  const m = /^(?:\[([0-9a-f:.]+)\]|([^:/\s]+))(?::\d{1,5})?$/i.exec(hostHeader.trim())
+  return m === null ? undefined : (m[1] ?? m[2])!.toLowerCase()
+}
+
+/**
+ * Whether a server bound to loopback should answer a request with this Host (and Origin, when sent): only to
+ * loopback names and addresses (`localhost`, `*.localhost`, 127.0.0.0/8, ::1) and the bound address. A page
+ * from elsewhere that re-binds its own name to 127.0.0.1 (DNS rebinding) sends its own name, and is refused.
+ */
+export const allowedOnLoopback = (
+  host: string | undefined,
+  origin: string | undefined,
+  boundHost: string
+): boolean => {
+  const ok = (name: string | undefined) =>
+    name !== undefined &&
+    (name === "localhost" || name.endsWith(".localhost") || isLoopback(name) || name === boundHost.toLowerCase())
+  if (host === undefined || !ok(hostnameOf(host))) return false
+  if (origin === undefined) return true
+  const m = /^https?:\/\/([^/]+)$/i.exec(origin.trim())
+  return m !== null && ok(hostnameOf(m[1]!))
 }
 
 /**
@@ -87,27 +151,34 @@ export const makeRateLimiter = (
       if (b.tokens < 1) return false
       b.tokens -= 1
       return true
+    },
+    /** Whether `client` has a token left at `now`, without taking it. */
+    has: (client: string, now: number): boolean => {
+      const b = buckets.get(client)
+      return b === undefined || Math.min(options.burst, b.tokens + ((now - b.at) / 1000) * options.rate) >= 1
     }
   }
 }
 
-/** Concurrent long-lived streams (server-sent events) per client address. */
-export const makeStreamLimiter = (perClient: number) => {
+/** Concurrent long-lived streams (server-sent events): at most `perClient` per address and `total` in all. */
+export const makeStreamLimiter = (perClient: number, total = Infinity) => {
   const open = new Map<string, number>()
-  let total = 0
+  let count = 0
   return {
     /** Streams open now, all clients together. */
-    open: () => total,
-    acquire: (client: string) => {
+    open: () => count,
+    /** Takes a slot for `client`: "ok", or which cap is full. */
+    acquire: (client: string): "ok" | "client" | "total" => {
       const n = open.get(client) ?? 0
-      if (n >= perClient) return false
+      if (n >= perClient) return "client"
+      if (count >= total) return "total"
       open.set(client, n + 1)
-      total++
-      return true
+      count++
+      return "ok"
     },
     release: (client: string) => {
       if (!open.has(client)) return
-      total--
+      count--
       const n = open.get(client)! - 1
       if (n <= 0) open.delete(client)
       else open.set(client, n)

@@ -56,6 +56,8 @@ export interface HostileSeederOptions {
   /** The bencoded info dictionary; the seeder answers handshakes for its SHA-1. */
   readonly infoDict: Uint8Array
   readonly behaviour: HostileBehaviour
+  /** Seed under the truncated SHA-256 of the info dict (a v2 / hybrid torrent's v2 hash) instead of its SHA-1. */
+  readonly byV2?: boolean
   /** Listen port; 0 (default) picks an ephemeral one. */
   readonly port?: number
   /** "lies-about-size": the metadata_size announced (default: the real size + 16385, one more piece). */
@@ -355,7 +357,10 @@ export const makeHostileSeeder = (options: HostileSeederOptions): Effect.Effect<
     if (!isLoopbackHost(options.host)) {
       return yield* Effect.dieMessage(`hostile seeder: host must be in 127.0.0.0/8, got ${options.host}`)
     }
-    const infoHash = sha1(options.infoDict)
+    // A v2 or hybrid torrent is also known by its truncated SHA-256 (BEP 52): `byV2` seeds it under that hash.
+    const infoHash = options.byV2 === true
+      ? new Uint8Array(createHash("sha256").update(options.infoDict).digest().subarray(0, 20))
+      : sha1(options.infoDict)
     const config: Config = {
       behaviour: options.behaviour,
       info: options.infoDict,
