@@ -43,6 +43,17 @@ export interface CrawlerSettings {
   readonly discoveryBuffer: number
   /** Run get_peers lookups for new infohashes (peers for the metadata fetcher). */
   readonly lookups: boolean
+  /**
+   * The peer-finding strategies (issue 14), each on by default and each switchable for measurement
+   * (docs/benchmarks.md "yield"): ask the node that returned a sample for its peers; look up more peers after a
+   * failed fetch; order peer finding and fetching by evidence; shift the budget toward the best-yielding stage.
+   */
+  readonly strategies: {
+    readonly askSampler: boolean
+    readonly retryLookups: boolean
+    readonly evidence: boolean
+    readonly shiftBudget: boolean
+  }
   /** Emit fetch candidates (infohashes with peers) for the metadata fetcher. */
   readonly metadata: boolean
 }
@@ -73,6 +84,7 @@ export const crawlerDefaults: CrawlerSettings = {
   seenCapacity: 1_000_000,
   discoveryBuffer: 10_000,
   lookups: true,
+  strategies: { askSampler: true, retryLookups: true, evidence: true, shiftBudget: true },
   metadata: true
 }
 
@@ -121,6 +133,12 @@ export const crawlerConfigFromEnv: Config.Config<CrawlerSettings> = Config.all({
   seenCapacity: positiveInt("seenCapacity", crawlerDefaults.seenCapacity),
   discoveryBuffer: positiveInt("discoveryBuffer", crawlerDefaults.discoveryBuffer),
   lookups: Config.boolean("lookups").pipe(Config.withDefault(crawlerDefaults.lookups)),
+  strategies: Config.all({
+    askSampler: Config.boolean("askSampler").pipe(Config.withDefault(true)),
+    retryLookups: Config.boolean("retryLookups").pipe(Config.withDefault(true)),
+    evidence: Config.boolean("evidencePriority").pipe(Config.withDefault(true)),
+    shiftBudget: Config.boolean("shiftBudget").pipe(Config.withDefault(true))
+  }),
   metadata: Config.boolean("metadata").pipe(Config.withDefault(crawlerDefaults.metadata))
 })
 

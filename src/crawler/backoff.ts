@@ -96,7 +96,7 @@ export const makeControl = (s: CrawlState, dispatcher: Dispatcher) => {
         best[stage] = Math.max(best[stage] ?? 0, rate)
         weights[stage] = best[stage]! > 0 ? 0.1 + rate / best[stage]! : 0.1
       }
-      dispatcher.rebalance(weights)
+      if (s.config.strategies.shiftBudget) dispatcher.rebalance(weights)
       lastSpent = { ...s.spent }
       lastYields = { ...s.yields }
     }

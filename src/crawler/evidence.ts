@@ -63,7 +63,7 @@ export interface EvidenceStore {
   onForget: (e: InfohashEvidence) => void
 }
 
-export const makeEvidence = (capacity: number): EvidenceStore => {
+export const makeEvidence = (capacity: number, askSampler = true): EvidenceStore => {
   const entries = new Map<string, InfohashEvidence>()
   const store: EvidenceStore = {
     note: (key, infoHash, source, reporter, withPeer, now) => {
@@ -86,7 +86,7 @@ export const makeEvidence = (capacity: number): EvidenceStore => {
       if (reporter !== undefined) {
         const id = Buffer.from(reporter.id.buffer, reporter.id.byteOffset, reporter.id.byteLength).toString("latin1")
         if (e.reporters.length < MAX_REPORTERS && !e.reporters.includes(id)) e.reporters.push(id)
-        if (source === "sample" && e.samplers.length < MAX_SAMPLERS && e.asked < MAX_SAMPLERS) {
+        if (askSampler && source === "sample" && e.samplers.length < MAX_SAMPLERS && e.asked < MAX_SAMPLERS) {
           e.samplers.push({ id: copyId(reporter.id), host: reporter.host, port: reporter.port })
         }
       }

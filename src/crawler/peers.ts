@@ -22,9 +22,12 @@ const MAX_LOOKUPS = 3
 /** Bonus of an infohash with a sampler still to ask (one packet) over one that needs a lookup. */
 const CHEAP_BONUS = 3
 
-const priority = (e: InfohashEvidence) => e.weight + (e.samplers.length > 0 ? CHEAP_BONUS : 0) + e.lastSeen / 1e13
+const byEvidence = (e: InfohashEvidence) => e.weight + (e.samplers.length > 0 ? CHEAP_BONUS : 0) + e.lastSeen / 1e13
+/** Without the evidence strategy: first come, first served. */
+const byArrival = (e: InfohashEvidence) => -e.firstSeen
 
 export const makePeers = (s: CrawlState) => {
+  const priority = s.config.strategies.evidence ? byEvidence : byArrival
   // Two queues: cheap asks (an infohash with a sampler still to ask), and lookups. Asks always go first.
   const asks = new IndexedHeap<InfohashEvidence>((a, b) => priority(a) > priority(b), {
     get: (e) => e.slot,
@@ -53,8 +56,11 @@ export const makePeers = (s: CrawlState) => {
   const stats = { asked: 0, askedWithPeers: 0, lookups: 0, lookupsWithPeers: 0 }
 
   const askDue = (e: InfohashEvidence) => e.samplers.length > 0 && !e.peersKnown
+  const lookupsAllowed = (e: InfohashEvidence) =>
+    s.config.strategies.retryLookups ? Math.min(MAX_LOOKUPS, 1 + e.failures) : 1
   const lookupDue = (e: InfohashEvidence) =>
-    s.config.lookups && e.lookups < Math.min(MAX_LOOKUPS, 1 + e.failures) && (!e.peersKnown || e.failures > 0)
+    s.config.lookups && e.lookups < lookupsAllowed(e) &&
+    (!e.peersKnown || (s.config.strategies.retryLookups && e.failures > 0))
 
   /** Queues `e` where it belongs (called on every sighting and failed fetch). */
   const want = (e: InfohashEvidence) => {

@@ -63,7 +63,7 @@ export const makeCrawlState = (
     const seen = makeSeenSet(config.seenCapacity)
     /** Infohashes for which a peer was seen (the funnel's second step). */
     const withPeers = makeSeenSet(config.seenCapacity)
-    const evidence = makeEvidence(config.maxQueuedInfohashes * 10)
+    const evidence = makeEvidence(config.maxQueuedInfohashes * 10, config.strategies.askSampler)
 
     const discoveries = yield* Queue.bounded<Discovery>(config.discoveryBuffer)
     const nodeSightings = yield* Queue.bounded<NodeSighting>(config.discoveryBuffer)
@@ -118,7 +118,7 @@ export const makeCrawlState = (
             infoHash: copyId(d.infoHash),
             peers: [d.peer],
             source: d.source,
-            weight: e.weight
+            weight: config.strategies.evidence ? e.weight : 0
           })
         }
         return isNew
