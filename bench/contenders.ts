@@ -147,6 +147,8 @@ export interface ContenderSpec {
   readonly askSampler?: boolean
   /** Extra command-line arguments (BitScrape variants). */
   readonly extraArgs?: ReadonlyArray<string>
+  /** Extra environment (BitScrape variants: BITSCRAPE_ASK_SAMPLER=false, …). */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 export interface ContenderResult {
@@ -218,7 +220,7 @@ export const runContender = async (options: {
   const spawnedAt = Date.now()
   const child: ChildProcess = spawn(command, args, {
     cwd: root,
-    env: { ...process.env, BITSCRAPE_PROGRESS_INTERVAL: "5" },
+    env: { ...process.env, BITSCRAPE_PROGRESS_INTERVAL: "5", ...spec.env },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let stderr = ""

@@ -64,6 +64,27 @@ const ALL: ReadonlyArray<ContenderSpec & { readonly key: string }> = [
     kind: "reference",
     host: "127.80.0.5",
     askSampler: true
+  },
+  // BitScrape variants, each with one strategy switched off (issue 14 item 4: each kept only where it helps).
+  ...([
+    ["no-ask", "BITSCRAPE_ASK_SAMPLER"],
+    ["no-retry", "BITSCRAPE_RETRY_LOOKUPS"],
+    ["no-evidence", "BITSCRAPE_EVIDENCE_PRIORITY"],
+    ["no-shift", "BITSCRAPE_SHIFT_BUDGET"]
+  ] as const).map(([key, variable], i) => ({
+    key: `bitscrape-${key}`,
+    name: `BitScrape without ${key.slice(3)}`,
+    kind: "bitscrape" as const,
+    host: `127.80.0.${6 + i}`,
+    extraArgs,
+    env: { [variable]: "false" }
+  })),
+  {
+    key: "bitscrape-ids32",
+    name: "BitScrape, 32 ids",
+    kind: "bitscrape",
+    host: "127.80.0.10",
+    extraArgs: ["--identities", "32"]
   }
 ]
 
