@@ -73,7 +73,7 @@ export const dhtDefaults: DhtSettings = {
   maxPps: 200,
   burst: 50,
   perIpIntervalMillis: 1000,
-  maxPaceWaitMillis: 2000,
+  maxPaceWaitMillis: 5000,
   inboundBuffer: 4096,
   maxDatagram: 65_535,
   queryTimeout: Duration.seconds(5),

@@ -29,6 +29,10 @@ export class InfohashEvidence {
   lookups = 0
   /** Fetching with the known peers failed this many times (each failure earns a lookup). */
   failures = 0
+  /** Sightings when the last lookup started (a lookup that found nothing is repeated once more arrive). */
+  sightingsAtLookup = 0
+  /** When the last lookup started (ms; 0 never). */
+  lookupAt = 0
   /** Positions in the peer-finding heaps (-1: not queued): asks, lookups, asks waiting for their IP. */
   slot = -1
   lookupSlot = -1

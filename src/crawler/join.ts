@@ -1,6 +1,10 @@
 import { Effect } from "effect"
 import dns from "node:dns"
 import { parseHostPort, parseIP, type SocketAddress } from "../krpc/address.js"
+import type { NodeContact } from "../krpc/compact.js"
+import { compareDistance } from "../krpc/ids.js"
+import { responseNodes } from "../krpc/messages.js"
+import { lookup } from "../rpc/lookup.js"
 import { nearestIdentity } from "./identities.js"
 import type { CrawlState } from "./state.js"
 import { randomTarget } from "./targets.js"
@@ -12,6 +16,22 @@ import { randomTarget } from "./targets.js"
 // the other identities fill their routing tables from the walk's answers. A lost reply must not strand the
 // crawl: while no node has answered for a while (at the start, or after a network outage), the bootstrap list
 // is asked again, at growing intervals (2 s, 4 s, … 60 s).
+
+/** The `count` responsive known nodes nearest to `target` among the most recently seen few thousand. */
+const nearestKnown = (s: CrawlState, target: Uint8Array, count: number): Array<NodeContact> => {
+  const best: Array<NodeContact> = []
+  let scanned = 0
+  for (const n of s.known.values()) {
+    if (++scanned > 8192) break
+    if (n.lastResponse < 0) continue
+    best.push(n.contact)
+    if (best.length > count * 4) {
+      best.sort((a, b) => compareDistance(target, a.id, b.id))
+      best.length = count
+    }
+  }
+  return best.sort((a, b) => compareDistance(target, a.id, b.id)).slice(0, count)
+}
 
 /** Resolves a "host:port" bootstrap entry to IP addresses (host names through DNS; IP literals never). */
 export const resolveBootstrap = (entry: string): Effect.Effect<ReadonlyArray<SocketAddress>> => {
@@ -68,6 +88,21 @@ export const join = (s: CrawlState) =>
       const result = yield* first.dht.bootstrap(addresses)
       s.learnNodes(result.closest.map((r) => r.contact))
     }
+    // Every other identity looks itself up (the Kademlia join), so the nodes nearest to it — where announces
+    // and lookups for infohashes near it go — learn it; two at a time, through the same budget and pace.
+    // Its own routing table starts empty: the lookup starts from the known nodes nearest to it.
+    yield* Effect.forEach(s.identities.slice(1), (id) =>
+      lookup({
+        target: id.node.self,
+        seeds: nearestKnown(s, id.node.self, 16),
+        query: (c) => Effect.map(id.node.findNode(c, id.node.self), (r) => ({ nodes: responseNodes(r) })),
+        alpha: 3,
+        k: 8,
+        self: id.node.self
+      }).pipe(Effect.tap((r) => Effect.sync(() => s.learnNodes(r.closest.map((c) => c.contact))))), {
+      concurrency: 2,
+      discard: true
+    })
     let wait = 2000
     while (!s.run.stopping) {
       yield* Effect.sleep(wait)

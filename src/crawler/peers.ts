@@ -17,8 +17,10 @@ import type { CrawlState } from "./state.js"
 // Infohashes wait in a heap ordered by evidence (distinct sources and nodes reporting them, repeat sightings,
 // recency), cheap asks first, so the budget goes to those most likely to be live.
 
-/** Full lookups per infohash at most (the first, then one per failed fetch). */
+/** Full lookups per infohash at most (the first, then one per failed fetch or renewed interest). */
 const MAX_LOOKUPS = 3
+/** A lookup that found no peer is repeated, once new sightings arrived, after this long (ms). */
+const RELOOK_AFTER_MS = 30_000
 /** Bonus of an infohash with a sampler still to ask (one packet) over one that needs a lookup. */
 const CHEAP_BONUS = 3
 
@@ -56,8 +58,11 @@ export const makePeers = (s: CrawlState) => {
   const stats = { asked: 0, askedWithPeers: 0, lookups: 0, lookupsWithPeers: 0 }
 
   const askDue = (e: InfohashEvidence) => e.samplers.length > 0 && !e.peersKnown
+  // Somebody is still looking for it (new sightings since the last lookup found nothing): worth another try.
+  const renewed = (e: InfohashEvidence) =>
+    e.lookups > 0 && !e.peersKnown && e.sightings > e.sightingsAtLookup && s.now() - e.lookupAt > RELOOK_AFTER_MS
   const lookupsAllowed = (e: InfohashEvidence) =>
-    s.config.strategies.retryLookups ? Math.min(MAX_LOOKUPS, 1 + e.failures) : 1
+    s.config.strategies.retryLookups ? Math.min(MAX_LOOKUPS, 1 + e.failures + (renewed(e) ? e.lookups : 0)) : 1
   const lookupDue = (e: InfohashEvidence) =>
     s.config.lookups && e.lookups < lookupsAllowed(e) &&
     (!e.peersKnown || (s.config.strategies.retryLookups && e.failures > 0))
@@ -119,6 +124,8 @@ export const makePeers = (s: CrawlState) => {
 
   const lookup = (e: InfohashEvidence): Task => {
     e.lookups++
+    e.sightingsAtLookup = e.sightings
+    e.lookupAt = s.now()
     stats.lookups++
     lookupsRunning++
     const id = nearestIdentity(s.identities, e.infoHash)
