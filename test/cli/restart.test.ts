@@ -120,18 +120,13 @@ describe("a second crawl on the same database", () => {
         // First crawl: a swarm with 10 torrents, the giver and the liar.
         const first = yield* Scope.make()
         const a = yield* makeDemoSwarm({ nodes: 40, torrents: 10, seeders: 4, log }).pipe(Scope.extend(first))
-        const run1 = yield* crawl([
-          "--bootstrap",
-          [`${a.bootstrap.host}:${a.bootstrap.port}`, ...extra].join(","),
-          "--bind",
-          "127.65.0.1",
-          "--port",
-          "0",
-          "--db",
-          db,
-          "--duration",
-          "20"
-        ], { BITSCRAPE_MAX_ATTEMPTS: "1" })
+        // Both crawls: the swarm of the moment plus the giver and the liar, one attempt per infohash.
+        const crawlFor = (swarm: { readonly bootstrap: { host: string; port: number } }, seconds: number) =>
+          crawl([
+            ...["--bootstrap", [`${swarm.bootstrap.host}:${swarm.bootstrap.port}`, ...extra].join(",")],
+            ...["--bind", "127.65.0.1", "--port", "0", "--db", db, "--duration", String(seconds)]
+          ], { BITSCRAPE_MAX_ATTEMPTS: "1" })
+        const run1 = yield* crawlFor(a, 20)
         assert.strictEqual(run1.code, 0, run1.stderr)
         const fetched1 = torrentHashes(db)
         assert.isAtLeast(fetched1.size, 5, `first crawl fetched ${fetched1.size}`)
@@ -153,18 +148,7 @@ describe("a second crawl on the same database", () => {
         const b = yield* makeDemoSwarm({ nodes: 40, torrents: 14, seeders: 4, log })
         const liarBefore = counts.liar
         const giverBefore = counts.giver
-        const run2 = yield* crawl([
-          "--bootstrap",
-          [`${b.bootstrap.host}:${b.bootstrap.port}`, ...extra].join(","),
-          "--bind",
-          "127.65.0.1",
-          "--port",
-          "0",
-          "--db",
-          db,
-          "--duration",
-          "15"
-        ], { BITSCRAPE_MAX_ATTEMPTS: "1" })
+        const run2 = yield* crawlFor(b, 15)
         assert.strictEqual(run2.code, 0, run2.stderr)
         const working = run2.lines.find((l) => (l.spent?.walk ?? 0) + (l.spent?.sample ?? 0) > 0)
         assert.isDefined(working, "the second crawl walked or sampled")
