@@ -119,7 +119,7 @@ fill(byId("cards"), Object.values(cards).map((c) => c.el))
 
 /** Why infohashes did not give metadata (the funnel's losses). */
 const LOST_LABELS = {
-  "never-peers": "no peer seen",
+  "never-peers": "no peer seen (yet)",
   "no-peers": "no usable peer",
   dead: "all peers dead (time-outs)",
   refused: "all peers refused",
