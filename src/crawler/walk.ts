@@ -1,13 +1,13 @@
 import { Effect } from "effect"
 import type { Task } from "./dispatch.js"
-import { nearestIdentity } from "./identities.js"
+import { nearestIdentity, randomIdentity } from "./identities.js"
 import type { KnownNode } from "./knownNodes.js"
 import type { CrawlState } from "./state.js"
 import { neighbourOf, randomTarget } from "./targets.js"
 
-// Stage "walk": continuous find_node over the known nodes, newest first, to discover the network. Each query
-// goes from the identity nearest to the queried node (so that node files that identity in a fine-grained
-// bucket), toward a target next to the node itself or a random target in the crawl's areas.
+// Stage "walk": continuous find_node over the known nodes, newest first, to discover the network, toward a
+// target next to the queried node or a random target in the crawl's areas (with several identities, from the
+// identity nearest to the node or from any, see `next`).
 
 /** How long a responsive node rests before the walk asks it again, once every node has been asked. */
 const REVISIT_AFTER_MS = 30_000
@@ -60,7 +60,10 @@ export const makeWalk = (s: CrawlState) => {
     if (n === undefined) return undefined
     n.lastQueried = s.now()
     const target = n.inArea && Math.random() < 0.5 ? neighbourOf(n.id) : randomTarget(s.config.targets)
-    const id = nearestIdentity(s.identities, n.id)
+    // Half the walk goes from the identity nearest to the node (so the node files it in a fine-grained bucket),
+    // half from any identity (so every node's table holds several of our ids, in its farther buckets too, and
+    // lookups starting anywhere find the id nearest to their target).
+    const id = Math.random() < 0.5 ? nearestIdentity(s.identities, n.id) : randomIdentity(s.identities)
     return {
       stage: "walk",
       run: Effect.suspend(() => {
