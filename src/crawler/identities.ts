@@ -55,9 +55,6 @@ export const nearestIdentity = (all: ReadonlyArray<Identity>, target: Uint8Array
   return best
 }
 
-/** Any identity, uniformly. */
-export const randomIdentity = (all: ReadonlyArray<Identity>): Identity => all[Math.floor(Math.random() * all.length)]!
-
 /**
  * `count` ids spread evenly over the keyspace, or over `areas` (round-robin over the areas, evenly inside each):
  * id i starts in the i-th of `count` equal slices, at a random place inside it.

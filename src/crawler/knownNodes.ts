@@ -16,6 +16,8 @@ export class KnownNode {
   lastQueried = -1
   /** Consecutive unanswered queries. */
   failures = 0
+  /** find_node queries the walk sent it (picks which of our identities asks next). */
+  walks = 0
   /** BEP 51: undefined unknown, true answered sample_infohashes, false did not. */
   samples: boolean | undefined = undefined
   /** Earliest time we may sample it again (its BEP 51 `interval`); 0 until first picked for sampling. */
