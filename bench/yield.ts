@@ -80,6 +80,13 @@ const ALL: ReadonlyArray<ContenderSpec & { readonly key: string }> = [
     env: { [variable]: "false" }
   })),
   {
+    key: "bitscrape-ids8",
+    name: "BitScrape, 8 ids",
+    kind: "bitscrape",
+    host: "127.80.0.11",
+    extraArgs: ["--identities", "8"]
+  },
+  {
     key: "bitscrape-ids32",
     name: "BitScrape, 32 ids",
     kind: "bitscrape",
