@@ -36,7 +36,7 @@ export const makeDispatcher = (s: CrawlState, sources: ReadonlyArray<Source>, ma
     const credit: Record<string, number> = Object.fromEntries(sources.map((x) => [x.stage, 0]))
     const launched: Record<string, number> = Object.fromEntries(sources.map((x) => [x.stage, 0]))
     let inflight = 0
-    // Packets kept for replies: the burst's fifth (at least 2).
+    // Packets kept for replies to other nodes' queries: a twentieth of a second's budget (at least 2).
     const headroom = Math.max(2, Math.floor(s.budget.maxPps / 20))
     const tick = Math.max(2, Math.ceil(1000 / s.budget.maxPps))
 
