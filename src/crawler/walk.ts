@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import * as TokenBucket from "../socket/tokenBucket.js"
 import type { Task } from "./dispatch.js"
 import { nearestIdentity } from "./identities.js"
 import type { KnownNode } from "./knownNodes.js"
@@ -17,11 +18,14 @@ import { neighbourOf, randomTarget } from "./targets.js"
 const REVISIT_AFTER_MS = 5_000
 /** Known nodes looked at per revisit pick (bounds the cost of one pick in a store of 200,000). */
 const REVISIT_SCAN = 2048
+/** Revisits use at most this share of the packet budget: idle budget is no reason to ask the same nodes forever. */
+const REVISIT_SHARE = 0.25
 
 export const makeWalk = (s: CrawlState) => {
   // Fresh nodes whose IP was busy when their turn came: retried before newer ones.
   const postponed: Array<KnownNode> = []
   let cursor: IterableIterator<KnownNode> | undefined
+  const revisits = TokenBucket.make(Math.max(1, s.budget.maxPps * REVISIT_SHARE), 10, s.now())
 
   const fresh = (): KnownNode | undefined => {
     for (let i = 0; i < postponed.length; i++) {
@@ -60,8 +64,9 @@ export const makeWalk = (s: CrawlState) => {
 
   /** The next walk query, or undefined when no node can be asked now. */
   const next = (): Task | undefined => {
-    const n = fresh() ?? revisit()
+    const n = fresh() ?? (TokenBucket.peek(revisits, s.now()) >= 1 ? revisit() : undefined)
     if (n === undefined) return undefined
+    if (n.lastResponse >= 0 && n.walks > 0) TokenBucket.tryTake(revisits, s.now())
     n.lastQueried = s.now()
     const target = n.inArea && Math.random() < 0.5 ? neighbourOf(n.id) : randomTarget(s.config.targets)
     // Every other query to a node goes from the identity nearest to it (so it files that id in a fine-grained
