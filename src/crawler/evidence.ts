@@ -9,6 +9,8 @@ import type { Discovery } from "../repository/model.js"
 // `capacity`. Pure; times are passed in (ms).
 
 const SOURCE_BIT: Record<Discovery["source"], number> = { sample: 1, get_peers: 2, announce: 4, lookup: 8 }
+/** Sources that say somebody is using the infohash now: an announce, or somebody looking for its peers. */
+export const ACTIVE_SOURCES = SOURCE_BIT.announce | SOURCE_BIT.get_peers
 /** Distinct reporting nodes remembered per infohash (more add nothing to the weight). */
 const MAX_REPORTERS = 6
 /** Nodes remembered per infohash that returned it in a BEP 51 sample (they store its peers). */

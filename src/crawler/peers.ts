@@ -3,7 +3,7 @@ import type { InfoHash } from "../krpc/ids.js"
 import { responseNodes } from "../krpc/messages.js"
 import { IndexedHeap } from "../util/heap.js"
 import type { Task } from "./dispatch.js"
-import type { InfohashEvidence } from "./evidence.js"
+import { ACTIVE_SOURCES, type InfohashEvidence } from "./evidence.js"
 import { nearestIdentity } from "./identities.js"
 import type { CrawlState } from "./state.js"
 
@@ -61,8 +61,12 @@ export const makePeers = (s: CrawlState) => {
   // Somebody is still looking for it (new sightings since the last lookup found nothing): worth another try.
   const renewed = (e: InfohashEvidence) =>
     e.lookups > 0 && !e.peersKnown && e.sightings > e.sightingsAtLookup && s.now() - e.lookupAt > RELOOK_AFTER_MS
+  // Only infohashes somebody announces or looks for right now earn more lookups: on the model, retrying every
+  // failed infohash (most are stale) cost a quarter more packets for no more torrents (docs/benchmarks.md).
   const lookupsAllowed = (e: InfohashEvidence) =>
-    s.config.strategies.retryLookups ? Math.min(MAX_LOOKUPS, 1 + e.failures + (renewed(e) ? e.lookups : 0)) : 1
+    s.config.strategies.retryLookups && (e.sources & ACTIVE_SOURCES) !== 0
+      ? Math.min(MAX_LOOKUPS, 1 + e.failures + (renewed(e) ? e.lookups : 0))
+      : 1
   const lookupDue = (e: InfohashEvidence) =>
     s.config.lookups && e.lookups < lookupsAllowed(e) &&
     (!e.peersKnown || (s.config.strategies.retryLookups && e.failures > 0))
