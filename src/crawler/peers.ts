@@ -63,13 +63,13 @@ export const makePeers = (s: CrawlState) => {
     e.lookups > 0 && !e.peersKnown && e.sightings > e.sightingsAtLookup && s.now() - e.lookupAt > RELOOK_AFTER_MS
   // Only infohashes somebody announces or looks for right now earn more lookups: on the model, retrying every
   // failed infohash (most are stale) cost a quarter more packets for no more torrents (docs/benchmarks.md).
-  const lookupsAllowed = (e: InfohashEvidence) =>
-    s.config.strategies.retryLookups && (e.sources & ACTIVE_SOURCES) !== 0
-      ? Math.min(MAX_LOOKUPS, 1 + e.failures + (renewed(e) ? e.lookups : 0))
-      : 1
+  const retrying = (e: InfohashEvidence) => s.config.strategies.retryLookups && (e.sources & ACTIVE_SOURCES) !== 0
   const lookupDue = (e: InfohashEvidence) =>
-    s.config.lookups && e.lookups < lookupsAllowed(e) &&
-    (!e.peersKnown || (s.config.strategies.retryLookups && e.failures > 0))
+    s.config.lookups &&
+    (retrying(e)
+      ? e.lookups < Math.min(MAX_LOOKUPS, 1 + e.failures + (renewed(e) ? e.lookups : 0)) &&
+        (!e.peersKnown || e.failures > 0)
+      : e.lookups < 1 && !e.peersKnown)
 
   /** Queues `e` where it belongs (called on every sighting and failed fetch). */
   const want = (e: InfohashEvidence) => {
