@@ -15,15 +15,15 @@ import { join } from "node:path"
 import { spawnCli } from "../support/cli.js"
 import { makeSparseSwarm } from "../support/interop/SparseSwarm.js"
 
-/** Extra `bitscrape crawl` arguments under test (e.g. ["--identities", "32"]). */
-const EXTRA_ARGS: ReadonlyArray<string> = []
+/** Extra `bitscrape crawl` arguments under test: issue 14's acceptance runs 32 node ids. */
+const EXTRA_ARGS: ReadonlyArray<string> = ["--identities", "32"]
 /**
- * Least share of the 60 torrents fetched. With one node id the crawler fetched 40–47 of 60 within 150 s on this
- * swarm at ebe221f and 34 at 20527f1; with `--identities 32` 46–50 (bench/sparse.ts, docs/benchmarks.md "sparse").
- * The margin allows for a busy machine. Issue 14's target with `--identities 32` is 0.95 (by 120 s).
+ * Least share of the 60 torrents fetched within CRAWL_SECONDS. With 32 ids the rewritten crawler fetched 47–51 of
+ * 60 by 120 s on this swarm (bench/sparse.ts, docs/benchmarks.md "sparse"); issue 14's target, 0.95, is not reached
+ * (this swarm gave the 32-id reference 45–50 as well). The threshold leaves room for a busy machine.
  */
-const MIN_RECALL = 0.4
-const CRAWL_SECONDS = 150
+const MIN_RECALL = 0.65
+const CRAWL_SECONDS = 120
 
 const fetchedHashes = (db: string): ReadonlySet<string> => {
   try {
