@@ -7,4 +7,13 @@
 export * from "../config/CrawlerConfig.js"
 export * from "./addressFilter.js"
 export * from "./Crawler.js"
+export {
+  Identities,
+  IdentitiesFromNode,
+  IdentitiesLive,
+  type Identity,
+  nearestIdentity,
+  spreadIds
+} from "./identities.js"
+export { STAGES } from "./state.js"
 export * from "./targets.js"

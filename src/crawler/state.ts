@@ -34,8 +34,9 @@ export interface Candidate {
 /** Bans remembered for the repository per crawl. */
 const MAX_BANS_KEPT = 10_000
 
-/** What the outbound queries were spent on. */
+/** What the outbound queries were spent on: the crawler's stages that send queries. */
 export const STAGES = ["join", "walk", "sample", "peers"] as const
+/** One of `STAGES`. */
 export type Stage = typeof STAGES[number]
 
 export const makeCrawlState = (

@@ -47,6 +47,9 @@ export const makeDemoSwarm = (options: DemoSwarmOptions): Effect.Effect<DemoSwar
           maxPps: 500,
           burst: 200,
           queryTimeout: Duration.seconds(2),
+          // These nodes stand for other DHT clients, which pace nothing (libtorrent, bittorrent-dht): the crawl
+          // under demonstration keeps its own per-IP pace.
+          perIpIntervalMillis: 0,
           sampleInterval: 60
         })))).pipe(Effect.map((ctx) => ({ dht: Context.get(ctx, Dht), node: Context.get(ctx, KrpcNode) }))),
       { concurrency: 16 }

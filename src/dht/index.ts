@@ -20,6 +20,14 @@ export * from "../rpc/KrpcNode.js"
 export * from "../rpc/lookup.js"
 export { type Datagram, DhtSocket, DhtSocketError, DhtSocketLive, type SocketStats } from "../socket/DhtSocket.js"
 export * from "../socket/memoryNetwork.js"
+export {
+  type Budget,
+  type BudgetOptions,
+  type BudgetStats,
+  makeBudget,
+  OutboundBudget,
+  OutboundBudgetLive
+} from "../socket/OutboundBudget.js"
 export * from "./promise.js"
 
 /**

@@ -2,7 +2,7 @@ import { Context, Effect, Layer } from "effect"
 import { DhtConfig } from "../config/DhtConfig.js"
 import { type Budget, makeBudget } from "./budget.js"
 
-export { type Budget, type BudgetStats, makeBudget, paceKey } from "./budget.js"
+export { type Budget, type BudgetOptions, type BudgetStats, makeBudget, paceKey } from "./budget.js"
 
 /**
  * The process's outbound etiquette — one packet budget (`maxPps`, `burst`) and one per-remote-IP pace

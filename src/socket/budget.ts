@@ -13,6 +13,7 @@ export interface BudgetStats {
   ipRefused: number
 }
 
+/** One process's outbound etiquette: a packet budget and a per-remote-IP pace (see the file's header). */
 export interface Budget {
   /** Packets per second allowed on average. */
   readonly maxPps: number
@@ -48,6 +49,7 @@ export const paceKey = (host: string): string => {
   return groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")
 }
 
+/** The budget's rate (packets/s), burst (packets), pace (ms between queries to one IP) and memory bound. */
 export interface BudgetOptions {
   readonly maxPps: number
   readonly burst: number
@@ -56,6 +58,7 @@ export interface BudgetOptions {
   readonly capacity?: number
 }
 
+/** A fresh budget, full, at time `now` (ms). */
 export const makeBudget = (options: BudgetOptions, now: number): Budget => {
   const bucket = TokenBucket.make(options.maxPps, options.burst, now)
   const interval = options.perIpIntervalMillis

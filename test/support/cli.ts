@@ -15,10 +15,16 @@ export interface CliResult {
   readonly stderr: string
 }
 
-/** Runs the CLI to completion. */
-export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<CliResult> =>
-  runProcess(process.execPath, ["--import", GUARD, "--import", "tsx", MAIN, ...args], { env: { ...testEnv, ...env } })
-    .then((r) => ({ status: r.code, stdout: r.stdout, stderr: r.stderr }))
+/** Runs the CLI to completion (killed after `timeoutMs`, default 60 s). */
+export const runCli = (
+  args: ReadonlyArray<string>,
+  env: Record<string, string> = {},
+  timeoutMs?: number
+): Promise<CliResult> =>
+  runProcess(process.execPath, ["--import", GUARD, "--import", "tsx", MAIN, ...args], {
+    env: { ...testEnv, ...env },
+    ...(timeoutMs === undefined ? {} : { timeoutMs })
+  }).then((r) => ({ status: r.code, stdout: r.stdout, stderr: r.stderr }))
 
 /** Starts the CLI without waiting; for long-running commands (crawl) driven by signals. */
 export const spawnCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>

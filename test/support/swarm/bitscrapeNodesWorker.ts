@@ -105,6 +105,7 @@ const startNode = (config: WorkerConfig, index: number, host: string) =>
       maxPps: config.maxPps,
       burst: config.burst,
       queryTimeout: Duration.millis(config.queryTimeoutMillis),
+      perIpIntervalMillis: 0, // swarm nodes stand for other clients, which pace nothing
       ...(config.k === undefined ? {} : { k: config.k })
     }))))
     const socket = Context.get(ctx, DhtSocket)
