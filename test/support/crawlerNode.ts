@@ -10,7 +10,9 @@ export const loopbackOnly = cidrs("127.0.0.0/8")
 
 const crawlerLayers = (dht: Partial<DhtSettings>, crawler: Partial<CrawlerSettings>) => ({
   // The crawler keeps the product's per-IP pace (one query per second to any one IP).
-  dhtConfig: dhtConfig(testSettings({ queryTimeout: Duration.seconds(2), perIpIntervalMillis: 1000, ...dht })),
+  dhtConfig: dhtConfig(
+    testSettings({ queryTimeout: Duration.seconds(2), perIpIntervalMillis: 1000, adaptiveTimeout: true, ...dht })
+  ),
   crawlerConfig: crawlerConfig({ allow: loopbackOnly, ...crawler })
 })
 

@@ -25,7 +25,8 @@ const fromContext = (ctx: Context.Context<Dht | KrpcNode | RoutingTable | DhtSoc
 
 /**
  * Test defaults: loopback, generous budget, no per-IP pace (these nodes stand for other DHT clients, and unit
- * tests send many queries to one address under TestClock); tests of our etiquette set `perIpIntervalMillis`.
+ * tests send many queries to one address under TestClock) and fixed time-outs (TestClock tests advance by the
+ * configured one); tests of our etiquette and of the crawler set `perIpIntervalMillis` and `adaptiveTimeout`.
  */
 export const testSettings = (settings: Partial<DhtSettings> = {}): Partial<DhtSettings> => ({
   host: "127.0.0.1",
@@ -33,6 +34,7 @@ export const testSettings = (settings: Partial<DhtSettings> = {}): Partial<DhtSe
   maxPps: 10_000,
   burst: 1_000,
   perIpIntervalMillis: 0,
+  adaptiveTimeout: false,
   ...settings
 })
 

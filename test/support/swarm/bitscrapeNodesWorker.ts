@@ -105,7 +105,10 @@ const startNode = (config: WorkerConfig, index: number, host: string) =>
       maxPps: config.maxPps,
       burst: config.burst,
       queryTimeout: Duration.millis(config.queryTimeoutMillis),
-      perIpIntervalMillis: 0, // swarm nodes stand for other clients, which pace nothing
+      // Swarm nodes stand for other clients: no pace, and the configured time-out as it is (on a loaded machine a
+      // loopback reply can take longer than an RTT-derived time-out, and a lost reply misplaces an announce).
+      perIpIntervalMillis: 0,
+      adaptiveTimeout: false,
       ...(config.k === undefined ? {} : { k: config.k })
     }))))
     const socket = Context.get(ctx, DhtSocket)
