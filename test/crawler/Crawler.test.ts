@@ -146,8 +146,9 @@ describe("Crawler BEP 51 probes", () => {
           { bootstrap: ["127.7.0.9:6881"], sampleProbeTimeoutMillis: 300, metadata: false, lookups: false }
         )
         const drain = yield* Stream.runDrain(crawler.discoveries).pipe(Effect.fork)
-        // Walk and sample queries to the node are paced one per second per IP: the probe goes out within ~2 s.
-        for (let i = 0; i < 50 && samplesIn === 0; i++) yield* Effect.sleep("100 millis")
+        // Every query to the node is paced one per second per IP (join, the DHT's own bootstrap lookups, the walk):
+        // the probe goes out within a few seconds.
+        for (let i = 0; i < 150 && samplesIn === 0; i++) yield* Effect.sleep("100 millis")
         assert.strictEqual(samplesIn, 1, "the node is probed")
         yield* Effect.sleep("600 millis")
         // The probe was abandoned long before the 30 s query time-out, and the node is not probed again.
