@@ -11,9 +11,9 @@
 //   the store alone and with the pacer; and RSS growth per node over both (an upper bound: freed pages stay).
 // The reference's counterpart is `bench/referenceCrawler.mjs --measure-memory <count>`. No sockets are opened.
 import { makeKnownNodes } from "../src/crawler/knownNodes.js"
-import { makeIpPacer } from "../src/crawler/seen.js"
 import type { NodeContact } from "../src/krpc/compact.js"
 import type { NodeId } from "../src/krpc/ids.js"
+import { makeBudget } from "../src/socket/budget.js"
 
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) throw new Error("run with node --expose-gc")
@@ -45,12 +45,12 @@ const measure = (withPacer: boolean) => {
   const before = heap()
   const input = contacts(count)
   const known = makeKnownNodes(count * 2)
-  const pacer = makeIpPacer(1000, count * 2)
+  const pacer = makeBudget({ maxPps: 200, burst: 50, perIpIntervalMillis: 1000, capacity: count * 2 }, Date.now())
   retained.push(known, pacer)
   const now = Date.now()
   for (const c of input) {
     known.add(c, now)
-    if (withPacer) pacer.tryTake(c.host, now)
+    if (withPacer) pacer.reserveIp(c.host, now, Infinity)
   }
   known.takeFresh(count) // the walk drains the frontier
   input.length = 0 // the decoded replies are garbage once learnt

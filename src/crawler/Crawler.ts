@@ -11,7 +11,7 @@ import { join } from "./join.js"
 import * as CrawlerMetrics from "./metrics.js"
 import { makePeers } from "./peers.js"
 import { makeSample } from "./sample.js"
-import { type Candidate, makeCrawlState, type Stage } from "./state.js"
+import { type Candidate, makeCrawlState, type Stage, STAGES } from "./state.js"
 import { makeWalk } from "./walk.js"
 
 export { resolveBootstrap } from "./join.js"
@@ -125,7 +125,7 @@ const make = Effect.gen(function*() {
       CrawlerMetrics.queueDepth("candidates").unsafeUpdate(s.depth(s.candidates), [])
       CrawlerMetrics.queueDepth("lookups").unsafeUpdate(peers.queued(), [])
       CrawlerMetrics.budgetShare.unsafeUpdate(s.backoff.share, [])
-      for (const stage of ["join", "walk", "sample", "peers"] as const) {
+      for (const stage of STAGES) {
         CrawlerMetrics.stageQueries(stage).unsafeUpdate(s.spent[stage], [])
       }
       yield* Effect.sleep("1 second")

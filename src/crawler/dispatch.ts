@@ -34,7 +34,6 @@ export const makeDispatcher = (s: CrawlState, sources: ReadonlyArray<Source>, ma
     const fibers = yield* FiberSet.make<void, never>()
     const shares: Record<string, number> = { ...INITIAL_SHARES }
     const credit: Record<string, number> = Object.fromEntries(sources.map((x) => [x.stage, 0]))
-    const launched: Record<string, number> = Object.fromEntries(sources.map((x) => [x.stage, 0]))
     let inflight = 0
     // Packets kept for replies to other nodes' queries: a twentieth of a second's budget (at least 2).
     const headroom = Math.max(2, Math.floor(s.budget.maxPps / 20))
@@ -47,7 +46,6 @@ export const makeDispatcher = (s: CrawlState, sources: ReadonlyArray<Source>, ma
         const task = x.next()
         if (task === undefined) continue
         credit[x.stage]! -= task.cost ?? 1
-        launched[x.stage]!++
         return task
       }
       return undefined
@@ -104,8 +102,7 @@ export const makeDispatcher = (s: CrawlState, sources: ReadonlyArray<Source>, ma
       rebalance,
       drain,
       inflight: () => inflight,
-      shares: () => ({ ...shares }),
-      launched: () => ({ ...launched })
+      shares: () => ({ ...shares })
     }
   })
 

@@ -195,7 +195,6 @@ export const makePeers = (s: CrawlState) => {
     next,
     fetchFailed,
     queued: () => asks.size + waiting.size + lookups.size,
-    running: () => lookupsRunning,
     stats
   }
 }

@@ -76,5 +76,5 @@ export const makeSample = (s: CrawlState) => {
     return undefined
   }
 
-  return { next, queued: () => s.sampleQueue.size }
+  return { next }
 }

@@ -25,23 +25,3 @@ export const makeSeenSet = (capacity: number): SeenSet => {
     size: () => current.size + previous.size
   }
 }
-
-/** Per-IP pacing: at most one query per `intervalMillis` to any one IP (libtorrent bans > 5 packets/s). */
-export interface IpPacer {
-  /** True (and the IP's slot taken) if a query to `host` may go now. */
-  readonly tryTake: (host: string, now: number) => boolean
-}
-
-export const makeIpPacer = (intervalMillis: number, capacity = 200_000): IpPacer => {
-  const next = new Map<string, number>()
-  return {
-    tryTake: (host, now) => {
-      const at = next.get(host)
-      if (at !== undefined && at > now) return false
-      next.delete(host)
-      next.set(host, now + intervalMillis)
-      if (next.size > capacity) next.delete(next.keys().next().value!)
-      return true
-    }
-  }
-}

@@ -92,5 +92,5 @@ export const makeWalk = (s: CrawlState) => {
     }
   }
 
-  return { next, backlog: () => postponed.length }
+  return { next }
 }

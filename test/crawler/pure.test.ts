@@ -2,9 +2,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { randomBytes } from "node:crypto"
 import { makeAddressFilter, parseCidr, parseCidrList } from "../../src/crawler/addressFilter.js"
 import { makeKnownNodes } from "../../src/crawler/knownNodes.js"
-import { makeIpPacer, makeSeenSet } from "../../src/crawler/seen.js"
+import { makeSeenSet } from "../../src/crawler/seen.js"
 import { inArea, inAreas, neighbourOf, parseArea, parseAreaList, randomTarget } from "../../src/crawler/targets.js"
 import type { NodeId } from "../../src/krpc/index.js"
+import { makeBudget } from "../../src/socket/budget.js"
 
 const ok = <A>(r: { readonly ok: true; readonly value: A } | { readonly ok: false; readonly bad: string }): A => {
   if (!r.ok) throw new Error(`unexpected bad entry ${r.bad}`)
@@ -102,11 +103,11 @@ describe("bounded structures", () => {
     for (let i = 900; i < 1000; i++) assert.isFalse(seen.add(`k${i}`))
     assert.isAtMost(seen.size(), 200)
   })
-  it("the per-IP pacer allows one query per interval per IP", () => {
-    const pacer = makeIpPacer(1000)
-    assert.isTrue(pacer.tryTake("127.0.0.1", 0))
-    assert.isFalse(pacer.tryTake("127.0.0.1", 999))
-    assert.isTrue(pacer.tryTake("127.0.0.2", 999))
-    assert.isTrue(pacer.tryTake("127.0.0.1", 1000))
+  it("the per-IP pace allows one query per interval per IP", () => {
+    const pace = makeBudget({ maxPps: 100, burst: 10, perIpIntervalMillis: 1000 }, 0)
+    assert.strictEqual(pace.reserveIp("127.0.0.1", 0, 0), 0)
+    assert.strictEqual(pace.reserveIp("127.0.0.1", 999, 0), -1)
+    assert.strictEqual(pace.reserveIp("127.0.0.2", 999, 0), 0)
+    assert.strictEqual(pace.reserveIp("127.0.0.1", 1000, 0), 0)
   })
 })
