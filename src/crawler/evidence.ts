@@ -1,5 +1,5 @@
 import type { NodeContact } from "../krpc/compact.js"
-import { copyId, type InfoHash } from "../krpc/ids.js"
+import { copyId, idPrefix32, type InfoHash } from "../krpc/ids.js"
 import type { Discovery } from "../repository/model.js"
 
 // What the crawl has heard about each recent infohash, to decide which ones deserve peer finding and fetching
@@ -90,8 +90,7 @@ export const makeEvidence = (capacity: number, askSampler = true): EvidenceStore
       e.lastSeen = now
       if (withPeer) e.peersKnown = true
       if (reporter !== undefined) {
-        const r = reporter.id
-        const id = ((r[0]! << 24) | (r[1]! << 16) | (r[2]! << 8) | r[3]!) >>> 0
+        const id = idPrefix32(reporter.id)
         if (e.reporters.length < MAX_REPORTERS && !e.reporters.includes(id)) e.reporters.push(id)
         if (askSampler && source === "sample" && e.samplers.length < MAX_SAMPLERS && e.asked < MAX_SAMPLERS) {
           e.samplers.push({ id: copyId(reporter.id), host: reporter.host, port: reporter.port })

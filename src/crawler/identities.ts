@@ -2,7 +2,7 @@ import { Context, Effect, Layer, Option } from "effect"
 import { randomBytes } from "node:crypto"
 import { DhtConfig } from "../config/DhtConfig.js"
 import { DhtNodeLive } from "../dht/index.js"
-import { ID_LENGTH, type NodeId, unsafeNodeId } from "../krpc/ids.js"
+import { ID_LENGTH, idPrefix32, type NodeId, unsafeNodeId } from "../krpc/ids.js"
 import { Dht } from "../rpc/Dht.js"
 import { KrpcNode } from "../rpc/KrpcNode.js"
 import type { Budget } from "../socket/budget.js"
@@ -31,18 +31,16 @@ export class Identities extends Context.Tag("bitscrape/Identities")<Identities, 
   readonly budget: Budget
 }>() {}
 
-const prefixOf = (id: Uint8Array) => ((id[0]! << 24) | (id[1]! << 16) | (id[2]! << 8) | id[3]!) >>> 0
-
 const identityOf = (
   node: Context.Tag.Service<KrpcNode>,
   dht: Context.Tag.Service<Dht>,
   socket: Context.Tag.Service<DhtSocket>
-): Identity => ({ node, dht, socket, prefix: prefixOf(node.self) })
+): Identity => ({ node, dht, socket, prefix: idPrefix32(node.self) })
 
 /** The identity whose id is nearest (XOR, first 32 bits) to `target`. */
 export const nearestIdentity = (all: ReadonlyArray<Identity>, target: Uint8Array): Identity => {
   if (all.length === 1) return all[0]!
-  const t = prefixOf(target)
+  const t = idPrefix32(target)
   let best = all[0]!
   let bestDistance = (best.prefix ^ t) >>> 0
   for (let i = 1; i < all.length; i++) {

@@ -50,6 +50,9 @@ export const toHex = (id: Uint8Array): string => Buffer.from(id.buffer, id.byteO
 /** A fresh random node id (not BEP 42 secured; see `bep42.secureNodeId`). */
 export const randomNodeId = (): NodeId => unsafeNodeId(randomBytes(ID_LENGTH))
 
+/** The first 32 bits of an id as an unsigned integer (XOR distances at that precision; a compact id key). */
+export const idPrefix32 = (id: Uint8Array): number => ((id[0]! << 24) | (id[1]! << 16) | (id[2]! << 8) | id[3]!) >>> 0
+
 /** A private copy, detached from the datagram a decoded id may point into. */
 export const copyId = <A extends Uint8Array>(id: A): A => Uint8Array.prototype.slice.call(id) as A
 
