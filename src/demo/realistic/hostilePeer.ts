@@ -1,5 +1,5 @@
 import { Effect, type Scope } from "effect"
-import net from "node:net"
+import type net from "node:net"
 import { toHex } from "../../krpc/ids.js"
 import {
   decodeExtendedHandshake,
@@ -12,6 +12,7 @@ import {
   makeFrameReader,
   METADATA_PIECE
 } from "../../wire/messages.js"
+import { listenScoped } from "./tcpServer.js"
 
 // A BEP 9 peer that misbehaves the way some real ones do, for the realistic network model. BEP 3 handshake,
 // BEP 10 extended handshake advertising ut_metadata, then one of:
@@ -113,20 +114,6 @@ export const makeHostilePeer = (
   infos: ReadonlyMap<string, Uint8Array>,
   other: Uint8Array
 ): Effect.Effect<HostilePeer, Error, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.async<{ server: net.Server; sockets: Set<net.Socket> }, Error>((resume) => {
-      const sockets = new Set<net.Socket>()
-      const server = net.createServer((socket) => {
-        sockets.add(socket)
-        socket.on("close", () => sockets.delete(socket))
-        serve(socket, behaviour, infos, other)
-      })
-      server.once("error", (e) => resume(Effect.fail(e)))
-      server.listen({ host, port: 0 }, () => resume(Effect.succeed({ server, sockets })))
-    }),
-    ({ server, sockets }) =>
-      Effect.async<void>((resume) => {
-        sockets.forEach((s) => s.destroy())
-        server.close(() => resume(Effect.void))
-      })
-  ).pipe(Effect.map(({ server }) => ({ host, port: (server.address() as net.AddressInfo).port, behaviour })))
+  listenScoped(host, (socket) => serve(socket, behaviour, infos, other)).pipe(
+    Effect.map((port) => ({ host, port, behaviour }))
+  )

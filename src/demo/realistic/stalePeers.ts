@@ -1,7 +1,7 @@
 import { Effect, type Scope } from "effect"
 import { spawnSync } from "node:child_process"
 import { readFileSync } from "node:fs"
-import net from "node:net"
+import { listenScoped } from "./tcpServer.js"
 
 // Stale peers: addresses announced for infohashes whose peers are gone. On the real DHT a connect to such a peer
 // mostly times out (the host is gone or firewalled: SYNs go unanswered) rather than being refused, and that is
@@ -48,21 +48,7 @@ export const dropRuleInstalled = (cidr: string): boolean => iptables(["-C", ...R
 
 /** A TCP listener on `host` that accepts connections and never sends a byte, for the scope. */
 export const makeStallListener = (host: string): Effect.Effect<number, Error, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.async<{ server: net.Server; sockets: Set<net.Socket> }, Error>((resume) => {
-      const sockets = new Set<net.Socket>()
-      const server = net.createServer((socket) => {
-        sockets.add(socket)
-        socket.on("error", () => socket.destroy())
-        socket.on("close", () => sockets.delete(socket))
-        socket.resume()
-      })
-      server.once("error", (e) => resume(Effect.fail(e)))
-      server.listen({ host, port: 0 }, () => resume(Effect.succeed({ server, sockets })))
-    }),
-    ({ server, sockets }) =>
-      Effect.async<void>((resume) => {
-        sockets.forEach((s) => s.destroy())
-        server.close(() => resume(Effect.void))
-      })
-  ).pipe(Effect.map(({ server }) => (server.address() as net.AddressInfo).port))
+  listenScoped(host, (socket) => {
+    socket.on("error", () => socket.destroy())
+    socket.resume()
+  })
