@@ -38,6 +38,7 @@ import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import "../test/support/loopbackGuard.mjs"
 import { makeTestSwarm } from "../test/support/swarm/TestSwarm.js"
+import { envNumber } from "./harness.js"
 
 // === Settings ===
 
@@ -52,10 +53,6 @@ const BITSCRAPE_HOST = "127.31.0.1"
 const NOWHERE = "127.0.0.99:9"
 const FRACTIONS = [0.5, 0.9, 0.95, 0.99] as const
 
-const envNumber = (name: string, fallback: number) => {
-  const v = Number(process.env[name])
-  return Number.isFinite(v) && v > 0 ? v : fallback
-}
 const sizes = (process.env["BITSCRAPE_BENCH_SWARM_SIZES"] ?? "200,1000").split(",").map((s) => Number(s.trim()))
   .filter((n) => Number.isInteger(n) && n >= 10)
 /** The same outbound packet budget for both (BitScrape's default is 200/s; a 5,000-node swarm needs more). */

@@ -57,3 +57,9 @@ export let sink: unknown
 export const consume = (x: unknown) => {
   sink = x
 }
+
+/** A positive number from the environment, or `fallback` when unset or not a positive number. */
+export const envNumber = (name: string, fallback: number) => {
+  const v = Number(process.env[name])
+  return Number.isFinite(v) && v > 0 ? v : fallback
+}

@@ -30,15 +30,12 @@ import path from "node:path"
 import { fileURLToPath } from "node:url"
 import "../test/support/loopbackGuard.mjs"
 import { type LibtorrentSeededTorrent, makeLibtorrentSeeders } from "../test/support/seeders/LibtorrentSeeders.js"
+import { envNumber } from "./harness.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const guard = path.join(root, "test/support/loopbackGuard.mjs")
 const referenceScript = path.join(root, "bench/referenceFetcher.mjs")
 
-const envNumber = (name: string, fallback: number) => {
-  const v = Number(process.env[name])
-  return Number.isFinite(v) && v > 0 ? v : fallback
-}
 const sizes = (process.env["BITSCRAPE_BENCH_TORRENTS_LIST"] ?? "100,1000,10000").split(",")
   .map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0)
 /** The seeder names bulk torrents by index only, so two sessions would seed the same torrents: one by default. */

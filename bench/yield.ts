@@ -33,12 +33,9 @@ import {
   type Program,
   runContender
 } from "./contenders.js"
+import { envNumber } from "./harness.js"
 
 const log = (message: string) => process.stderr.write(`[bench/yield] ${message}\n`)
-const envNumber = (name: string, fallback: number) => {
-  const v = Number(process.env[name])
-  return Number.isFinite(v) && v > 0 ? v : fallback
-}
 const seconds = envNumber("BITSCRAPE_BENCH_YIELD_SECONDS", 600)
 const nodes = envNumber("BITSCRAPE_BENCH_YIELD_NODES", 10_000)
 const shares = (process.env["BITSCRAPE_BENCH_YIELD_SHARES"] ?? "0.05,0.35").split(",").map(Number)
