@@ -143,6 +143,9 @@ describe("web UI in chromium", () => {
       await page.waitForURL(/\/search\?q=ubuntu$/)
       const rows = page.getByTestId("result")
       await rows.first().waitFor()
+      // The unfiltered list can still be on screen for a moment after the URL changed: wait for the results of
+      // this search to replace it (up to 10 s; a wrong count still fails the assertion below).
+      for (let t = 0; t < 100 && (await rows.count()) !== 1; t++) await page.waitForTimeout(100)
       assert.strictEqual(await rows.count(), 1)
       assert.include(await rows.first().innerText(), "5.69 GiB")
       await screenshot(page, "search")
