@@ -5,7 +5,16 @@
 // per source address, inside the private network namespace) when iptables works, else by the contender itself.
 import Database from "better-sqlite3"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs"
+import {
+  appendFileSync,
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync
+} from "node:fs"
 import os from "node:os"
 import path from "node:path"
 import { createInterface } from "node:readline"
@@ -186,6 +195,8 @@ const commandFor = (spec: ContenderSpec, program: Program, bootstrap: string, se
     ? {
       command: program.command,
       args: [
+        // BITSCRAPE_BENCH_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): Node flags for BitScrape only.
+        ...(process.env["BITSCRAPE_BENCH_NODE_FLAGS"] ?? "").split(" ").filter((f) => f !== ""),
         ...program.args,
         "crawl",
         ...["--bootstrap", bootstrap, "--bind", assertLoopback(spec.host), "--port", "0", "--allow", "127.0.0.0/8"],
@@ -228,7 +239,10 @@ export const runContender = async (options: {
   const fetched = new Map<string, number>()
   let last: Record<string, unknown> = {}
   let summary: Record<string, unknown> | undefined
+  // BITSCRAPE_BENCH_STDOUT_LOG=<file>: every stdout line of every contender, for diagnostics (e.g. --trace-gc).
+  const stdoutLog = process.env["BITSCRAPE_BENCH_STDOUT_LOG"]
   createInterface({ input: child.stdout! }).on("line", (line) => {
+    if (stdoutLog !== undefined) appendFileSync(stdoutLog, `${spec.host} ${line}\n`)
     if (!line.startsWith("{")) return
     try {
       const m = JSON.parse(line) as Record<string, unknown>

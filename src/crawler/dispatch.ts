@@ -9,13 +9,16 @@ import type { CrawlState, Stage } from "./state.js"
 // away, and the shares follow the measured yield (see `rebalance`). Queries in flight are bounded by the
 // budget × the time a query takes (Little's law), and by `maxInflight`.
 
-/** One query (or one lookup) a stage wants to run now. */
-export interface Task {
+/**
+ * One query (or one lookup) a stage wants to run now: an effect (run in a fiber of the dispatcher's), or for
+ * single queries on the hot path a callback task, `start(done)`, that runs without a fiber (see
+ * `KrpcNode.request`) and calls `done` once when it is over.
+ */
+export type Task = {
   readonly stage: Stage
-  readonly run: Effect.Effect<void>
   /** Packets it is expected to send (1 for a single query; a lookup's traversal sends many). */
   readonly cost?: number | undefined
-}
+} & ({ readonly run: Effect.Effect<void> } | { readonly start: (done: () => void) => void })
 
 /** A stage as the dispatcher sees it: the next task it could run now, if any. */
 export interface Source {
@@ -54,7 +57,7 @@ export const makeDispatcher = (s: CrawlState, sources: ReadonlyArray<Source>, ma
     const loop = Effect.gen(function*() {
       while (!s.run.stopping) {
         const t = s.now()
-        if (s.budget.available(t) < headroom + 1 || inflight >= maxInflight) {
+        if (s.budget.available(t) < headroom + 1 || inflight >= maxInflight || s.overflowing() > 0) {
           yield* Effect.sleep(tick)
           continue
         }
@@ -64,13 +67,27 @@ export const makeDispatcher = (s: CrawlState, sources: ReadonlyArray<Source>, ma
           continue
         }
         inflight++
-        yield* FiberSet.run(
-          fibers,
-          task.run.pipe(
-            Effect.catchAllCause((cause) => Effect.logDebug("crawler task failed", cause)),
-            Effect.ensuring(Effect.sync(() => inflight--))
+        if ("start" in task) {
+          let over = false
+          try {
+            task.start(() => {
+              if (!over) inflight--
+              over = true
+            })
+          } catch (cause) {
+            if (!over) inflight--
+            over = true
+            yield* Effect.logDebug("crawler task failed", cause)
+          }
+        } else {
+          yield* FiberSet.run(
+            fibers,
+            task.run.pipe(
+              Effect.catchAllCause((cause) => Effect.logDebug("crawler task failed", cause)),
+              Effect.ensuring(Effect.sync(() => inflight--))
+            )
           )
-        )
+        }
         // While backing off, use only `share` of the budget: rest in proportion after each launch.
         const share = s.backoff.share
         yield* share < 1 ? Effect.sleep(Math.ceil(((1 / share) - 1) * 1000 / s.budget.maxPps)) : Effect.yieldNow()

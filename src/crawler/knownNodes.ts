@@ -24,6 +24,10 @@ export class KnownNode {
   nextSampleAt = 0
   /** Position in the crawler's sampling queue (-1: not queued). */
   sampleSlot = -1
+  /** Last time the walk queried it; -1 never. */
+  lastWalked = -1
+  /** Waiting in the walk's revisit queue (each node at most once). */
+  revisitQueued = false
   lastSeen: number
   constructor(
     readonly key: string,

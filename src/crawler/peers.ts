@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import type { InfoHash } from "../krpc/ids.js"
 import { responseNodes } from "../krpc/messages.js"
 import { IndexedHeap } from "../util/heap.js"
@@ -88,19 +88,20 @@ export const makePeers = (s: CrawlState) => {
   }
   s.hooks.evidence = want
 
-  const found = (infoHash: InfoHash, peers: ReadonlyArray<{ host: string; port: number }>) =>
-    Effect.gen(function*() {
-      const t = s.now()
-      let usable = 0
-      for (const p of peers) {
-        if (!s.usable(p.host, p.port)) continue
-        usable++
-        yield* s.discovered({ infoHash, source: "lookup", at: t, peer: p })
-      }
-      if (usable > 0) s.yields.peers++
-      return usable
-    })
+  /** Hands the usable peers found for `infoHash` on; returns how many there were. */
+  const foundNow = (infoHash: InfoHash, peers: ReadonlyArray<{ host: string; port: number }>) => {
+    const t = s.now()
+    let usable = 0
+    for (const p of peers) {
+      if (!s.usable(p.host, p.port)) continue
+      usable++
+      s.discoveredNow({ infoHash, source: "lookup", at: t, peer: p })
+    }
+    if (usable > 0) s.yields.peers++
+    return usable
+  }
 
+  /** One get_peers to the node whose sample held the infohash, as a callback task. */
   const askSampler = (e: InfohashEvidence): Task => {
     const sampler = e.samplers.shift()!
     e.asked++
@@ -108,21 +109,18 @@ export const makePeers = (s: CrawlState) => {
     const id = nearestIdentity(s.identities, e.infoHash)
     return {
       stage: "peers",
-      run: Effect.suspend(() => {
+      start: (done) => {
         s.queries.get_peers++
         s.spent.peers++
-        return id.node.getPeers(sampler, e.infoHash).pipe(
-          Effect.flatMap((r) => {
-            s.learnNodes(responseNodes(r))
-            return found(e.infoHash, r.values ?? [])
-          }),
-          Effect.tap((n) => Effect.sync(() => n > 0 && stats.askedWithPeers++)),
-          Effect.ignore,
-          Effect.ensuring(Effect.sync(() => {
-            if (s.evidence.get(e.key) === e) want(e)
-          }))
-        )
-      })
+        id.node.request(sampler, { method: "get_peers", infoHash: e.infoHash }, (result) => {
+          if (Either.isRight(result)) {
+            s.learnNodes(responseNodes(result.right))
+            if (foundNow(e.infoHash, result.right.values ?? []) > 0) stats.askedWithPeers++
+          }
+          if (s.evidence.get(e.key) === e) want(e)
+          done()
+        })
+      }
     }
   }
 
@@ -143,7 +141,7 @@ export const makePeers = (s: CrawlState) => {
             s.spent.peers += result.queried
             lookupCost += (result.queried - lookupCost) / 8
             s.learnNodes(result.closest.map((r) => r.contact))
-            return found(e.infoHash, result.peers)
+            return Effect.sync(() => foundNow(e.infoHash, result.peers))
           }),
           Effect.tap((n) =>
             n > 0

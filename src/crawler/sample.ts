@@ -1,5 +1,7 @@
-import { Effect } from "effect"
+import { Either } from "effect"
 import { copyId } from "../krpc/ids.js"
+import type { Response } from "../krpc/messages.js"
+import type { QueryFailure } from "../rpc/KrpcNode.js"
 import type { Task } from "./dispatch.js"
 import { nearestIdentity } from "./identities.js"
 import type { KnownNode } from "./knownNodes.js"
@@ -20,41 +22,49 @@ export const makeSample = (s: CrawlState) => {
     else s.sampleQueue.push(n)
   }
 
-  const sampleNode = (n: KnownNode) =>
-    Effect.gen(function*() {
-      s.queries.sample_infohashes++
-      s.spent.sample++
-      const id = nearestIdentity(s.identities, n.id)
-      const query = id.node.sampleInfohashes(n.contact, randomTarget(s.config.targets))
-      const reply = yield* Effect.either(
-        n.samples === true ? query : Effect.timeoutTo(query, {
-          duration: s.config.sampleProbeTimeoutMillis,
-          onTimeout: () => undefined,
-          onSuccess: (r) => r
-        })
-      )
-      if (reply._tag === "Left") {
-        if (reply.left._tag === "QueryPaced") {
-          n.nextSampleAt = s.now() + s.budget.perIpIntervalMillis
-          return
-        }
-        if (reply.left._tag === "KrpcError" || n.samples !== true) n.samples = false
-        return yield* s.failedNode(n, reply.left)
+  const answeredSample = (n: KnownNode, r: Response) => {
+    n.samples = true
+    n.nextSampleAt = s.now() + Math.max(s.config.minSampleInterval, r.interval ?? 0) * 1000
+    s.answeredNow(n, r)
+    const t = s.now()
+    const reporter = n.contact
+    for (const ih of r.samples ?? []) {
+      if (s.discoveredNow({ infoHash: copyId(ih), source: "sample", at: t }, reporter)) s.yields.sample++
+    }
+  }
+
+  /** One sample_infohashes, as a callback task (no fiber through the round trip). */
+  const sampleNode = (n: KnownNode, done: () => void) => {
+    s.queries.sample_infohashes++
+    s.spent.sample++
+    const id = nearestIdentity(s.identities, n.id)
+    let over = false
+    const finish = (result: Either.Either<Response, QueryFailure> | undefined) => {
+      if (over) return
+      over = true
+      if (probe !== undefined) clearTimeout(probe)
+      if (result === undefined) cancel()
+      if (result === undefined) n.samples = false // silent on BEP 51 within the probe time; still a node for the walk
+      else if (Either.isRight(result)) answeredSample(n, result.right)
+      else if (result.left._tag === "QueryPaced") n.nextSampleAt = s.now() + s.budget.perIpIntervalMillis
+      else {
+        if (result.left._tag === "KrpcError" || n.samples !== true) n.samples = false
+        s.failedNodeNow(n, result.left)
       }
-      if (reply.right === undefined) {
-        n.samples = false // silent on BEP 51; still a node for the walk
-        return
-      }
-      const r = reply.right
-      n.samples = true
-      n.nextSampleAt = s.now() + Math.max(s.config.minSampleInterval, r.interval ?? 0) * 1000
-      yield* s.answered(n, r)
-      const t = s.now()
-      const reporter = n.contact
-      for (const ih of r.samples ?? []) {
-        if (yield* s.discovered({ infoHash: copyId(ih), source: "sample", at: t }, reporter)) s.yields.sample++
-      }
-    })
+      reschedule(n)
+      done()
+    }
+    // A node not yet known to answer BEP 51 gets a short probe: many ignore the query without a word. (Only
+    // needed when the query's own time-out is longer.)
+    const probe = n.samples !== true && id.node.timing().timeoutMillis > s.config.sampleProbeTimeoutMillis
+      ? setTimeout(() => finish(undefined), s.config.sampleProbeTimeoutMillis)
+      : undefined
+    const cancel = id.node.request(
+      n.contact,
+      { method: "sample_infohashes", target: randomTarget(s.config.targets) },
+      finish
+    )
+  }
 
   /** The next sample query, or undefined when no node may be sampled now. */
   const next = (): Task | undefined => {
@@ -71,7 +81,7 @@ export const makeSample = (s: CrawlState) => {
       // Reserve the node for a while even before asking (it is out of the queue until rescheduled).
       n.nextSampleAt = s.now() + s.config.minSampleInterval * 1000
       n.lastQueried = s.now()
-      return { stage: "sample", run: sampleNode(n).pipe(Effect.ensuring(Effect.sync(() => reschedule(n)))) }
+      return { stage: "sample", start: (done) => sampleNode(n, done) }
     }
     return undefined
   }

@@ -1,4 +1,4 @@
-import { Effect, Option, Queue } from "effect"
+import { Effect, Option, Queue, Runtime } from "effect"
 import type { CrawlerSettings } from "../config/CrawlerConfig.js"
 import type { SocketAddress } from "../krpc/address.js"
 import { checkNodeId } from "../krpc/bep42.js"
@@ -97,69 +97,107 @@ export const makeCrawlState = (
       for (const c of contacts) if (usable(c.host, c.port)) known.add(c, t)
     }
 
+    // The callback paths (`…Now`) cannot wait for room in a queue: when one is full, the item waits in a fiber
+    // of its own (nothing is dropped), and the dispatcher launches nothing until those are through.
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    let overflowing = 0
+    function offerNow<A>(q: Queue.Queue<A>, item: A) {
+      if (q.unsafeOffer(item)) return
+      overflowing++
+      runFork(Queue.offer(q, item)).addObserver(() => overflowing--)
+    }
+
     /** Items buffered in a queue (negative size while consumers wait; a shut-down queue is empty). */
     function depth<A>(q: Queue.Queue<A>) {
       return Math.max(0, Option.getOrElse(q.unsafeSize(), () => 0))
     }
 
+    /** The bookkeeping of a sighting (after its discovery was queued): whether it is new, and the candidate. */
+    function note(d: Discovery, reporter: NodeContact | undefined) {
+      counts[d.source]++
+      CrawlerMetrics.countDiscovery(d.source)
+      const key = toHex(d.infoHash)
+      const isNew = seen.add(key)
+      if (isNew) CrawlerMetrics.uniqueInfohashes.unsafeUpdate(seen.size(), [])
+      if (d.peer !== undefined) withPeers.add(key)
+      const e = evidence.note(key, d.infoHash, d.source, reporter, d.peer !== undefined, d.at)
+      hooks.evidence(e)
+      const candidate: Candidate | undefined = config.metadata && d.peer !== undefined
+        ? {
+          infoHash: copyId(d.infoHash),
+          peers: [d.peer],
+          source: d.source,
+          weight: config.strategies.evidence ? e.weight : 0
+        }
+        : undefined
+      return { isNew, candidate }
+    }
+
     /** Records an infohash sighting; hands peers to the fetcher. Returns whether the infohash is new. */
     function discovered(d: Discovery, reporter?: NodeContact) {
       return Effect.gen(function*() {
-        counts[d.source]++
-        CrawlerMetrics.countDiscovery(d.source)
         yield* Queue.offer(discoveries, d)
-        const key = toHex(d.infoHash)
-        const isNew = seen.add(key)
-        if (isNew) CrawlerMetrics.uniqueInfohashes.unsafeUpdate(seen.size(), [])
-        if (d.peer !== undefined) withPeers.add(key)
-        const e = evidence.note(key, d.infoHash, d.source, reporter, d.peer !== undefined, d.at)
-        hooks.evidence(e)
-        if (config.metadata && d.peer !== undefined) {
-          yield* Queue.offer(candidates, {
-            infoHash: copyId(d.infoHash),
-            peers: [d.peer],
-            source: d.source,
-            weight: config.strategies.evidence ? e.weight : 0
-          })
-        }
+        const { candidate, isNew } = note(d, reporter)
+        if (candidate !== undefined) yield* Queue.offer(candidates, candidate)
         return isNew
       })
     }
 
+    /** `discovered` for the callback paths. */
+    function discoveredNow(d: Discovery, reporter?: NodeContact) {
+      offerNow(discoveries, d)
+      const { candidate, isNew } = note(d, reporter)
+      if (candidate !== undefined) offerNow(candidates, candidate)
+      return isNew
+    }
+
+    /** The bookkeeping of an answer: the node is alive; its sighting for the repository. */
+    function sighting(n: KnownNode, r: Response): NodeSighting {
+      const t = now()
+      n.lastResponse = t
+      run.lastAnswer = t
+      n.failures = 0
+      // A node answering for the first time becomes a sampling candidate (picked nodes are rescheduled by the
+      // sampler itself: their nextSampleAt is no longer 0).
+      if (n.inArea && n.samples === undefined && n.nextSampleAt === 0 && n.sampleSlot < 0) sampleQueue.push(n)
+      return {
+        id: copyId(r.id),
+        host: n.host,
+        port: n.port,
+        seenAt: t,
+        respondedAt: t,
+        bep42: { valid: true, invalid: false, exempt: undefined }[checkNodeId(r.id, n.host)],
+        version: r.v === undefined ? undefined : Uint8Array.prototype.slice.call(r.v)
+      }
+    }
+
     function answered(n: KnownNode, r: Response) {
       return Effect.gen(function*() {
-        const t = now()
-        n.lastResponse = t
-        run.lastAnswer = t
-        n.failures = 0
-        // A node answering for the first time becomes a sampling candidate (picked nodes are rescheduled by the
-        // sampler itself: their nextSampleAt is no longer 0).
-        if (n.inArea && n.samples === undefined && n.nextSampleAt === 0 && n.sampleSlot < 0) sampleQueue.push(n)
-        yield* Queue.offer(nodeSightings, {
-          id: copyId(r.id),
-          host: n.host,
-          port: n.port,
-          seenAt: t,
-          respondedAt: t,
-          bep42: { valid: true, invalid: false, exempt: undefined }[checkNodeId(r.id, n.host)],
-          version: r.v === undefined ? undefined : Uint8Array.prototype.slice.call(r.v)
-        })
+        yield* Queue.offer(nodeSightings, sighting(n, r))
         learnNodes(responseNodes(r))
       })
     }
 
+    /** `answered` for the callback paths. */
+    function answeredNow(n: KnownNode, r: Response) {
+      offerNow(nodeSightings, sighting(n, r))
+      learnNodes(responseNodes(r))
+    }
+
+    function failedNodeNow(n: KnownNode, error: QueryFailure) {
+      if (error._tag === "QueryPaced") return // not sent: says nothing about the node
+      // A node that answers with garbage is banned; one that does not answer is forgotten after a few tries.
+      if (error._tag === "MalformedResponse") {
+        ban(n.host)
+        known.remove(n)
+        return
+      }
+      n.failures++
+      if (n.failures >= FORGET_AFTER_FAILURES) known.remove(n)
+    }
+
     function failedNode(n: KnownNode, error: QueryFailure) {
-      return Effect.sync(() => {
-        if (error._tag === "QueryPaced") return // not sent: says nothing about the node
-        // A node that answers with garbage is banned; one that does not answer is forgotten after a few tries.
-        if (error._tag === "MalformedResponse") {
-          ban(n.host)
-          known.remove(n)
-          return
-        }
-        n.failures++
-        if (n.failures >= FORGET_AFTER_FAILURES) known.remove(n)
-      })
+      return Effect.sync(() => failedNodeNow(n, error))
     }
 
     /** Never talks to `host` again in this crawl, and remembers it for the next ones. */
@@ -202,8 +240,13 @@ export const makeCrawlState = (
       learnNodes,
       depth,
       discovered,
+      discoveredNow,
       answered,
+      answeredNow,
       failedNode,
+      failedNodeNow,
+      /** Items waiting for room in a full queue (the dispatcher waits while there are any). */
+      overflowing: () => overflowing,
       ban,
       ipFree
     }

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Either } from "effect"
 import * as TokenBucket from "../socket/tokenBucket.js"
 import type { Task } from "./dispatch.js"
 import { nearestIdentity } from "./identities.js"
@@ -16,25 +16,42 @@ import { neighbourOf, randomTarget } from "./targets.js"
  * the tables, at 0.2 queries/s per IP, far below libtorrent's 5).
  */
 const REVISIT_AFTER_MS = 5_000
-/** Known nodes looked at per revisit pick (bounds the cost of one pick in a store of 200,000). */
-const REVISIT_SCAN = 2048
+/** Queue entries looked at per revisit pick (entries whose IP is busy go to the back). */
+const REVISIT_SCAN = 16
 /** Revisits use at most this share of the packet budget: idle budget is no reason to ask the same nodes forever. */
 const REVISIT_SHARE = 0.25
 
 export const makeWalk = (s: CrawlState) => {
   // Fresh nodes whose IP was busy when their turn came: retried before newer ones.
   const postponed: Array<KnownNode> = []
-  let cursor: IterableIterator<KnownNode> | undefined
   const revisits = TokenBucket.make(Math.max(1, s.budget.maxPps * REVISIT_SHARE), 10, s.now())
+  // Nodes that answered the walk, in the order they were last asked (a FIFO read from `head`; each node at most
+  // once): the front is the node that has rested longest, so a revisit pick is O(1) instead of a scan.
+  let rested: Array<KnownNode> = []
+  let head = 0
+  const requeue = (n: KnownNode) => {
+    if (n.revisitQueued || n.lastResponse < 0 || s.known.get(n.host, n.port) !== n) return
+    n.revisitQueued = true
+    rested.push(n)
+  }
+  const shift = (): KnownNode => {
+    const n = rested[head]!
+    rested[head++] = undefined as unknown as KnownNode
+    if (head > 1024 && head * 2 > rested.length) {
+      rested = rested.slice(head)
+      head = 0
+    }
+    n.revisitQueued = false
+    return n
+  }
 
   const fresh = (): KnownNode | undefined => {
-    for (let i = 0; i < postponed.length; i++) {
-      const n = postponed[i]!
-      if (s.known.get(n.host, n.port) !== n) {
-        postponed.splice(i--, 1)
-        continue
-      }
-      if (s.ipFree(n.host)) return postponed.splice(i, 1)[0]
+    // At most 32 looked at per pick, in rotation (many nodes can share one busy IP).
+    for (let i = Math.min(32, postponed.length); i > 0; i--) {
+      const n = postponed.shift()!
+      if (s.known.get(n.host, n.port) !== n) continue
+      if (s.ipFree(n.host)) return n
+      postponed.push(n)
     }
     for (let tries = 0; tries < 16; tries++) {
       const n = s.known.takeFresh(1)[0]
@@ -45,21 +62,25 @@ export const makeWalk = (s: CrawlState) => {
     return undefined
   }
 
-  /** The least recently queried responsive node among the next REVISIT_SCAN of the store, if rested enough. */
+  /** The responsive node that has rested longest, if it has rested REVISIT_AFTER_MS (queried by anyone). */
   const revisit = (): KnownNode | undefined => {
-    let best: KnownNode | undefined
-    for (let i = 0; i < REVISIT_SCAN; i++) {
-      cursor ??= s.known.values()
-      const next = cursor.next()
-      if (next.done === true) {
-        cursor = undefined
-        break
+    const t = s.now()
+    for (let i = 0; i < REVISIT_SCAN && head < rested.length; i++) {
+      const n = rested[head]!
+      if (s.known.get(n.host, n.port) !== n || n.lastResponse < 0) {
+        shift() // forgotten or no longer answering: out of the rotation
+        continue
       }
-      const n = next.value
-      if (n.lastResponse < 0 || !s.ipFree(n.host)) continue
-      if (best === undefined || n.lastQueried < best.lastQueried) best = n
+      // The queue is in the order of walk queries: if the front was walked too recently, so was everyone behind.
+      if (t - n.lastWalked <= REVISIT_AFTER_MS) return undefined
+      // Asked recently by another stage (the sampler), or its IP is busy: to the back.
+      if (t - n.lastQueried <= REVISIT_AFTER_MS || !s.ipFree(n.host)) {
+        requeue(shift())
+        continue
+      }
+      return shift()
     }
-    return best !== undefined && s.now() - best.lastQueried > REVISIT_AFTER_MS ? best : undefined
+    return undefined
   }
 
   /** The next walk query, or undefined when no node can be asked now. */
@@ -67,7 +88,7 @@ export const makeWalk = (s: CrawlState) => {
     const n = fresh() ?? (TokenBucket.peek(revisits, s.now()) >= 1 ? revisit() : undefined)
     if (n === undefined) return undefined
     if (n.lastResponse >= 0 && n.walks > 0) TokenBucket.tryTake(revisits, s.now())
-    n.lastQueried = s.now()
+    n.lastQueried = n.lastWalked = s.now()
     const target = n.inArea && Math.random() < 0.5 ? neighbourOf(n.id) : randomTarget(s.config.targets)
     // Every other query to a node goes from the identity nearest to it (so it files that id in a fine-grained
     // bucket); the others go from each of our identities in turn (so every node's table comes to hold our ids in
@@ -76,19 +97,19 @@ export const makeWalk = (s: CrawlState) => {
     const id = turn % 2 === 0 ? nearestIdentity(s.identities, n.id) : s.identities[(turn >> 1) % s.identities.length]!
     return {
       stage: "walk",
-      run: Effect.suspend(() => {
+      start: (done) => {
         s.queries.find_node++
         s.spent.walk++
-        return id.node.findNode(n.contact, target).pipe(
-          Effect.matchEffect({
-            onFailure: (e) => s.failedNode(n, e),
-            onSuccess: (r) => {
-              if (n.lastResponse < 0) s.yields.walk++
-              return s.answered(n, r)
-            }
-          })
-        )
-      })
+        id.node.request(n.contact, { method: "find_node", target }, (result) => {
+          if (Either.isLeft(result)) s.failedNodeNow(n, result.left)
+          else {
+            if (n.lastResponse < 0) s.yields.walk++
+            s.answeredNow(n, result.right)
+          }
+          requeue(n)
+          done()
+        })
+      }
     }
   }
 

@@ -39,6 +39,8 @@ export class RoutingTable extends Context.Tag("bitscrape/RoutingTable")<RoutingT
   readonly unsafeObserve: (contact: NodeContact, sighting: Sighting) => Buckets.Placement
   /** Synchronous `closest`, for the per-packet path. */
   readonly unsafeClosest: (target: Uint8Array, count: number) => ReadonlyArray<NodeContact>
+  /** Synchronous `failed`, for the per-packet path. */
+  readonly unsafeFailed: (id: Uint8Array) => void
 }>() {}
 
 const make = Effect.gen(function*() {
@@ -71,6 +73,7 @@ const make = Effect.gen(function*() {
     size: Effect.sync(() => table.size),
     entries: Effect.sync(() => Buckets.entries(table).map((e) => ({ ...e, state: Buckets.state(e, now()) }))),
     unsafeObserve,
+    unsafeFailed: (id) => Buckets.failed(table, id, now()),
     unsafeClosest
   })
 })

@@ -1,4 +1,18 @@
-import { Context, Duration, Effect, Either, Exit, FiberId, Layer, Queue, Stream } from "effect"
+import {
+  Cause,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  FiberId,
+  Layer,
+  Option,
+  Queue,
+  Runtime,
+  Stream
+} from "effect"
 import { DhtConfig } from "../config/DhtConfig.js"
 import { checkNodeId } from "../krpc/bep42.js"
 import { decodeMessage, encodeMessage, peekTransactionId } from "../krpc/codec.js"
@@ -23,6 +37,13 @@ export interface Target {
   readonly port: number
   readonly id?: Uint8Array | undefined
 }
+
+/** One outbound query, as `request` (the callback path) takes it. */
+export type Outbound =
+  | { readonly method: "ping" }
+  | { readonly method: "find_node"; readonly target: Uint8Array }
+  | { readonly method: "get_peers"; readonly infoHash: InfoHash }
+  | { readonly method: "sample_infohashes"; readonly target: Uint8Array }
 
 /** A query we received that tells the crawler something: an infohash somebody looks for or announces. */
 export interface Harvest {
@@ -77,6 +98,19 @@ export class KrpcNode extends Context.Tag("bitscrape/KrpcNode")<KrpcNode, {
   ) => Effect.Effect<Response, QueryFailure>
   /** Sends BEP 51 `sample_infohashes`. */
   readonly sampleInfohashes: (to: Target, target: Uint8Array) => Effect.Effect<Response, QueryFailure>
+  /**
+   * The same queries without a fiber: `done` is called once, with the reply or the failure (get_peers without a
+   * token fails with MalformedResponse, as `getPeers` does). For hot paths — the crawler sends hundreds a second
+   * — nothing lives through the round trip but the transaction record, so little survives to the old
+   * generation. Same pace, budget, time-outs and counters as the effects; not interruptible (the transaction
+   * ends by reply or time-out, or when the node closes). Returns a cancel function: the transaction is
+   * forgotten and `done` is not called.
+   */
+  readonly request: (
+    to: Target,
+    query: Outbound,
+    done: (result: Either.Either<Response, QueryFailure>) => void
+  ) => () => void
   /** Infohashes learnt from incoming get_peers/announce_peer; a bounded buffer, dropping (and counting) when full. */
   readonly harvest: Stream.Stream<Harvest>
   /** Queries awaiting a reply. */
@@ -89,14 +123,17 @@ export class KrpcNode extends Context.Tag("bitscrape/KrpcNode")<KrpcNode, {
 
 interface Pending {
   /** Resumes the waiting query; set when it starts waiting (a reply that comes first waits in `early`). */
-  done: ((exit: Exit.Exit<Response | ErrorMessage, MalformedResponse | QueryTimeout>) => void) | undefined
-  early: Exit.Exit<Response | ErrorMessage, MalformedResponse | QueryTimeout> | undefined
+  done: ((exit: Settled) => void) | undefined
+  early: Settled | undefined
   readonly deadline: number
   readonly sentAt: number
   readonly host: string
   readonly port: number
   readonly method: string
 }
+
+/** How a transaction ended: the reply (or error reply), a malformed reply or a time-out, or interruption. */
+type Settled = Exit.Exit<Response | ErrorMessage, MalformedResponse | QueryTimeout>
 
 const HARVEST_BUFFER = 4096
 /** Timed-out transactions remembered, so a late reply is recognised (and its RTT measured). */
@@ -142,9 +179,10 @@ const make = Effect.gen(function*() {
   let nextT = Math.floor(Math.random() * 0xffffffff)
 
   const budget = socket.budget
+  const runFork = Runtime.runFork(yield* Effect.runtime<never>())
   const ctx = { self, config, family, closest: table.unsafeClosest, tokens, peers, now }
 
-  const complete = (p: Pending, exit: Exit.Exit<Response | ErrorMessage, MalformedResponse | QueryTimeout>) => {
+  const complete = (p: Pending, exit: Settled) => {
     if (p.done !== undefined) p.done(exit)
     else p.early = exit
   }
@@ -156,7 +194,7 @@ const make = Effect.gen(function*() {
     t: Uint8Array,
     host: string,
     port: number,
-    exit: Exit.Exit<Response | ErrorMessage, MalformedResponse | QueryTimeout>
+    exit: Settled
   ): Pending | "wrong-source" | "unknown" => {
     if (t.length !== 4) return "unknown"
     const key = ((t[0]! << 24) | (t[1]! << 16) | (t[2]! << 8) | t[3]!) >>> 0
@@ -305,6 +343,55 @@ const make = Effect.gen(function*() {
 
   // === Outbound ===
 
+  /** Registers a transaction: its id `t`, sent now, due by the current time-out. */
+  const open = (to: Target, method: string): { readonly key: number; readonly t: Uint8Array; readonly p: Pending } => {
+    let key = (nextT = (nextT + 1) >>> 0)
+    while (pending.has(key)) key = nextT = (nextT + 1) >>> 0
+    const t = Uint8Array.of(key >>> 24, (key >>> 16) & 0xff, (key >>> 8) & 0xff, key & 0xff)
+    const sentAt = now()
+    const p: Pending = {
+      done: undefined,
+      early: undefined,
+      host: to.host,
+      port: to.port,
+      method,
+      sentAt,
+      deadline: sentAt + (adaptive ? rtt.timeout() : timeoutMillis)
+    }
+    pending.set(key, p)
+    somethingPending.unsafeOpen()
+    stats.queriesOut++
+    Metrics.countQueryOut(method)
+    Metrics.inflight.unsafeUpdate(pending.size, [])
+    return { key, t, p }
+  }
+
+  const close = (key: number) => {
+    pending.delete(key)
+    Metrics.inflight.unsafeUpdate(pending.size, [])
+  }
+
+  /**
+   * What a settled transaction means for the query: an error reply is a KrpcError; a time-out is counted and
+   * marks the node failing in the routing table. `undefined` when it was interrupted.
+   */
+  const outcome = (to: Target, method: string, exit: Settled): Either.Either<Response, QueryFailure> | undefined => {
+    if (Exit.isSuccess(exit)) {
+      const reply = exit.value
+      return reply._tag === "ErrorMessage"
+        ? Either.left(new KrpcError({ method, host: to.host, port: to.port, code: reply.code, message: reply.message }))
+        : Either.right(reply)
+    }
+    const failure = Cause.failureOption(exit.cause)
+    if (Option.isNone(failure)) return undefined
+    const e = failure.value
+    if (e._tag === "MalformedResponse") return Either.left(new MalformedResponse({ ...e, method }))
+    stats.timeouts++
+    Metrics.unsafeIncrement(Metrics.timeouts)
+    if (to.id !== undefined) table.unsafeFailed(to.id)
+    return Either.left(e)
+  }
+
   /**
    * Every query goes through the per-IP pace first (waiting at most `maxPaceWaitMillis` for its IP's slot),
    * then the packet budget (in `socket.send`).
@@ -331,72 +418,92 @@ const make = Effect.gen(function*() {
   ): Effect.Effect<Response, QueryFailure> =>
     slots.withPermits(1)(
       Effect.suspend(() => {
-        let key = (nextT = (nextT + 1) >>> 0)
-        while (pending.has(key)) key = nextT = (nextT + 1) >>> 0
-        const t = Uint8Array.of(key >>> 24, (key >>> 16) & 0xff, (key >>> 8) & 0xff, key & 0xff)
-        const p: Pending = {
-          done: undefined,
-          early: undefined,
-          host: to.host,
-          port: to.port,
-          method,
-          sentAt: now(),
-          deadline: now() + (adaptive ? rtt.timeout() : timeoutMillis)
-        }
-        pending.set(key, p)
-        somethingPending.unsafeOpen()
-        stats.queriesOut++
-        Metrics.countQueryOut(method)
-        Metrics.inflight.unsafeUpdate(pending.size, [])
+        const { key, p, t } = open(to, method)
         return socket.send(to.host, to.port, encodeMessage(build(t))).pipe(
           Effect.zipRight(
-            Effect.async<Response | ErrorMessage, MalformedResponse | QueryTimeout>((resume) => {
-              if (p.early !== undefined) return resume(p.early)
-              p.done = resume
+            Effect.async<Settled>((resume) => {
+              if (p.early !== undefined) return resume(Effect.succeed(p.early))
+              p.done = (exit) => resume(Effect.succeed(exit))
             })
           ),
-          Effect.mapError((e) => e._tag === "MalformedResponse" ? new MalformedResponse({ ...e, method }) : e),
-          Effect.flatMap((reply) =>
-            reply._tag === "ErrorMessage"
-              ? Effect.fail(
-                new KrpcError({ method, host: to.host, port: to.port, code: reply.code, message: reply.message })
-              )
-              : Effect.succeed(reply)
-          ),
-          Effect.tapError((e) => {
-            if (e._tag !== "QueryTimeout") return Effect.void
-            stats.timeouts++
-            Metrics.unsafeIncrement(Metrics.timeouts)
-            return to.id === undefined ? Effect.void : table.failed(to.id)
-          }),
-          Effect.ensuring(Effect.sync(() => {
-            pending.delete(key)
-            Metrics.inflight.unsafeUpdate(pending.size, [])
-          }))
+          Effect.flatMap((exit) => outcome(to, method, exit) ?? Effect.interrupt),
+          Effect.ensuring(Effect.sync(() => close(key)))
         )
       })
     )
 
   const envelope = (t: Uint8Array) => ({ t, v: config.version, id: self, ro: config.readOnly ? true : undefined })
 
+  const build = (q: Outbound) => (t: Uint8Array): KrpcMessage => {
+    switch (q.method) {
+      case "ping":
+        return { _tag: "PingQuery", ...envelope(t) }
+      case "find_node":
+        return { _tag: "FindNodeQuery", ...envelope(t), target: q.target as NodeId, want: undefined }
+      case "get_peers":
+        return { _tag: "GetPeersQuery", ...envelope(t), info_hash: q.infoHash, want: undefined }
+      case "sample_infohashes":
+        return { _tag: "SampleInfohashesQuery", ...envelope(t), target: q.target as NodeId, want: undefined }
+    }
+  }
+
+  /** A get_peers reply must carry a token (BEP 5). */
+  const checked = (to: Target, q: Outbound, result: Either.Either<Response, QueryFailure>) =>
+    q.method === "get_peers" && Either.isRight(result) && result.right.token === undefined
+      ? Either.left(new MalformedResponse({ method: "get_peers", host: to.host, port: to.port, reason: "no token" }))
+      : result
+
+  const request = (
+    to: Target,
+    q: Outbound,
+    done: (result: Either.Either<Response, QueryFailure>) => void
+  ): () => void => {
+    const t0 = now()
+    const wait = budget.reserveIp(to.host, t0, config.maxPaceWaitMillis)
+    if (wait < 0) {
+      stats.paced++
+      done(Either.left(new QueryPaced({ method: q.method, host: to.host, port: to.port })))
+      return () => {}
+    }
+    if (wait > 0 || pending.size >= config.maxInflight) {
+      // Rare on the hot path (callers pick free IPs): the effect waits on the Clock and for a slot.
+      const query = transact(to, q.method, build(q))
+      const fiber = runFork(Effect.either(wait === 0 ? query : Effect.zipRight(Effect.sleep(wait), query)))
+      fiber.addObserver((exit) => {
+        if (Exit.isSuccess(exit)) done(checked(to, q, exit.value))
+      })
+      return () => void runFork(Fiber.interrupt(fiber))
+    }
+    const { key, p, t } = open(to, q.method)
+    p.done = (exit) => {
+      close(key)
+      // Interrupted when the node closes: reported as a time-out (no reply came).
+      const result = outcome(to, q.method, exit) ??
+        Either.left(new QueryTimeout({ method: q.method, host: to.host, port: to.port }))
+      done(checked(to, q, result))
+    }
+    const bytes = encodeMessage(build(q)(t))
+    const packetWait = budget.reservePacket(t0)
+    if (packetWait === 0) socket.transmit(to.host, to.port, bytes)
+    else setTimeout(() => socket.transmit(to.host, to.port, bytes), packetWait)
+    return () => {
+      if (pending.get(key) === p) close(key)
+      p.done = () => {}
+    }
+  }
+
   return KrpcNode.of({
     self,
     local: socket.local,
-    ping: (to) => send(to, "ping", (t) => ({ _tag: "PingQuery", ...envelope(t) })),
-    findNode: (to, target) =>
-      send(
-        to,
-        "find_node",
-        (t) => ({ _tag: "FindNodeQuery", ...envelope(t), target: target as NodeId, want: undefined })
-      ),
+    ping: (to) => send(to, "ping", build({ method: "ping" })),
+    findNode: (to, target) => send(to, "find_node", build({ method: "find_node", target })),
     getPeers: (to, infoHash) =>
-      send(to, "get_peers", (t) => ({ _tag: "GetPeersQuery", ...envelope(t), info_hash: infoHash, want: undefined }))
-        .pipe(
-          Effect.filterOrFail(
-            (r) => r.token !== undefined,
-            () => new MalformedResponse({ method: "get_peers", host: to.host, port: to.port, reason: "no token" })
-          )
-        ),
+      send(to, "get_peers", build({ method: "get_peers", infoHash })).pipe(
+        Effect.filterOrFail(
+          (r) => r.token !== undefined,
+          () => new MalformedResponse({ method: "get_peers", host: to.host, port: to.port, reason: "no token" })
+        )
+      ),
     announcePeer: (to, infoHash, port, token, impliedPort) =>
       send(to, "announce_peer", (t) => ({
         _tag: "AnnouncePeerQuery",
@@ -407,13 +514,8 @@ const make = Effect.gen(function*() {
         implied_port: impliedPort,
         seed: undefined
       })),
-    sampleInfohashes: (to, target) =>
-      send(to, "sample_infohashes", (t) => ({
-        _tag: "SampleInfohashesQuery",
-        ...envelope(t),
-        target: target as NodeId,
-        want: undefined
-      })),
+    sampleInfohashes: (to, target) => send(to, "sample_infohashes", build({ method: "sample_infohashes", target })),
+    request,
     harvest: Stream.fromQueue(harvestQueue),
     inflight: Effect.sync(() => pending.size),
     stats: () => stats,

@@ -65,6 +65,11 @@ export class DhtSocket extends Context.Tag("bitscrape/DhtSocket")<DhtSocket, {
    * function, called only when the budget allows (a reply that would be dropped is never built).
    */
   readonly trySend: (host: string, port: number, bytes: Uint8Array | (() => Uint8Array)) => boolean
+  /**
+   * Sends now, without consulting the budget: for callers that reserved the packet themselves
+   * (`budget.reservePacket`), on the per-query path that runs without a fiber.
+   */
+  readonly transmit: (host: string, port: number, bytes: Uint8Array) => void
   /** This socket's counters. */
   readonly stats: () => Readonly<SocketStats>
   /** The packet budget and per-IP pace its sends go through (shared when `OutboundBudget` was provided). */
@@ -219,6 +224,7 @@ const makeUdp = Effect.gen(function*() {
     incoming: edges.incoming,
     send: (host, port, bytes) => edges.withBudget(transmit(host, port, bytes)),
     trySend: (host, port, bytes) => edges.ifBudget(transmit(host, port, bytes)),
+    transmit: (host, port, bytes) => transmit(host, port, bytes)(),
     stats: () => edges.stats,
     budget: edges.budget
   })

@@ -106,6 +106,7 @@ const makeMemorySocket = Effect.gen(function*() {
     incoming: edges.incoming,
     send: (host, port, bytes) => edges.withBudget(transmit(host, port, bytes)),
     trySend: (host, port, bytes) => edges.ifBudget(transmit(host, port, bytes)),
+    transmit: (host, port, bytes) => transmit(host, port, bytes)(),
     stats: () => edges.stats,
     budget: edges.budget
   })

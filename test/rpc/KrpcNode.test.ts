@@ -231,3 +231,66 @@ describe("KrpcNode client bookkeeping", () => {
       assert.strictEqual(error._tag, "MalformedResponse")
     }).pipe(Effect.provide(quietNet)))
 })
+
+describe("KrpcNode.request (the callback path of the crawler's hot queries)", () => {
+  const silent = { host: "127.0.0.9", port: 6881 }
+  const quietNet = MemoryNetworkLive({ silent: [silent] })
+  type Result = Parameters<Parameters<Effect.Effect.Success<typeof memoryNode>["node"]["request"]>[2]>[0]
+
+  it.scoped("answers, times out, refuses a tokenless get_peers and forgets a cancelled query", () =>
+    Effect.gen(function*() {
+      const network = yield* MemoryNetwork
+      yield* network.attach(silent.host, silent.port, () => {})
+      const a = yield* memoryNode({ host: "127.0.0.1", queryTimeout: Duration.seconds(2) })
+      const b = yield* memoryNode({ host: "127.0.0.2" })
+      const results: Array<Result> = []
+      const collect = (r: Result) => void results.push(r)
+
+      // A reply: find_node's nodes, and both sides know each other.
+      a.node.request(b.address, { method: "find_node", target: b.node.self }, collect)
+      for (let i = 0; i < 20 && results.length === 0; i++) yield* Effect.yieldNow()
+      assert.strictEqual(results.length, 1)
+      assert.isTrue(results[0]!._tag === "Right" && results[0]!.right.id.length === 20)
+      assert.strictEqual(yield* b.table.size, 1)
+
+      // get_peers: the reply carries a token, so it is a success.
+      a.node.request(b.address, { method: "get_peers", infoHash: infoHash() }, collect)
+      for (let i = 0; i < 20 && results.length === 1; i++) yield* Effect.yieldNow()
+      assert.isTrue(results[1]?._tag === "Right" && results[1].right.token !== undefined)
+
+      // No reply: a time-out after the configured time, counted, leaving no pending entry.
+      a.node.request(silent, { method: "ping" }, collect)
+      assert.strictEqual(yield* a.node.inflight, 1)
+      yield* TestClock.adjust("2 seconds")
+      for (let i = 0; i < 20 && results.length === 2; i++) yield* Effect.yieldNow()
+      assert.isTrue(results[2]?._tag === "Left" && results[2].left._tag === "QueryTimeout")
+      assert.strictEqual(yield* a.node.inflight, 0)
+      assert.strictEqual(a.node.stats().timeouts, 1)
+
+      // Cancelled: forgotten at once, `done` never called, no time-out counted.
+      const cancel = a.node.request(silent, { method: "ping" }, collect)
+      assert.strictEqual(yield* a.node.inflight, 1)
+      cancel()
+      assert.strictEqual(yield* a.node.inflight, 0)
+      yield* TestClock.adjust("3 seconds")
+      yield* Effect.yieldNow()
+      assert.strictEqual(results.length, 3)
+      assert.strictEqual(a.node.stats().timeouts, 1)
+    }).pipe(Effect.provide(quietNet)))
+
+  it.scoped("keeps the per-IP pace: a second query to the same IP waits for its slot", () =>
+    Effect.gen(function*() {
+      const a = yield* memoryNode({ host: "127.0.0.1", perIpIntervalMillis: 1000 })
+      const b = yield* memoryNode({ host: "127.0.0.2" })
+      const results: Array<Result> = []
+      a.node.request(b.address, { method: "ping" }, (r) => void results.push(r))
+      a.node.request(b.address, { method: "ping" }, (r) => void results.push(r))
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      assert.strictEqual(results.length, 1) // the second waits for the IP's next slot, a second later
+      assert.strictEqual(a.node.stats().queriesOut, 1)
+      yield* TestClock.adjust("1 second")
+      for (let i = 0; i < 20 && results.length < 2; i++) yield* Effect.yieldNow()
+      assert.strictEqual(results.length, 2)
+      assert.isTrue(results.every((r) => r._tag === "Right"))
+    }).pipe(Effect.provide(MemoryNetworkLive())))
+})
