@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Option, Stream, TestClock } from "effect"
+import { Duration, Effect, type Either, Exit, Fiber, Option, Stream, TestClock } from "effect"
 import { randomBytes } from "node:crypto"
 import { MemoryNetwork, MemoryNetworkLive } from "../../src/dht/index.js"
-import type { InfoHash, KrpcMessage, NodeId } from "../../src/krpc/index.js"
+import type { InfoHash, KrpcMessage, NodeId, Response } from "../../src/krpc/index.js"
 import { decodeMessage, encodeMessage, toHex } from "../../src/krpc/index.js"
+import type { QueryFailure } from "../../src/rpc/KrpcNode.js"
 import { memoryNode } from "../support/dhtNodes.js"
 
 const infoHash = () => randomBytes(20) as Uint8Array as InfoHash
@@ -235,7 +236,7 @@ describe("KrpcNode client bookkeeping", () => {
 describe("KrpcNode.request (the callback path of the crawler's hot queries)", () => {
   const silent = { host: "127.0.0.9", port: 6881 }
   const quietNet = MemoryNetworkLive({ silent: [silent] })
-  type Result = Parameters<Parameters<Effect.Effect.Success<typeof memoryNode>["node"]["request"]>[2]>[0]
+  type Result = Either.Either<Response, QueryFailure>
 
   it.scoped("answers, times out, refuses a tokenless get_peers and forgets a cancelled query", () =>
     Effect.gen(function*() {
