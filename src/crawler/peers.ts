@@ -1,4 +1,4 @@
-import { Effect, Either } from "effect"
+import { Either } from "effect"
 import type { InfoHash } from "../krpc/ids.js"
 import { responseNodes } from "../krpc/messages.js"
 import { IndexedHeap } from "../util/heap.js"
@@ -134,26 +134,19 @@ export const makePeers = (s: CrawlState) => {
     return {
       stage: "peers",
       cost: lookupCost,
-      run: Effect.suspend(() => {
+      start: (done) => {
         s.queries.get_peers++
-        return id.dht.getPeers(e.infoHash).pipe(
-          Effect.flatMap((result) => {
-            s.spent.peers += result.queried
-            lookupCost += (result.queried - lookupCost) / 8
-            s.learnNodes(result.closest.map((r) => r.contact))
-            return Effect.sync(() => foundNow(e.infoHash, result.peers))
-          }),
-          Effect.tap((n) =>
-            n > 0
-              ? Effect.sync(() => stats.lookupsWithPeers++)
-              : s.discovered({ infoHash: e.infoHash, source: "lookup", at: s.now() })
-          ),
-          Effect.ensuring(Effect.sync(() => {
-            lookupsRunning--
-            if (s.evidence.get(e.key) === e) want(e)
-          }))
-        )
-      })
+        id.dht.getPeersNow(e.infoHash, (result) => {
+          s.spent.peers += result.queried
+          lookupCost += (result.queried - lookupCost) / 8
+          s.learnNodes(result.closest.map((r) => r.contact))
+          if (foundNow(e.infoHash, result.peers) > 0) stats.lookupsWithPeers++
+          else s.discoveredNow({ infoHash: e.infoHash, source: "lookup", at: s.now() })
+          lookupsRunning--
+          if (s.evidence.get(e.key) === e) want(e)
+          done()
+        })
+      }
     }
   }
 

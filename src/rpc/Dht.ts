@@ -1,4 +1,4 @@
-import { Context, Effect, Layer, Schedule } from "effect"
+import { Context, Effect, Either, Layer, Schedule } from "effect"
 import { DhtConfig } from "../config/DhtConfig.js"
 import type { SocketAddress } from "../krpc/address.js"
 import type { NodeContact } from "../krpc/compact.js"
@@ -7,7 +7,7 @@ import { type Response, responseNodes } from "../krpc/messages.js"
 import { randomIdAtPrefix } from "../routing/buckets.js"
 import { RoutingTable } from "../routing/RoutingTable.js"
 import { KrpcNode, type Target } from "./KrpcNode.js"
-import { lookup, type LookupReply, type LookupResult } from "./lookup.js"
+import { lookup, type LookupReply, type LookupResult, traverse as traverseNow } from "./lookup.js"
 
 /** BEP 5: buckets unchanged for 15 minutes are refreshed with a lookup of a random id in their range. */
 const REFRESH_STALE_MS = 15 * 60_000
@@ -36,6 +36,11 @@ export class Dht extends Context.Tag("bitscrape/Dht")<Dht, {
   readonly findNode: (target: Uint8Array) => Effect.Effect<LookupResult>
   /** Iterative get_peers for `infoHash`: peers found and the closest nodes with their tokens. */
   readonly getPeers: (infoHash: InfoHash) => Effect.Effect<LookupResult>
+  /**
+   * `getPeers` without fibers (over `KrpcNode.request`): `done` is called once with the result; returns a
+   * cancel function. For the crawler, which runs many lookups at once.
+   */
+  readonly getPeersNow: (infoHash: InfoHash, done: (result: LookupResult) => void) => () => void
   /** get_peers lookup, then announce_peer to the closest nodes that gave a token. */
   readonly announce: (infoHash: InfoHash, port: number, impliedPort?: boolean) => Effect.Effect<AnnounceResult>
 }>() {}
@@ -65,6 +70,15 @@ const make = Effect.gen(function*() {
 
   const findNode = (target: Uint8Array) => traverse(target, (c) => node.findNode(c, target))
   const getPeers = (infoHash: InfoHash) => traverse(infoHash, (c) => node.getPeers(c, infoHash))
+
+  const getPeersNow = (infoHash: InfoHash, done: (result: LookupResult) => void) =>
+    traverseNow(
+      { target: infoHash, seeds: table.unsafeClosest(infoHash, config.k * 2), alpha: config.alpha, k: config.k, self },
+      (c, reply) =>
+        node.request(c, { method: "get_peers", infoHash }, (r) =>
+          reply(Either.isRight(r) ? toReply(r.right) : undefined)),
+      done
+    )
 
   const bootstrap = Effect.fn("Dht.bootstrap")(function*(addresses: ReadonlyArray<SocketAddress>) {
     yield* Effect.forEach(addresses, (a) => Effect.ignore(node.findNode(a, self)), { concurrency: config.alpha })
@@ -98,7 +112,7 @@ const make = Effect.gen(function*() {
     Effect.forkScoped
   )
 
-  return Dht.of({ bootstrap, findNode, getPeers, announce })
+  return Dht.of({ bootstrap, findNode, getPeers, getPeersNow, announce })
 })
 
 /** The DHT node's lookups and upkeep, over `KrpcNode` and `RoutingTable`. */

@@ -1,4 +1,4 @@
-import { Effect, Either, Queue } from "effect"
+import { Effect, Either, Exit, Fiber, Runtime } from "effect"
 import type { SocketAddress } from "../krpc/address.js"
 import type { NodeContact } from "../krpc/compact.js"
 import { compareDistance, equals, toHex } from "../krpc/ids.js"
@@ -32,12 +32,10 @@ export interface LookupResult {
   readonly responded: number
 }
 
-/** What to look up, where to start, and how to ask one node (the query function, so tests need no sockets). */
-export interface LookupOptions<E> {
+/** What to look up and where to start. */
+export interface TraversalOptions {
   readonly target: Uint8Array
   readonly seeds: ReadonlyArray<NodeContact>
-  /** Asks one node; a failure (any `E`) marks the node failed and the lookup goes on without it. */
-  readonly query: (contact: NodeContact) => Effect.Effect<LookupReply, E>
   /** Parallelism (α). */
   readonly alpha: number
   /** Result size and convergence width (k). */
@@ -47,6 +45,18 @@ export interface LookupOptions<E> {
   /** Safety bound on queries per lookup (hostile networks can hand out endless "closer" nodes). */
   readonly maxQueries?: number | undefined
 }
+
+/** What to look up, where to start, and how to ask one node (the query function, so tests need no sockets). */
+export interface LookupOptions<E> extends TraversalOptions {
+  /** Asks one node; a failure (any `E`) marks the node failed and the lookup goes on without it. */
+  readonly query: (contact: NodeContact) => Effect.Effect<LookupReply, E>
+}
+
+/**
+ * Asks one node, calling `reply` once with what it said (undefined: it failed); returns a cancel function
+ * (after which `reply` is not called).
+ */
+export type Ask = (contact: NodeContact, reply: (r: LookupReply | undefined) => void) => () => void
 
 type Status = "new" | "pending" | "ok" | "failed"
 interface Candidate {
@@ -60,80 +70,56 @@ interface Candidate {
 const MAX_CANDIDATES = 256
 
 /**
- * Iterative Kademlia lookup (BEP 5): α queries at a time, converging on the k closest responsive nodes,
- * collecting `values` as peers. Never fails; at most `maxQueries` queries (default 256).
+ * Iterative Kademlia lookup (BEP 5) driven by callbacks: α queries at a time, converging on the k closest
+ * responsive nodes, collecting `values` as peers; `done` is called once with the result. At most `maxQueries`
+ * queries (default 256). Returns a cancel function that cancels the queries in flight (`done` is not called).
+ * No fiber lives through the traversal: the crawler runs many at once.
  */
-export const lookup = <E>(options: LookupOptions<E>): Effect.Effect<LookupResult> =>
-  Effect.scoped(Effect.gen(function*() {
-    const { alpha, k, target } = options
-    const maxQueries = options.maxQueries ?? 256
-    const candidates: Array<Candidate> = []
-    const seen = new Set<string>()
-    const peers = new Map<string, SocketAddress>()
-    let queried = 0
-    let responded = 0
+export const traverse = (options: TraversalOptions, ask: Ask, done: (result: LookupResult) => void): () => void => {
+  const { alpha, k, target } = options
+  const maxQueries = options.maxQueries ?? 256
+  const candidates: Array<Candidate> = []
+  const seen = new Set<string>()
+  const peers = new Map<string, SocketAddress>()
+  const cancels = new Map<Candidate, () => void>()
+  let queried = 0
+  let responded = 0
+  let over = false
 
-    const add = (contact: NodeContact) => {
-      if (options.self !== undefined && equals(contact.id, options.self)) return
-      const key = `${toHex(contact.id)}|${contact.host}|${contact.port}`
-      if (seen.has(key)) return
-      seen.add(key)
-      let lo = 0
-      let hi = candidates.length
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1
-        if (compareDistance(target, candidates[mid]!.contact.id, contact.id) <= 0) lo = mid + 1
-        else hi = mid
-      }
-      if (lo >= MAX_CANDIDATES) return
-      candidates.splice(lo, 0, { contact, key, status: "new", token: undefined })
-      if (candidates.length > MAX_CANDIDATES) candidates.pop()
+  const add = (contact: NodeContact) => {
+    if (options.self !== undefined && equals(contact.id, options.self)) return
+    const key = `${toHex(contact.id)}|${contact.host}|${contact.port}`
+    if (seen.has(key)) return
+    seen.add(key)
+    let lo = 0
+    let hi = candidates.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (compareDistance(target, candidates[mid]!.contact.id, contact.id) <= 0) lo = mid + 1
+      else hi = mid
     }
-    options.seeds.forEach(add)
+    if (lo >= MAX_CANDIDATES) return
+    candidates.splice(lo, 0, { contact, key, status: "new", token: undefined })
+    if (candidates.length > MAX_CANDIDATES) candidates.pop()
+  }
+  options.seeds.forEach(add)
 
-    /** Unqueried candidates among the k closest that have not failed, at most `n`. */
-    const launchable = (n: number): Array<Candidate> => {
-      const out: Array<Candidate> = []
-      let live = 0
-      for (const c of candidates) {
-        if (live >= k || out.length >= n) break
-        if (c.status === "failed") continue
-        live++
-        if (c.status === "new") out.push(c)
-      }
-      return out
+  /** Unqueried candidates among the k closest that have not failed, at most `n`. */
+  const launchable = (n: number): Array<Candidate> => {
+    const out: Array<Candidate> = []
+    let live = 0
+    for (const c of candidates) {
+      if (live >= k || out.length >= n) break
+      if (c.status === "failed") continue
+      live++
+      if (c.status === "new") out.push(c)
     }
+    return out
+  }
 
-    const completions = yield* Queue.unbounded<readonly [Candidate, Either.Either<LookupReply, E>]>()
-    let inflight = 0
-    for (;;) {
-      const room = Math.min(alpha - inflight, maxQueries - queried)
-      if (room > 0) {
-        for (const c of launchable(room)) {
-          c.status = "pending"
-          inflight++
-          queried++
-          yield* options.query(c.contact).pipe(
-            Effect.either,
-            Effect.flatMap((result) => completions.offer([c, result] as const)),
-            Effect.forkScoped
-          )
-        }
-      }
-      if (inflight === 0) break
-      const [c, result] = yield* completions.take
-      inflight--
-      if (Either.isLeft(result)) {
-        c.status = "failed"
-        continue
-      }
-      responded++
-      c.status = "ok"
-      c.token = result.right.token
-      for (const p of result.right.values ?? []) peers.set(`${p.host}|${p.port}`, p)
-      for (const n of result.right.nodes) add(n)
-    }
-    return {
+  const finish = () => {
+    over = true
+    done({
       closest: candidates.filter((c) => c.status === "ok").slice(0, k).map((c) => ({
         contact: c.contact,
         token: c.token
@@ -141,5 +127,76 @@ export const lookup = <E>(options: LookupOptions<E>): Effect.Effect<LookupResult
       peers: [...peers.values()],
       queried,
       responded
+    })
+  }
+
+  const onReply = (c: Candidate, r: LookupReply | undefined) => {
+    if (over) return
+    cancels.delete(c)
+    if (r === undefined) c.status = "failed"
+    else {
+      responded++
+      c.status = "ok"
+      c.token = r.token
+      for (const p of r.values ?? []) peers.set(`${p.host}|${p.port}`, p)
+      for (const n of r.nodes) add(n)
     }
-  }))
+    step()
+  }
+
+  // Launches what may run; finishes once nothing is in flight (a reply that comes synchronously re-enters
+  // here: `stepping` turns that into another round of the loop instead of recursion).
+  let stepping = false
+  let again = false
+  const step = () => {
+    if (stepping) {
+      again = true
+      return
+    }
+    stepping = true
+    do {
+      again = false
+      const room = Math.min(alpha - cancels.size, maxQueries - queried)
+      if (room > 0) {
+        for (const c of launchable(room)) {
+          c.status = "pending"
+          queried++
+          let answered = false
+          const cancel = ask(c.contact, (r) => {
+            answered = true
+            onReply(c, r)
+          })
+          if (!answered) cancels.set(c, cancel)
+        }
+      }
+    } while (again && !over)
+    stepping = false
+    if (!over && cancels.size === 0) finish()
+  }
+  step()
+
+  return () => {
+    if (over) return
+    over = true
+    for (const cancel of cancels.values()) cancel()
+    cancels.clear()
+  }
+}
+
+/**
+ * Iterative Kademlia lookup (BEP 5) over an effectful query function: `traverse` with each query run in a fiber
+ * of its own. Never fails; interrupting it interrupts the queries in flight.
+ */
+export const lookup = <E>(options: LookupOptions<E>): Effect.Effect<LookupResult> =>
+  Effect.flatMap(Effect.runtime<never>(), (runtime) =>
+    Effect.async<LookupResult>((resume) => {
+      const cancel = traverse(options, (contact, reply) => {
+        const fiber = Runtime.runFork(runtime)(Effect.either(options.query(contact)))
+        // A query that dies (a defect) counts as failed: the traversal must go on.
+        fiber.addObserver((exit) =>
+          reply(Exit.isSuccess(exit) && Either.isRight(exit.value) ? exit.value.right : undefined)
+        )
+        return () => void Runtime.runFork(runtime)(Fiber.interrupt(fiber))
+      }, (result) => resume(Effect.succeed(result)))
+      return Effect.sync(cancel)
+    }))
