@@ -39,8 +39,11 @@ export const makeDispatcher = (s: CrawlState, sources: ReadonlyArray<Source>, ma
     const credit: Record<string, number> = Object.fromEntries(sources.map((x) => [x.stage, 0]))
     let inflight = 0
     // Packets kept for replies to other nodes' queries: a twentieth of a second's budget (at least 2).
-    const headroom = Math.max(2, Math.floor(s.budget.maxPps / 20))
-    const tick = Math.max(2, Math.ceil(1000 / s.budget.maxPps))
+    // (Never more than half the bucket: with a small --burst the crawl must still be able to send.)
+    const headroom = Math.min(Math.max(2, Math.floor(s.budget.maxPps / 20)), Math.floor(s.budget.burst / 2))
+    // When the budget is spent, wait for a few packets' worth (at most 25 ms) rather than one: the loop wakes
+    // ~40 times a second instead of once per packet, and launches what accrued in one go.
+    const tick = Math.max(2, Math.min(25, Math.ceil(5000 / s.budget.maxPps)))
 
     const pick = (): Task | undefined => {
       for (const x of sources) credit[x.stage] = Math.min(MAX_CREDIT, credit[x.stage]! + (shares[x.stage] ?? FLOOR))

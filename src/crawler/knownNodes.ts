@@ -20,6 +20,8 @@ export class KnownNode {
   walks = 0
   /** BEP 51: undefined unknown, true answered sample_infohashes, false did not. */
   samples: boolean | undefined = undefined
+  /** BEP 51 probes that went unanswered. */
+  sampleProbes = 0
   /** Earliest time we may sample it again (its BEP 51 `interval`); 0 until first picked for sampling. */
   nextSampleAt = 0
   /** Position in the crawler's sampling queue (-1: not queued). */

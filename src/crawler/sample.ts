@@ -14,6 +14,11 @@ import { randomTarget } from "./targets.js"
 // without a word. The node that returned a sample is remembered with it: it stores the infohash's peers, so one
 // get_peers to it is the cheapest way to find them (stage "peers").
 
+/** Probes a node gets before it counts as not answering BEP 51. */
+const SAMPLE_PROBES = 2
+/** When an unanswered probe is repeated (ms). */
+const PROBE_RETRY_MS = 30_000
+
 export const makeSample = (s: CrawlState) => {
   /** Back into the sampling queue at its `nextSampleAt`, unless it refused BEP 51 or was forgotten meanwhile. */
   const reschedule = (n: KnownNode) => {
@@ -33,6 +38,16 @@ export const makeSample = (s: CrawlState) => {
     }
   }
 
+  /**
+   * A probe went unanswered: the node ignores BEP 51 (most do, without a word) — or the query or its reply was
+   * lost (a few % each way on the real DHT), or it was busy. One more probe a while later, then it is only a
+   * node for the walk. (An error reply says "no BEP 51" at once.)
+   */
+  const silent = (n: KnownNode) => {
+    if (++n.sampleProbes >= SAMPLE_PROBES) n.samples = false
+    else n.nextSampleAt = s.now() + Math.max(PROBE_RETRY_MS, s.config.minSampleInterval * 1000)
+  }
+
   /** One sample_infohashes, as a callback task (no fiber through the round trip). */
   const sampleNode = (n: KnownNode, done: () => void) => {
     s.queries.sample_infohashes++
@@ -43,12 +58,14 @@ export const makeSample = (s: CrawlState) => {
       if (over) return
       over = true
       if (probe !== undefined) clearTimeout(probe)
-      if (result === undefined) cancel()
-      if (result === undefined) n.samples = false // silent on BEP 51 within the probe time; still a node for the walk
-      else if (Either.isRight(result)) answeredSample(n, result.right)
+      if (result === undefined) {
+        cancel()
+        silent(n)
+      } else if (Either.isRight(result)) answeredSample(n, result.right)
       else if (result.left._tag === "QueryPaced") n.nextSampleAt = s.now() + s.budget.perIpIntervalMillis
       else {
-        if (result.left._tag === "KrpcError" || n.samples !== true) n.samples = false
+        if (result.left._tag === "KrpcError") n.samples = false
+        else if (n.samples !== true) silent(n)
         s.failedNodeNow(n, result.left)
       }
       reschedule(n)

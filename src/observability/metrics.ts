@@ -45,6 +45,7 @@ export type DropReason =
   | "unexpected-response"
   | "wrong-source"
   | "filtered"
+  | "handler-failed"
 
 const dropsBase = Metric.counter("bitscrape_dht_drops_total", { description: "datagrams dropped, by reason" })
 /** Counts one dropped datagram. */

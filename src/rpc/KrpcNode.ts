@@ -296,14 +296,7 @@ const make = Effect.gen(function*() {
     }
   }
 
-  yield* socket.incoming.pipe(
-    Stream.runForEachChunk((chunk) =>
-      Effect.sync(() => {
-        for (const d of chunk) handle(d.bytes, d.host, d.port)
-      })
-    ),
-    Effect.forkScoped
-  )
+  yield* socket.handle(handle)
 
   // Query timeouts: one sweeper fiber instead of a timer and a fiber per query. It sleeps until the earliest
   // deadline (deadlines grow in insertion order: one timeout for all) and parks while nothing is pending.

@@ -1,4 +1,4 @@
-import { Clock, Context, Data, Effect, Layer, Option, Queue, Stream } from "effect"
+import { Clock, Context, Data, Effect, Layer, Option, Queue, type Scope, Stream } from "effect"
 import dgram from "node:dgram"
 import { DhtConfig } from "../config/DhtConfig.js"
 import type { SocketAddress } from "../krpc/address.js"
@@ -58,6 +58,16 @@ export class DhtSocket extends Context.Tag("bitscrape/DhtSocket")<DhtSocket, {
   readonly local: SocketAddress
   /** Received datagrams; one consumer. Ends when the socket's scope closes. */
   readonly incoming: Stream.Stream<Datagram>
+  /**
+   * Hands received datagrams to `handler` synchronously instead (once per batch: for UDP, once per event-loop
+   * turn), while the caller's scope lasts — for a consumer that handles each datagram in one synchronous step
+   * (the KRPC node), without a stream between. `incoming` then stays empty.
+   */
+  readonly handle: (handler: (bytes: Uint8Array, host: string, port: number) => void) => Effect.Effect<
+    void,
+    never,
+    Scope.Scope
+  >
   /** Sends one datagram, waiting for the outbound budget. Never fails: UDP errors are counted. */
   readonly send: (host: string, port: number, bytes: Uint8Array) => Effect.Effect<void>
   /**
@@ -100,12 +110,25 @@ export const makeEdges = (schedule: (flush: () => void) => void) =>
     let scheduled = false
     /** Datagrams received and not yet taken by the consumer. */
     let buffered = 0
+    let handler: ((bytes: Uint8Array, host: string, port: number) => void) | undefined
     const flush = () => {
       scheduled = false
       const batch = pending
       pending = []
-      if (batch.length > 0 && !inbound.unsafeOffer(batch)) buffered -= batch.length // shut down
+      if (handler !== undefined) {
+        buffered -= batch.length
+        for (const d of batch) {
+          try {
+            handler(d.bytes, d.host, d.port)
+          } catch {
+            // A bug must not take the event loop down with it (this runs in a timer callback): counted.
+            Metrics.countDrop("handler-failed")
+          }
+        }
+      } else if (batch.length > 0 && !inbound.unsafeOffer(batch)) buffered -= batch.length // shut down
     }
+    const handle = (h: (bytes: Uint8Array, host: string, port: number) => void) =>
+      Effect.acquireRelease(Effect.sync(() => void (handler = h)), () => Effect.sync(() => void (handler = undefined)))
 
     /** Buffers a received datagram (synchronously, from a callback). */
     const receive = (bytes: Uint8Array, host: string, port: number): void => {
@@ -168,6 +191,7 @@ export const makeEdges = (schedule: (flush: () => void) => void) =>
       sendFailed,
       withBudget,
       ifBudget,
+      handle,
       incoming: Stream.fromQueue(inbound, { maxChunkSize: 64 }).pipe(
         Stream.mapConcat((batch) => {
           buffered -= batch.length
@@ -222,6 +246,7 @@ const makeUdp = Effect.gen(function*() {
   return DhtSocket.of({
     local: { host: bound.address, port: bound.port },
     incoming: edges.incoming,
+    handle: edges.handle,
     send: (host, port, bytes) => edges.withBudget(transmit(host, port, bytes)),
     trySend: (host, port, bytes) => edges.ifBudget(transmit(host, port, bytes)),
     transmit: (host, port, bytes) => transmit(host, port, bytes)(),

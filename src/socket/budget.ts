@@ -17,6 +17,8 @@ export interface BudgetStats {
 export interface Budget {
   /** Packets per second allowed on average. */
   readonly maxPps: number
+  /** Packets that may go at once after a quiet spell (the token bucket's size). */
+  readonly burst: number
   /** Minimum time between two queries to one IP (ms); 0 disables the pace. */
   readonly perIpIntervalMillis: number
   /** Reserves one packet of the global budget: ms to wait before sending it (0: now). */
@@ -78,6 +80,7 @@ export const makeBudget = (options: BudgetOptions, now: number): Budget => {
 
   return {
     maxPps: options.maxPps,
+    burst: options.burst,
     perIpIntervalMillis: interval,
     reservePacket: (t) => TokenBucket.reserve(bucket, t),
     tryPacket: (t) => TokenBucket.tryTake(bucket, t),

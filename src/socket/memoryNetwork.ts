@@ -104,6 +104,7 @@ const makeMemorySocket = Effect.gen(function*() {
   return DhtSocket.of({
     local,
     incoming: edges.incoming,
+    handle: edges.handle,
     send: (host, port, bytes) => edges.withBudget(transmit(host, port, bytes)),
     trySend: (host, port, bytes) => edges.ifBudget(transmit(host, port, bytes)),
     transmit: (host, port, bytes) => transmit(host, port, bytes)(),
