@@ -1,7 +1,9 @@
-import { Clock, Context, Effect, Fiber, Layer, Queue, Stream } from "effect"
+import type { Stream } from "effect"
+import { Clock, Context, Effect, Fiber, Layer, Queue } from "effect"
 import { CrawlerConfig } from "../config/CrawlerConfig.js"
 import { toHex } from "../krpc/ids.js"
 import type { Discovery, NodeSighting } from "../repository/model.js"
+import { fromQueueLingering } from "../util/lingering.js"
 import type { Verdict } from "./addressFilter.js"
 import { makeControl } from "./backoff.js"
 import { makeDispatcher } from "./dispatch.js"
@@ -93,6 +95,11 @@ export class Crawler extends Context.Tag("bitscrape/Crawler")<Crawler, {
 // flight settle within the grace period, then are interrupted; (3) join, harvest and the control loop are
 // interrupted; (4) the queues drain into their consumers (at most the grace period); (5) they shut down, which
 // ends the streams. The identities' sockets close afterwards, with the layer's scope.
+
+/** How long a reader of `discoveries` and `nodes` waits for more records after the first (ms). */
+const LINGER_MILLIS = 250
+/** The same for `candidates`, which the fetcher should get soon. */
+const CANDIDATE_LINGER_MILLIS = 50
 
 const make = Effect.gen(function*() {
   const config = yield* CrawlerConfig
@@ -204,9 +211,10 @@ const make = Effect.gen(function*() {
   })
 
   return Crawler.of({
-    discoveries: Stream.fromQueue(s.discoveries, { maxChunkSize: 1024 }),
-    nodes: Stream.fromQueue(s.nodeSightings, { maxChunkSize: 1024 }),
-    candidates: Stream.fromQueue(s.candidates),
+    // Read in batches: records arrive one or two at a time from callbacks (src/util/lingering.ts).
+    discoveries: fromQueueLingering(s.discoveries, 1024, LINGER_MILLIS),
+    nodes: fromQueueLingering(s.nodeSightings, 1024, LINGER_MILLIS),
+    candidates: fromQueueLingering(s.candidates, 256, CANDIDATE_LINGER_MILLIS),
     fetchFailed: (infoHash) => Effect.sync(() => peers.fetchFailed(toHex(infoHash))),
     bans: Effect.sync(() => [...s.bans]),
     stats,

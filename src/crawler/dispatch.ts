@@ -31,6 +31,8 @@ export const INITIAL_SHARES: Readonly<Record<Exclude<Stage, "join">, number>> = 
 const FLOOR = 0.1
 /** Credit is capped so a stage idle for long cannot monopolise the budget when it wakes. */
 const MAX_CREDIT = 8
+/** Tasks launched in one turn of the dispatcher at most, before it lets the event loop run. */
+const BURST = 32
 
 export const makeDispatcher = (s: CrawlState, sources: ReadonlyArray<Source>, maxInflight: number) =>
   Effect.gen(function*() {
@@ -57,18 +59,11 @@ export const makeDispatcher = (s: CrawlState, sources: ReadonlyArray<Source>, ma
       return undefined
     }
 
-    const loop = Effect.gen(function*() {
-      while (!s.run.stopping) {
-        const t = s.now()
-        if (s.budget.available(t) < headroom + 1 || inflight >= maxInflight || s.overflowing() > 0) {
-          yield* Effect.sleep(tick)
-          continue
-        }
-        const task = pick()
-        if (task === undefined) {
-          yield* Effect.sleep(25)
-          continue
-        }
+    const ready = () => s.budget.available(s.now()) >= headroom + 1 && inflight < maxInflight && s.overflowing() === 0
+
+    /** Starts one task: a callback task at once, an effect task in a fiber of its own. */
+    const launch = (task: Task) =>
+      Effect.suspend(() => {
         inflight++
         if ("start" in task) {
           let over = false
@@ -80,20 +75,37 @@ export const makeDispatcher = (s: CrawlState, sources: ReadonlyArray<Source>, ma
           } catch (cause) {
             if (!over) inflight--
             over = true
-            yield* Effect.logDebug("crawler task failed", cause)
+            return Effect.logDebug("crawler task failed", cause)
           }
-        } else {
-          yield* FiberSet.run(
-            fibers,
-            task.run.pipe(
-              Effect.catchAllCause((cause) => Effect.logDebug("crawler task failed", cause)),
-              Effect.ensuring(Effect.sync(() => inflight--))
-            )
-          )
+          return Effect.void
         }
-        // While backing off, use only `share` of the budget: rest in proportion after each launch.
+        return FiberSet.run(
+          fibers,
+          task.run.pipe(
+            Effect.catchAllCause((cause) => Effect.logDebug("crawler task failed", cause)),
+            Effect.ensuring(Effect.sync(() => inflight--))
+          )
+        )
+      })
+
+    const loop = Effect.gen(function*() {
+      while (!s.run.stopping) {
+        if (!ready()) {
+          yield* Effect.sleep(tick)
+          continue
+        }
+        // While backing off, use only `share` of the budget: one launch, then rest in proportion.
         const share = s.backoff.share
-        yield* share < 1 ? Effect.sleep(Math.ceil(((1 / share) - 1) * 1000 / s.budget.maxPps)) : Effect.yieldNow()
+        // Otherwise launch what the budget allows now (up to BURST) in one turn, then let the event loop run.
+        let launched = 0
+        do {
+          const task = pick()
+          if (task === undefined) break
+          yield* launch(task)
+          launched++
+        } while (share >= 1 && launched < BURST && !s.run.stopping && ready())
+        if (launched === 0) yield* Effect.sleep(25)
+        else yield* share < 1 ? Effect.sleep(Math.ceil(((1 / share) - 1) * 1000 / s.budget.maxPps)) : Effect.yieldNow()
       }
     })
 

@@ -9,13 +9,14 @@ import type { CrawlState } from "./state.js"
 
 export const harvest = (s: CrawlState) =>
   Stream.mergeAll(s.identities.map((id) => id.node.harvest), { concurrency: "unbounded" }).pipe(
-    Stream.runForEach((h) =>
-      s.discovered({
-        infoHash: copyId(h.infoHash),
-        source: h.kind === "announce_peer" ? "announce" : "get_peers",
-        at: s.now(),
-        peer: h.peer !== undefined && s.usable(h.peer.host, h.peer.port) ? h.peer : undefined
-      }, h.from)
+    Stream.runForEachChunk((chunk) =>
+      Effect.forEach(chunk, (h) =>
+        s.discovered({
+          infoHash: copyId(h.infoHash),
+          source: h.kind === "announce_peer" ? "announce" : "get_peers",
+          at: s.now(),
+          peer: h.peer !== undefined && s.usable(h.peer.host, h.peer.port) ? h.peer : undefined
+        }, h.from), { discard: true })
     ),
     Effect.asVoid
   )

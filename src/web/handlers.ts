@@ -1,4 +1,4 @@
-import { HttpApiBuilder } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Context, Effect, Layer, Option } from "effect"
 import { isoTime, magnet, summaryJson, torrentJson } from "../cli/format.js"
 import { infoHashFromHex, toHex } from "../krpc/ids.js"
