@@ -75,6 +75,9 @@ export const BOGONS: ReadonlyArray<Cidr> = [
   "ff00::/8"
 ].map((c) => parseCidr(c)!)
 
+/** Hosts whose verdict is remembered (then the memory starts over). */
+const HOST_CACHE = 65_536
+
 /** Why an address may ("ok") or may not be queried. */
 export type Verdict = "ok" | "port-zero" | "self" | "banned" | "denied" | "not-allowed" | "bogon" | "not-an-ip"
 
@@ -97,17 +100,29 @@ export const makeAddressFilter = (options: {
 }): AddressFilter => {
   const bans = new Set<string>()
   const maxBans = options.maxBans ?? 100_000
+  const selfHosts = new Set(options.self.map((s) => s.host))
   const selfKeys = new Set(options.self.map((s) => `${s.host}|${s.port}`))
+  /** What the address lists say of an IP (they never change): a crawl checks every contact it hears of. */
+  const byHost = new Map<string, Verdict>()
+  const ofHost = (host: string): Verdict => {
+    const ip = parseIP(host)
+    if (ip === undefined) return "not-an-ip"
+    if (options.deny.some((c) => cidrContains(c, ip))) return "denied"
+    if (options.allow.length > 0) return options.allow.some((c) => cidrContains(c, ip)) ? "ok" : "not-allowed"
+    return BOGONS.some((c) => cidrContains(c, ip)) ? "bogon" : "ok"
+  }
   return {
     check: (host, port) => {
       if (port <= 0 || port > 65535) return "port-zero"
-      if (selfKeys.has(`${host}|${port}`)) return "self"
+      if (selfHosts.has(host) && selfKeys.has(`${host}|${port}`)) return "self"
       if (bans.has(host)) return "banned"
-      const ip = parseIP(host)
-      if (ip === undefined) return "not-an-ip"
-      if (options.deny.some((c) => cidrContains(c, ip))) return "denied"
-      if (options.allow.length > 0) return options.allow.some((c) => cidrContains(c, ip)) ? "ok" : "not-allowed"
-      return BOGONS.some((c) => cidrContains(c, ip)) ? "bogon" : "ok"
+      let verdict = byHost.get(host)
+      if (verdict === undefined) {
+        verdict = ofHost(host)
+        if (byHost.size >= HOST_CACHE) byHost.clear()
+        byHost.set(host, verdict)
+      }
+      return verdict
     },
     ban: (host) => {
       bans.add(host)

@@ -128,7 +128,7 @@ const HARVEST_BUFFER = 4096
 const EXPIRED_MEMORY = 4096
 
 /** Shortest sleep of the time-out sweeper (ms). */
-const SWEEP_MILLIS = 20
+const SWEEP_MILLIS = 50
 
 const make = Effect.gen(function*() {
   const config = yield* DhtConfig

@@ -39,7 +39,7 @@ export const makeRttEstimator = (options: RttOptions): RttEstimator => {
   const update = () => {
     sinceUpdate = 0
     const size = Math.min(n, window)
-    const sorted = Array.from(ring.subarray(0, size)).sort((a, b) => a - b)
+    const sorted = ring.slice(0, size).sort()
     med = sorted[Math.floor(size / 2)]
     if (size < warmup) return
     const q = sorted[Math.min(size - 1, Math.floor(size * quantile))]!
