@@ -12,7 +12,7 @@ import { infoHashFromHex, toHex } from "../krpc/ids.js"
 import { Repository } from "../repository/Repository.js"
 import { torrentFile } from "../wire/torrentInfo.js"
 import { BitscrapeApi } from "./api.js"
-import { ApiHandlers } from "./handlers.js"
+import { ApiHandlers, WebInfo } from "./handlers.js"
 import { LiveStats } from "./LiveStats.js"
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js"
 import {
@@ -28,6 +28,7 @@ import {
   TOKEN_COOKIE,
   tokenProblem
 } from "./security.js"
+import { errorResponse as torznabError, TORZNAB_PATH, TorznabError, torznabResponse } from "./torznab.js"
 
 // The web UI's HTTP server (@effect/platform on Node's http): the JSON API (HttpApi, with its OpenAPI
 // description), live stats as server-sent events, .torrent downloads, Prometheus metrics and the pages'
@@ -99,6 +100,7 @@ const make = Effect.gen(function*() {
   const config = yield* WebConfig
   const live = yield* LiveStats
   const repo = yield* Repository
+  const info = yield* WebInfo
   const assets = loadAssets()
   const token = Option.map(config.token, Redacted.value)
   const apiLimiter = makeRateLimiter({ rate: config.rateLimit, burst: config.rateLimit * 4 })
@@ -174,6 +176,7 @@ const make = Effect.gen(function*() {
       yield* router.add("GET", "/favicon.ico", asset("favicon.svg", true))
       yield* router.add("GET", "/api/live", liveEvents)
       yield* router.add("GET", "/api/torrents/:infohash/file", download)
+      yield* router.add("GET", TORZNAB_PATH, torznabResponse(repo, info.version))
       // Anything else: a 404 that still passes through the guard (headers, token, limits).
       yield* router.add("*", "*", Effect.succeed(HttpServerResponse.text("not found\n", { status: 404 })))
       yield* router.add(
@@ -208,7 +211,11 @@ const make = Effect.gen(function*() {
         // Prefixed rather than resolved: "//api/stats" is a path here, not a host (the router matches it as one).
         url = new URL(request.url.startsWith("/") ? `http://localhost${request.url}` : request.url)
         route = normalisedRoute(url.pathname)
-        if (Option.isSome(token)) presented = presentedToken(request.headers, url)
+        if (Option.isSome(token)) {
+          // Torznab clients (Sonarr, Radarr, Prowlarr) send the token as `apikey=`, on every request.
+          const apikey = route === TORZNAB_PATH ? url.searchParams.get("apikey") : null
+          presented = apikey !== null ? { token: apikey, fromQuery: false } : presentedToken(request.headers, url)
+        }
       } catch (e) {
         return deny(400, e instanceof MalformedRequest ? e.message : "malformed request")
       }
@@ -226,6 +233,12 @@ const make = Effect.gen(function*() {
         }
         if (presented?.token === undefined || !sameSecret(presented.token, token.value)) {
           if (presented?.token !== undefined) authFailures.take(client, now)
+          if (route === TORZNAB_PATH) {
+            return HttpServerResponse.setHeaders(
+              torznabError(new TorznabError(100, "Incorrect user credentials: the API key is the UI token")),
+              SECURITY_HEADERS
+            )
+          }
           return deny(401, "a token is required: open the link printed by bitscrape (…?token=…)", {
             "www-authenticate": "Bearer"
           })
