@@ -12,6 +12,7 @@ import { infoHashFromHex, toHex } from "../krpc/ids.js"
 import { Repository } from "../repository/Repository.js"
 import { torrentFile } from "../wire/torrentInfo.js"
 import { BitscrapeApi } from "./api.js"
+import { FEED_ATOM_PATH, FEED_RSS_PATH, feedResponse } from "./feed.js"
 import { ApiHandlers, WebInfo } from "./handlers.js"
 import { LiveStats } from "./LiveStats.js"
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js"
@@ -93,6 +94,13 @@ const sse = (event: string, data: unknown) => encoder.encode(`event: ${event}\nd
 
 /** Live streams open at once, all clients together (each holds a connection and a subscription). */
 const MAX_LIVE_STREAMS = 64
+
+/** Routes whose clients present the token as a URL parameter on every request (and the parameter's name). */
+const QUERY_KEY_ROUTES: Readonly<Record<string, string>> = {
+  [TORZNAB_PATH]: "apikey",
+  [FEED_RSS_PATH]: "token",
+  [FEED_ATOM_PATH]: "token"
+}
 
 const clientOf = (request: HttpServerRequest.HttpServerRequest) => Option.getOrElse(request.remoteAddress, () => "?")
 
@@ -177,6 +185,8 @@ const make = Effect.gen(function*() {
       yield* router.add("GET", "/api/live", liveEvents)
       yield* router.add("GET", "/api/torrents/:infohash/file", download)
       yield* router.add("GET", TORZNAB_PATH, torznabResponse(repo, info.version))
+      yield* router.add("GET", FEED_RSS_PATH, feedResponse(repo, "rss"))
+      yield* router.add("GET", FEED_ATOM_PATH, feedResponse(repo, "atom"))
       // Anything else: a 404 that still passes through the guard (headers, token, limits).
       yield* router.add("*", "*", Effect.succeed(HttpServerResponse.text("not found\n", { status: 404 })))
       yield* router.add(
@@ -212,9 +222,11 @@ const make = Effect.gen(function*() {
         url = new URL(request.url.startsWith("/") ? `http://localhost${request.url}` : request.url)
         route = normalisedRoute(url.pathname)
         if (Option.isSome(token)) {
-          // Torznab clients (Sonarr, Radarr, Prowlarr) send the token as `apikey=`, on every request.
-          const apikey = route === TORZNAB_PATH ? url.searchParams.get("apikey") : null
-          presented = apikey !== null ? { token: apikey, fromQuery: false } : presentedToken(request.headers, url)
+          // Torznab clients (Sonarr, Radarr, Prowlarr) send the token as `apikey=`, feed readers as `token=`, on
+          // every request, and keep no cookie: no redirect for them.
+          const key = QUERY_KEY_ROUTES[route]
+          const given = key === undefined ? null : url.searchParams.get(key)
+          presented = given !== null ? { token: given, fromQuery: false } : presentedToken(request.headers, url)
         }
       } catch (e) {
         return deny(400, e instanceof MalformedRequest ? e.message : "malformed request")

@@ -26,6 +26,7 @@ const summary = byId("summary")
 const results = byId("results")
 const pager = byId("pager")
 const filters = byId("filters")
+const feeds = byId("feeds")
 
 /** The search's parameters from the URL, without empty ones. */
 const paramsFromUrl = () => {
@@ -125,6 +126,17 @@ const show = (p, body) => {
       ),
       { class: "results", dataset: { testid: "results" } }
     )
+  )
+  // The same search as a feed (RSS or Atom), newest first unless a sort is chosen; the page number is not part of it.
+  const feedQuery = new URLSearchParams(p)
+  feedQuery.delete("page")
+  const suffix = feedQuery.size > 0 ? `?${feedQuery}` : ""
+  fill(
+    feeds,
+    "Follow this search: ",
+    h("a", { href: `/api/feed.rss${suffix}`, type: "application/rss+xml", dataset: { testid: "feed-rss" } }, "RSS"),
+    " · ",
+    h("a", { href: `/api/feed.atom${suffix}`, type: "application/atom+xml", dataset: { testid: "feed-atom" } }, "Atom")
   )
   pager.replaceChildren()
   if (total > limit || page > 1) {
