@@ -82,6 +82,7 @@ const run = async () => {
     const body = await getJson(`/api/search?${p.toString()}`, { signal })
     if (signal.aborted) return
     show(p, body)
+    void showSaved(p)
   } catch (e) {
     if (signal.aborted || e.name === "AbortError") return
     const messages = e instanceof ApiError ? e.messages : [String(e)]
@@ -155,6 +156,53 @@ const show = (p, body) => {
       link("Next →", page + 1, "next", page < pages)
     )
   }
+}
+
+// Alerts: the command that saves the search shown, and the saved searches with their delivery state.
+const shellQuote = (text) => `'${text.replace(/'/g, "'\\''")}'`
+
+const showSaved = async (p) => {
+  const query = new URLSearchParams(p)
+  query.delete("page")
+  query.delete("limit")
+  byId("save-command").textContent = `bitscrape saved add NAME --search ${
+    shellQuote(query.toString() || "q=")
+  } --webhook URL`
+  let list
+  try {
+    list = await getJson("/api/saved-searches")
+  } catch (e) {
+    fill(
+      byId("saved-list"),
+      errorBox("The saved searches cannot be listed:", e instanceof ApiError ? e.messages : [String(e)])
+    )
+    return
+  }
+  fill(
+    byId("saved-list"),
+    !Array.isArray(list) || list.length === 0 ? h("p", {}, "No saved searches yet.") : table(
+      ["Name", "Search", "Webhook", { label: "Delivered", class: "num" }, "State"],
+      list.map((s) =>
+        h(
+          "tr",
+          { dataset: { testid: "saved-search" } },
+          h("td", {}, s.name),
+          h(
+            "td",
+            {},
+            h(
+              "a",
+              { href: s.query === "" ? "/search" : `/search?${s.query}` },
+              s.query === "" ? "(everything)" : s.query
+            )
+          ),
+          h("td", { class: "name" }, s.webhook),
+          h("td", { class: "num" }, count(s.delivered)),
+          h("td", {}, s.last_error === null ? "ok" : `failing (retried): ${s.last_error}`)
+        )
+      )
+    )
+  )
 }
 
 const navigate = (url) => {
