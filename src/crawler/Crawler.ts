@@ -78,6 +78,8 @@ export class Crawler extends Context.Tag("bitscrape/Crawler")<Crawler, {
   readonly candidates: Stream.Stream<Candidate>
   /** Tells the crawler that fetching from an infohash's known peers failed, so it looks for more peers. */
   readonly fetchFailed: (infoHash: Uint8Array) => Effect.Effect<void>
+  /** Looks for peers of infohashes someone wants (imported without metadata), then fetches them as usual. */
+  readonly seek: (infoHashes: ReadonlyArray<Uint8Array>) => Effect.Effect<void>
   /** Hosts banned during this crawl (they answered with garbage). */
   readonly bans: Effect.Effect<ReadonlyArray<string>>
   /** Progress counters. */
@@ -208,6 +210,7 @@ const make = Effect.gen(function*() {
     nodes: Stream.fromQueue(s.nodeSightings, { maxChunkSize: 1024 }),
     candidates: Stream.fromQueue(s.candidates),
     fetchFailed: (infoHash) => Effect.sync(() => peers.fetchFailed(toHex(infoHash))),
+    seek: (infoHashes) => Effect.sync(() => infoHashes.forEach((ih) => s.seek(ih))),
     bans: Effect.sync(() => [...s.bans]),
     stats,
     stop

@@ -114,6 +114,13 @@ export class Repository extends Context.Tag("bitscrape/Repository")<Repository, 
     until: number,
     limit: number
   ) => Effect.Effect<ReadonlyArray<TorrentSummary>, RepositoryError>
+  /** Queues imported infohashes (`bitscrape import`) for the next crawl's peer finding; returns how many were new. */
+  readonly queueImports: (infoHashes: ReadonlyArray<InfoHash>, at: number) => Effect.Effect<number, RepositoryError>
+  /**
+   * Queued imported infohashes whose torrent is not stored yet, oldest first (at most `limit`); those whose
+   * torrent is stored by now leave the queue.
+   */
+  readonly importQueue: (limit: number) => Effect.Effect<ReadonlyArray<InfoHash>, RepositoryError>
   /** Saves a search (its cursor starts at `createdAt`: only torrents fetched later are new to it). */
   readonly addSavedSearch: (
     search: { readonly name: string; readonly query: string; readonly webhook: string; readonly createdAt: number }

@@ -95,7 +95,28 @@ const make = Effect.sync(() => {
   const saved: Array<{ -readonly [K in keyof SavedSearch]: SavedSearch[K] }> = []
   let savedIds = 0
 
+  const imports = new Map<string, { infoHash: InfoHash; at: number }>()
+
   return Repository.of({
+    queueImports: (hashes, at) =>
+      Effect.sync(() => {
+        let added = 0
+        for (const h of hashes) {
+          const key = toHex(h)
+          if (imports.has(key)) continue
+          imports.set(key, { infoHash: Uint8Array.prototype.slice.call(h) as InfoHash, at })
+          added++
+        }
+        return added
+      }),
+    importQueue: (limit) =>
+      Effect.sync(() => {
+        for (const key of [...imports.keys()]) if (torrents.has(key)) imports.delete(key)
+        return [...imports.entries()]
+          .sort(([ka, a], [kb, b]) => a.at - b.at || (ka < kb ? -1 : 1))
+          .slice(0, Math.max(1, limit))
+          .map(([, v]) => v.infoHash)
+      }),
     newMatches: (q, after, until, limit) =>
       Effect.sync(() => {
         const afterHex = after.infoHash === undefined ? undefined : toHex(after.infoHash)

@@ -701,7 +701,38 @@ export const makeSqlRepository = (dialect: Dialect) =>
           [o.at, o.cursor.fetchedAt, o.cursor.infoHash === undefined ? null : buf(o.cursor.infoHash), o.delivered, id]
         )).pipe(Effect.asVoid, Effect.mapError(fail("recordDelivery")))
 
+    // === Imports waiting for the next crawl ===
+
+    const queueImports = (hashes: ReadonlyArray<InfoHash>, at: number) =>
+      transaction(
+        "queueImports",
+        Effect.map(
+          Effect.forEach(
+            [...new Map(hashes.map((h) => [toHex(h), h])).values()].sort(compareBytes),
+            (h) =>
+              query(
+                `INSERT INTO import_queue (hash, queued_at) VALUES (${placeholders(2).join(",")})
+                 ON CONFLICT (hash) DO NOTHING RETURNING hash`,
+                [buf(h), at]
+              )
+          ),
+          (results) => results.filter((r) => r.length > 0).length
+        )
+      )
+
+    const importQueue = (limit: number) =>
+      Effect.gen(function*() {
+        yield* query("DELETE FROM import_queue WHERE hash IN (SELECT hash FROM torrents)")
+        const rows = yield* query(
+          `SELECT hash FROM import_queue ORDER BY queued_at, hash LIMIT ${placeholders(1)[0]}`,
+          [Math.max(1, limit)]
+        )
+        return rows.map((r) => bytes(r.hash) as InfoHash)
+      }).pipe(Effect.mapError(fail("importQueue")))
+
     return Repository.of({
+      queueImports,
+      importQueue,
       newMatches,
       savedSearches,
       addSavedSearch,

@@ -369,4 +369,21 @@ export const repositoryContract = <R>(
       assert.strictEqual((yield* repo.savedSearches).length, 0)
     })
   )
+
+  test(
+    "import queue: new infohashes counted once, oldest first, leaving once their torrent is stored",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const [a, b, c] = [randomInfoHash(), randomInfoHash(), randomInfoHash()]
+      assert.strictEqual(yield* repo.queueImports([a, b, a], T0 + 2), 2)
+      assert.strictEqual(yield* repo.queueImports([b, c], T0 + 1), 1)
+      assert.deepStrictEqual((yield* repo.importQueue(10)).map(toHex), [toHex(c), ...[a, b].map(toHex).sort()])
+      assert.strictEqual((yield* repo.importQueue(1)).length, 1)
+      const t = makeTorrent("queued then stored", [{ path: "q.bin", length: 1 }])
+      yield* repo.queueImports([t.infoHash], T0)
+      assert.include((yield* repo.importQueue(10)).map(toHex), toHex(t.infoHash))
+      yield* repo.saveTorrents([t])
+      assert.notInclude((yield* repo.importQueue(10)).map(toHex), toHex(t.infoHash))
+    })
+  )
 }
