@@ -12,6 +12,7 @@ import { infoHashFromHex, toHex } from "../krpc/ids.js"
 import { Repository } from "../repository/Repository.js"
 import { torrentFile } from "../wire/torrentInfo.js"
 import { BitscrapeApi } from "./api.js"
+import { makeDbMetrics } from "./dbMetrics.js"
 import { FEED_ATOM_PATH, FEED_RSS_PATH, feedResponse } from "./feed.js"
 import { ApiHandlers, WebInfo } from "./handlers.js"
 import { LiveStats } from "./LiveStats.js"
@@ -109,6 +110,7 @@ const make = Effect.gen(function*() {
   const live = yield* LiveStats
   const repo = yield* Repository
   const info = yield* WebInfo
+  const dbMetrics = yield* makeDbMetrics(repo)
   const assets = loadAssets()
   const token = Option.map(config.token, Redacted.value)
   const apiLimiter = makeRateLimiter({ rate: config.rateLimit, burst: config.rateLimit * 4 })
@@ -192,7 +194,10 @@ const make = Effect.gen(function*() {
       yield* router.add(
         "GET",
         "/metrics",
-        Effect.sync(() => HttpServerResponse.text(prometheusText(), { contentType: PROMETHEUS_CONTENT_TYPE }))
+        Effect.zipRight(
+          dbMetrics,
+          Effect.sync(() => HttpServerResponse.text(prometheusText(), { contentType: PROMETHEUS_CONTENT_TYPE }))
+        )
       )
     })
   )
