@@ -16,6 +16,7 @@ import { makeDbMetrics } from "./dbMetrics.js"
 import { FEED_ATOM_PATH, FEED_RSS_PATH, feedResponse } from "./feed.js"
 import { ApiHandlers, WebInfo } from "./handlers.js"
 import { LiveStats } from "./LiveStats.js"
+import { openApiDocument } from "./openapi.js"
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js"
 import {
   allowedOnLoopback,
@@ -111,6 +112,7 @@ const make = Effect.gen(function*() {
   const repo = yield* Repository
   const info = yield* WebInfo
   const dbMetrics = yield* makeDbMetrics(repo)
+  const openapi = openApiDocument()
   const assets = loadAssets()
   const token = Option.map(config.token, Redacted.value)
   const apiLimiter = makeRateLimiter({ rate: config.rateLimit, burst: config.rateLimit * 4 })
@@ -186,6 +188,7 @@ const make = Effect.gen(function*() {
       yield* router.add("GET", "/favicon.ico", asset("favicon.svg", true))
       yield* router.add("GET", "/api/live", liveEvents)
       yield* router.add("GET", "/api/torrents/:infohash/file", download)
+      yield* router.add("GET", "/api/openapi.json", Effect.sync(() => HttpServerResponse.unsafeJson(openapi)))
       yield* router.add("GET", TORZNAB_PATH, torznabResponse(repo, info.version))
       yield* router.add("GET", FEED_RSS_PATH, feedResponse(repo, "rss"))
       yield* router.add("GET", FEED_ATOM_PATH, feedResponse(repo, "atom"))
@@ -280,7 +283,7 @@ const make = Effect.gen(function*() {
 
   const app = Layer.mergeAll(
     routes,
-    HttpLayerRouter.addHttpApi(BitscrapeApi, { openapiPath: "/api/openapi.json" }).pipe(Layer.provide(ApiHandlers)),
+    HttpLayerRouter.addHttpApi(BitscrapeApi).pipe(Layer.provide(ApiHandlers)),
     guard
   )
   return { app, liveStreams: streams.open }

@@ -228,6 +228,8 @@ export class BitscrapeApi extends HttpApi.make("bitscrape")
   .annotate(
     OpenApi.Description,
     "JSON API of a BitScrape crawl. Live statistics are also pushed as server-sent events at /api/live; " +
-      "a torrent's .torrent file is at /api/torrents/{infohash}.torrent; Prometheus metrics at /metrics."
+      "a torrent's .torrent file is at /api/torrents/{infohash}/file; searches as RSS and Atom feeds at " +
+      "/api/feed.rss and /api/feed.atom; Torznab at /api/torznab; Prometheus metrics at /metrics. With a token " +
+      "set, every route wants it (Authorization: Bearer, the cookie set by ?token=, apikey= for Torznab, token= for feeds)."
   )
 {}
