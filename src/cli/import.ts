@@ -29,6 +29,7 @@ const inputsArg = Args.text({ name: "input" }).pipe(
 )
 
 const peerOption = Options.text("peer").pipe(
+  Options.withPseudoName("host:port"),
   Options.withDescription("with --fetch: host:port of a peer to ask first (repeatable)"),
   Options.repeated,
   Options.mapEffect((list) => {
