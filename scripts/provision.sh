@@ -9,6 +9,7 @@
 #   chromium                 browser (UI) tests                       /usr/bin/chromium
 #   util-linux, iproute2     private network namespaces for interop   unshare, ip
 #   iptables                 realistic model: stale peers time out    iptables
+#   prometheus               promtool check metrics on /metrics       promtool
 set -u
 quiet=0
 [ "${1:-}" = "--quiet" ] && quiet=1
@@ -19,6 +20,7 @@ have_postgres() { [ -x /usr/lib/postgresql/15/bin/initdb ] && [ -x /usr/lib/post
 have_chromium() { [ -x /usr/bin/chromium ]; }
 have_netns() { command -v unshare >/dev/null 2>&1 && command -v ip >/dev/null 2>&1; }
 have_iptables() { command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ]; }
+have_promtool() { [ -x /usr/bin/promtool ]; }
 
 missing=()
 have_libtorrent || missing+=(python3-libtorrent)
@@ -26,6 +28,7 @@ have_postgres || missing+=(postgresql-15)
 have_chromium || missing+=(chromium)
 have_netns || missing+=(util-linux iproute2)
 have_iptables || missing+=(iptables)
+have_promtool || missing+=(prometheus)
 
 if [ ${#missing[@]} -eq 0 ]; then
   say "all system parts present"
@@ -49,11 +52,14 @@ if ! apt-get install -y --no-install-recommends "${missing[@]}" >/tmp/bitscrape-
 fi
 # Debian's postgresql package may start a service; tests use their own server, so stop any.
 command -v pg_ctlcluster >/dev/null 2>&1 && service postgresql stop >/dev/null 2>&1
+# Debian's prometheus package may start a Prometheus server; the tests need only its promtool.
+[ -x /usr/bin/prometheus ] && service prometheus stop >/dev/null 2>&1
 still=()
 have_libtorrent || still+=(python3-libtorrent)
 have_postgres || still+=(postgresql-15)
 have_chromium || still+=(chromium)
 have_netns || still+=(util-linux iproute2)
 have_iptables || still+=(iptables)
+have_promtool || still+=(prometheus)
 if [ ${#still[@]} -eq 0 ]; then say "installed ${missing[*]}"; else echo "provision: still missing: ${still[*]}" >&2; fi
 exit 0

@@ -4,6 +4,8 @@ import { crawl } from "./crawl.js"
 import { demo } from "./demo.js"
 import { exportCommand } from "./export.js"
 import { fetchCommand } from "./fetch.js"
+import { importCommand } from "./import.js"
+import { saved } from "./saved.js"
 import { search } from "./search.js"
 import { serve } from "./serve.js"
 import { show } from "./show.js"
@@ -28,7 +30,7 @@ const root = Command.make("bitscrape", {}, () =>
 
 /** The command tree; subcommands are added here as they land. */
 export const command = root.pipe(
-  Command.withSubcommands([crawl, demo, fetchCommand, search, show, exportCommand, stats, serve])
+  Command.withSubcommands([crawl, demo, fetchCommand, search, show, exportCommand, stats, serve, saved, importCommand])
 )
 
 /** Runs the CLI on `argv` (as `process.argv`). */

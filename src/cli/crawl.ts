@@ -27,6 +27,7 @@ const listOption = <A>(
   form: string
 ) =>
   Options.text(name).pipe(
+    Options.withPseudoName(name === "target" ? "area[,…]" : "cidr[,…]"),
     Options.withDescription(description),
     Options.mapEffect((text) => {
       const r = parse(text)
@@ -96,6 +97,7 @@ export const crawlFlags = {
   uiHost: uiHostOption,
   uiPort: uiPortOption,
   duration: positiveFlag("duration").pipe(
+    Options.withPseudoName("seconds"),
     Options.withDescription("stop after this many seconds (env BITSCRAPE_DURATION; default: until Ctrl-C)"),
     Options.optional
   ),

@@ -18,10 +18,12 @@ const format = choiceFlag("format", ["jsonl", "csv", "torrent"]).pipe(
   Options.withDescription("jsonl: one JSON object per line; csv; torrent: one byte-exact .torrent file per torrent")
 )
 const out = Options.text("out").pipe(
+  Options.withPseudoName("path"),
   Options.withDescription("output file (jsonl, csv; default standard output) or directory (torrent)"),
   Options.optional
 )
 const query = Options.text("query").pipe(
+  Options.withPseudoName("words"),
   Options.withDescription("only torrents matching these words"),
   Options.optional
 )

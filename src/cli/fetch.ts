@@ -60,6 +60,7 @@ const target = Args.text({ name: "magnet-or-infohash" }).pipe(
 )
 
 const peerOption = Options.text("peer").pipe(
+  Options.withPseudoName("host:port"),
   Options.withDescription("host:port of a peer that has the torrent (repeatable); without it, peers come from the DHT"),
   Options.repeated,
   Options.mapEffect((list) => {

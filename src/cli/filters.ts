@@ -6,6 +6,7 @@ import { parseDate, parseSize } from "./format.js"
 
 const parsed = (name: string, description: string, parse: (s: string) => number | undefined, form: string) =>
   Options.text(name).pipe(
+    Options.withPseudoName(name.endsWith("size") ? "size" : "date"),
     Options.withDescription(description),
     Options.mapEffect((text) => {
       const value = parse(text)

@@ -2,6 +2,7 @@ import { Console, Effect, Logger } from "effect"
 import { redactText } from "../config/redact.js"
 import { run } from "./Cli.js"
 import { outcomeOf, wantsDebug } from "./errors.js"
+import { cleanHelp, commandPath } from "./help.js"
 
 /**
  * Runs the CLI on `argv` (as `process.argv`) and returns its exit code, having printed every failure as one line
@@ -13,9 +14,18 @@ import { outcomeOf, wantsDebug } from "./errors.js"
 export const cliProgram = (argv: ReadonlyArray<string>) =>
   Effect.consoleWith((console) =>
     Effect.gen(function*() {
+      const asksHelp = argv.slice(2).some((a) => a === "--help" || a === "-h")
       const exit = yield* Effect.exit(
         run(argv).pipe(
-          Effect.withConsole({ ...console, error: () => Effect.void }),
+          Effect.withConsole({
+            ...console,
+            error: () => Effect.void,
+            // --help: @effect/cli's text, made BitScrape's (help.ts).
+            log: (...args) =>
+              asksHelp
+                ? console.log(cleanHelp(args.map(String).join(" "), commandPath(argv.slice(2))))
+                : console.log(...args)
+          }),
           Effect.provide(Logger.replace(Logger.defaultLogger, redactingLogger))
         )
       )

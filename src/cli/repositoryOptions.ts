@@ -7,6 +7,7 @@ export const DEFAULT_DB = "./bitscrape.db"
 
 /** `--db PATH|URL`, over BITSCRAPE_DB, over the default. */
 export const dbOption = Options.text("db").pipe(
+  Options.withPseudoName("path|url"),
   Options.withDescription(`SQLite file or postgres:// URL (env BITSCRAPE_DB; default ${DEFAULT_DB})`),
   Options.optional
 )

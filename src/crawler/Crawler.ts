@@ -80,6 +80,8 @@ export class Crawler extends Context.Tag("bitscrape/Crawler")<Crawler, {
   readonly candidates: Stream.Stream<Candidate>
   /** Tells the crawler that fetching from an infohash's known peers failed, so it looks for more peers. */
   readonly fetchFailed: (infoHash: Uint8Array) => Effect.Effect<void>
+  /** Looks for peers of infohashes someone wants (imported without metadata), then fetches them as usual. */
+  readonly seek: (infoHashes: ReadonlyArray<Uint8Array>) => Effect.Effect<void>
   /** Hosts banned during this crawl (they answered with garbage). */
   readonly bans: Effect.Effect<ReadonlyArray<string>>
   /** Progress counters. */
@@ -216,6 +218,7 @@ const make = Effect.gen(function*() {
     nodes: fromQueueLingering(s.nodeSightings, 1024, LINGER_MILLIS),
     candidates: fromQueueLingering(s.candidates, 256, CANDIDATE_LINGER_MILLIS),
     fetchFailed: (infoHash) => Effect.sync(() => peers.fetchFailed(toHex(infoHash))),
+    seek: (infoHashes) => Effect.sync(() => infoHashes.forEach((ih) => s.seek(ih))),
     bans: Effect.sync(() => [...s.bans]),
     stats,
     stop

@@ -151,6 +151,15 @@ export const makeCrawlState = (
       return isNew
     }
 
+    /**
+     * An infohash someone wants (imported without metadata): its peers are looked for as if a node had asked
+     * for it (get_peers evidence), and what the lookups find goes the usual way. Nothing is recorded as discovered.
+     */
+    function seek(infoHash: Uint8Array) {
+      const e = evidence.note(toHex(infoHash), infoHash as InfoHash, "get_peers", undefined, false, now())
+      hooks.evidence(e)
+    }
+
     /** The bookkeeping of an answer: the node is alive; its sighting for the repository. */
     function sighting(n: KnownNode, r: Response): NodeSighting {
       const t = now()
@@ -241,6 +250,7 @@ export const makeCrawlState = (
       depth,
       discovered,
       discoveredNow,
+      seek,
       answered,
       answeredNow,
       failedNode,

@@ -84,8 +84,15 @@ export const routingTableSize = Metric.gauge("bitscrape_dht_routing_table_nodes"
   description: "nodes in the routing table"
 })
 export const peersStored = Metric.gauge("bitscrape_dht_stored_peers", {
-  description: "peers stored from announce_peer"
+  description: "peers stored from announce_peer (all DHT nodes of this process)"
 })
+let storedPeers = 0
+/** Adds `delta` to the stored-peers gauge (each DHT node reports the changes of its own store). */
+export const adjustStoredPeers = (delta: number) => {
+  if (delta === 0) return
+  storedPeers += delta
+  peersStored.unsafeUpdate(storedPeers, [])
+}
 
 export const neighbourReplies = Metric.counter("bitscrape_dht_neighbour_replies_total", {
   description: "replies sent with a neighbour id instead of our own (neighbourIds on)"

@@ -12,10 +12,13 @@ import type {
   NodeRecord,
   NodeSighting,
   RepositoryStats,
+  SavedSearch,
+  SavedSearchCursor,
   SearchPage,
   SearchQuery,
   Torrent,
-  TorrentDetail
+  TorrentDetail,
+  TorrentSummary
 } from "./model.js"
 
 export * from "./model.js"
@@ -39,6 +42,11 @@ export class RepositoryError extends Data.TaggedError("RepositoryError")<{
 /** No torrent with that infohash is stored. Crosses the API/CLI boundary, so it is a Schema class. */
 export class TorrentNotFound extends Schema.TaggedError<TorrentNotFound>()("TorrentNotFound", {
   infoHash: IdHex
+}) {}
+
+/** A saved search of that name exists already. Crosses the API/CLI boundary, so it is a Schema class. */
+export class SavedSearchExists extends Schema.TaggedError<SavedSearchExists>()("SavedSearchExists", {
+  name: Schema.String
 }) {}
 
 /**
@@ -96,6 +104,40 @@ export class Repository extends Context.Tag("bitscrape/Repository")<Repository, 
   readonly endSession: (id: number, totals: unknown) => Effect.Effect<void, RepositoryError>
   /** Crawl sessions, newest first. */
   readonly sessions: (limit: number) => Effect.Effect<ReadonlyArray<CrawlSessionInfo>, RepositoryError>
+  /**
+   * Torrents matching `query` (its text and filters; not its sort or paging) that come after `after` in the order
+   * of delivery — fetched time, then infohash — and were fetched at or before `until`; at most `limit`, in that order.
+   */
+  readonly newMatches: (
+    query: SearchQuery,
+    after: SavedSearchCursor,
+    until: number,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<TorrentSummary>, RepositoryError>
+  /** The database's size on disk in bytes (SQLite pages, PostgreSQL's database size); 0 in memory. */
+  readonly databaseBytes: Effect.Effect<number, RepositoryError>
+  /** Queues imported infohashes (`bitscrape import`) for the next crawl's peer finding; returns how many were new. */
+  readonly queueImports: (infoHashes: ReadonlyArray<InfoHash>, at: number) => Effect.Effect<number, RepositoryError>
+  /**
+   * Queued imported infohashes whose torrent is not stored yet, oldest first (at most `limit`); those whose
+   * torrent is stored by now leave the queue.
+   */
+  readonly importQueue: (limit: number) => Effect.Effect<ReadonlyArray<InfoHash>, RepositoryError>
+  /** Saves a search (its cursor starts at `createdAt`: only torrents fetched later are new to it). */
+  readonly addSavedSearch: (
+    search: { readonly name: string; readonly query: string; readonly webhook: string; readonly createdAt: number }
+  ) => Effect.Effect<SavedSearch, RepositoryError | SavedSearchExists>
+  /** Every saved search, oldest first. */
+  readonly savedSearches: Effect.Effect<ReadonlyArray<SavedSearch>, RepositoryError>
+  /** Removes the saved search of that name; false if there was none. */
+  readonly removeSavedSearch: (name: string) => Effect.Effect<boolean, RepositoryError>
+  /** Records a delivery attempt: on success the new cursor and how many were delivered, on failure the error. */
+  readonly recordDelivery: (
+    id: number,
+    outcome:
+      | { readonly at: number; readonly cursor: SavedSearchCursor; readonly delivered: number }
+      | { readonly at: number; readonly error: string }
+  ) => Effect.Effect<void, RepositoryError>
 }>() {}
 
 /** How a stream of records is grouped into write batches. */

@@ -7,11 +7,12 @@ import type {
   ExportItem,
   InfohashRecord,
   NodeRecord,
+  SavedSearch,
   SearchQuery,
   Torrent,
   TorrentSummary
 } from "./model.js"
-import { Repository, TorrentNotFound } from "./Repository.js"
+import { Repository, SavedSearchExists, TorrentNotFound } from "./Repository.js"
 import { MAX_QUERY_WORDS, searchWords } from "./sqlText.js"
 
 // The Repository in memory, for unit tests: same contract and semantics as the SQL backends (counters
@@ -91,7 +92,81 @@ const make = Effect.sync(() => {
     fetchedAt: t.fetchedAt
   })
 
+  const saved: Array<{ -readonly [K in keyof SavedSearch]: SavedSearch[K] }> = []
+  let savedIds = 0
+
+  const imports = new Map<string, { infoHash: InfoHash; at: number }>()
+
   return Repository.of({
+    databaseBytes: Effect.succeed(0),
+    queueImports: (hashes, at) =>
+      Effect.sync(() => {
+        let added = 0
+        for (const h of hashes) {
+          const key = toHex(h)
+          if (imports.has(key)) continue
+          imports.set(key, { infoHash: Uint8Array.prototype.slice.call(h) as InfoHash, at })
+          added++
+        }
+        return added
+      }),
+    importQueue: (limit) =>
+      Effect.sync(() => {
+        for (const key of [...imports.keys()]) if (torrents.has(key)) imports.delete(key)
+        return [...imports.entries()]
+          .sort(([ka, a], [kb, b]) => a.at - b.at || (ka < kb ? -1 : 1))
+          .slice(0, Math.max(1, limit))
+          .map(([, v]) => v.infoHash)
+      }),
+    newMatches: (q, after, until, limit) =>
+      Effect.sync(() => {
+        const afterHex = after.infoHash === undefined ? undefined : toHex(after.infoHash)
+        return [...torrents.values()]
+          .filter((t) =>
+            t.fetchedAt <= until &&
+            (t.fetchedAt > after.fetchedAt ||
+              (t.fetchedAt === after.fetchedAt && afterHex !== undefined && toHex(t.infoHash) > afterHex)) &&
+            matches(t, q)
+          )
+          .sort((a, b) => a.fetchedAt - b.fetchedAt || (toHex(a.infoHash) < toHex(b.infoHash) ? -1 : 1))
+          .slice(0, Math.max(1, limit))
+          .map(summary)
+      }),
+    addSavedSearch: (s) =>
+      saved.some((x) => x.name === s.name)
+        ? Effect.fail(new SavedSearchExists({ name: s.name }))
+        : Effect.sync(() => {
+          const row = {
+            ...s,
+            id: ++savedIds,
+            cursor: { fetchedAt: s.createdAt, infoHash: undefined },
+            delivered: 0,
+            lastAttemptAt: undefined,
+            lastError: undefined
+          }
+          saved.push(row)
+          return { ...row }
+        }),
+    savedSearches: Effect.sync(() => saved.map((x) => ({ ...x }))),
+    removeSavedSearch: (name) =>
+      Effect.sync(() => {
+        const i = saved.findIndex((x) => x.name === name)
+        if (i >= 0) saved.splice(i, 1)
+        return i >= 0
+      }),
+    recordDelivery: (id, o) =>
+      Effect.sync(() => {
+        const x = saved.find((s) => s.id === id)
+        if (x === undefined) return
+        x.lastAttemptAt = o.at
+        if ("error" in o) {
+          x.lastError = o.error
+        } else {
+          x.lastError = undefined
+          x.cursor = o.cursor
+          x.delivered += o.delivered
+        }
+      }),
     backend: "memory",
     upsertNodes: (list) =>
       Effect.sync(() => {

@@ -58,6 +58,18 @@ export const sqliteMigrations = {
   "0003_bans": Effect.flatMap(SqlClient.SqlClient, (sql) =>
     statements(sql, [
       `CREATE TABLE bans (host TEXT PRIMARY KEY NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL, reason TEXT)`
+    ])),
+  // Saved searches whose new matches are POSTed to a webhook; torrents by fetch time for "new since the cursor";
+  // infohashes imported without metadata (`bitscrape import`), for the next crawl to find peers for.
+  "0006_saved_searches_imports": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    statements(sql, [
+      `CREATE TABLE saved_searches (
+        id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, query TEXT NOT NULL, webhook TEXT NOT NULL,
+        created_at INTEGER NOT NULL, cursor_at INTEGER NOT NULL, cursor_hash BLOB, delivered INTEGER NOT NULL DEFAULT 0,
+        last_attempt_at INTEGER, last_error TEXT
+      )`,
+      `CREATE INDEX torrents_fetched ON torrents (fetched_at)`,
+      `CREATE TABLE import_queue (hash BLOB PRIMARY KEY NOT NULL, queued_at INTEGER NOT NULL) WITHOUT ROWID`
     ]))
 }
 
@@ -107,5 +119,15 @@ export const pgMigrations = {
   "0003_bans": Effect.flatMap(SqlClient.SqlClient, (sql) =>
     statements(sql, [
       `CREATE TABLE bans (host TEXT PRIMARY KEY, at BIGINT NOT NULL, until BIGINT NOT NULL, reason TEXT)`
+    ])),
+  "0006_saved_searches_imports": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    statements(sql, [
+      `CREATE TABLE saved_searches (
+        id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE, query TEXT NOT NULL, webhook TEXT NOT NULL,
+        created_at BIGINT NOT NULL, cursor_at BIGINT NOT NULL, cursor_hash BYTEA, delivered BIGINT NOT NULL DEFAULT 0,
+        last_attempt_at BIGINT, last_error TEXT
+      )`,
+      `CREATE INDEX torrents_fetched ON torrents (fetched_at)`,
+      `CREATE TABLE import_queue (hash BYTEA PRIMARY KEY, queued_at BIGINT NOT NULL)`
     ]))
 }

@@ -160,6 +160,32 @@ export interface CrawlSessionInfo {
   readonly totals: unknown
 }
 
+/** A search whose new matches are POSTed to a webhook (`bitscrape saved`, the search page, /api/saved-searches). */
+export interface SavedSearch {
+  readonly id: number
+  /** Unique; how the CLI names it. */
+  readonly name: string
+  /** The search as URL parameters (`q=ubuntu&min_size=1GB`), as /search and /api/search take them. */
+  readonly query: string
+  /** Where new matches are POSTed as JSON. */
+  readonly webhook: string
+  readonly createdAt: number
+  /** Matches fetched up to this point were delivered: fetched time (ms), then infohash, as the order of delivery. */
+  readonly cursor: SavedSearchCursor
+  /** Matches delivered so far. */
+  readonly delivered: number
+  /** Last attempt to deliver (ms), successful or not. */
+  readonly lastAttemptAt: number | undefined
+  /** Why the last attempt failed; undefined after a success. */
+  readonly lastError: string | undefined
+}
+
+/** A position in the order of delivery: (fetched time, infohash). */
+export interface SavedSearchCursor {
+  readonly fetchedAt: number
+  readonly infoHash: InfoHash | undefined
+}
+
 /** Distinct-key helper for nodes (id + address). */
 export const nodeKey = (n: { readonly id: Uint8Array; readonly host: string; readonly port: number }) =>
   `${Buffer.from(n.id).toString("hex")}|${n.host}|${n.port}`

@@ -11,13 +11,15 @@ import type {
   MetadataStatus,
   NodeRecord,
   NodeSighting,
+  SavedSearchCursor,
   SearchQuery,
   Torrent,
   TorrentDetail,
   TorrentFile
 } from "./model.js"
 import { DISCOVERY_SOURCES } from "./model.js"
-import { Repository, RepositoryError, TorrentNotFound } from "./Repository.js"
+import { Repository, RepositoryError, SavedSearchExists, TorrentNotFound } from "./Repository.js"
+import { savedSearchOf } from "./savedSearchRows.js"
 import { chunkRows, fts5Query, MAX_QUERY_WORDS, searchWords, tsQuery } from "./sqlText.js"
 
 // One SQL implementation of the Repository for SQLite and PostgreSQL; the dialects differ only in placeholders,
@@ -632,7 +634,118 @@ export const makeSqlRepository = (dialect: Dialect) =>
         Effect.mapError(fail("sessions"))
       )
 
+    // === Saved searches ===
+
+    const newMatches = (q: SearchQuery, after: SavedSearchCursor, until: number, limit: number) =>
+      Effect.gen(function*() {
+        const params: Array<unknown> = []
+        const f = filtersOf({ ...q, sort: undefined, limit: undefined, offset: undefined }, params)
+        const at = f.p(after.fetchedAt)
+        const position = after.infoHash === undefined
+          ? `t.fetched_at > ${at}`
+          : `(t.fetched_at > ${at} OR (t.fetched_at = ${f.p(after.fetchedAt)} AND t.hash > ${
+            f.p(buf(after.infoHash))
+          }))`
+        const conditions = `${position} AND t.fetched_at <= ${f.p(until)}`
+        const rows = yield* query(
+          `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at FROM ${f.from}
+           ${f.where === "" ? `WHERE ${conditions}` : `${f.where} AND ${conditions}`}
+           ORDER BY t.fetched_at, t.hash LIMIT ${f.p(Math.max(1, limit))}`,
+          params
+        )
+        return rows.map(summaryOf)
+      }).pipe(Effect.mapError(fail("newMatches")))
+
+    const savedSearches = query("SELECT * FROM saved_searches ORDER BY id").pipe(
+      Effect.map((rows) => rows.map(savedSearchOf)),
+      Effect.mapError(fail("savedSearches"))
+    )
+
+    const addSavedSearch = (
+      s: { readonly name: string; readonly query: string; readonly webhook: string; readonly createdAt: number }
+    ) =>
+      Effect.gen(function*() {
+        const [existing] = yield* query(`SELECT id FROM saved_searches WHERE name = ${placeholders(1)[0]}`, [s.name])
+        if (existing !== undefined) return yield* Effect.fail(new SavedSearchExists({ name: s.name }))
+        const [row] = yield* query(
+          `INSERT INTO saved_searches (name, query, webhook, created_at, cursor_at) VALUES (${
+            placeholders(5).join(",")
+          }) RETURNING *`,
+          [s.name, s.query, s.webhook, s.createdAt, s.createdAt]
+        )
+        return savedSearchOf(row!)
+      }).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(fail("addSavedSearch")(e))))
+
+    const removeSavedSearch = (name: string) =>
+      query(`DELETE FROM saved_searches WHERE name = ${placeholders(1)[0]} RETURNING id`, [name]).pipe(
+        Effect.map((rows) => rows.length > 0),
+        Effect.mapError(fail("removeSavedSearch"))
+      )
+
+    const recordDelivery = (
+      id: number,
+      o:
+        | { readonly at: number; readonly cursor: SavedSearchCursor; readonly delivered: number }
+        | { readonly at: number; readonly error: string }
+    ) =>
+      ("error" in o
+        ? query(
+          `UPDATE saved_searches SET last_attempt_at = ${placeholders(1)[0]}, last_error = ${placeholders(1, 1)[0]}
+           WHERE id = ${placeholders(1, 2)[0]}`,
+          [o.at, o.error.slice(0, 1000), id]
+        )
+        : query(
+          `UPDATE saved_searches SET last_attempt_at = ${placeholders(1)[0]}, last_error = NULL,
+           cursor_at = ${placeholders(1, 1)[0]}, cursor_hash = ${placeholders(1, 2)[0]},
+           delivered = delivered + ${placeholders(1, 3)[0]} WHERE id = ${placeholders(1, 4)[0]}`,
+          [o.at, o.cursor.fetchedAt, o.cursor.infoHash === undefined ? null : buf(o.cursor.infoHash), o.delivered, id]
+        )).pipe(Effect.asVoid, Effect.mapError(fail("recordDelivery")))
+
+    // === Imports waiting for the next crawl ===
+
+    const queueImports = (hashes: ReadonlyArray<InfoHash>, at: number) =>
+      transaction(
+        "queueImports",
+        Effect.map(
+          Effect.forEach(
+            [...new Map(hashes.map((h) => [toHex(h), h])).values()].sort(compareBytes),
+            (h) =>
+              query(
+                `INSERT INTO import_queue (hash, queued_at) VALUES (${placeholders(2).join(",")})
+                 ON CONFLICT (hash) DO NOTHING RETURNING hash`,
+                [buf(h), at]
+              )
+          ),
+          (results) => results.filter((r) => r.length > 0).length
+        )
+      )
+
+    const importQueue = (limit: number) =>
+      Effect.gen(function*() {
+        yield* query("DELETE FROM import_queue WHERE hash IN (SELECT hash FROM torrents)")
+        const rows = yield* query(
+          `SELECT hash FROM import_queue ORDER BY queued_at, hash LIMIT ${placeholders(1)[0]}`,
+          [Math.max(1, limit)]
+        )
+        return rows.map((r) => bytes(r.hash) as InfoHash)
+      }).pipe(Effect.mapError(fail("importQueue")))
+
+    const databaseBytes = (dialect === "pg"
+      ? query("SELECT pg_database_size(current_database()) AS n")
+      : query("SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()")).pipe(
+        Effect.map((rows) => num(rows[0]?.n ?? 0)),
+        Effect.mapError(fail("databaseBytes"))
+      )
+
     return Repository.of({
+      databaseBytes,
+      queueImports,
+      importQueue,
+      newMatches,
+      savedSearches,
+      addSavedSearch,
+      removeSavedSearch,
+      recordDelivery,
       backend: dialect === "pg" ? "postgres" : "sqlite",
       upsertNodes,
       recordDiscoveries,

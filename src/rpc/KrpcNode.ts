@@ -153,11 +153,30 @@ const make = Effect.gen(function*() {
     invalidTokens: 0
   }
   const tokens = makeTokenIssuer()
-  const peers = makePeerStore({
+  const store = makePeerStore({
     ttlMillis: Duration.toMillis(config.peerTtl),
     maxInfohashes: config.maxStoredInfohashes,
     maxPeers: config.maxPeersPerInfohash
   })
+  // bitscrape_dht_stored_peers: this node's share of the process-wide count, kept current on every change.
+  let storedPeers = 0
+  const countStored = () => {
+    const n = store.size().peers
+    Metrics.adjustStoredPeers(n - storedPeers)
+    storedPeers = n
+  }
+  const peers: typeof store = {
+    ...store,
+    announce: (infoHash, peer, at) => {
+      store.announce(infoHash, peer, at)
+      countStored()
+    },
+    sweep: (at) => {
+      store.sweep(at)
+      countStored()
+    }
+  }
+  yield* Effect.addFinalizer(() => Effect.sync(() => Metrics.adjustStoredPeers(-storedPeers)))
   const harvestQueue = yield* Queue.dropping<Harvest>(HARVEST_BUFFER)
   const pending = new Map<number, Pending>()
   const expired = new Map<number, { readonly sentAt: number; readonly host: string; readonly port: number }>()

@@ -63,12 +63,25 @@ export interface SessionOptions {
   readonly giveUp?: { readonly attempts: number; readonly ttlMillis: number }
 }
 
+/** Most imported infohashes one crawl session looks for (the crawler's evidence store is bounded too). */
+const IMPORTS_PER_SESSION = 10_000
+
 export const runCrawlSession = (options: SessionOptions) =>
   Effect.gen(function*() {
     const repo = yield* Repository
     const crawler = yield* Crawler
     const started = Date.now()
     const sessionId = yield* repo.startSession(options.settings)
+    // Infohashes imported without metadata (`bitscrape import`): this crawl looks for their peers.
+    // A lookup needs nodes to ask: they are sought once the crawler has joined (8 responsive nodes, or 30 s).
+    const imported = yield* repo.importQueue(IMPORTS_PER_SESSION)
+    if (imported.length > 0) {
+      yield* Effect.fork(Effect.gen(function*() {
+        for (let i = 0; i < 120 && (yield* crawler.stats).responsiveNodes < 8; i++) yield* Effect.sleep("250 millis")
+        yield* crawler.seek(imported)
+        yield* Effect.logInfo(`looking for peers of ${imported.length} imported infohash(es)`)
+      }))
+    }
     // The writers live in a scope of their own, closed only after they have flushed: an interrupted session
     // fiber must not take them down with it (forked children die with an interrupted parent).
     const writers = yield* Scope.make()

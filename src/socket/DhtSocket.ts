@@ -135,6 +135,7 @@ export const makeEdges = (schedule: (flush: () => void) => void) =>
       stats.packetsIn++
       stats.bytesIn += bytes.length
       Metrics.unsafeIncrement(Metrics.packetsIn)
+      Metrics.unsafeIncrement(Metrics.bytesIn, bytes.length)
       if (bytes.length > config.maxDatagram) {
         stats.droppedOversized++
         Metrics.countDrop("oversized")
@@ -157,6 +158,7 @@ export const makeEdges = (schedule: (flush: () => void) => void) =>
       stats.packetsOut++
       stats.bytesOut += bytes
       Metrics.unsafeIncrement(Metrics.packetsOut)
+      Metrics.unsafeIncrement(Metrics.bytesOut, bytes)
     }
 
     const sendFailed = () => {

@@ -16,8 +16,11 @@ import { infoHashFromHex, toHex } from "../krpc/ids.js"
 import { Repository } from "../repository/Repository.js"
 import { torrentFile } from "../wire/torrentInfo.js"
 import { BitscrapeApi } from "./api.js"
-import { ApiHandlers } from "./handlers.js"
+import { makeDbMetrics } from "./dbMetrics.js"
+import { FEED_ATOM_PATH, FEED_RSS_PATH, feedResponse } from "./feed.js"
+import { ApiHandlers, WebInfo } from "./handlers.js"
 import { LiveStats } from "./LiveStats.js"
+import { openApiDocument } from "./openapi.js"
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js"
 import {
   allowedOnLoopback,
@@ -32,6 +35,7 @@ import {
   TOKEN_COOKIE,
   tokenProblem
 } from "./security.js"
+import { errorResponse as torznabError, TORZNAB_PATH, TorznabError, torznabResponse } from "./torznab.js"
 
 // The web UI's HTTP server (@effect/platform on Node's http): the JSON API (HttpApi, with its OpenAPI
 // description), live stats as server-sent events, .torrent downloads, Prometheus metrics and the pages'
@@ -97,12 +101,22 @@ const sse = (event: string, data: unknown) => encoder.encode(`event: ${event}\nd
 /** Live streams open at once, all clients together (each holds a connection and a subscription). */
 const MAX_LIVE_STREAMS = 64
 
+/** Routes whose clients present the token as a URL parameter on every request (and the parameter's name). */
+const QUERY_KEY_ROUTES: Readonly<Record<string, string>> = {
+  [TORZNAB_PATH]: "apikey",
+  [FEED_RSS_PATH]: "token",
+  [FEED_ATOM_PATH]: "token"
+}
+
 const clientOf = (request: HttpServerRequest.HttpServerRequest) => Option.getOrElse(request.remoteAddress, () => "?")
 
 const make = Effect.gen(function*() {
   const config = yield* WebConfig
   const live = yield* LiveStats
   const repo = yield* Repository
+  const info = yield* WebInfo
+  const dbMetrics = yield* makeDbMetrics(repo)
+  const openapi = openApiDocument()
   const assets = loadAssets()
   const token = Option.map(config.token, Redacted.value)
   const apiLimiter = makeRateLimiter({ rate: config.rateLimit, burst: config.rateLimit * 4 })
@@ -178,12 +192,19 @@ const make = Effect.gen(function*() {
       yield* router.add("GET", "/favicon.ico", asset("favicon.svg", true))
       yield* router.add("GET", "/api/live", liveEvents)
       yield* router.add("GET", "/api/torrents/:infohash/file", download)
+      yield* router.add("GET", "/api/openapi.json", Effect.sync(() => HttpServerResponse.unsafeJson(openapi)))
+      yield* router.add("GET", TORZNAB_PATH, torznabResponse(repo, info.version))
+      yield* router.add("GET", FEED_RSS_PATH, feedResponse(repo, "rss"))
+      yield* router.add("GET", FEED_ATOM_PATH, feedResponse(repo, "atom"))
       // Anything else: a 404 that still passes through the guard (headers, token, limits).
       yield* router.add("*", "*", Effect.succeed(HttpServerResponse.text("not found\n", { status: 404 })))
       yield* router.add(
         "GET",
         "/metrics",
-        Effect.sync(() => HttpServerResponse.text(prometheusText(), { contentType: PROMETHEUS_CONTENT_TYPE }))
+        Effect.zipRight(
+          dbMetrics,
+          Effect.sync(() => HttpServerResponse.text(prometheusText(), { contentType: PROMETHEUS_CONTENT_TYPE }))
+        )
       )
     })
   )
@@ -212,7 +233,13 @@ const make = Effect.gen(function*() {
         // Prefixed rather than resolved: "//api/stats" is a path here, not a host (the router matches it as one).
         url = new URL(request.url.startsWith("/") ? `http://localhost${request.url}` : request.url)
         route = normalisedRoute(url.pathname)
-        if (Option.isSome(token)) presented = presentedToken(request.headers, url)
+        if (Option.isSome(token)) {
+          // Torznab clients (Sonarr, Radarr, Prowlarr) send the token as `apikey=`, feed readers as `token=`, on
+          // every request, and keep no cookie: no redirect for them.
+          const key = QUERY_KEY_ROUTES[route]
+          const given = key === undefined ? null : url.searchParams.get(key)
+          presented = given !== null ? { token: given, fromQuery: false } : presentedToken(request.headers, url)
+        }
       } catch (e) {
         return deny(400, e instanceof MalformedRequest ? e.message : "malformed request")
       }
@@ -230,6 +257,12 @@ const make = Effect.gen(function*() {
         }
         if (presented?.token === undefined || !sameSecret(presented.token, token.value)) {
           if (presented?.token !== undefined) authFailures.take(client, now)
+          if (route === TORZNAB_PATH) {
+            return HttpServerResponse.setHeaders(
+              torznabError(new TorznabError(100, "Incorrect user credentials: the API key is the UI token")),
+              SECURITY_HEADERS
+            )
+          }
           return deny(401, "a token is required: open the link printed by bitscrape (…?token=…)", {
             "www-authenticate": "Bearer"
           })
@@ -254,7 +287,7 @@ const make = Effect.gen(function*() {
 
   const app = Layer.mergeAll(
     routes,
-    HttpLayerRouter.addHttpApi(BitscrapeApi, { openapiPath: "/api/openapi.json" }).pipe(Layer.provide(ApiHandlers)),
+    HttpLayerRouter.addHttpApi(BitscrapeApi).pipe(Layer.provide(ApiHandlers)),
     guard
   )
   return { app, liveStreams: streams.open }

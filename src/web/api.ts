@@ -162,6 +162,22 @@ export const AboutResponse = Schema.Struct({
   ui: Schema.Struct({ host: Schema.String, port: Schema.Number, token: Schema.Boolean })
 })
 
+/** A saved search (`bitscrape saved`): its new matches are POSTed to its webhook. */
+export const SavedSearchInfo = Schema.Struct({
+  id: Schema.Number,
+  name: Schema.String,
+  /** The search as URL parameters (open /search?{query} to see its matches). */
+  query: Schema.String,
+  webhook: Schema.String,
+  created_at: Schema.String,
+  delivered: Schema.Number,
+  /** Matches fetched up to this time were delivered. */
+  delivered_up_to: Schema.String,
+  last_attempt_at: Schema.NullOr(Schema.String),
+  /** Why the last delivery failed (it is retried next round); null after a success. */
+  last_error: Schema.NullOr(Schema.String)
+})
+
 // === The API ===
 
 export class CrawlApiGroup extends HttpApiGroup.make("crawl")
@@ -197,15 +213,27 @@ export class TorrentsApiGroup extends HttpApiGroup.make("torrents")
   .annotate(OpenApi.Description, "Torrents whose metadata was fetched: search and detail")
 {}
 
+export class SavedSearchesApiGroup extends HttpApiGroup.make("saved")
+  .add(HttpApiEndpoint.get("savedSearches", "/saved-searches").addSuccess(Schema.Array(SavedSearchInfo)))
+  .addError(ServerError)
+  .annotate(
+    OpenApi.Description,
+    "Saved searches whose new matches are POSTed as JSON to a webhook (managed with `bitscrape saved`)"
+  )
+{}
+
 /** BitScrape's JSON API, served under /api. */
 export class BitscrapeApi extends HttpApi.make("bitscrape")
   .add(CrawlApiGroup)
   .add(TorrentsApiGroup)
+  .add(SavedSearchesApiGroup)
   .prefix("/api")
   .annotate(OpenApi.Title, "BitScrape")
   .annotate(
     OpenApi.Description,
     "JSON API of a BitScrape crawl. Live statistics are also pushed as server-sent events at /api/live; " +
-      "a torrent's .torrent file is at /api/torrents/{infohash}.torrent; Prometheus metrics at /metrics."
+      "a torrent's .torrent file is at /api/torrents/{infohash}/file; searches as RSS and Atom feeds at " +
+      "/api/feed.rss and /api/feed.atom; Torznab at /api/torznab; Prometheus metrics at /metrics. With a token " +
+      "set, every route wants it (Authorization: Bearer, the cookie set by ?token=, apikey= for Torznab, token= for feeds)."
   )
 {}

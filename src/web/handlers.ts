@@ -147,5 +147,29 @@ const TorrentHandlers = HttpApiBuilder.group(BitscrapeApi, "torrents", (handlers
         ))
   }))
 
+const SavedHandlers = HttpApiBuilder.group(
+  BitscrapeApi,
+  "saved",
+  (handlers) =>
+    Effect.map(Repository, (repo) =>
+      handlers.handle("savedSearches", () =>
+        repo.savedSearches.pipe(
+          Effect.mapError(serverError),
+          Effect.map((list) =>
+            list.map((s) => ({
+              id: s.id,
+              name: s.name,
+              query: s.query,
+              webhook: s.webhook,
+              created_at: isoTime(s.createdAt),
+              delivered: s.delivered,
+              delivered_up_to: isoTime(s.cursor.fetchedAt),
+              last_attempt_at: s.lastAttemptAt === undefined ? null : isoTime(s.lastAttemptAt),
+              last_error: s.lastError ?? null
+            }))
+          )
+        )))
+)
+
 /** The API's handlers; need the Repository, the live feed and WebInfo. */
-export const ApiHandlers = Layer.mergeAll(CrawlHandlers, TorrentHandlers)
+export const ApiHandlers = Layer.mergeAll(CrawlHandlers, TorrentHandlers, SavedHandlers)

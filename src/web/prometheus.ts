@@ -34,6 +34,18 @@ interface Family {
   lines: Array<string>
 }
 
+/**
+ * Effect's own runtime metrics, as Prometheus conventions want them: `effect_fiber_active` goes up and down (a
+ * gauge, though Effect keeps it in a counter), and each gets a HELP line.
+ */
+const RUNTIME_METRICS: Readonly<Record<string, { readonly gauge?: boolean; readonly help: string }>> = {
+  effect_fiber_active: { gauge: true, help: "Effect fibers running now" },
+  effect_fiber_started: { help: "Effect fibers started" },
+  effect_fiber_successes: { help: "Effect fibers that completed successfully" },
+  effect_fiber_failures: { help: "Effect fibers that failed" },
+  effect_fiber_lifetimes: { help: "Lifetimes of Effect fibers, in milliseconds" }
+}
+
 /** Renders metric pairs (from `Metric.unsafeSnapshot()`) as Prometheus text. */
 export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): string => {
   const families = new Map<string, Family>()
@@ -47,18 +59,29 @@ export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Unty
   }
   for (const pair of pairs) {
     const key = pair.metricKey
-    const name = metricName(key.name)
+    const runtime = RUNTIME_METRICS[key.name]
+    const base = metricName(key.name)
     const tags = key.tags.map((t) => [t.key, t.value] as const)
-    const description = key.description._tag === "Some" ? key.description.value : undefined
+    // Every family has a HELP line (promtool checks it): the metric's description, else its name in words.
+    const description = key.description._tag === "Some"
+      ? key.description.value
+      : runtime?.help ?? base.replace(/_/g, " ")
     const state: unknown = pair.metricState
-    if (MetricState.isCounterState(state)) {
+    if (MetricState.isCounterState(state) && runtime?.gauge === true) {
+      family(base, "gauge", description).lines.push(`${base}${labels(tags)} ${num(state.count)}`)
+    } else if (MetricState.isCounterState(state)) {
+      // Counters are named …_total.
+      const name = base.endsWith("_total") ? base : `${base}_total`
       family(name, "counter", description).lines.push(`${name}${labels(tags)} ${num(state.count)}`)
     } else if (MetricState.isGaugeState(state)) {
+      const name = base
       family(name, "gauge", description).lines.push(`${name}${labels(tags)} ${num(state.value)}`)
     } else if (MetricState.isFrequencyState(state)) {
+      const name = base.endsWith("_total") ? base : `${base}_total`
       const f = family(name, "counter", description)
       for (const [k, n] of state.occurrences) f.lines.push(`${name}${labels([...tags, ["key", k]])} ${n}`)
     } else if (MetricState.isHistogramState(state)) {
+      const name = base
       const f = family(name, "histogram", description)
       for (const [bound, n] of state.buckets) {
         f.lines.push(`${name}_bucket${labels([...tags, ["le", num(bound)]])} ${n}`)
@@ -68,6 +91,7 @@ export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Unty
       }
       f.lines.push(`${name}_sum${labels(tags)} ${num(state.sum)}`, `${name}_count${labels(tags)} ${state.count}`)
     } else if (MetricState.isSummaryState(state)) {
+      const name = base
       const f = family(name, "summary", description)
       for (const [q, v] of state.quantiles) {
         if (v._tag === "Some") f.lines.push(`${name}${labels([...tags, ["quantile", num(q)]])} ${num(v.value)}`)

@@ -309,4 +309,81 @@ export const repositoryContract = <R>(
       assert.isDefined(s!.endedAt)
     })
   )
+
+  test(
+    "saved searches: unique names, new matches after a cursor in (fetched time, infohash) order, deliveries recorded",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const saved = yield* repo.addSavedSearch({
+        name: "iso",
+        query: "q=iso",
+        webhook: "http://127.0.0.1:9/h",
+        createdAt: T0
+      })
+      assert.deepStrictEqual(saved.cursor, { fetchedAt: T0, infoHash: undefined })
+      const dup = yield* Effect.either(
+        repo.addSavedSearch({ name: "iso", query: "", webhook: "http://x/", createdAt: T0 })
+      )
+      assert.isTrue(Either.isLeft(dup) && dup.left._tag === "SavedSearchExists")
+      const t = (name: string, fetchedAt: number) =>
+        makeTorrent(name, [{ path: `${name}.iso`, length: 10 }], { fetchedAt })
+      const torrents = [
+        t("old iso", T0 - 1),
+        t("a iso", T0 + 1),
+        t("b iso", T0 + 2),
+        t("c iso", T0 + 2),
+        t("d iso", T0 + 9)
+      ]
+      yield* repo.saveTorrents([
+        ...torrents,
+        makeTorrent("other", [{ path: "x.txt", length: 1 }], { fetchedAt: T0 + 3 })
+      ])
+      const names = (list: ReadonlyArray<{ readonly name: string }>) => list.map((x) => x.name)
+      const q = { text: "iso" }
+      const all = yield* repo.newMatches(q, saved.cursor, T0 + 100, 10)
+      const tied = [torrents[2]!, torrents[3]!].sort((x, y) => toHex(x.infoHash) < toHex(y.infoHash) ? -1 : 1)
+      assert.deepStrictEqual(names(all), ["a iso", tied[0]!.name, tied[1]!.name, "d iso"])
+      // `until` holds back what was fetched later; a cursor inside a tie continues after it.
+      assert.deepStrictEqual(names(yield* repo.newMatches(q, saved.cursor, T0 + 5, 10)), names(all).slice(0, 3))
+      const inTie = { fetchedAt: T0 + 2, infoHash: tied[0]!.infoHash }
+      assert.deepStrictEqual(names(yield* repo.newMatches(q, inTie, T0 + 100, 10)), [tied[1]!.name, "d iso"])
+      assert.deepStrictEqual(names(yield* repo.newMatches(q, saved.cursor, T0 + 100, 2)), names(all).slice(0, 2))
+      // Filters apply; sort and paging of the query do not.
+      assert.deepStrictEqual(
+        names(yield* repo.newMatches({ text: "d", sort: "name", offset: 5, limit: 1 }, saved.cursor, T0 + 100, 10)),
+        ["d iso"]
+      )
+
+      yield* repo.recordDelivery(saved.id, { at: T0 + 50, error: "down" })
+      let [state] = yield* repo.savedSearches
+      assert.strictEqual(state!.lastError, "down")
+      assert.strictEqual(state!.lastAttemptAt, T0 + 50)
+      yield* repo.recordDelivery(saved.id, { at: T0 + 60, cursor: inTie, delivered: 2 })
+      ;[state] = yield* repo.savedSearches
+      assert.isUndefined(state!.lastError)
+      assert.strictEqual(state!.delivered, 2)
+      assert.strictEqual(state!.cursor.fetchedAt, T0 + 2)
+      assert.strictEqual(toHex(state!.cursor.infoHash!), toHex(tied[0]!.infoHash))
+      assert.isTrue(yield* repo.removeSavedSearch("iso"))
+      assert.isFalse(yield* repo.removeSavedSearch("iso"))
+      assert.strictEqual((yield* repo.savedSearches).length, 0)
+    })
+  )
+
+  test(
+    "import queue: new infohashes counted once, oldest first, leaving once their torrent is stored",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const [a, b, c] = [randomInfoHash(), randomInfoHash(), randomInfoHash()]
+      assert.strictEqual(yield* repo.queueImports([a, b, a], T0 + 2), 2)
+      assert.strictEqual(yield* repo.queueImports([b, c], T0 + 1), 1)
+      assert.deepStrictEqual((yield* repo.importQueue(10)).map(toHex), [toHex(c), ...[a, b].map(toHex).sort()])
+      assert.strictEqual((yield* repo.importQueue(1)).length, 1)
+      const t = makeTorrent("queued then stored", [{ path: "q.bin", length: 1 }])
+      yield* repo.queueImports([t.infoHash], T0)
+      assert.include((yield* repo.importQueue(10)).map(toHex), toHex(t.infoHash))
+      yield* repo.saveTorrents([t])
+      assert.notInclude((yield* repo.importQueue(10)).map(toHex), toHex(t.infoHash))
+    })
+  )
 }

@@ -19,11 +19,13 @@ export interface CliResult {
 export const runCli = (
   args: ReadonlyArray<string>,
   env: Record<string, string> = {},
-  timeoutMs?: number
+  timeoutMs?: number,
+  input?: string
 ): Promise<CliResult> =>
   runProcess(process.execPath, ["--import", GUARD, "--import", "tsx", MAIN, ...args], {
     env: { ...testEnv, ...env },
-    ...(timeoutMs === undefined ? {} : { timeoutMs })
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(input === undefined ? {} : { input })
   }).then((r) => ({ status: r.code, stdout: r.stdout, stderr: r.stderr }))
 
 /** Starts the CLI without waiting; for long-running commands (crawl) driven by signals. */

@@ -26,6 +26,7 @@ const summary = byId("summary")
 const results = byId("results")
 const pager = byId("pager")
 const filters = byId("filters")
+const feeds = byId("feeds")
 
 /** The search's parameters from the URL, without empty ones. */
 const paramsFromUrl = () => {
@@ -81,6 +82,7 @@ const run = async () => {
     const body = await getJson(`/api/search?${p.toString()}`, { signal })
     if (signal.aborted) return
     show(p, body)
+    void showSaved(p)
   } catch (e) {
     if (signal.aborted || e.name === "AbortError") return
     const messages = e instanceof ApiError ? e.messages : [String(e)]
@@ -126,6 +128,17 @@ const show = (p, body) => {
       { class: "results", dataset: { testid: "results" } }
     )
   )
+  // The same search as a feed (RSS or Atom), newest first unless a sort is chosen; the page number is not part of it.
+  const feedQuery = new URLSearchParams(p)
+  feedQuery.delete("page")
+  const suffix = feedQuery.size > 0 ? `?${feedQuery}` : ""
+  fill(
+    feeds,
+    "Follow this search: ",
+    h("a", { href: `/api/feed.rss${suffix}`, type: "application/rss+xml", dataset: { testid: "feed-rss" } }, "RSS"),
+    " · ",
+    h("a", { href: `/api/feed.atom${suffix}`, type: "application/atom+xml", dataset: { testid: "feed-atom" } }, "Atom")
+  )
   pager.replaceChildren()
   if (total > limit || page > 1) {
     const link = (label, target, rel, enabled) =>
@@ -143,6 +156,53 @@ const show = (p, body) => {
       link("Next →", page + 1, "next", page < pages)
     )
   }
+}
+
+// Alerts: the command that saves the search shown, and the saved searches with their delivery state.
+const shellQuote = (text) => `'${text.replace(/'/g, "'\\''")}'`
+
+const showSaved = async (p) => {
+  const query = new URLSearchParams(p)
+  query.delete("page")
+  query.delete("limit")
+  byId("save-command").textContent = `bitscrape saved add NAME --search ${
+    shellQuote(query.toString() || "q=")
+  } --webhook URL`
+  let list
+  try {
+    list = await getJson("/api/saved-searches")
+  } catch (e) {
+    fill(
+      byId("saved-list"),
+      errorBox("The saved searches cannot be listed:", e instanceof ApiError ? e.messages : [String(e)])
+    )
+    return
+  }
+  fill(
+    byId("saved-list"),
+    !Array.isArray(list) || list.length === 0 ? h("p", {}, "No saved searches yet.") : table(
+      ["Name", "Search", "Webhook", { label: "Delivered", class: "num" }, "State"],
+      list.map((s) =>
+        h(
+          "tr",
+          { dataset: { testid: "saved-search" } },
+          h("td", {}, s.name),
+          h(
+            "td",
+            {},
+            h(
+              "a",
+              { href: s.query === "" ? "/search" : `/search?${s.query}` },
+              s.query === "" ? "(everything)" : s.query
+            )
+          ),
+          h("td", { class: "name" }, s.webhook),
+          h("td", { class: "num" }, count(s.delivered)),
+          h("td", {}, s.last_error === null ? "ok" : `failing (retried): ${s.last_error}`)
+        )
+      )
+    )
+  )
 }
 
 const navigate = (url) => {
