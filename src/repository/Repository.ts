@@ -1,6 +1,7 @@
 import type { Option } from "effect"
 import { Chunk, Context, Data, Duration, Effect, Schema, Stream } from "effect"
 import { IdHex } from "../krpc/ids.js"
+import type { AnalysisOptions, ContentAnalysis, NodesAnalysis, SourcesAnalysis } from "./analysisModel.js"
 import type {
   CrawlSessionInfo,
   Discovery,
@@ -18,6 +19,8 @@ import type {
   TorrentDetail
 } from "./model.js"
 
+export * from "./analysisModel.js"
+export * from "./categories.js"
 export * from "./model.js"
 
 /** A storage operation failed (the database is unreachable, full, locked for too long, or corrupt). */
@@ -96,6 +99,12 @@ export class Repository extends Context.Tag("bitscrape/Repository")<Repository, 
   readonly endSession: (id: number, totals: unknown) => Effect.Effect<void, RepositoryError>
   /** Crawl sessions, newest first. */
   readonly sessions: (limit: number) => Effect.Effect<ReadonlyArray<CrawlSessionInfo>, RepositoryError>
+  /** Stored torrents by content: categories, size and file-count histograms, top extensions, versions. */
+  readonly analyzeContent: (options: AnalysisOptions) => Effect.Effect<ContentAnalysis, RepositoryError>
+  /** Infohashes by discovery source, the sources' overlap, and the yield funnel (overall and by day). */
+  readonly analyzeSources: (options: AnalysisOptions) => Effect.Effect<SourcesAnalysis, RepositoryError>
+  /** Nodes by client version and protocol support; torrents by the client of their source peer. */
+  readonly analyzeNodes: (options: AnalysisOptions) => Effect.Effect<NodesAnalysis, RepositoryError>
 }>() {}
 
 /** How a stream of records is grouped into write batches. */

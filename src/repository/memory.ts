@@ -1,6 +1,9 @@
 import { Clock, Effect, Layer, Option, Stream } from "effect"
 import type { InfoHash, NodeId } from "../krpc/ids.js"
 import { toHex } from "../krpc/ids.js"
+import { contentOf, nodesOf, sourcesOf } from "./analysisMemory.js"
+import { daysOf, topOf } from "./analysisModel.js"
+import { categoryOf } from "./categories.js"
 import type {
   CrawlSessionInfo,
   DiscoverySource,
@@ -32,7 +35,10 @@ interface IhRow {
 }
 
 const make = Effect.sync(() => {
-  const nodes = new Map<string, { -readonly [K in keyof NodeRecord]: NodeRecord[K] }>()
+  const nodes = new Map<
+    string,
+    { -readonly [K in keyof NodeRecord]: NodeRecord[K] } & { readOnly: boolean; bep51: boolean | undefined }
+  >()
   const infohashes = new Map<string, IhRow>()
   const torrents = new Map<string, Torrent & { discoveredAt: number; order: number }>()
   const bans = new Map<string, number>()
@@ -69,6 +75,7 @@ const make = Effect.sync(() => {
     if (q.maxFiles !== undefined && t.files.length > q.maxFiles) return false
     if (q.since !== undefined && t.discoveredAt < q.since) return false
     if (q.until !== undefined && t.discoveredAt >= q.until) return false
+    if (q.category !== undefined && categoryOf(t.files) !== q.category) return false
     if (q.text !== undefined && q.text.trim() !== "") {
       const words = searchWords(q.text).slice(0, MAX_QUERY_WORDS).map((w) => w.toLowerCase())
       if (words.length === 0) return false
@@ -88,7 +95,8 @@ const make = Effect.sync(() => {
     totalLength: t.totalLength,
     fileCount: t.files.length,
     discoveredAt: t.discoveredAt,
-    fetchedAt: t.fetchedAt
+    fetchedAt: t.fetchedAt,
+    category: categoryOf(t.files)
   })
 
   return Repository.of({
@@ -109,7 +117,9 @@ const make = Effect.sync(() => {
             lastResponse: isFinite(lastResponse) ? lastResponse : undefined,
             timesSeen: (prev?.timesSeen ?? 0) + 1,
             bep42: n.bep42 ?? prev?.bep42,
-            version: n.version ?? prev?.version
+            version: n.version ?? prev?.version,
+            readOnly: n.readOnly === true,
+            bep51: n.bep51 ?? prev?.bep51
           })
         }
       }),
@@ -169,6 +179,7 @@ const make = Effect.sync(() => {
         const r = infohashes.get(toHex(infoHash))!
         return Effect.succeed({
           ...t,
+          category: categoryOf(t.files),
           fileCount: t.files.length,
           seen: { ...r.record.seen },
           peersSeen: r.peers.size,
@@ -210,7 +221,12 @@ const make = Effect.sync(() => {
           b.lastResponse! - a.lastResponse!
         ).slice(0, limit).map(({ host, port }) => ({ host, port }))
       ),
-    nodes: (limit) => Effect.sync(() => [...nodes.values()].sort((a, b) => b.lastSeen - a.lastSeen).slice(0, limit)),
+    nodes: (limit) =>
+      Effect.sync(() =>
+        [...nodes.values()].sort((a, b) => b.lastSeen - a.lastSeen).slice(0, limit).map((
+          { bep51: _b, readOnly: _r, ...n }
+        ) => n)
+      ),
     stats: Effect.sync(() => {
       const all = [...infohashes.values()]
       const count = (s: DiscoverySource) => all.filter((r) => r.record.seen[s] > 0).length
@@ -233,7 +249,7 @@ const make = Effect.sync(() => {
     export: (q) =>
       Stream.suspend(() => {
         const torrentFilters = q.text !== undefined || q.minSize !== undefined || q.maxSize !== undefined ||
-          q.minFiles !== undefined || q.maxFiles !== undefined
+          q.minFiles !== undefined || q.maxFiles !== undefined || q.category !== undefined
         const items: Array<ExportItem> = [...infohashes.entries()].sort(([a], [b]) => a < b ? -1 : 1)
           .map(([key, r]) => ({
             infoHash: r.record.infoHash,
@@ -263,7 +279,10 @@ const make = Effect.sync(() => {
           s.totals = totals
         }
       }),
-    sessions: (limit) => Effect.sync(() => [...sessionList].reverse().slice(0, limit))
+    sessions: (limit) => Effect.sync(() => [...sessionList].reverse().slice(0, limit)),
+    analyzeContent: (o) => Effect.sync(() => contentOf([...torrents.values()], topOf(o))),
+    analyzeSources: (o) => Effect.sync(() => sourcesOf([...infohashes.values()].map(recordOf), daysOf(o))),
+    analyzeNodes: (o) => Effect.sync(() => nodesOf([...nodes.values()], [...torrents.values()], topOf(o)))
   })
 })
 

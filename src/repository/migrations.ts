@@ -1,5 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
+import { categoryOf } from "./categories.js"
 
 // Versioned schema migrations (run by @effect/sql's Migrator from a record, so the npm package needs no
 // migrations folder on disk). One record per dialect; the two describe the same data model.
@@ -7,6 +8,38 @@ import { Effect } from "effect"
 
 const statements = (sql: SqlClient.SqlClient, list: ReadonlyArray<string>) =>
   Effect.forEach(list, (s) => sql.unsafe(s), { discard: true })
+
+/** Sets the content category (categories.ts) of every stored torrent, 500 at a time. */
+const backfillCategories = (sql: SqlClient.SqlClient, dialect: "sqlite" | "pg") =>
+  Effect.gen(function*() {
+    const p = (i: number) => dialect === "pg" ? `$${i}` : "?"
+    let after = 0
+    for (;;) {
+      const ids = (yield* sql.unsafe<{ id: unknown }>(
+        `SELECT id FROM torrents WHERE id > ${p(1)} ORDER BY id LIMIT 500`,
+        [after]
+      )).map((r) => Number(r.id))
+      if (ids.length === 0) return
+      const files = yield* sql.unsafe<{ torrent_id: unknown; path: string; length: unknown }>(
+        `SELECT torrent_id, path, length FROM files WHERE torrent_id >= ${p(1)} AND torrent_id <= ${p(2)}`,
+        [ids[0], ids[ids.length - 1]]
+      )
+      const byId = new Map<number, Array<{ path: string; length: number }>>()
+      for (const f of files) {
+        const id = Number(f.torrent_id)
+        const list = byId.get(id) ?? []
+        list.push({ path: f.path, length: Number(f.length) })
+        byId.set(id, list)
+      }
+      for (const id of ids) {
+        yield* sql.unsafe(`UPDATE torrents SET category = ${p(1)} WHERE id = ${p(2)}`, [
+          categoryOf(byId.get(id) ?? []),
+          id
+        ])
+      }
+      after = ids[ids.length - 1]!
+    }
+  })
 
 export const sqliteMigrations = {
   "0001_init": Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -58,7 +91,18 @@ export const sqliteMigrations = {
   "0003_bans": Effect.flatMap(SqlClient.SqlClient, (sql) =>
     statements(sql, [
       `CREATE TABLE bans (host TEXT PRIMARY KEY NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL, reason TEXT)`
-    ]))
+    ])),
+  // Insights (docs/analysis.md): each torrent's content category, stored and indexed for search; whether a
+  // node answered BEP 51 sample_infohashes (1), refused or ignored it (0), or was never asked (NULL).
+  "0005_insights": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.zipRight(
+      statements(sql, [
+        `ALTER TABLE torrents ADD COLUMN category TEXT`,
+        `CREATE INDEX torrents_category ON torrents (category, discovered_at)`,
+        `ALTER TABLE nodes ADD COLUMN bep51 INTEGER`
+      ]),
+      backfillCategories(sql, "sqlite")
+    ))
 }
 
 export const pgMigrations = {
@@ -107,5 +151,14 @@ export const pgMigrations = {
   "0003_bans": Effect.flatMap(SqlClient.SqlClient, (sql) =>
     statements(sql, [
       `CREATE TABLE bans (host TEXT PRIMARY KEY, at BIGINT NOT NULL, until BIGINT NOT NULL, reason TEXT)`
-    ]))
+    ])),
+  "0005_insights": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.zipRight(
+      statements(sql, [
+        `ALTER TABLE torrents ADD COLUMN category TEXT`,
+        `CREATE INDEX torrents_category ON torrents (category, discovered_at)`,
+        `ALTER TABLE nodes ADD COLUMN bep51 SMALLINT`
+      ]),
+      backfillCategories(sql, "pg")
+    ))
 }

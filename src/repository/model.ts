@@ -1,5 +1,6 @@
 import type { InfoHash, NodeId } from "../krpc/ids.js"
 import type { InfoFile, TorrentInfo } from "../wire/torrentInfo.js"
+import type { Category } from "./categories.js"
 
 // What the Repository stores. Times are Unix milliseconds; byte strings are kept raw next to their decoded
 // text so nothing a peer sent is ever lost to normalisation.
@@ -23,6 +24,8 @@ export interface NodeSighting {
   readonly version?: Uint8Array | undefined
   /** BEP 43 read-only. */
   readonly readOnly?: boolean | undefined
+  /** BEP 51: true answered sample_infohashes, false refused or ignored it, undefined not asked. */
+  readonly bep51?: boolean | undefined
 }
 
 /** A stored node, as listed by `Repository.nodes`. */
@@ -83,6 +86,8 @@ export interface SearchQuery {
   readonly since?: number | undefined
   /** Discovered before (ms). */
   readonly until?: number | undefined
+  /** Content category (categories.ts). */
+  readonly category?: Category | undefined
   readonly sort?: SortOrder | undefined
   readonly limit?: number | undefined
   readonly offset?: number | undefined
@@ -96,6 +101,8 @@ export interface TorrentSummary {
   readonly fileCount: number
   readonly discoveredAt: number
   readonly fetchedAt: number
+  /** Content category (undefined in a database that predates categories and was opened read-only). */
+  readonly category?: Category | undefined
 }
 
 /** One page of search hits, and how many match in all. */
@@ -107,6 +114,8 @@ export interface SearchPage {
 /** Everything stored about one torrent: metadata, files, discovery counters and the peers seen with it. */
 export interface TorrentDetail extends Torrent {
   readonly discoveredAt: number
+  /** Content category (categories.ts). */
+  readonly category?: Category | undefined
   readonly fileCount: number
   readonly seen: Readonly<Record<DiscoverySource, number>>
   readonly peersSeen: number

@@ -1,0 +1,182 @@
+import { Effect } from "effect"
+import type { AnalysisOptions, ContentAnalysis, Histogram, NodesAnalysis, SourcesAnalysis } from "./analysisModel.js"
+import { daysOf, FILE_COUNT_EDGES, SIZE_EDGES, topOf } from "./analysisModel.js"
+import { CATEGORIES, type Category } from "./categories.js"
+import { DISCOVERY_SOURCES, type DiscoverySource } from "./model.js"
+
+// The analyses in SQL, for SQLite and PostgreSQL: every answer is a handful of aggregate queries (full scans or
+// GROUP BYs with a bounded number of groups), so memory stays bounded however many rows there are.
+
+type Row = Record<string, unknown>
+const num = (x: unknown): number => x === null || x === undefined ? 0 : Number(x)
+const DAY = 86_400_000
+
+/** `CASE` giving the bucket index of `column` among `edges` (constants of our own, inlined). */
+const bucketCase = (column: string, edges: ReadonlyArray<number>) =>
+  `CASE ${
+    edges.map((e, i) => [e, i] as const).slice(1).reverse().map(([e, i]) => `WHEN ${column} >= ${e} THEN ${i}`)
+      .join(" ")
+  } ELSE 0 END`
+
+const histogram = (edges: ReadonlyArray<number>, rows: ReadonlyArray<Row>): Histogram => {
+  const counts = edges.map(() => 0)
+  for (const r of rows) counts[num(r.b)] = num(r.n)
+  return { edges, counts }
+}
+
+/** The extension of a file path in SQL, the same as categories.ts extensionOf. */
+const extensionSql = (dialect: "sqlite" | "pg") =>
+  dialect === "pg"
+    ? `SELECT CASE WHEN base ~ '^.+\\.[A-Za-z0-9]{1,8}$' THEN lower(substring(base from '\\.([A-Za-z0-9]{1,8})$'))
+         ELSE '' END AS ext, length FROM (SELECT substring(path from '[^/]*$') AS base, length FROM files) b`
+    : `SELECT CASE WHEN length(pre) <= 1 OR length(base) - length(pre) > 8 OR length(base) = length(pre)
+           OR substr(base, length(pre) + 1) GLOB '*[^A-Za-z0-9]*' THEN ''
+         ELSE lower(substr(base, length(pre) + 1)) END AS ext, length
+       FROM (SELECT base, length, rtrim(base, replace(base, '.', '')) AS pre
+             FROM (SELECT substr(path, length(rtrim(path, replace(path, '/', ''))) + 1) AS base, length FROM files) a) b`
+
+export const makeSqlAnalyses = (
+  dialect: "sqlite" | "pg",
+  query: (text: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<Row>, unknown>,
+  columns: { readonly category: boolean; readonly bep51: boolean }
+) => {
+  const p = (i: number) => dialect === "pg" ? `$${i}` : "?"
+
+  const analyzeContent = (o: AnalysisOptions) =>
+    Effect.gen(function*() {
+      const [totals] = yield* query(
+        `SELECT count(*) AS n, COALESCE(sum(total_length), 0) AS bytes, COALESCE(sum(file_count), 0) AS files,
+           sum(CASE WHEN private = 1 THEN 1 ELSE 0 END) AS priv,
+           sum(CASE WHEN version = 'v1' THEN 1 ELSE 0 END) AS v1, sum(CASE WHEN version = 'v2' THEN 1 ELSE 0 END) AS v2,
+           sum(CASE WHEN version = 'hybrid' THEN 1 ELSE 0 END) AS hybrid FROM torrents`
+      )
+      const byCategory = columns.category
+        ? yield* query(
+          `SELECT category, count(*) AS n, COALESCE(sum(total_length), 0) AS bytes FROM torrents GROUP BY category`
+        )
+        : []
+      const sizes = yield* query(
+        `SELECT ${bucketCase("total_length", SIZE_EDGES)} AS b, count(*) AS n FROM torrents GROUP BY 1`
+      )
+      const counts = yield* query(
+        `SELECT ${bucketCase("file_count", FILE_COUNT_EDGES)} AS b, count(*) AS n FROM torrents GROUP BY 1`
+      )
+      const extensions = yield* query(
+        `SELECT ext, count(*) AS n, COALESCE(sum(length), 0) AS bytes FROM (${extensionSql(dialect)}) e
+         GROUP BY ext ORDER BY n DESC, ext ASC LIMIT ${p(1)}`,
+        [topOf(o)]
+      )
+      const found = new Map(byCategory.map((r) => [String(r.category), r]))
+      const result: ContentAnalysis = {
+        torrents: num(totals!.n),
+        bytes: num(totals!.bytes),
+        categories: CATEGORIES.map((category: Category) => ({
+          category,
+          torrents: num(found.get(category)?.n),
+          bytes: num(found.get(category)?.bytes)
+        })),
+        sizes: histogram(SIZE_EDGES, sizes),
+        fileCounts: histogram(FILE_COUNT_EDGES, counts),
+        files: num(totals!.files),
+        extensions: extensions.map((r) => ({ extension: String(r.ext), files: num(r.n), bytes: num(r.bytes) })),
+        versions: { v1: num(totals!.v1), v2: num(totals!.v2), hybrid: num(totals!.hybrid) },
+        private: num(totals!.priv)
+      }
+      return result
+    })
+
+  const analyzeSources = (o: AnalysisOptions) =>
+    Effect.gen(function*() {
+      const seen = (s: DiscoverySource) => `seen_${s}`
+      const only = (s: DiscoverySource) =>
+        [`${seen(s)} > 0`, ...DISCOVERY_SOURCES.filter((x) => x !== s).map((x) => `${seen(x)} = 0`)].join(" AND ")
+      const pairs = DISCOVERY_SOURCES.flatMap((a, i) => DISCOVERY_SOURCES.slice(i + 1).map((b) => [a, b] as const))
+      const count = (cond: string) => `sum(CASE WHEN ${cond} THEN 1 ELSE 0 END)`
+      const [r] = yield* query(
+        `SELECT count(*) AS n, ${count("peers_seen > 0")} AS with_peers, ${count("status = 'fetched'")} AS fetched,
+           ${count("status = 'failed'")} AS failed,
+           ${
+          DISCOVERY_SOURCES.map((s) =>
+            `${count(`${seen(s)} > 0`)} AS n_${s}, ${count(only(s))} AS only_${s}, COALESCE(sum(${
+              seen(s)
+            }), 0) AS sightings_${s},
+             ${count(`${seen(s)} > 0 AND peers_seen > 0`)} AS peers_${s},
+             ${count(`${seen(s)} > 0 AND status = 'fetched'`)} AS fetched_${s}`
+          ).join(", ")
+        },
+           ${pairs.map(([a, b]) => `${count(`${seen(a)} > 0 AND ${seen(b)} > 0`)} AS pair_${a}_${b}`).join(", ")}
+         FROM infohashes`
+      )
+      const days = yield* query(
+        `SELECT first_seen / ${DAY} AS d, count(*) AS n, ${count("peers_seen > 0")} AS with_peers,
+           ${count("status = 'fetched'")} AS fetched
+         FROM infohashes GROUP BY first_seen / ${DAY} ORDER BY d DESC LIMIT ${p(1)}`,
+        [daysOf(o)]
+      )
+      const result: SourcesAnalysis = {
+        infohashes: num(r!.n),
+        sources: DISCOVERY_SOURCES.map((source) => ({
+          source,
+          infohashes: num(r![`n_${source}`]),
+          only: num(r![`only_${source}`]),
+          sightings: num(r![`sightings_${source}`]),
+          withPeers: num(r![`peers_${source}`]),
+          fetched: num(r![`fetched_${source}`])
+        })),
+        overlap: pairs.map(([a, b]) => ({ a, b, infohashes: num(r![`pair_${a}_${b}`]) })),
+        funnel: { seen: num(r!.n), withPeers: num(r!.with_peers), fetched: num(r!.fetched), failed: num(r!.failed) },
+        byDay: days.map((d) => ({
+          day: Math.floor(num(d.d)) * DAY,
+          seen: num(d.n),
+          withPeers: num(d.with_peers),
+          fetched: num(d.fetched)
+        })).reverse()
+      }
+      return result
+    })
+
+  const analyzeNodes = (o: AnalysisOptions) =>
+    Effect.gen(function*() {
+      const count = (cond: string) => `sum(CASE WHEN ${cond} THEN 1 ELSE 0 END)`
+      const [r] = yield* query(
+        `SELECT count(*) AS n, ${count("last_response IS NOT NULL")} AS responded,
+           ${count("bep42 = 1")} AS valid, ${count("bep42 = 0")} AS invalid,
+           ${columns.bep51 ? count("bep51 = 1") : "0"} AS bep51_yes, ${
+          columns.bep51 ? count("bep51 = 0") : "0"
+        } AS bep51_no,
+           ${count("read_only = 1")} AS ro, ${count("host LIKE '%:%'")} AS v6
+         FROM nodes`
+      )
+      const versions = yield* query(
+        `SELECT version, count(*) AS n FROM nodes GROUP BY version
+         ORDER BY n DESC, (CASE WHEN version IS NULL THEN 0 ELSE 1 END), version ASC LIMIT ${p(1)}`,
+        [topOf(o)]
+      )
+      const clients = yield* query(
+        `SELECT source_client, count(*) AS n FROM torrents GROUP BY source_client
+         ORDER BY n DESC, (CASE WHEN source_client IS NULL THEN 0 ELSE 1 END), source_client ASC LIMIT ${p(1)}`,
+        [topOf(o)]
+      )
+      const n = num(r!.n)
+      const result: NodesAnalysis = {
+        nodes: n,
+        responded: num(r!.responded),
+        versions: versions.map((v) => ({
+          version: v.version instanceof Uint8Array ? new Uint8Array(v.version) : undefined,
+          nodes: num(v.n)
+        })),
+        bep42: { valid: num(r!.valid), invalid: num(r!.invalid), unknown: n - num(r!.valid) - num(r!.invalid) },
+        bep51: { yes: num(r!.bep51_yes), no: num(r!.bep51_no), unknown: n - num(r!.bep51_yes) - num(r!.bep51_no) },
+        readOnly: num(r!.ro),
+        ipv4: n - num(r!.v6),
+        ipv6: num(r!.v6),
+        torrentClients: clients.map((c) => ({
+          client: c.source_client === null ? undefined : String(c.source_client),
+          torrents: num(c.n)
+        }))
+      }
+      return result
+    })
+
+  return { analyzeContent, analyzeSources, analyzeNodes }
+}
