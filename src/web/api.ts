@@ -1,6 +1,8 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { ParseResult, Schema } from "effect"
 import { parseDate, parseSize } from "../cli/format.js"
+import { CATEGORIES } from "../repository/categories.js"
+import { AnalysisApiGroup } from "./analysisApi.js"
 import { LiveSnapshot, Sources } from "./LiveStats.js"
 
 // The JSON API: every request and response is a Schema, so invalid parameters are refused with 400 and a
@@ -64,7 +66,9 @@ export const SearchParams = Schema.Struct({
   min_files: Schema.optional(Count),
   max_files: Schema.optional(Count),
   since: Schema.optional(DateParam),
-  until: Schema.optional(DateParam)
+  until: Schema.optional(DateParam),
+  /** Content category (docs/analysis.md). */
+  category: Schema.optional(Schema.Literal(...CATEGORIES))
 })
 
 // === Responses ===
@@ -94,7 +98,9 @@ export const TorrentSummary = Schema.Struct({
   length: Schema.Number,
   files: Schema.Number,
   discovered_at: Schema.String,
-  fetched_at: Schema.String
+  fetched_at: Schema.String,
+  /** Content category (absent in a database that predates categories). */
+  category: Schema.optional(Schema.String)
 })
 
 export const SearchResponse = Schema.Struct({
@@ -112,6 +118,8 @@ export const TorrentDetail = Schema.Struct({
   piece_length: Schema.NullOr(Schema.Number),
   private: Schema.Boolean,
   version: Schema.String,
+  /** Content category (absent in a database that predates categories). */
+  category: Schema.optional(Schema.String),
   files: Schema.Array(Schema.Struct({ path: Schema.String, length: Schema.Number })),
   source: Schema.NullOr(Schema.Struct({
     host: Schema.String,
@@ -197,6 +205,7 @@ export class TorrentsApiGroup extends HttpApiGroup.make("torrents")
 export class BitscrapeApi extends HttpApi.make("bitscrape")
   .add(CrawlApiGroup)
   .add(TorrentsApiGroup)
+  .add(AnalysisApiGroup.addError(ServerError))
   .prefix("/api")
   .annotate(OpenApi.Title, "BitScrape")
   .annotate(
