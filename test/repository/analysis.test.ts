@@ -6,11 +6,11 @@ import * as Migrator from "@effect/sql/Migrator"
 import { assert, describe, it as vitestIt, layer } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { NodeId } from "../../src/krpc/index.js"
-import { categoryOf, extensionOf } from "../../src/repository/categories.js"
+import { CATEGORIES, categoryOf, extensionOf, knownExtensions } from "../../src/repository/categories.js"
 import { RepositoryPostgres, RepositorySqlite } from "../../src/repository/layers.js"
 import { RepositoryMemory } from "../../src/repository/memory.js"
 import { sqliteMigrations } from "../../src/repository/migrations.js"
@@ -215,6 +215,15 @@ describe("categories (pure)", () => {
       ),
       ["mkv", "", "", "", "gz", "", "", "r00", ""]
     )
+  })
+  vitestIt("docs/analysis.md lists exactly the extensions of each category", () => {
+    const doc = readFileSync(new URL("../../docs/analysis.md", import.meta.url), "utf8")
+    for (const category of CATEGORIES.filter((c) => c !== "other")) {
+      const row = new RegExp(`^\\| ${category} \\| (.*) \\|$`, "m").exec(doc)
+      assert.isNotNull(row, category)
+      const expected = [...knownExtensions].filter(([, c]) => c === category).map(([e]) => e)
+      assert.deepStrictEqual(row![1]!.split(", "), expected, category)
+    }
   })
   vitestIt("a torrent's category is the one with the most bytes; unknown extensions weigh for other", () => {
     assert.strictEqual(categoryOf([{ path: "a.mkv", length: 10 }, { path: "b.dat", length: 11 }]), "other")
