@@ -5,6 +5,7 @@ import { codecTable, runCodecBench } from "./codec.js"
 import { runCrawlerBench } from "./crawler.js"
 import { runDhtBench } from "./dht.js"
 import { runMetadataBench } from "./metadata.js"
+import { runNetworkSizeBench } from "./networkSize.js"
 import { runRepositoryBench } from "./repository.js"
 import { runSparseBench } from "./sparse.js"
 import { runYieldBench } from "./yield.js"
@@ -14,6 +15,7 @@ const benches: Record<string, () => Promise<string> | string> = {
   crawler: runCrawlerBench,
   dht: runDhtBench,
   metadata: runMetadataBench,
+  networkSize: runNetworkSizeBench,
   repository: runRepositoryBench,
   sparse: runSparseBench,
   yield: runYieldBench
