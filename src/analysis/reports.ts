@@ -1,5 +1,13 @@
 import { Effect } from "effect"
-import type { ContentAnalysis, Histogram, NodesAnalysis, SourcesAnalysis } from "../repository/analysisModel.js"
+import type {
+  ChurnAnalysis,
+  ContentAnalysis,
+  Histogram,
+  NodesAnalysis,
+  PopularInfohash,
+  PopularityAnalysis,
+  SourcesAnalysis
+} from "../repository/analysisModel.js"
 import { MAX_TOP } from "../repository/analysisModel.js"
 import { Repository, type RepositoryError } from "../repository/Repository.js"
 import { decodeClient } from "./clients.js"
@@ -9,7 +17,7 @@ import { decodeClient } from "./clients.js"
 // spreadsheet or dataframe pivots. The numbers come from the Repository's aggregates (bounded in size).
 
 /** The analyses `bitscrape analyze` and /api/analysis/* offer. */
-export const ANALYSES = ["content", "sources", "clients"] as const
+export const ANALYSES = ["content", "sources", "clients", "churn", "popularity"] as const
 export type AnalysisName = typeof ANALYSES[number]
 
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -72,16 +80,61 @@ export const clientsReport = (a: NodesAnalysis, top: number) => {
   }
 }
 
+/** Node session lengths (with the survival curve: the share of sessions at least each bucket's lower edge). */
+export const churnReport = (a: ChurnAnalysis) => {
+  const total = a.sessions.counts.reduce((x, y) => x + y, 0)
+  let remaining = total
+  return {
+    nodes: a.nodes,
+    responded: a.responded,
+    sessions: a.sessions.edges.map((min, i) => {
+      const row = {
+        min_ms: min,
+        max_ms: a.sessions.edges[i + 1] ?? null,
+        nodes: a.sessions.counts[i] ?? 0,
+        surviving: total === 0 ? 0 : remaining / total
+      }
+      remaining -= a.sessions.counts[i] ?? 0
+      return row
+    }),
+    by_day: a.byDay.map((d) => ({
+      day: day(d.day),
+      seen: d.seen,
+      responded: d.responded,
+      response_rate: d.seen === 0 ? 0 : d.responded / d.seen
+    }))
+  }
+}
+
+const popular = (x: PopularInfohash) => ({
+  infohash: Buffer.from(x.infoHash).toString("hex"),
+  name: x.name ?? null,
+  peers: x.peers,
+  sightings: x.sightings,
+  first_seen: iso(x.firstSeen),
+  last_seen: iso(x.lastSeen)
+})
+
+export const popularityReport = (a: PopularityAnalysis) => ({
+  since: a.since === undefined ? null : iso(a.since),
+  by_peers: a.byPeers.map(popular),
+  by_sightings: a.bySightings.map(popular)
+})
+
 export type ContentReport = ReturnType<typeof contentReport>
 export type SourcesReport = ReturnType<typeof sourcesReport>
 export type ClientsReport = ReturnType<typeof clientsReport>
+export type ChurnReport = ReturnType<typeof churnReport>
+export type PopularityReport = ReturnType<typeof popularityReport>
 /** Any of the reports. */
-export type Report = ContentReport | SourcesReport | ClientsReport
+export type Report = ContentReport | SourcesReport | ClientsReport | ChurnReport | PopularityReport
 
 /** Options of every analysis: list lengths and the days of the funnel by day. */
 export interface ReportOptions {
   readonly top?: number | undefined
   readonly days?: number | undefined
+  /** Popularity: only peers and infohashes seen at or after this time (ms). */
+  readonly since?: number | undefined
 }
 
 const topOf = (options: ReportOptions) => Math.min(Math.max(1, options.top ?? 20), MAX_TOP)
@@ -97,7 +150,11 @@ export const reports = {
     Effect.flatMap(
       Repository,
       (repo) => Effect.map(repo.analyzeNodes({ ...options, top: MAX_TOP }), (a) => clientsReport(a, topOf(options)))
-    )
+    ),
+  churn: (options: ReportOptions = {}): Effect.Effect<ChurnReport, RepositoryError, Repository> =>
+    Effect.flatMap(Repository, (repo) => Effect.map(repo.analyzeChurn(options), churnReport)),
+  popularity: (options: ReportOptions = {}): Effect.Effect<PopularityReport, RepositoryError, Repository> =>
+    Effect.flatMap(Repository, (repo) => Effect.map(repo.analyzePopularity(options), popularityReport))
 } satisfies Record<AnalysisName, unknown>
 
 /** Runs one analysis by name over the Repository in context. */
@@ -116,6 +173,7 @@ export const csvRows = (report: Report): Array<[string, string, string, Scalar]>
   const keyOf = (item: Record<string, unknown>) => {
     // The identifying fields of a list item (the first non-numeric ones, or a histogram's range).
     if ("min" in item && "max" in item) return `${item.min}-${item.max ?? ""}`
+    if ("min_ms" in item && "max_ms" in item) return `${item.min_ms}-${item.max_ms ?? ""}`
     return Object.entries(item).filter(([, v]) => typeof v === "string" || v === null).map(([, v]) => v ?? "")
       .join("/")
   }
@@ -124,7 +182,9 @@ export const csvRows = (report: Report): Array<[string, string, string, Scalar]>
       for (const item of value as Array<Record<string, unknown>>) {
         const key = keyOf(item)
         for (const [metric, v] of Object.entries(item)) {
-          if (typeof v === "number" && !(metric === "min" || metric === "max")) rows.push([section, key, metric, v])
+          if (typeof v === "number" && !["min", "max", "min_ms", "max_ms"].includes(metric)) {
+            rows.push([section, key, metric, v])
+          }
         }
       }
     } else if (typeof value === "object" && value !== null) {

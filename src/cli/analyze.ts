@@ -1,14 +1,17 @@
 import { Command, Options } from "@effect/cli"
-import { Console, Effect } from "effect"
+import { Console, Effect, Option } from "effect"
 import {
   type AnalysisName,
   analyze,
+  type ChurnReport,
   type ClientsReport,
   type ContentReport,
   csvRows,
+  type PopularityReport,
   type SourcesReport
 } from "../analysis/reports.js"
 import { CommandError } from "./errors.js"
+import { filterOptions } from "./filters.js"
 import { integerFlag } from "./flags.js"
 import { csvField, humanSize, printable } from "./format.js"
 import { dbOption, existingRepository, jsonOption } from "./repositoryOptions.js"
@@ -97,28 +100,67 @@ const clientsText = (r: ClientsReport) => [
   )
 ]
 
+const duration = (ms: number) =>
+  ms < 3_600_000 ? `${ms / 60_000} min` : ms < 86_400_000 ? `${ms / 3_600_000} h` : `${ms / 86_400_000} d`
+
+const churnText = (r: ChurnReport) => [
+  `nodes        ${r.nodes}; ${r.responded} answered at least once`,
+  "session (first seen → last answer)    nodes   surviving",
+  ...r.sessions.map((b) =>
+    `  ${duration(b.min_ms).padStart(7)} – ${(b.max_ms === null ? "" : duration(b.max_ms)).padEnd(7)} ${
+      String(b.nodes).padStart(20)
+    } ${pct(b.surviving, 1).padStart(11)}`
+  ),
+  "first seen on      nodes  answered",
+  ...r.by_day.map((d) => `  ${d.day} ${String(d.seen).padStart(10)} ${pct(d.response_rate, 1).padStart(9)}`)
+]
+
+const popularLines = (list: PopularityReport["by_peers"]) =>
+  list.map((x) =>
+    `  ${x.infohash} ${String(x.peers).padStart(7)} ${String(x.sightings).padStart(9)}  ${printable(x.name ?? "")}`
+  )
+
+const popularityText = (r: PopularityReport) => [
+  `by distinct peers${r.since === null ? "" : ` seen since ${r.since}`}          peers sightings`,
+  ...popularLines(r.by_peers),
+  `by sightings${r.since === null ? "" : ` (infohashes seen since ${r.since})`}`,
+  ...popularLines(r.by_sightings)
+]
+
 const texts: Record<AnalysisName, (r: never) => Array<string>> = {
   content: contentText,
   sources: sourcesText,
-  clients: clientsText
+  clients: clientsText,
+  churn: churnText,
+  popularity: popularityText
 }
 
 const descriptions: Record<AnalysisName, string> = {
   content: "Torrents by content category, size, file count, extension, version (v1/v2/hybrid) and private flag",
   sources: "Infohashes by discovery source, the sources' overlap, and the yield funnel overall and by day",
-  clients: "Nodes by client version (KRPC v) and protocol support (BEP 42, 51, 43, IPv4/6); torrents by peer client"
+  clients: "Nodes by client version (KRPC v) and protocol support (BEP 42, 51, 43, IPv4/6); torrents by peer client",
+  churn: "Node session lengths (first seen → last answer) with the survival curve, and answers by day first seen",
+  popularity: "The most popular infohashes by distinct peers (optionally since a date) and by sightings"
 }
+
+const since = filterOptions.since.pipe(
+  Options.withDescription("popularity: only peers and infohashes seen on or after (YYYY-MM-DD or ISO date-time)")
+)
 
 const subcommand = (name: AnalysisName) =>
   Command.make(
     name,
-    { json: jsonOption, csv: csvOption, top, days, db: dbOption },
+    { json: jsonOption, csv: csvOption, top, days, since, db: dbOption },
     (flags) =>
       Effect.gen(function*() {
         if (flags.json && flags.csv) {
           return yield* Effect.fail(new CommandError({ message: "--json or --csv, not both" }))
         }
-        const report = yield* analyze(name, { top: flags.top, days: flags.days })
+        const report = yield* analyze(name, {
+          top: flags.top,
+          days: flags.days,
+          since: Option.getOrUndefined(flags.since)
+        })
         if (flags.json) return yield* Console.log(JSON.stringify(report))
         if (flags.csv) {
           const lines = [
@@ -134,6 +176,14 @@ const subcommand = (name: AnalysisName) =>
   ).pipe(Command.withDescription(descriptions[name]))
 
 export const analyzeCommand = Command.make("analyze").pipe(
-  Command.withDescription("Insights over what was stored: content, discovery sources, clients (see docs/analysis.md)"),
-  Command.withSubcommands([subcommand("content"), subcommand("sources"), subcommand("clients")])
+  Command.withDescription(
+    "Insights over what was stored: content, discovery sources, clients, churn, popularity (see docs/analysis.md)"
+  ),
+  Command.withSubcommands([
+    subcommand("content"),
+    subcommand("sources"),
+    subcommand("clients"),
+    subcommand("churn"),
+    subcommand("popularity")
+  ])
 )

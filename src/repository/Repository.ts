@@ -1,7 +1,14 @@
 import type { Option } from "effect"
 import { Chunk, Context, Data, Duration, Effect, Schema, Stream } from "effect"
 import { IdHex } from "../krpc/ids.js"
-import type { AnalysisOptions, ContentAnalysis, NodesAnalysis, SourcesAnalysis } from "./analysisModel.js"
+import type {
+  AnalysisOptions,
+  ChurnAnalysis,
+  ContentAnalysis,
+  NodesAnalysis,
+  PopularityAnalysis,
+  SourcesAnalysis
+} from "./analysisModel.js"
 import type {
   CrawlSessionInfo,
   Discovery,
@@ -105,6 +112,10 @@ export class Repository extends Context.Tag("bitscrape/Repository")<Repository, 
   readonly analyzeSources: (options: AnalysisOptions) => Effect.Effect<SourcesAnalysis, RepositoryError>
   /** Nodes by client version and protocol support; torrents by the client of their source peer. */
   readonly analyzeNodes: (options: AnalysisOptions) => Effect.Effect<NodesAnalysis, RepositoryError>
+  /** Node session lengths and, by the day nodes were first seen, how many answered. */
+  readonly analyzeChurn: (options: AnalysisOptions) => Effect.Effect<ChurnAnalysis, RepositoryError>
+  /** The most popular infohashes by distinct peers (in a window) and by sightings. */
+  readonly analyzePopularity: (options: AnalysisOptions) => Effect.Effect<PopularityAnalysis, RepositoryError>
 }>() {}
 
 /** How a stream of records is grouped into write batches. */

@@ -1,5 +1,12 @@
-import type { ContentAnalysis, NodesAnalysis, SourcesAnalysis } from "./analysisModel.js"
-import { bucketOf, FILE_COUNT_EDGES, SIZE_EDGES } from "./analysisModel.js"
+import type {
+  ChurnAnalysis,
+  ContentAnalysis,
+  NodesAnalysis,
+  PopularInfohash,
+  PopularityAnalysis,
+  SourcesAnalysis
+} from "./analysisModel.js"
+import { bucketOf, FILE_COUNT_EDGES, SESSION_EDGES, SIZE_EDGES } from "./analysisModel.js"
 import { CATEGORIES, categoryOf, extensionOf } from "./categories.js"
 import type { DiscoverySource, InfohashRecord, Torrent } from "./model.js"
 import { DISCOVERY_SOURCES } from "./model.js"
@@ -142,4 +149,61 @@ export const nodesOf = (
     ipv6: v6,
     torrentClients: byCountThenKey(clients, top, text).map(([client, n]) => ({ client, torrents: n }))
   }
+}
+
+export const churnOf = (
+  nodes: ReadonlyArray<{ readonly firstSeen: number; readonly lastResponse: number | undefined }>,
+  days: number
+): ChurnAnalysis => {
+  const sessions = SESSION_EDGES.map(() => 0)
+  const byDay = new Map<number, { seen: number; responded: number }>()
+  let responded = 0
+  for (const n of nodes) {
+    const d = Math.floor(n.firstSeen / DAY) * DAY
+    const x = byDay.get(d) ?? { seen: 0, responded: 0 }
+    x.seen++
+    if (n.lastResponse !== undefined) {
+      responded++
+      x.responded++
+      sessions[bucketOf(SESSION_EDGES, n.lastResponse - n.firstSeen)]!++
+    }
+    byDay.set(d, x)
+  }
+  return {
+    nodes: nodes.length,
+    responded,
+    sessions: { edges: SESSION_EDGES, counts: sessions },
+    byDay: [...byDay].sort(([a], [b]) => a - b).slice(-days).map(([day, x]) => ({ day, ...x }))
+  }
+}
+
+/** An infohash as RepositoryMemory keeps it, for popularity. */
+export interface MemoryInfohash {
+  readonly record: InfohashRecord
+  readonly peerTimes: ReadonlyArray<number>
+  readonly name: string | undefined
+}
+
+export const popularityOf = (
+  rows: ReadonlyArray<MemoryInfohash>,
+  since: number | undefined,
+  top: number
+): PopularityAnalysis => {
+  const item = (r: MemoryInfohash, peers: number): PopularInfohash => ({
+    infoHash: r.record.infoHash,
+    peers,
+    sightings: DISCOVERY_SOURCES.reduce((n, s) => n + r.record.seen[s], 0),
+    firstSeen: r.record.firstSeen,
+    lastSeen: r.record.lastSeen,
+    name: r.name
+  })
+  const hex = (x: PopularInfohash) => Buffer.from(x.infoHash).toString("hex")
+  const order = (key: (x: PopularInfohash) => number) => (a: PopularInfohash, b: PopularInfohash) =>
+    key(b) - key(a) || (hex(a) < hex(b) ? -1 : 1)
+  const byPeers = rows
+    .map((r) => item(r, since === undefined ? r.peerTimes.length : r.peerTimes.filter((t) => t >= since).length))
+    .filter((x) => x.peers > 0).sort(order((x) => x.peers)).slice(0, top)
+  const bySightings = rows.filter((r) => since === undefined || r.record.lastSeen >= since)
+    .map((r) => item(r, r.peerTimes.length)).sort(order((x) => x.sightings)).slice(0, top)
+  return { since, byPeers, bySightings }
 }

@@ -97,6 +97,8 @@ export interface NodesAnalysis {
 export interface AnalysisOptions {
   readonly top?: number | undefined
   readonly days?: number | undefined
+  /** Popularity: only what was seen at or after this time (ms). */
+  readonly since?: number | undefined
 }
 
 /** At most this many rows of any list (extensions, versions, clients). */
@@ -106,3 +108,43 @@ export const MAX_TOP = 1000
 export const topOf = (o: AnalysisOptions) => Math.min(Math.max(1, Math.floor(o.top ?? 20)), MAX_TOP)
 /** The days of the funnel by day: `days`, default 30, within 1 … 3,660. */
 export const daysOf = (o: AnalysisOptions) => Math.min(Math.max(1, Math.floor(o.days ?? 30)), 3660)
+
+/** Node session lengths (first seen → last response, ms): bucket lower edges. */
+export const SESSION_EDGES: ReadonlyArray<number> = [
+  0,
+  60_000, // 1 min
+  600_000, // 10 min
+  3_600_000, // 1 h
+  6 * 3_600_000,
+  24 * 3_600_000, // 1 d
+  7 * 24 * 3_600_000
+]
+
+/** Nodes over time: how long they stayed, and how many answered, by the day they were first seen. */
+export interface ChurnAnalysis {
+  readonly nodes: number
+  /** Nodes that answered at least once (the ones with a session). */
+  readonly responded: number
+  /** Responded nodes by session length (first seen → last response). */
+  readonly sessions: Histogram
+  /** Node rows first seen on each UTC day (at most `days`, the latest), and how many of them ever answered. */
+  readonly byDay: ReadonlyArray<{ readonly day: number; readonly seen: number; readonly responded: number }>
+}
+
+/** One popular infohash: distinct peers (in the window, or ever), sightings by source, its name if fetched. */
+export interface PopularInfohash {
+  readonly infoHash: Uint8Array
+  readonly peers: number
+  readonly sightings: number
+  readonly firstSeen: number
+  readonly lastSeen: number
+  readonly name: string | undefined
+}
+
+/** The most popular infohashes: by distinct peers seen since `since` (all time when undefined). */
+export interface PopularityAnalysis {
+  readonly since: number | undefined
+  readonly byPeers: ReadonlyArray<PopularInfohash>
+  /** By sightings over all sources (infohashes last seen since `since`). */
+  readonly bySightings: ReadonlyArray<PopularInfohash>
+}

@@ -1,6 +1,15 @@
 import { Effect } from "effect"
-import type { AnalysisOptions, ContentAnalysis, Histogram, NodesAnalysis, SourcesAnalysis } from "./analysisModel.js"
-import { daysOf, FILE_COUNT_EDGES, SIZE_EDGES, topOf } from "./analysisModel.js"
+import type {
+  AnalysisOptions,
+  ChurnAnalysis,
+  ContentAnalysis,
+  Histogram,
+  NodesAnalysis,
+  PopularInfohash,
+  PopularityAnalysis,
+  SourcesAnalysis
+} from "./analysisModel.js"
+import { daysOf, FILE_COUNT_EDGES, SESSION_EDGES, SIZE_EDGES, topOf } from "./analysisModel.js"
 import { CATEGORIES, type Category } from "./categories.js"
 import { DISCOVERY_SOURCES, type DiscoverySource } from "./model.js"
 
@@ -178,5 +187,72 @@ export const makeSqlAnalyses = (
       return result
     })
 
-  return { analyzeContent, analyzeSources, analyzeNodes }
+  const analyzeChurn = (o: AnalysisOptions) =>
+    Effect.gen(function*() {
+      const [r] = yield* query(
+        `SELECT count(*) AS n, sum(CASE WHEN last_response IS NOT NULL THEN 1 ELSE 0 END) AS responded FROM nodes`
+      )
+      const sessions = yield* query(
+        `SELECT ${bucketCase("(last_response - first_seen)", SESSION_EDGES)} AS b, count(*) AS n FROM nodes
+         WHERE last_response IS NOT NULL GROUP BY 1`
+      )
+      const days = yield* query(
+        `SELECT first_seen / ${DAY} AS d, count(*) AS n,
+           sum(CASE WHEN last_response IS NOT NULL THEN 1 ELSE 0 END) AS responded
+         FROM nodes GROUP BY first_seen / ${DAY} ORDER BY d DESC LIMIT ${p(1)}`,
+        [daysOf(o)]
+      )
+      const result: ChurnAnalysis = {
+        nodes: num(r!.n),
+        responded: num(r!.responded),
+        sessions: histogram(SESSION_EDGES, sessions),
+        byDay: days.map((d) => ({ day: Math.floor(num(d.d)) * DAY, seen: num(d.n), responded: num(d.responded) }))
+          .reverse()
+      }
+      return result
+    })
+
+  const sightings = DISCOVERY_SOURCES.map((s) => `i.seen_${s}`).join(" + ")
+  const popularOf = (r: Row): PopularInfohash => ({
+    infoHash: r.hash instanceof Uint8Array ? new Uint8Array(r.hash) : new Uint8Array(0),
+    peers: num(r.peers),
+    sightings: num(r.sightings),
+    firstSeen: num(r.first_seen),
+    lastSeen: num(r.last_seen),
+    name: r.name === null || r.name === undefined ? undefined : String(r.name)
+  })
+
+  const analyzePopularity = (o: AnalysisOptions) =>
+    Effect.gen(function*() {
+      const top = topOf(o)
+      const columns = `i.hash, ${sightings} AS sightings, i.first_seen, i.last_seen, t.name`
+      const byPeers = o.since === undefined
+        ? yield* query(
+          `SELECT ${columns}, i.peers_seen AS peers FROM infohashes i LEFT JOIN torrents t ON t.hash = i.hash
+           WHERE i.peers_seen > 0 ORDER BY i.peers_seen DESC, i.hash ASC LIMIT ${p(1)}`,
+          [top]
+        )
+        : yield* query(
+          `SELECT ${columns}, w.peers FROM (SELECT hash, count(*) AS peers FROM infohash_peers
+             WHERE last_seen >= ${p(1)} GROUP BY hash ORDER BY count(*) DESC, hash ASC LIMIT ${p(2)}) w
+           JOIN infohashes i ON i.hash = w.hash LEFT JOIN torrents t ON t.hash = i.hash
+           ORDER BY w.peers DESC, i.hash ASC`,
+          [o.since, top]
+        )
+      // Parameters in the order they appear (SQLite's "?" are positional).
+      const bySightings = yield* query(
+        `SELECT ${columns}, i.peers_seen AS peers FROM infohashes i LEFT JOIN torrents t ON t.hash = i.hash
+         ${o.since === undefined ? "" : `WHERE i.last_seen >= ${p(1)}`}
+         ORDER BY ${sightings} DESC, i.hash ASC LIMIT ${p(o.since === undefined ? 1 : 2)}`,
+        o.since === undefined ? [top] : [o.since, top]
+      )
+      const result: PopularityAnalysis = {
+        since: o.since,
+        byPeers: byPeers.map(popularOf),
+        bySightings: bySightings.map(popularOf)
+      }
+      return result
+    })
+
+  return { analyzeContent, analyzeSources, analyzeNodes, analyzeChurn, analyzePopularity }
 }

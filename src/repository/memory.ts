@@ -1,7 +1,7 @@
 import { Clock, Effect, Layer, Option, Stream } from "effect"
 import type { InfoHash, NodeId } from "../krpc/ids.js"
 import { toHex } from "../krpc/ids.js"
-import { contentOf, nodesOf, sourcesOf } from "./analysisMemory.js"
+import { churnOf, contentOf, nodesOf, popularityOf, sourcesOf } from "./analysisMemory.js"
 import { daysOf, topOf } from "./analysisModel.js"
 import { categoryOf } from "./categories.js"
 import type {
@@ -89,6 +89,8 @@ const make = Effect.sync(() => {
     return true
   }
 
+  const peersOf = (t: Torrent) => infohashes.get(toHex(t.infoHash))?.peers.size ?? 0
+
   const summary = (t: Torrent & { discoveredAt: number }): TorrentSummary => ({
     infoHash: t.infoHash,
     name: t.name,
@@ -165,7 +167,8 @@ const make = Effect.sync(() => {
           oldest: (a, b) => a.discoveredAt - b.discoveredAt || a.order - b.order,
           largest: (a, b) => b.totalLength - a.totalLength || a.order - b.order,
           smallest: (a, b) => a.totalLength - b.totalLength || a.order - b.order,
-          name: (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) || a.order - b.order
+          name: (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) || a.order - b.order,
+          popular: (a, b) => peersOf(b) - peersOf(a) || a.order - b.order
         }
         found.sort(sorters[q.sort ?? "relevance"])
         const limit = Math.min(Math.max(1, q.limit ?? 20), 500)
@@ -282,7 +285,20 @@ const make = Effect.sync(() => {
     sessions: (limit) => Effect.sync(() => [...sessionList].reverse().slice(0, limit)),
     analyzeContent: (o) => Effect.sync(() => contentOf([...torrents.values()], topOf(o))),
     analyzeSources: (o) => Effect.sync(() => sourcesOf([...infohashes.values()].map(recordOf), daysOf(o))),
-    analyzeNodes: (o) => Effect.sync(() => nodesOf([...nodes.values()], [...torrents.values()], topOf(o)))
+    analyzeNodes: (o) => Effect.sync(() => nodesOf([...nodes.values()], [...torrents.values()], topOf(o))),
+    analyzeChurn: (o) => Effect.sync(() => churnOf([...nodes.values()], daysOf(o))),
+    analyzePopularity: (o) =>
+      Effect.sync(() =>
+        popularityOf(
+          [...infohashes.entries()].map(([key, r]) => ({
+            record: recordOf(r),
+            peerTimes: [...r.peers.values()].map((p) => p.lastSeen),
+            name: torrents.get(key)?.name
+          })),
+          o.since,
+          topOf(o)
+        )
+      )
   })
 })
 

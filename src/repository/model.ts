@@ -71,8 +71,11 @@ export interface FetchFailure {
 /** Where an infohash's metadata stands: not fetched yet, fetched and stored, or given up. */
 export type MetadataStatus = "pending" | "fetched" | "failed"
 
-/** How search results are ordered ("relevance" needs `text`; size, discovery time or name otherwise). */
-export type SortOrder = "relevance" | "newest" | "oldest" | "largest" | "smallest" | "name"
+/**
+ * How search results are ordered ("relevance" needs `text`; size, discovery time or name otherwise; "popular":
+ * most distinct peers seen first).
+ */
+export type SortOrder = "relevance" | "newest" | "oldest" | "largest" | "smallest" | "name" | "popular"
 
 /** Search filters, order and page; every field optional (no filter, newest first, first page). */
 export interface SearchQuery {

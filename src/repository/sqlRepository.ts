@@ -340,7 +340,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
           oldest: "t.discovered_at ASC",
           largest: "t.total_length DESC",
           smallest: "t.total_length ASC",
-          name: "t.name ASC"
+          name: "t.name ASC",
+          popular: "(SELECT i.peers_seen FROM infohashes i WHERE i.hash = t.hash) DESC"
         }[q.sort ?? "relevance"]
         const limit = Math.min(Math.max(1, q.limit ?? 20), 500)
         const offset = Math.max(0, q.offset ?? 0)
@@ -693,6 +694,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
       sessions,
       analyzeContent: analysis("analyzeContent", analyses.analyzeContent),
       analyzeSources: analysis("analyzeSources", analyses.analyzeSources),
-      analyzeNodes: analysis("analyzeNodes", analyses.analyzeNodes)
+      analyzeNodes: analysis("analyzeNodes", analyses.analyzeNodes),
+      analyzeChurn: analysis("analyzeChurn", analyses.analyzeChurn),
+      analyzePopularity: analysis("analyzePopularity", analyses.analyzePopularity)
     })
   })

@@ -1,5 +1,6 @@
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { Schema } from "effect"
+import { ParseResult, Schema } from "effect"
+import { parseDate } from "../cli/format.js"
 import { CATEGORIES } from "../repository/categories.js"
 import { DISCOVERY_SOURCES } from "../repository/model.js"
 
@@ -9,10 +10,23 @@ import { DISCOVERY_SOURCES } from "../repository/model.js"
 const Source = Schema.Literal(...DISCOVERY_SOURCES)
 const Count = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
 
-/** `?top=` (longest lists, 1–1000) and `?days=` (days of the funnel by day, 1–3660). */
+/** A date ("2026-11-25") or ISO date-time as Unix ms. */
+const Since = Schema.transformOrFail(Schema.String, Schema.Number, {
+  strict: true,
+  decode: (s, _, ast) => {
+    const v = parseDate(s)
+    return v === undefined
+      ? ParseResult.fail(new ParseResult.Type(ast, s, `"${s}" is not a date such as 2026-11-25`))
+      : ParseResult.succeed(v)
+  },
+  encode: (n) => ParseResult.succeed(new Date(n).toISOString())
+})
+
+/** `?top=` (longest lists, 1–1000), `?days=` (days of the by-day lists, 1–3660), `?since=` (popularity window). */
 export const AnalysisParams = Schema.Struct({
   top: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 1000))),
-  days: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 3660)))
+  days: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 3660))),
+  since: Schema.optional(Since)
 })
 
 const Bucket = Schema.Struct({
@@ -79,14 +93,55 @@ export const ClientsReport = Schema.Struct({
   torrent_clients: Schema.Array(Schema.Struct({ client: Schema.NullOr(Schema.String), torrents: Count }))
 }).annotations({ identifier: "ClientsReport" })
 
+export const ChurnReport = Schema.Struct({
+  nodes: Count,
+  responded: Count,
+  /** Nodes that answered, by session length (first seen → last answer, ms); `surviving`: share at least `min_ms`. */
+  sessions: Schema.Array(Schema.Struct({
+    min_ms: Count,
+    max_ms: Schema.NullOr(Count),
+    nodes: Count,
+    surviving: Schema.Number
+  })),
+  /** Nodes first seen on each UTC day and the share that ever answered. */
+  by_day: Schema.Array(Schema.Struct({
+    day: Schema.String,
+    seen: Count,
+    responded: Count,
+    response_rate: Schema.Number
+  }))
+}).annotations({ identifier: "ChurnReport" })
+
+const Popular = Schema.Struct({
+  infohash: Schema.String,
+  /** The torrent's name when its metadata was fetched. */
+  name: Schema.NullOr(Schema.String),
+  /** Distinct peers (seen since `since`, when given). */
+  peers: Count,
+  /** Sightings over all sources, all time. */
+  sightings: Count,
+  first_seen: Schema.String,
+  last_seen: Schema.String
+})
+
+export const PopularityReport = Schema.Struct({
+  since: Schema.NullOr(Schema.String),
+  by_peers: Schema.Array(Popular),
+  by_sightings: Schema.Array(Popular)
+}).annotations({ identifier: "PopularityReport" })
+
 /** The Insights: analyses of the stored crawl. */
 export class AnalysisApiGroup extends HttpApiGroup.make("analysis")
   .add(HttpApiEndpoint.get("content", "/analysis/content").setUrlParams(AnalysisParams).addSuccess(ContentReport))
   .add(HttpApiEndpoint.get("sources", "/analysis/sources").setUrlParams(AnalysisParams).addSuccess(SourcesReport))
   .add(HttpApiEndpoint.get("clients", "/analysis/clients").setUrlParams(AnalysisParams).addSuccess(ClientsReport))
+  .add(HttpApiEndpoint.get("churn", "/analysis/churn").setUrlParams(AnalysisParams).addSuccess(ChurnReport))
+  .add(
+    HttpApiEndpoint.get("popularity", "/analysis/popularity").setUrlParams(AnalysisParams).addSuccess(PopularityReport)
+  )
   .annotate(
     OpenApi.Description,
     "Insights over the stored crawl (docs/analysis.md): content categories and distributions, discovery sources " +
-      "and the yield funnel, node clients and protocol support"
+      "and the yield funnel, node clients and protocol support, churn, popularity"
   )
 {}

@@ -50,7 +50,7 @@ export const InfohashHex = Schema.String.pipe(
   Schema.pattern(/^[0-9a-fA-F]{40}$/, { message: () => "an infohash is 40 hexadecimal digits" })
 )
 
-export const SortOrder = Schema.Literal("relevance", "newest", "oldest", "largest", "smallest", "name")
+export const SortOrder = Schema.Literal("relevance", "newest", "oldest", "largest", "smallest", "name", "popular")
 
 /** The search filters of `bitscrape search`, as URL parameters. */
 export const SearchParams = Schema.Struct({

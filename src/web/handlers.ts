@@ -159,6 +159,8 @@ const AnalysisHandlers = HttpApiBuilder.group(BitscrapeApi, "analysis", (handler
       .handle("content", ({ urlParams }) => serve(reports.content(urlParams)))
       .handle("sources", ({ urlParams }) => serve(reports.sources(urlParams)))
       .handle("clients", ({ urlParams }) => serve(reports.clients(urlParams)))
+      .handle("churn", ({ urlParams }) => serve(reports.churn(urlParams)))
+      .handle("popularity", ({ urlParams }) => serve(reports.popularity(urlParams)))
   }))
 
 /** The API's handlers; need the Repository, the live feed and WebInfo. */

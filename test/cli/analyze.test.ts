@@ -100,6 +100,24 @@ describe("bitscrape analyze (real CLI, SQLite)", () => {
     assert.include(text.stdout, "50.0 % of those asked")
   }, 120_000)
 
+  it("churn and popularity: JSON with the survival curve; --since narrows popularity", async () => {
+    const churn = JSON.parse((await runCli(["analyze", "churn", "--db", db, "--json"])).stdout)
+    assert.deepStrictEqual([churn.nodes, churn.responded], [3, 3])
+    assert.deepStrictEqual(churn.sessions.map((b: { surviving: number }) => b.surviving)[0], 1)
+    const pop = JSON.parse((await runCli(["analyze", "popularity", "--db", db, "--json", "--top", "2"])).stdout)
+    assert.strictEqual(pop.since, null)
+    assert.strictEqual(pop.by_peers.length, 2)
+    assert.deepStrictEqual(pop.by_peers.map((x: { peers: number }) => x.peers), [1, 1])
+    const recent = JSON.parse(
+      (await runCli(["analyze", "popularity", "--db", db, "--json", "--since", "2026-03-09"])).stdout
+    )
+    assert.strictEqual(recent.since, "2026-03-09T00:00:00.000Z")
+    assert.deepStrictEqual(recent.by_peers.map((x: { name: string | null }) => x.name), [null])
+    const bad = await runCli(["analyze", "popularity", "--db", db, "--since", "yesterday"])
+    assert.strictEqual(bad.status, 2)
+    assert.include(bad.stderr, "--since")
+  }, 120_000)
+
   it("search --category filters; bad input is a usage error naming the flag", async () => {
     const r = JSON.parse((await runCli(["search", "--db", db, "--json", "--category", "audio"])).stdout)
     assert.deepStrictEqual(r.items.map((t: { name: string; category: string }) => [t.name, t.category]), [[

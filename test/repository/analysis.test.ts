@@ -192,6 +192,108 @@ const analysisContract = <R>(it: Vitest.MethodsNonLive<R>, repository: Layer.Lay
   )
 
   test(
+    "churn: session lengths (first seen → last response) and, by first day, nodes that answered",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const node = (host: string, seenAt: number, respondedAt?: number) => ({
+        id: new Uint8Array(20).fill(host.length) as NodeId,
+        host,
+        port: 1,
+        seenAt,
+        respondedAt
+      })
+      yield* repo.upsertNodes([
+        node("127.0.0.1", D0, D0 + 30_000),
+        node("127.0.0.2", D0),
+        node("127.0.0.3", D0 + DAY + 1),
+        node("127.0.0.40", D0 + DAY + 2),
+        node("127.0.0.5", D0 + 2 * DAY)
+      ])
+      yield* repo.upsertNodes([
+        node("127.0.0.2", D0 + 5 * 60_000, D0 + 5 * 60_000),
+        node("127.0.0.3", D0 + DAY + 2 * HOUR, D0 + DAY + 2 * HOUR),
+        node("127.0.0.5", D0 + 10 * DAY, D0 + 10 * DAY)
+      ])
+      const a = yield* repo.analyzeChurn({})
+      assert.deepStrictEqual([a.nodes, a.responded], [5, 4])
+      // <1 min, 1–10 min, 10 min–1 h, 1–6 h, 6–24 h, 1–7 d, ≥ 7 d
+      assert.deepStrictEqual(a.sessions.counts, [1, 1, 0, 1, 0, 0, 1])
+      assert.deepStrictEqual(a.byDay, [
+        { day: D0, seen: 2, responded: 2 },
+        { day: D0 + DAY, seen: 2, responded: 1 },
+        { day: D0 + 2 * DAY, seen: 1, responded: 1 }
+      ])
+      assert.strictEqual((yield* repo.analyzeChurn({ days: 1 })).byDay.length, 1)
+    })
+  )
+
+  test(
+    "popularity: top infohashes by distinct peers (all time or in a window) and by sightings, with names",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const torrent = makeTorrent("Popular", [{ path: "Popular", length: 5 }])
+      const [hA, hB, hC] = Array.from({ length: 3 }, randomInfoHash)
+      const hD = torrent.infoHash
+      const d = (infoHash: InfoHash, source: Discovery["source"], at: number, peer?: string): Discovery => ({
+        infoHash,
+        source,
+        at,
+        peer: peer === undefined ? undefined : { host: peer, port: 6881 }
+      })
+      yield* repo.recordDiscoveries([
+        ...["127.0.0.1", "127.0.0.2", "127.0.0.3"].map((p) => d(hA!, "announce", D0, p)),
+        ...Array.from({ length: 5 }, (_, i) => d(hA!, "sample", D0 + HOUR - i)),
+        d(hB!, "announce", D0, "127.0.0.1"),
+        d(hB!, "announce", D0 + DAY, "127.0.0.4"),
+        d(hB!, "lookup", D0 + DAY, "127.0.0.5"),
+        ...Array.from({ length: 10 }, (_, i) => d(hC!, "get_peers", D0 + DAY - i)),
+        d(hD, "announce", D0 + 2 * DAY, "127.0.0.9")
+      ])
+      yield* repo.saveTorrents([torrent])
+      const hex = (h: Uint8Array) => Buffer.from(h).toString("hex")
+      const rows = (list: ReadonlyArray<{ infoHash: Uint8Array; peers: number; sightings: number }>) =>
+        list.map((x) => [hex(x.infoHash), x.peers, x.sightings])
+      const tied = [hA!, hB!].sort((x, y) => hex(x) < hex(y) ? -1 : 1)
+      const all = yield* repo.analyzePopularity({ top: 10 })
+      assert.deepStrictEqual(
+        rows(all.byPeers),
+        [...tied.map((h) => [hex(h), 3, h === hA ? 8 : 3]), [hex(hD), 1, 1]]
+      )
+      assert.deepStrictEqual(rows(all.bySightings), [[hex(hC!), 0, 10], [hex(hA!), 3, 8], [hex(hB!), 3, 3], [
+        hex(hD),
+        1,
+        1
+      ]])
+      assert.strictEqual(all.byPeers.find((x) => hex(x.infoHash) === hex(hD))!.name, "Popular")
+      assert.isUndefined(all.byPeers[0]!.name)
+      const recent = yield* repo.analyzePopularity({ top: 10, since: D0 + DAY })
+      assert.deepStrictEqual(rows(recent.byPeers), [[hex(hB!), 2, 3], [hex(hD), 1, 1]])
+      assert.deepStrictEqual(rows(recent.bySightings).map((r) => r[0]), [hex(hC!), hex(hB!), hex(hD)])
+      assert.strictEqual((yield* repo.analyzePopularity({ top: 1 })).bySightings.length, 1)
+    })
+  )
+
+  test(
+    "search sorts by popularity: most distinct peers first",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const [quiet, busy, none] = ["Quiet", "Busy", "None"].map((n) => makeTorrent(n, [{ path: n, length: 1 }]))
+      yield* repo.recordDiscoveries([
+        { infoHash: quiet!.infoHash, source: "announce", at: D0, peer: { host: "127.0.0.1", port: 1 } },
+        ...[1, 2, 3].map((i) => ({
+          infoHash: busy!.infoHash,
+          source: "announce" as const,
+          at: D0,
+          peer: { host: `127.0.0.${i}`, port: 1 }
+        }))
+      ])
+      yield* repo.saveTorrents([quiet!, busy!, none!])
+      const page = yield* repo.search({ sort: "popular" })
+      assert.deepStrictEqual(page.items.map((t) => t.name), ["Busy", "Quiet", "None"])
+    })
+  )
+
+  test(
     "empty database: zeros, no rows",
     Effect.gen(function*() {
       const repo = yield* Repository

@@ -2,7 +2,13 @@
 // category filter of /api/search; both in the OpenAPI description.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { ClientsReport, ContentReport, SourcesReport } from "../../src/web/analysisApi.js"
+import {
+  ChurnReport,
+  ClientsReport,
+  ContentReport,
+  PopularityReport,
+  SourcesReport
+} from "../../src/web/analysisApi.js"
 import { SearchResponse } from "../../src/web/api.js"
 import { webFixture } from "../support/web.js"
 
@@ -35,6 +41,17 @@ describe("JSON API: /api/analysis", () => {
       assert.deepStrictEqual(clients.body!.torrent_clients, [{ client: "-LT2080-", torrents: 4 }])
       assert.strictEqual(clients.body!.nodes, 0)
 
+      const churn = yield* json(`${web.url}api/analysis/churn`, ChurnReport)
+      assert.strictEqual(churn.status, 200)
+      assert.strictEqual(churn.body!.nodes, 0)
+      const popularity = yield* json(`${web.url}api/analysis/popularity?top=2&since=2020-01-01`, PopularityReport)
+      assert.strictEqual(popularity.body!.by_peers.length, 2)
+      assert.strictEqual(popularity.body!.since, "2020-01-01T00:00:00.000Z")
+      const badSince = yield* json(`${web.url}api/analysis/popularity?since=soon`, PopularityReport)
+      assert.strictEqual(badSince.status, 400)
+      const popular = yield* json(`${web.url}api/search?sort=popular`, SearchResponse)
+      assert.strictEqual(popular.body!.total, 4)
+
       const video = yield* json(`${web.url}api/search?category=video`, SearchResponse)
       assert.strictEqual(video.body!.total, 2)
       assert.deepStrictEqual([...new Set(video.body!.items.map((i) => i.category))], ["video"])
@@ -46,7 +63,8 @@ describe("JSON API: /api/analysis", () => {
       const openapi = (yield* json(`${web.url}api/openapi.json`, Schema.Unknown)).raw as {
         paths: Record<string, unknown>
       }
-      for (const path of ["/api/analysis/content", "/api/analysis/sources", "/api/analysis/clients"]) {
+      for (const analysis of ["content", "sources", "clients", "churn", "popularity"]) {
+        const path = `/api/analysis/${analysis}`
         assert.property(openapi.paths, path)
       }
     }), 60_000)
