@@ -3,6 +3,7 @@ import { Console, Effect } from "effect"
 import { analyzeCommand } from "./analyze.js"
 import { crawl } from "./crawl.js"
 import { demo } from "./demo.js"
+import { scrapeCommand } from "./dhtProbe.js"
 import { exportCommand } from "./export.js"
 import { fetchCommand } from "./fetch.js"
 import { search } from "./search.js"
@@ -29,7 +30,18 @@ const root = Command.make("bitscrape", {}, () =>
 
 /** The command tree; subcommands are added here as they land. */
 export const command = root.pipe(
-  Command.withSubcommands([crawl, demo, fetchCommand, search, show, exportCommand, stats, serve, analyzeCommand])
+  Command.withSubcommands([
+    crawl,
+    demo,
+    fetchCommand,
+    search,
+    show,
+    exportCommand,
+    stats,
+    serve,
+    analyzeCommand,
+    scrapeCommand
+  ])
 )
 
 /** Runs the CLI on `argv` (as `process.argv`). */

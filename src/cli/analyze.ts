@@ -10,6 +10,7 @@ import {
   type PopularityReport,
   type SourcesReport
 } from "../analysis/reports.js"
+import { analyzeSize } from "./dhtProbe.js"
 import { CommandError } from "./errors.js"
 import { filterOptions } from "./filters.js"
 import { integerFlag } from "./flags.js"
@@ -184,6 +185,7 @@ export const analyzeCommand = Command.make("analyze").pipe(
     subcommand("sources"),
     subcommand("clients"),
     subcommand("churn"),
-    subcommand("popularity")
+    subcommand("popularity"),
+    analyzeSize
   ])
 )
