@@ -1,6 +1,7 @@
 // `npm run bench [name…]`: runs the named benchmarks (all by default) and prints Markdown tables to paste into
 // docs/benchmarks.md, headed by the machine, Node version and date.
 import os from "node:os"
+import { runAnalysisBench } from "./analysis.js"
 import { codecTable, runCodecBench } from "./codec.js"
 import { runCrawlerBench } from "./crawler.js"
 import { runDhtBench } from "./dht.js"
@@ -11,6 +12,7 @@ import { runSparseBench } from "./sparse.js"
 import { runYieldBench } from "./yield.js"
 
 const benches: Record<string, () => Promise<string> | string> = {
+  analysis: runAnalysisBench,
   codec: () => codecTable(runCodecBench()),
   crawler: runCrawlerBench,
   dht: runDhtBench,

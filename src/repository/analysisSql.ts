@@ -47,7 +47,7 @@ const extensionSql = (dialect: "sqlite" | "pg") =>
 export const makeSqlAnalyses = (
   dialect: "sqlite" | "pg",
   query: (text: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<Row>, unknown>,
-  columns: { readonly category: boolean; readonly bep51: boolean }
+  columns: { readonly category: boolean; readonly bep51: boolean; readonly extensions: boolean }
 ) => {
   const p = (i: number) => dialect === "pg" ? `$${i}` : "?"
 
@@ -70,11 +70,17 @@ export const makeSqlAnalyses = (
       const counts = yield* query(
         `SELECT ${bucketCase("file_count", FILE_COUNT_EDGES)} AS b, count(*) AS n FROM torrents GROUP BY 1`
       )
-      const extensions = yield* query(
-        `SELECT ext, count(*) AS n, COALESCE(sum(length), 0) AS bytes FROM (${extensionSql(dialect)}) e
-         GROUP BY ext ORDER BY n DESC, ext ASC LIMIT ${p(1)}`,
-        [topOf(o)]
-      )
+      // Kept as torrents are stored (file_extensions); a database from before it (opened read-only) is scanned.
+      const extensions = columns.extensions
+        ? yield* query(
+          `SELECT ext, files AS n, bytes FROM file_extensions ORDER BY files DESC, ext ASC LIMIT ${p(1)}`,
+          [topOf(o)]
+        )
+        : yield* query(
+          `SELECT ext, count(*) AS n, COALESCE(sum(length), 0) AS bytes FROM (${extensionSql(dialect)}) e
+           GROUP BY ext ORDER BY n DESC, ext ASC LIMIT ${p(1)}`,
+          [topOf(o)]
+        )
       const found = new Map(byCategory.map((r) => [String(r.category), r]))
       const result: ContentAnalysis = {
         torrents: num(totals!.n),

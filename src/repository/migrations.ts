@@ -1,6 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
-import { categoryOf } from "./categories.js"
+import { categoryOf, extensionOf } from "./categories.js"
 
 // Versioned schema migrations (run by @effect/sql's Migrator from a record, so the npm package needs no
 // migrations folder on disk). One record per dialect; the two describe the same data model.
@@ -9,17 +9,21 @@ import { categoryOf } from "./categories.js"
 const statements = (sql: SqlClient.SqlClient, list: ReadonlyArray<string>) =>
   Effect.forEach(list, (s) => sql.unsafe(s), { discard: true })
 
-/** Sets the content category (categories.ts) of every stored torrent, 500 at a time. */
+/**
+ * Sets the content category (categories.ts) of every stored torrent, 500 at a time, and counts the files and bytes
+ * of every extension into `file_extensions`.
+ */
 const backfillCategories = (sql: SqlClient.SqlClient, dialect: "sqlite" | "pg") =>
   Effect.gen(function*() {
     const p = (i: number) => dialect === "pg" ? `$${i}` : "?"
+    const extensions = new Map<string, { files: number; bytes: number }>()
     let after = 0
     for (;;) {
       const ids = (yield* sql.unsafe<{ id: unknown }>(
         `SELECT id FROM torrents WHERE id > ${p(1)} ORDER BY id LIMIT 500`,
         [after]
       )).map((r) => Number(r.id))
-      if (ids.length === 0) return
+      if (ids.length === 0) break
       const files = yield* sql.unsafe<{ torrent_id: unknown; path: string; length: unknown }>(
         `SELECT torrent_id, path, length FROM files WHERE torrent_id >= ${p(1)} AND torrent_id <= ${p(2)}`,
         [ids[0], ids[ids.length - 1]]
@@ -30,6 +34,10 @@ const backfillCategories = (sql: SqlClient.SqlClient, dialect: "sqlite" | "pg") 
         const list = byId.get(id) ?? []
         list.push({ path: f.path, length: Number(f.length) })
         byId.set(id, list)
+        const e = extensions.get(extensionOf(f.path)) ?? { files: 0, bytes: 0 }
+        e.files++
+        e.bytes += Number(f.length)
+        extensions.set(extensionOf(f.path), e)
       }
       for (const id of ids) {
         yield* sql.unsafe(`UPDATE torrents SET category = ${p(1)} WHERE id = ${p(2)}`, [
@@ -38,6 +46,13 @@ const backfillCategories = (sql: SqlClient.SqlClient, dialect: "sqlite" | "pg") 
         ])
       }
       after = ids[ids.length - 1]!
+    }
+    for (const [ext, e] of extensions) {
+      yield* sql.unsafe(`INSERT INTO file_extensions (ext, files, bytes) VALUES (${p(1)}, ${p(2)}, ${p(3)})`, [
+        ext,
+        e.files,
+        e.bytes
+      ])
     }
   })
 
@@ -99,7 +114,10 @@ export const sqliteMigrations = {
       statements(sql, [
         `ALTER TABLE torrents ADD COLUMN category TEXT`,
         `CREATE INDEX torrents_category ON torrents (category, discovered_at)`,
-        `ALTER TABLE nodes ADD COLUMN bep51 INTEGER`
+        `ALTER TABLE nodes ADD COLUMN bep51 INTEGER`,
+        // Files and bytes per extension, kept as torrents are stored: the top-extensions answer without a scan.
+        `CREATE TABLE file_extensions (ext TEXT PRIMARY KEY NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL)
+         WITHOUT ROWID`
       ]),
       backfillCategories(sql, "sqlite")
     ))
@@ -157,7 +175,8 @@ export const pgMigrations = {
       statements(sql, [
         `ALTER TABLE torrents ADD COLUMN category TEXT`,
         `CREATE INDEX torrents_category ON torrents (category, discovered_at)`,
-        `ALTER TABLE nodes ADD COLUMN bep51 SMALLINT`
+        `ALTER TABLE nodes ADD COLUMN bep51 SMALLINT`,
+        `CREATE TABLE file_extensions (ext TEXT PRIMARY KEY, files BIGINT NOT NULL, bytes BIGINT NOT NULL)`
       ]),
       backfillCategories(sql, "pg")
     ))

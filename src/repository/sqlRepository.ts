@@ -4,7 +4,7 @@ import type { InfoHash, NodeId } from "../krpc/ids.js"
 import { toHex } from "../krpc/ids.js"
 import type { AnalysisOptions } from "./analysisModel.js"
 import { makeSqlAnalyses } from "./analysisSql.js"
-import { type Category, categoryOf } from "./categories.js"
+import { type Category, categoryOf, extensionOf } from "./categories.js"
 import type {
   Discovery,
   ExportItem,
@@ -74,7 +74,18 @@ export const makeSqlRepository = (dialect: Dialect) =>
           : "SELECT 1 AS x FROM pragma_table_info(?) WHERE name = ?",
         [table, column]
       ).pipe(Effect.map((rows) => rows.length > 0), Effect.mapError(fail("open")))
-    const columns = { category: yield* hasColumn("torrents", "category"), bep51: yield* hasColumn("nodes", "bep51") }
+    const hasTable = (table: string) =>
+      query(
+        dialect === "pg"
+          ? "SELECT 1 AS x FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
+          : "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?",
+        [table]
+      ).pipe(Effect.map((rows) => rows.length > 0), Effect.mapError(fail("open")))
+    const columns = {
+      category: yield* hasColumn("torrents", "category"),
+      bep51: yield* hasColumn("nodes", "bep51"),
+      extensions: yield* hasTable("file_extensions")
+    }
     const categoryColumn = columns.category ? "t.category" : "NULL AS category"
 
     // === Writes ===
@@ -195,7 +206,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
       )
     }
 
-    const saveTorrent = (t: Torrent) =>
+    type ExtensionCounts = Map<string, { files: number; bytes: number }>
+    const saveTorrent = (t: Torrent, extensions: ExtensionCounts) =>
       Effect.gen(function*() {
         yield* query(
           `INSERT INTO infohashes (hash, first_seen, last_seen, status) VALUES (${placeholders(4).join(",")})
@@ -241,6 +253,13 @@ export const makeSqlRepository = (dialect: Dialect) =>
           )
         if (inserted.length === 0) return
         const id = num(inserted[0]!.id)
+        for (const f of t.files) {
+          const ext = extensionOf(f.path)
+          const e = extensions.get(ext) ?? { files: 0, bytes: 0 }
+          e.files++
+          e.bytes += f.length
+          extensions.set(ext, e)
+        }
         const fileRows = t.files.map((
           f,
           i
@@ -259,8 +278,25 @@ export const makeSqlRepository = (dialect: Dialect) =>
     const saveTorrents = (torrents: ReadonlyArray<Torrent>) =>
       transaction(
         "saveTorrents",
-        Effect.forEach([...torrents].sort((a, b) => compareBytes(a.infoHash, b.infoHash)), saveTorrent, {
-          discard: true
+        Effect.gen(function*() {
+          const extensions: ExtensionCounts = new Map()
+          for (const t of [...torrents].sort((a, b) => compareBytes(a.infoHash, b.infoHash))) {
+            yield* saveTorrent(t, extensions)
+          }
+          // The batch's extension counts at the end, in key order (concurrent writers lock rows in one order).
+          const rows = [...extensions].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([ext, e]) => [
+            ext,
+            e.files,
+            e.bytes
+          ])
+          for (const chunk of chunkRows(rows, 3, maxParams)) {
+            yield* query(
+              `INSERT INTO file_extensions (ext, files, bytes) VALUES ${tuples(chunk.length, 3)}
+               ON CONFLICT (ext) DO UPDATE SET files = file_extensions.files + excluded.files,
+                 bytes = file_extensions.bytes + excluded.bytes`,
+              chunk.flat()
+            )
+          }
         })
       )
 

@@ -409,17 +409,24 @@ describe("migration 0005 on a database from before it", () => {
           const repo = yield* Repository
           const page = yield* repo.search({})
           const refused = yield* Effect.flip(repo.search({ category: "video" }))
-          return { page, refused }
+          // No file_extensions table yet: the extensions are counted by scanning the files.
+          const content = yield* repo.analyzeContent({ top: 5 })
+          return { page, refused, content }
         }).pipe(Effect.provide(RepositorySqlite(file, { readOnly: true })))
         assert.strictEqual(old.page.total, 9)
         assert.isUndefined(old.page.items[0]!.category)
         assert.match(old.refused.message, /predates content categories/)
+        const top5 = [["jpg", 121], ["flac", 10], ["pdf", 4], ["mp3", 3], ["mkv", 2]]
+        assert.deepStrictEqual(old.content.extensions.map((e) => [e.extension, e.files]), top5)
         const migrated = yield* Effect.gen(function*() {
           const repo = yield* Repository
-          return { content: yield* repo.analyzeContent({}), video: yield* repo.search({ category: "video" }) }
+          return { content: yield* repo.analyzeContent({ top: 5 }), video: yield* repo.search({ category: "video" }) }
         }).pipe(Effect.provide(RepositorySqlite(file)))
         assert.deepStrictEqual(migrated.content.categories.map((c) => c.torrents), [2, 2, 1, 1, 1, 1, 1])
         assert.strictEqual(migrated.video.total, 2)
+        // The migration counted the stored files into file_extensions.
+        assert.deepStrictEqual(migrated.content.extensions.map((e) => [e.extension, e.files]), top5)
+        assert.strictEqual(migrated.content.extensions[1]!.bytes, 300 * 2 ** 20)
         rmSync(dir, { recursive: true, force: true })
       }),
     60_000
