@@ -11,7 +11,7 @@ import type {
 } from "./analysisModel.js"
 import { daysOf, FILE_COUNT_EDGES, SESSION_EDGES, SIZE_EDGES, topOf } from "./analysisModel.js"
 import { CATEGORIES, type Category } from "./categories.js"
-import { DISCOVERY_SOURCES, type DiscoverySource } from "./model.js"
+import { DISCOVERY_SOURCES } from "./model.js"
 
 // The analyses in SQL, for SQLite and PostgreSQL: every answer is a handful of aggregate queries (full scans or
 // GROUP BYs with a bounded number of groups), so memory stays bounded however many rows there are.
@@ -102,26 +102,45 @@ export const makeSqlAnalyses = (
 
   const analyzeSources = (o: AnalysisOptions) =>
     Effect.gen(function*() {
-      const seen = (s: DiscoverySource) => `seen_${s}`
-      const only = (s: DiscoverySource) =>
-        [`${seen(s)} > 0`, ...DISCOVERY_SOURCES.filter((x) => x !== s).map((x) => `${seen(x)} = 0`)].join(" AND ")
-      const pairs = DISCOVERY_SOURCES.flatMap((a, i) => DISCOVERY_SOURCES.slice(i + 1).map((b) => [a, b] as const))
-      const count = (cond: string) => `sum(CASE WHEN ${cond} THEN 1 ELSE 0 END)`
-      const [r] = yield* query(
-        `SELECT count(*) AS n, ${count("peers_seen > 0")} AS with_peers, ${count("status = 'fetched'")} AS fetched,
-           ${count("status = 'failed'")} AS failed,
-           ${
-          DISCOVERY_SOURCES.map((s) =>
-            `${count(`${seen(s)} > 0`)} AS n_${s}, ${count(only(s))} AS only_${s}, COALESCE(sum(${
-              seen(s)
-            }), 0) AS sightings_${s},
-             ${count(`${seen(s)} > 0 AND peers_seen > 0`)} AS peers_${s},
-             ${count(`${seen(s)} > 0 AND status = 'fetched'`)} AS fetched_${s}`
-          ).join(", ")
-        },
-           ${pairs.map(([a, b]) => `${count(`${seen(a)} > 0 AND ${seen(b)} > 0`)} AS pair_${a}_${b}`).join(", ")}
-         FROM infohashes`
+      // One scan grouped by which sources reported, whether peers were seen and the status: at most 2⁴·2·3
+      // groups, from which every per-source count, overlap and the funnel are summed here.
+      const flag = (cond: string) => `CASE WHEN ${cond} THEN 1 ELSE 0 END`
+      const groups = yield* query(
+        `SELECT ${DISCOVERY_SOURCES.map((s, i) => `${flag(`seen_${s} > 0`)} AS s${i}`).join(", ")},
+           ${flag("peers_seen > 0")} AS wp, CASE status WHEN 'fetched' THEN 1 WHEN 'failed' THEN 2 ELSE 0 END AS st,
+           count(*) AS n, ${DISCOVERY_SOURCES.map((s, i) => `COALESCE(sum(seen_${s}), 0) AS c${i}`).join(", ")}
+         FROM infohashes GROUP BY ${DISCOVERY_SOURCES.map((_, i) => i + 1).join(", ")}, ${
+          DISCOVERY_SOURCES.length + 1
+        }, ${DISCOVERY_SOURCES.length + 2}`
       )
+      const pairs = DISCOVERY_SOURCES.flatMap((a, i) => DISCOVERY_SOURCES.slice(i + 1).map((b) => [a, b] as const))
+      const per = DISCOVERY_SOURCES.map(() => ({ infohashes: 0, only: 0, sightings: 0, withPeers: 0, fetched: 0 }))
+      const overlap = pairs.map(() => 0)
+      const funnel = { seen: 0, withPeers: 0, fetched: 0, failed: 0 }
+      for (const g of groups) {
+        const n = num(g.n)
+        const has = DISCOVERY_SOURCES.map((_, i) => num(g[`s${i}`]) === 1)
+        const withPeers = num(g.wp) === 1
+        const status = num(g.st)
+        funnel.seen += n
+        if (withPeers) funnel.withPeers += n
+        if (status === 1) funnel.fetched += n
+        if (status === 2) funnel.failed += n
+        const reporters = has.filter((x) => x).length
+        DISCOVERY_SOURCES.forEach((_, i) => {
+          const x = per[i]!
+          x.sightings += num(g[`c${i}`])
+          if (!has[i]) return
+          x.infohashes += n
+          if (reporters === 1) x.only += n
+          if (withPeers) x.withPeers += n
+          if (status === 1) x.fetched += n
+        })
+        pairs.forEach(([a, b], k) => {
+          if (has[DISCOVERY_SOURCES.indexOf(a)] && has[DISCOVERY_SOURCES.indexOf(b)]) overlap[k]! += n
+        })
+      }
+      const count = (cond: string) => `sum(CASE WHEN ${cond} THEN 1 ELSE 0 END)`
       const days = yield* query(
         `SELECT first_seen / ${DAY} AS d, count(*) AS n, ${count("peers_seen > 0")} AS with_peers,
            ${count("status = 'fetched'")} AS fetched
@@ -129,17 +148,10 @@ export const makeSqlAnalyses = (
         [daysOf(o)]
       )
       const result: SourcesAnalysis = {
-        infohashes: num(r!.n),
-        sources: DISCOVERY_SOURCES.map((source) => ({
-          source,
-          infohashes: num(r![`n_${source}`]),
-          only: num(r![`only_${source}`]),
-          sightings: num(r![`sightings_${source}`]),
-          withPeers: num(r![`peers_${source}`]),
-          fetched: num(r![`fetched_${source}`])
-        })),
-        overlap: pairs.map(([a, b]) => ({ a, b, infohashes: num(r![`pair_${a}_${b}`]) })),
-        funnel: { seen: num(r!.n), withPeers: num(r!.with_peers), fetched: num(r!.fetched), failed: num(r!.failed) },
+        infohashes: funnel.seen,
+        sources: DISCOVERY_SOURCES.map((source, i) => ({ source, ...per[i]! })),
+        overlap: pairs.map(([a, b], k) => ({ a, b, infohashes: overlap[k]! })),
+        funnel,
         byDay: days.map((d) => ({
           day: Math.floor(num(d.d)) * DAY,
           seen: num(d.n),
