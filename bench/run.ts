@@ -1,21 +1,25 @@
 // `npm run bench [name…]`: runs the named benchmarks (all by default) and prints Markdown tables to paste into
 // docs/benchmarks.md, headed by the machine, Node version and date.
 import os from "node:os"
+import { runAnalysisBench } from "./analysis.js"
 import { runBatchingBench } from "./batching.js"
 import { codecTable, runCodecBench } from "./codec.js"
 import { runCrawlerBench } from "./crawler.js"
 import { runDhtBench } from "./dht.js"
 import { runMetadataBench } from "./metadata.js"
+import { runNetworkSizeBench } from "./networkSize.js"
 import { runRepositoryBench } from "./repository.js"
 import { runSparseBench } from "./sparse.js"
 import { runYieldBench } from "./yield.js"
 
 const benches: Record<string, () => Promise<string> | string> = {
   batching: runBatchingBench,
+  analysis: runAnalysisBench,
   codec: () => codecTable(runCodecBench()),
   crawler: runCrawlerBench,
   dht: runDhtBench,
   metadata: runMetadataBench,
+  networkSize: runNetworkSizeBench,
   repository: runRepositoryBench,
   sparse: runSparseBench,
   yield: runYieldBench

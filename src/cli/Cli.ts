@@ -1,7 +1,9 @@
 import { Command, HelpDoc, Span } from "@effect/cli"
 import { Console, Effect } from "effect"
+import { analyzeCommand } from "./analyze.js"
 import { crawl } from "./crawl.js"
 import { demo } from "./demo.js"
+import { scrapeCommand } from "./dhtProbe.js"
 import { exportCommand } from "./export.js"
 import { fetchCommand } from "./fetch.js"
 import { importCommand } from "./import.js"
@@ -30,7 +32,20 @@ const root = Command.make("bitscrape", {}, () =>
 
 /** The command tree; subcommands are added here as they land. */
 export const command = root.pipe(
-  Command.withSubcommands([crawl, demo, fetchCommand, search, show, exportCommand, stats, serve, saved, importCommand])
+  Command.withSubcommands([
+    crawl,
+    demo,
+    fetchCommand,
+    search,
+    show,
+    exportCommand,
+    stats,
+    serve,
+    analyzeCommand,
+    scrapeCommand,
+    saved,
+    importCommand
+  ])
 )
 
 /** Runs the CLI on `argv` (as `process.argv`). */

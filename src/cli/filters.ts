@@ -1,7 +1,8 @@
 import { HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Effect, Option } from "effect"
+import { CATEGORIES, type Category } from "../repository/categories.js"
 import type { SearchQuery } from "../repository/model.js"
-import { integerFlag } from "./flags.js"
+import { choiceFlag, integerFlag } from "./flags.js"
 import { parseDate, parseSize } from "./format.js"
 
 const parsed = (name: string, description: string, parse: (s: string) => number | undefined, form: string) =>
@@ -27,12 +28,16 @@ export const filterOptions = {
   minFiles: count("min-files", "fewest files"),
   maxFiles: count("max-files", "most files"),
   since: parsed("since", "discovered on or after (YYYY-MM-DD or ISO date-time)", parseDate, "a date like 2026-01-31"),
-  until: parsed("until", "discovered before (YYYY-MM-DD or ISO date-time)", parseDate, "a date like 2026-01-31")
+  until: parsed("until", "discovered before (YYYY-MM-DD or ISO date-time)", parseDate, "a date like 2026-01-31"),
+  category: choiceFlag("category", CATEGORIES).pipe(
+    Options.withDescription("content category (docs/analysis.md)"),
+    Options.optional
+  )
 }
 
-type FilterFlags = {
-  readonly [K in keyof typeof filterOptions]: Option.Option<number>
-}
+type FilterFlags =
+  & { readonly [K in Exclude<keyof typeof filterOptions, "category">]: Option.Option<number> }
+  & { readonly category: Option.Option<Category> }
 
 /** The search filters from the flags that were given. */
 export const filtersOf = (flags: FilterFlags): SearchQuery => ({
@@ -41,5 +46,6 @@ export const filtersOf = (flags: FilterFlags): SearchQuery => ({
   minFiles: Option.getOrUndefined(flags.minFiles),
   maxFiles: Option.getOrUndefined(flags.maxFiles),
   since: Option.getOrUndefined(flags.since),
-  until: Option.getOrUndefined(flags.until)
+  until: Option.getOrUndefined(flags.until),
+  category: Option.getOrUndefined(flags.category)
 })

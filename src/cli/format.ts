@@ -81,7 +81,8 @@ export const summaryJson = (t: TorrentSummary) => ({
   length: t.totalLength,
   files: t.fileCount,
   discovered_at: isoTime(t.discoveredAt),
-  fetched_at: isoTime(t.fetchedAt)
+  fetched_at: isoTime(t.fetchedAt),
+  ...(t.category === undefined ? {} : { category: t.category })
 })
 
 /** The JSON form of a torrent's metadata shared by `show`, `fetch` and the API. */

@@ -11,7 +11,7 @@ const text = Args.text({ name: "text" }).pipe(
   Args.withDescription("words to find in names and file paths"),
   Args.optional
 )
-const sort = choiceFlag("sort", ["relevance", "newest", "oldest", "largest", "smallest", "name"]).pipe(
+const sort = choiceFlag("sort", ["relevance", "newest", "oldest", "largest", "smallest", "name", "popular"]).pipe(
   Options.withDefault("relevance" as const),
   Options.withDescription("result order")
 )

@@ -176,7 +176,9 @@ export const makeCrawlState = (
         seenAt: t,
         respondedAt: t,
         bep42: { valid: true, invalid: false, exempt: undefined }[checkNodeId(r.id, n.host)],
-        version: r.v === undefined ? undefined : Uint8Array.prototype.slice.call(r.v)
+        version: r.v === undefined ? undefined : Uint8Array.prototype.slice.call(r.v),
+        // What the sample stage learnt so far (BEP 51 answered, refused or ignored); undefined: not asked yet.
+        bep51: n.samples
       }
     }
 

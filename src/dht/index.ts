@@ -18,6 +18,8 @@ export * from "../routing/RoutingTable.js"
 export * from "../rpc/Dht.js"
 export * from "../rpc/KrpcNode.js"
 export * from "../rpc/lookup.js"
+export * from "../rpc/networkSize.js"
+export * from "../rpc/scrape.js"
 export { type Datagram, DhtSocket, DhtSocketError, DhtSocketLive, type SocketStats } from "../socket/DhtSocket.js"
 export * from "../socket/memoryNetwork.js"
 export {

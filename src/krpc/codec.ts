@@ -146,6 +146,10 @@ const K = {
   implied_port: ascii("implied_port"),
   want: ascii("want"),
   seed: ascii("seed"),
+  scrape: ascii("scrape"),
+  noseed: ascii("noseed"),
+  BFsd: ascii("BFsd"),
+  BFpe: ascii("BFpe"),
   nodes: ascii("nodes"),
   nodes6: ascii("nodes6"),
   values: ascii("values"),
@@ -193,6 +197,8 @@ let aToken: Uint8Array | undefined
 let aImplied: boolean | undefined
 let aWant: Array<Want> | undefined
 let aSeed: boolean | undefined
+let aScrape: boolean | undefined
+let aNoSeed: boolean | undefined
 
 const readArgs = (): void => {
   if (buf[pos] !== C_d) return fail("WrongType", "a")
@@ -212,6 +218,8 @@ const readArgs = (): void => {
       if (aPort < 0 || aPort > 65535) fail("IntegerOutOfRange", "port")
     } else if (k0 === 0x77 /* w */ && keyIs(ks, kl, K.want)) aWant = readWant()
     else if (k0 === 0x73 /* s */ && keyIs(ks, kl, K.seed)) aSeed = readFlag("seed")
+    else if (k0 === 0x73 && keyIs(ks, kl, K.scrape)) aScrape = readFlag("scrape")
+    else if (k0 === 0x6e /* n */ && keyIs(ks, kl, K.noseed)) aNoSeed = readFlag("noseed")
     else skipValue(2)
   }
   pos++
@@ -226,6 +234,8 @@ let rToken: Uint8Array | undefined
 let rInterval: number | undefined
 let rNum: number | undefined
 let rSamples: Array<InfoHash> | undefined
+let rBFsd: Uint8Array | undefined
+let rBFpe: Uint8Array | undefined
 
 const readNodes = (key: string, family: 4 | 6): Array<NodeContact> => {
   const b = readBytes(key)
@@ -278,6 +288,8 @@ const readResult = (): void => {
     else if (k0 === 0x76 /* v */ && keyIs(ks, kl, K.values)) rValues = readValues()
     else if (k0 === 0x74 /* t */ && keyIs(ks, kl, K.token)) rToken = readBytes("token")
     else if (k0 === 0x73 /* s */ && keyIs(ks, kl, K.samples)) rSamples = readSamples()
+    else if (k0 === 0x42 /* B */ && keyIs(ks, kl, K.BFsd)) rBFsd = readBytes("BFsd")
+    else if (k0 === 0x42 && keyIs(ks, kl, K.BFpe)) rBFpe = readBytes("BFpe")
     else skipValue(2)
   }
   pos++
@@ -348,13 +360,18 @@ const decodeUnsafe = (input: Uint8Array): KrpcMessage => {
     aToken =
       undefined
   aPort = undefined
-  aImplied = aSeed = undefined
+  aImplied =
+    aSeed =
+    aScrape =
+    aNoSeed =
+      undefined
   aWant = undefined
   rId = rToken = undefined
   rNodes = rNodes6 = undefined
   rValues = undefined
   rInterval = rNum = undefined
   rSamples = undefined
+  rBFsd = rBFpe = undefined
   eCode = undefined
   eMessage = undefined
 
@@ -438,7 +455,17 @@ const decodeUnsafe = (input: Uint8Array): KrpcMessage => {
         return { _tag: "FindNodeQuery", t, v, id: requireId(aId), ro, target: requireTarget(), want: aWant }
       }
       if (ql === 9 && keyIs(q.byteOffset - datagram.byteOffset, 9, K.get_peers)) {
-        return { _tag: "GetPeersQuery", t, v, id: requireId(aId), ro, info_hash: requireInfoHash(), want: aWant }
+        return {
+          _tag: "GetPeersQuery",
+          t,
+          v,
+          id: requireId(aId),
+          ro,
+          info_hash: requireInfoHash(),
+          want: aWant,
+          scrape: aScrape,
+          noseed: aNoSeed
+        }
       }
       if (ql === 13 && keyIs(q.byteOffset - datagram.byteOffset, 13, K.announce_peer)) {
         if (aPort === undefined && aImplied !== true) return fail("MissingKey", "port")
@@ -481,7 +508,9 @@ const decodeUnsafe = (input: Uint8Array): KrpcMessage => {
         token: rToken,
         interval: rInterval,
         num: rNum,
-        samples: rSamples
+        samples: rSamples,
+        BFsd: rBFsd,
+        BFpe: rBFpe
       }
     case 0x65: // e
       if (!hasE) return fail("MissingKey", "e")
@@ -552,6 +581,8 @@ const putInt = (n: number): void => {
 const key = (s: string): Uint8Array => ascii(`${s.length}:${s}`)
 const E = {
   a: key("a"),
+  BFpe: key("BFpe"),
+  BFsd: key("BFsd"),
   e: key("e"),
   id: key("id"),
   implied_port: key("implied_port"),
@@ -560,12 +591,14 @@ const E = {
   ip: key("ip"),
   nodes: key("nodes"),
   nodes6: key("nodes6"),
+  noseed: key("noseed"),
   num: key("num"),
   port: key("port"),
   q: key("q"),
   r: key("r"),
   ro: key("ro"),
   samples: key("samples"),
+  scrape: key("scrape"),
   seed: key("seed"),
   t: key("t"),
   target: key("target"),
@@ -639,6 +672,15 @@ const writeMessage = (m: KrpcMessage): void => {
       }
       putRaw(E.r)
       putByte(C_d)
+      // Canonical key order: "BFpe" < "BFsd" < "id" (upper case sorts first).
+      if (m.BFpe !== undefined) {
+        putRaw(E.BFpe)
+        putBytes(m.BFpe)
+      }
+      if (m.BFsd !== undefined) {
+        putRaw(E.BFsd)
+        putBytes(m.BFsd)
+      }
       putRaw(E.id)
       putBytes(m.id)
       if (m.interval !== undefined) {
@@ -712,6 +754,14 @@ const writeMessage = (m: KrpcMessage): void => {
           method = "get_peers"
           putRaw(E.info_hash)
           putBytes(m.info_hash)
+          if (m.noseed !== undefined) {
+            putRaw(E.noseed)
+            putInt(m.noseed ? 1 : 0)
+          }
+          if (m.scrape !== undefined) {
+            putRaw(E.scrape)
+            putInt(m.scrape ? 1 : 0)
+          }
           putWant(m.want)
           break
         case "AnnouncePeerQuery":

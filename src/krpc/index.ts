@@ -6,6 +6,7 @@
  * @module bitscrape/krpc
  */
 export * from "./address.js"
+export * from "./bep33.js"
 export * from "./bep42.js"
 export { decodeMessage, encodeMessage, MAX_DEPTH, peekTransactionId } from "./codec.js"
 export * from "./compact.js"

@@ -47,7 +47,11 @@ export type FindNodeQuery = typeof FindNodeQuery.Type
 export const GetPeersQuery = Schema.TaggedStruct("GetPeersQuery", {
   ...queryEnvelope,
   info_hash: InfoHash,
-  want: Schema.optional(Schema.Array(Want))
+  want: Schema.optional(Schema.Array(Want)),
+  /** BEP 33: also return Bloom filters of the seeds and peers stored (BFsd, BFpe). */
+  scrape: Schema.optional(Schema.Boolean),
+  /** BEP 33: return only peers that are not seeds in `values`. */
+  noseed: Schema.optional(Schema.Boolean)
 })
 export type GetPeersQuery = typeof GetPeersQuery.Type
 
@@ -101,7 +105,11 @@ export const Response = Schema.TaggedStruct("Response", {
   /** BEP 51: number of infohashes the node stores. */
   num: Schema.optional(Schema.NonNegativeInt),
   /** BEP 51: a sample of the infohashes the node stores. */
-  samples: Schema.optional(Schema.Array(InfoHash))
+  samples: Schema.optional(Schema.Array(InfoHash)),
+  /** BEP 33 (get_peers with scrape): Bloom filter (256 bytes) of the seeds the node stores. */
+  BFsd: Schema.optional(Bytes),
+  /** BEP 33: Bloom filter (256 bytes) of the peers (not seeds) the node stores. */
+  BFpe: Schema.optional(Bytes)
 })
 export type Response = typeof Response.Type
 

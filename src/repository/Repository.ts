@@ -2,6 +2,14 @@ import type { Option } from "effect"
 import { Context, Data, Duration, Effect, Schema, Stream } from "effect"
 import { IdHex } from "../krpc/ids.js"
 import type {
+  AnalysisOptions,
+  ChurnAnalysis,
+  ContentAnalysis,
+  NodesAnalysis,
+  PopularityAnalysis,
+  SourcesAnalysis
+} from "./analysisModel.js"
+import type {
   CrawlSessionInfo,
   Discovery,
   ExportItem,
@@ -21,6 +29,8 @@ import type {
   TorrentSummary
 } from "./model.js"
 
+export * from "./analysisModel.js"
+export * from "./categories.js"
 export * from "./model.js"
 
 /** A storage operation failed (the database is unreachable, full, locked for too long, or corrupt). */
@@ -138,6 +148,16 @@ export class Repository extends Context.Tag("bitscrape/Repository")<Repository, 
       | { readonly at: number; readonly cursor: SavedSearchCursor; readonly delivered: number }
       | { readonly at: number; readonly error: string }
   ) => Effect.Effect<void, RepositoryError>
+  /** Stored torrents by content: categories, size and file-count histograms, top extensions, versions. */
+  readonly analyzeContent: (options: AnalysisOptions) => Effect.Effect<ContentAnalysis, RepositoryError>
+  /** Infohashes by discovery source, the sources' overlap, and the yield funnel (overall and by day). */
+  readonly analyzeSources: (options: AnalysisOptions) => Effect.Effect<SourcesAnalysis, RepositoryError>
+  /** Nodes by client version and protocol support; torrents by the client of their source peer. */
+  readonly analyzeNodes: (options: AnalysisOptions) => Effect.Effect<NodesAnalysis, RepositoryError>
+  /** Node session lengths and, by the day nodes were first seen, how many answered. */
+  readonly analyzeChurn: (options: AnalysisOptions) => Effect.Effect<ChurnAnalysis, RepositoryError>
+  /** The most popular infohashes by distinct peers (in a window) and by sightings. */
+  readonly analyzePopularity: (options: AnalysisOptions) => Effect.Effect<PopularityAnalysis, RepositoryError>
 }>() {}
 
 /** How a stream of records is grouped into write batches. */

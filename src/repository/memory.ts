@@ -1,6 +1,9 @@
 import { Clock, Effect, Layer, Option, Stream } from "effect"
 import type { InfoHash, NodeId } from "../krpc/ids.js"
 import { toHex } from "../krpc/ids.js"
+import { churnOf, contentOf, nodesOf, popularityOf, sourcesOf } from "./analysisMemory.js"
+import { daysOf, topOf } from "./analysisModel.js"
+import { categoryOf } from "./categories.js"
 import type {
   CrawlSessionInfo,
   DiscoverySource,
@@ -33,7 +36,10 @@ interface IhRow {
 }
 
 const make = Effect.sync(() => {
-  const nodes = new Map<string, { -readonly [K in keyof NodeRecord]: NodeRecord[K] }>()
+  const nodes = new Map<
+    string,
+    { -readonly [K in keyof NodeRecord]: NodeRecord[K] } & { readOnly: boolean; bep51: boolean | undefined }
+  >()
   const infohashes = new Map<string, IhRow>()
   const torrents = new Map<string, Torrent & { discoveredAt: number; order: number }>()
   const bans = new Map<string, number>()
@@ -70,6 +76,7 @@ const make = Effect.sync(() => {
     if (q.maxFiles !== undefined && t.files.length > q.maxFiles) return false
     if (q.since !== undefined && t.discoveredAt < q.since) return false
     if (q.until !== undefined && t.discoveredAt >= q.until) return false
+    if (q.category !== undefined && categoryOf(t.files) !== q.category) return false
     if (q.text !== undefined && q.text.trim() !== "") {
       const words = searchWords(q.text).slice(0, MAX_QUERY_WORDS).map((w) => w.toLowerCase())
       if (words.length === 0) return false
@@ -83,13 +90,16 @@ const make = Effect.sync(() => {
     return true
   }
 
+  const peersOf = (t: Torrent) => infohashes.get(toHex(t.infoHash))?.peers.size ?? 0
+
   const summary = (t: Torrent & { discoveredAt: number }): TorrentSummary => ({
     infoHash: t.infoHash,
     name: t.name,
     totalLength: t.totalLength,
     fileCount: t.files.length,
     discoveredAt: t.discoveredAt,
-    fetchedAt: t.fetchedAt
+    fetchedAt: t.fetchedAt,
+    category: categoryOf(t.files)
   })
 
   const saved: Array<{ -readonly [K in keyof SavedSearch]: SavedSearch[K] }> = []
@@ -184,7 +194,9 @@ const make = Effect.sync(() => {
             lastResponse: isFinite(lastResponse) ? lastResponse : undefined,
             timesSeen: (prev?.timesSeen ?? 0) + 1,
             bep42: n.bep42 ?? prev?.bep42,
-            version: n.version ?? prev?.version
+            version: n.version ?? prev?.version,
+            readOnly: n.readOnly === true,
+            bep51: n.bep51 ?? prev?.bep51
           })
         }
       }),
@@ -230,7 +242,8 @@ const make = Effect.sync(() => {
           oldest: (a, b) => a.discoveredAt - b.discoveredAt || a.order - b.order,
           largest: (a, b) => b.totalLength - a.totalLength || a.order - b.order,
           smallest: (a, b) => a.totalLength - b.totalLength || a.order - b.order,
-          name: (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) || a.order - b.order
+          name: (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) || a.order - b.order,
+          popular: (a, b) => peersOf(b) - peersOf(a) || a.order - b.order
         }
         found.sort(sorters[q.sort ?? "relevance"])
         const limit = Math.min(Math.max(1, q.limit ?? 20), 500)
@@ -244,6 +257,7 @@ const make = Effect.sync(() => {
         const r = infohashes.get(toHex(infoHash))!
         return Effect.succeed({
           ...t,
+          category: categoryOf(t.files),
           fileCount: t.files.length,
           seen: { ...r.record.seen },
           peersSeen: r.peers.size,
@@ -285,7 +299,12 @@ const make = Effect.sync(() => {
           b.lastResponse! - a.lastResponse!
         ).slice(0, limit).map(({ host, port }) => ({ host, port }))
       ),
-    nodes: (limit) => Effect.sync(() => [...nodes.values()].sort((a, b) => b.lastSeen - a.lastSeen).slice(0, limit)),
+    nodes: (limit) =>
+      Effect.sync(() =>
+        [...nodes.values()].sort((a, b) => b.lastSeen - a.lastSeen).slice(0, limit).map((
+          { bep51: _b, readOnly: _r, ...n }
+        ) => n)
+      ),
     stats: Effect.sync(() => {
       const all = [...infohashes.values()]
       const count = (s: DiscoverySource) => all.filter((r) => r.record.seen[s] > 0).length
@@ -308,7 +327,7 @@ const make = Effect.sync(() => {
     export: (q) =>
       Stream.suspend(() => {
         const torrentFilters = q.text !== undefined || q.minSize !== undefined || q.maxSize !== undefined ||
-          q.minFiles !== undefined || q.maxFiles !== undefined
+          q.minFiles !== undefined || q.maxFiles !== undefined || q.category !== undefined
         const items: Array<ExportItem> = [...infohashes.entries()].sort(([a], [b]) => a < b ? -1 : 1)
           .map(([key, r]) => ({
             infoHash: r.record.infoHash,
@@ -338,7 +357,23 @@ const make = Effect.sync(() => {
           s.totals = totals
         }
       }),
-    sessions: (limit) => Effect.sync(() => [...sessionList].reverse().slice(0, limit))
+    sessions: (limit) => Effect.sync(() => [...sessionList].reverse().slice(0, limit)),
+    analyzeContent: (o) => Effect.sync(() => contentOf([...torrents.values()], topOf(o))),
+    analyzeSources: (o) => Effect.sync(() => sourcesOf([...infohashes.values()].map(recordOf), daysOf(o))),
+    analyzeNodes: (o) => Effect.sync(() => nodesOf([...nodes.values()], [...torrents.values()], topOf(o))),
+    analyzeChurn: (o) => Effect.sync(() => churnOf([...nodes.values()], daysOf(o))),
+    analyzePopularity: (o) =>
+      Effect.sync(() =>
+        popularityOf(
+          [...infohashes.entries()].map(([key, r]) => ({
+            record: recordOf(r),
+            peerTimes: [...r.peers.values()].map((p) => p.lastSeen),
+            name: torrents.get(key)?.name
+          })),
+          o.since,
+          topOf(o)
+        )
+      )
   })
 })
 

@@ -1,5 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
+import { categoryOf, extensionOf } from "./categories.js"
 
 // Versioned schema migrations (run by @effect/sql's Migrator from a record, so the npm package needs no
 // migrations folder on disk). One record per dialect; the two describe the same data model.
@@ -7,6 +8,53 @@ import { Effect } from "effect"
 
 const statements = (sql: SqlClient.SqlClient, list: ReadonlyArray<string>) =>
   Effect.forEach(list, (s) => sql.unsafe(s), { discard: true })
+
+/**
+ * Sets the content category (categories.ts) of every stored torrent, 500 at a time, and counts the files and bytes
+ * of every extension into `file_extensions`.
+ */
+const backfillCategories = (sql: SqlClient.SqlClient, dialect: "sqlite" | "pg") =>
+  Effect.gen(function*() {
+    const p = (i: number) => dialect === "pg" ? `$${i}` : "?"
+    const extensions = new Map<string, { files: number; bytes: number }>()
+    let after = 0
+    for (;;) {
+      const ids = (yield* sql.unsafe<{ id: unknown }>(
+        `SELECT id FROM torrents WHERE id > ${p(1)} ORDER BY id LIMIT 500`,
+        [after]
+      )).map((r) => Number(r.id))
+      if (ids.length === 0) break
+      const files = yield* sql.unsafe<{ torrent_id: unknown; path: string; length: unknown }>(
+        `SELECT torrent_id, path, length FROM files WHERE torrent_id >= ${p(1)} AND torrent_id <= ${p(2)}`,
+        [ids[0], ids[ids.length - 1]]
+      )
+      const byId = new Map<number, Array<{ path: string; length: number }>>()
+      for (const f of files) {
+        const id = Number(f.torrent_id)
+        const list = byId.get(id) ?? []
+        list.push({ path: f.path, length: Number(f.length) })
+        byId.set(id, list)
+        const e = extensions.get(extensionOf(f.path)) ?? { files: 0, bytes: 0 }
+        e.files++
+        e.bytes += Number(f.length)
+        extensions.set(extensionOf(f.path), e)
+      }
+      for (const id of ids) {
+        yield* sql.unsafe(`UPDATE torrents SET category = ${p(1)} WHERE id = ${p(2)}`, [
+          categoryOf(byId.get(id) ?? []),
+          id
+        ])
+      }
+      after = ids[ids.length - 1]!
+    }
+    for (const [ext, e] of extensions) {
+      yield* sql.unsafe(`INSERT INTO file_extensions (ext, files, bytes) VALUES (${p(1)}, ${p(2)}, ${p(3)})`, [
+        ext,
+        e.files,
+        e.bytes
+      ])
+    }
+  })
 
 export const sqliteMigrations = {
   "0001_init": Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -59,6 +107,20 @@ export const sqliteMigrations = {
     statements(sql, [
       `CREATE TABLE bans (host TEXT PRIMARY KEY NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL, reason TEXT)`
     ])),
+  // Insights (docs/analysis.md): each torrent's content category, stored and indexed for search; whether a
+  // node answered BEP 51 sample_infohashes (1), refused or ignored it (0), or was never asked (NULL).
+  "0005_insights": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.zipRight(
+      statements(sql, [
+        `ALTER TABLE torrents ADD COLUMN category TEXT`,
+        `CREATE INDEX torrents_category ON torrents (category, discovered_at)`,
+        `ALTER TABLE nodes ADD COLUMN bep51 INTEGER`,
+        // Files and bytes per extension, kept as torrents are stored: the top-extensions answer without a scan.
+        `CREATE TABLE file_extensions (ext TEXT PRIMARY KEY NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL)
+         WITHOUT ROWID`
+      ]),
+      backfillCategories(sql, "sqlite")
+    )),
   // Saved searches whose new matches are POSTed to a webhook; torrents by fetch time for "new since the cursor";
   // infohashes imported without metadata (`bitscrape import`), for the next crawl to find peers for.
   "0006_saved_searches_imports": Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -120,6 +182,16 @@ export const pgMigrations = {
     statements(sql, [
       `CREATE TABLE bans (host TEXT PRIMARY KEY, at BIGINT NOT NULL, until BIGINT NOT NULL, reason TEXT)`
     ])),
+  "0005_insights": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.zipRight(
+      statements(sql, [
+        `ALTER TABLE torrents ADD COLUMN category TEXT`,
+        `CREATE INDEX torrents_category ON torrents (category, discovered_at)`,
+        `ALTER TABLE nodes ADD COLUMN bep51 SMALLINT`,
+        `CREATE TABLE file_extensions (ext TEXT PRIMARY KEY, files BIGINT NOT NULL, bytes BIGINT NOT NULL)`
+      ]),
+      backfillCategories(sql, "pg")
+    )),
   "0006_saved_searches_imports": Effect.flatMap(SqlClient.SqlClient, (sql) =>
     statements(sql, [
       `CREATE TABLE saved_searches (

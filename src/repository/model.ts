@@ -1,5 +1,6 @@
 import type { InfoHash, NodeId } from "../krpc/ids.js"
 import type { InfoFile, TorrentInfo } from "../wire/torrentInfo.js"
+import type { Category } from "./categories.js"
 
 // What the Repository stores. Times are Unix milliseconds; byte strings are kept raw next to their decoded
 // text so nothing a peer sent is ever lost to normalisation.
@@ -23,6 +24,8 @@ export interface NodeSighting {
   readonly version?: Uint8Array | undefined
   /** BEP 43 read-only. */
   readonly readOnly?: boolean | undefined
+  /** BEP 51: true answered sample_infohashes, false refused or ignored it, undefined not asked. */
+  readonly bep51?: boolean | undefined
 }
 
 /** A stored node, as listed by `Repository.nodes`. */
@@ -68,8 +71,11 @@ export interface FetchFailure {
 /** Where an infohash's metadata stands: not fetched yet, fetched and stored, or given up. */
 export type MetadataStatus = "pending" | "fetched" | "failed"
 
-/** How search results are ordered ("relevance" needs `text`; size, discovery time or name otherwise). */
-export type SortOrder = "relevance" | "newest" | "oldest" | "largest" | "smallest" | "name"
+/**
+ * How search results are ordered ("relevance" needs `text`; size, discovery time or name otherwise; "popular":
+ * most distinct peers seen first).
+ */
+export type SortOrder = "relevance" | "newest" | "oldest" | "largest" | "smallest" | "name" | "popular"
 
 /** Search filters, order and page; every field optional (no filter, newest first, first page). */
 export interface SearchQuery {
@@ -83,6 +89,8 @@ export interface SearchQuery {
   readonly since?: number | undefined
   /** Discovered before (ms). */
   readonly until?: number | undefined
+  /** Content category (categories.ts). */
+  readonly category?: Category | undefined
   readonly sort?: SortOrder | undefined
   readonly limit?: number | undefined
   readonly offset?: number | undefined
@@ -96,6 +104,8 @@ export interface TorrentSummary {
   readonly fileCount: number
   readonly discoveredAt: number
   readonly fetchedAt: number
+  /** Content category (undefined in a database that predates categories and was opened read-only). */
+  readonly category?: Category | undefined
 }
 
 /** One page of search hits, and how many match in all. */
@@ -107,6 +117,8 @@ export interface SearchPage {
 /** Everything stored about one torrent: metadata, files, discovery counters and the peers seen with it. */
 export interface TorrentDetail extends Torrent {
   readonly discoveredAt: number
+  /** Content category (categories.ts). */
+  readonly category?: Category | undefined
   readonly fileCount: number
   readonly seen: Readonly<Record<DiscoverySource, number>>
   readonly peersSeen: number

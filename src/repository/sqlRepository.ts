@@ -2,6 +2,9 @@ import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Option, Stream } from "effect"
 import type { InfoHash, NodeId } from "../krpc/ids.js"
 import { toHex } from "../krpc/ids.js"
+import type { AnalysisOptions } from "./analysisModel.js"
+import { makeSqlAnalyses } from "./analysisSql.js"
+import { type Category, categoryOf, extensionOf } from "./categories.js"
 import type {
   Discovery,
   ExportItem,
@@ -65,6 +68,28 @@ export const makeSqlRepository = (dialect: Dialect) =>
       yield* query("PRAGMA temp_store = MEMORY").pipe(Effect.orDie)
     }
 
+    // Columns added by migration 0005 (a database opened read-only is not migrated, so they may be missing).
+    const hasColumn = (table: string, column: string) =>
+      query(
+        dialect === "pg"
+          ? "SELECT 1 AS x FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2"
+          : "SELECT 1 AS x FROM pragma_table_info(?) WHERE name = ?",
+        [table, column]
+      ).pipe(Effect.map((rows) => rows.length > 0), Effect.mapError(fail("open")))
+    const hasTable = (table: string) =>
+      query(
+        dialect === "pg"
+          ? "SELECT 1 AS x FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
+          : "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?",
+        [table]
+      ).pipe(Effect.map((rows) => rows.length > 0), Effect.mapError(fail("open")))
+    const columns = {
+      category: yield* hasColumn("torrents", "category"),
+      bep51: yield* hasColumn("nodes", "bep51"),
+      extensions: yield* hasTable("file_extensions")
+    }
+    const categoryColumn = columns.category ? "t.category" : "NULL AS category"
+
     // === Writes ===
 
     const upsertNodes = (nodes: ReadonlyArray<NodeSighting>) => {
@@ -74,6 +99,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
         const prev = merged.get(key)
         const bep42 = n.bep42 === undefined ? null : n.bep42 ? 1 : 0
         const version = n.version === undefined ? null : buf(n.version)
+        const bep51 = n.bep51 === undefined ? null : n.bep51 ? 1 : 0
         if (prev === undefined) {
           merged.set(key, [
             buf(n.id),
@@ -85,7 +111,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
             1,
             bep42,
             version,
-            n.readOnly ? 1 : 0
+            n.readOnly ? 1 : 0,
+            bep51
           ])
         } else {
           prev[3] = Math.min(prev[3] as number, n.seenAt)
@@ -94,15 +121,16 @@ export const makeSqlRepository = (dialect: Dialect) =>
           prev[6] = (prev[6] as number) + 1
           if (bep42 !== null) prev[7] = bep42
           if (version !== null) prev[8] = version
+          if (bep51 !== null) prev[10] = bep51
         }
       }
       const rows = [...merged.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([, r]) => r)
       return transaction(
         "upsertNodes",
-        Effect.forEach(chunkRows(rows, 10, maxParams), (chunk) =>
+        Effect.forEach(chunkRows(rows, 11, maxParams), (chunk) =>
           query(
-            `INSERT INTO nodes (id, host, port, first_seen, last_seen, last_response, times_seen, bep42, version, read_only)
-             VALUES ${tuples(chunk.length, 10)}
+            `INSERT INTO nodes (id, host, port, first_seen, last_seen, last_response, times_seen, bep42, version, read_only, bep51)
+             VALUES ${tuples(chunk.length, 11)}
              ON CONFLICT (id, host, port) DO UPDATE SET
                first_seen = ${MIN}(nodes.first_seen, excluded.first_seen),
                last_seen = ${MAX}(nodes.last_seen, excluded.last_seen),
@@ -110,7 +138,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
                times_seen = nodes.times_seen + excluded.times_seen,
                bep42 = COALESCE(excluded.bep42, nodes.bep42),
                version = COALESCE(excluded.version, nodes.version),
-               read_only = excluded.read_only`,
+               read_only = excluded.read_only,
+               bep51 = COALESCE(excluded.bep51, nodes.bep51)`,
             chunk.flat()
           ), { discard: true })
       )
@@ -179,7 +208,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
       )
     }
 
-    const saveTorrent = (t: Torrent) =>
+    type ExtensionCounts = Map<string, { files: number; bytes: number }>
+    const saveTorrent = (t: Torrent, extensions: ExtensionCounts) =>
       Effect.gen(function*() {
         yield* query(
           `INSERT INTO infohashes (hash, first_seen, last_seen, status) VALUES (${placeholders(4).join(",")})
@@ -206,24 +236,32 @@ export const makeSqlRepository = (dialect: Dialect) =>
           t.fetchedAt,
           t.sourcePeer?.host ?? null,
           t.sourcePeer?.port ?? null,
-          t.sourceClient ?? null
+          t.sourceClient ?? null,
+          categoryOf(t.files)
         ]
         const columns =
-          "hash, hash_v2, name, name_raw, total_length, piece_length, private, version, file_count, info, discovered_at, fetched_at, source_host, source_port, source_client"
+          "hash, hash_v2, name, name_raw, total_length, piece_length, private, version, file_count, info, discovered_at, fetched_at, source_host, source_port, source_client, category"
         const inserted = dialect === "pg"
           ? yield* query(
-            `INSERT INTO torrents (${columns}, search) VALUES (${placeholders(15).join(",")},
-               to_tsvector('simple', $16)) ON CONFLICT (hash) DO NOTHING RETURNING id`,
+            `INSERT INTO torrents (${columns}, search) VALUES (${placeholders(16).join(",")},
+               to_tsvector('simple', $17)) ON CONFLICT (hash) DO NOTHING RETURNING id`,
             // Tokenised here exactly as queries are (searchWords), so paths like "a/b/c.srt" index each word.
             [...values, searchWords(`${t.name}\n${paths}`.slice(0, MAX_INDEXED_PATHS)).join(" ")]
           )
           : yield* query(
-            `INSERT INTO torrents (${columns}) VALUES (${placeholders(15).join(",")})
+            `INSERT INTO torrents (${columns}) VALUES (${placeholders(16).join(",")})
              ON CONFLICT (hash) DO NOTHING RETURNING id`,
             values
           )
         if (inserted.length === 0) return
         const id = num(inserted[0]!.id)
+        for (const f of t.files) {
+          const ext = extensionOf(f.path)
+          const e = extensions.get(ext) ?? { files: 0, bytes: 0 }
+          e.files++
+          e.bytes += f.length
+          extensions.set(ext, e)
+        }
         const fileRows = t.files.map((
           f,
           i
@@ -242,8 +280,25 @@ export const makeSqlRepository = (dialect: Dialect) =>
     const saveTorrents = (torrents: ReadonlyArray<Torrent>) =>
       transaction(
         "saveTorrents",
-        Effect.forEach([...torrents].sort((a, b) => compareBytes(a.infoHash, b.infoHash)), saveTorrent, {
-          discard: true
+        Effect.gen(function*() {
+          const extensions: ExtensionCounts = new Map()
+          for (const t of [...torrents].sort((a, b) => compareBytes(a.infoHash, b.infoHash))) {
+            yield* saveTorrent(t, extensions)
+          }
+          // The batch's extension counts at the end, in key order (concurrent writers lock rows in one order).
+          const rows = [...extensions].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([ext, e]) => [
+            ext,
+            e.files,
+            e.bytes
+          ])
+          for (const chunk of chunkRows(rows, 3, maxParams)) {
+            yield* query(
+              `INSERT INTO file_extensions (ext, files, bytes) VALUES ${tuples(chunk.length, 3)}
+               ON CONFLICT (ext) DO UPDATE SET files = file_extensions.files + excluded.files,
+                 bytes = file_extensions.bytes + excluded.bytes`,
+              chunk.flat()
+            )
+          }
         })
       )
 
@@ -277,6 +332,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
       if (q.maxFiles !== undefined) where.push(`t.file_count <= ${p(q.maxFiles)}`)
       if (q.since !== undefined) where.push(`t.discovered_at >= ${p(q.since)}`)
       if (q.until !== undefined) where.push(`t.discovered_at < ${p(q.until)}`)
+      if (q.category !== undefined) where.push(`t.category = ${p(q.category)}`)
       let from = "torrents t"
       let rank: string | undefined
       const words = q.text === undefined ? [] : searchWords(q.text).slice(0, MAX_QUERY_WORDS)
@@ -295,17 +351,25 @@ export const makeSqlRepository = (dialect: Dialect) =>
       return { from, where: where.length > 0 ? `WHERE ${where.join(" AND ")}` : "", rank, p }
     }
 
+    // Refused rather than answered wrongly: only a migrated database knows the categories.
+    const categoryKnown = (q: SearchQuery | ExportQuery) =>
+      q.category === undefined || columns.category ? Effect.void : Effect.fail(
+        new Error("this database predates content categories: open it once for writing (e.g. crawl) to add them")
+      )
+
     const summaryOf = (r: Row) => ({
       infoHash: bytes(r.hash) as InfoHash,
       name: String(r.name),
       totalLength: num(r.total_length),
       fileCount: num(r.file_count),
       discoveredAt: num(r.discovered_at),
-      fetchedAt: num(r.fetched_at)
+      fetchedAt: num(r.fetched_at),
+      category: r.category === null || r.category === undefined ? undefined : String(r.category) as Category
     })
 
     const search = (q: SearchQuery) =>
       Effect.gen(function*() {
+        yield* categoryKnown(q)
         const params: Array<unknown> = []
         const f = filtersOf(q, params)
         const order = {
@@ -314,14 +378,15 @@ export const makeSqlRepository = (dialect: Dialect) =>
           oldest: "t.discovered_at ASC",
           largest: "t.total_length DESC",
           smallest: "t.total_length ASC",
-          name: "t.name ASC"
+          name: "t.name ASC",
+          popular: "(SELECT i.peers_seen FROM infohashes i WHERE i.hash = t.hash) DESC"
         }[q.sort ?? "relevance"]
         const limit = Math.min(Math.max(1, q.limit ?? 20), 500)
         const offset = Math.max(0, q.offset ?? 0)
         const words = q.text === undefined ? [] : searchWords(q.text).slice(0, MAX_QUERY_WORDS)
         const textOnly = dialect === "sqlite" && words.length > 0 && q.minSize === undefined &&
           q.maxSize === undefined && q.minFiles === undefined && q.maxFiles === undefined && q.since === undefined &&
-          q.until === undefined
+          q.until === undefined && q.category === undefined
         if (textOnly) {
           // Text alone (SQLite): count in the full-text index without touching `torrents`, and for relevance take
           // the page from the index first, joining only its rows (p50 halves on 1M torrents; docs/benchmarks.md).
@@ -329,7 +394,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
           const [count] = yield* query("SELECT count(*) AS n FROM torrents_fts WHERE torrents_fts MATCH ?", [match])
           if ((q.sort ?? "relevance") === "relevance") {
             const rows = yield* query(
-              `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at
+              `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn}
                FROM (SELECT rowid, rank FROM torrents_fts WHERE torrents_fts MATCH ? ORDER BY rank LIMIT ? OFFSET ?) f
                JOIN torrents t ON t.id = f.rowid ORDER BY f.rank, t.id`,
               [match, limit, offset]
@@ -337,7 +402,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
             return { total: num(count!.n), items: rows.map(summaryOf) }
           }
           const rows = yield* query(
-            `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at FROM ${f.from}
+            `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn} FROM ${f.from}
              ${f.where} ORDER BY ${order}, t.id LIMIT ${f.p(limit)} OFFSET ${f.p(offset)}`,
             params
           )
@@ -345,7 +410,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
         }
         const countParams = [...params]
         const rows = yield* query(
-          `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at FROM ${f.from}
+          `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn} FROM ${f.from}
            ${f.where} ORDER BY ${order}, t.id LIMIT ${f.p(limit)} OFFSET ${f.p(offset)}`,
           params
         )
@@ -391,7 +456,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
       fetchedAt: num(r.fetched_at),
       discoveredAt: num(r.discovered_at),
       sourcePeer: r.source_host === null ? undefined : { host: String(r.source_host), port: num(r.source_port) },
-      sourceClient: r.source_client === null ? undefined : String(r.source_client)
+      sourceClient: r.source_client === null ? undefined : String(r.source_client),
+      category: r.category === null || r.category === undefined ? undefined : String(r.category) as Category
     })
 
     const infohashOf = (r: Row): InfohashRecord => ({
@@ -554,6 +620,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
     const exportTorrents = (q: ExportQuery) =>
       Stream.paginateEffect(0, (afterId: number) =>
         Effect.gen(function*() {
+          yield* categoryKnown(q)
           const params: Array<unknown> = []
           const f = filtersOf(q, params)
           const where = f.where === "" ? `WHERE t.id > ${f.p(afterId)}` : `${f.where} AND t.id > ${f.p(afterId)}`
@@ -597,7 +664,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
 
     const hasTorrentFilters = (q: ExportQuery) =>
       q.text !== undefined || q.minSize !== undefined || q.maxSize !== undefined || q.minFiles !== undefined ||
-      q.maxFiles !== undefined
+      q.maxFiles !== undefined || q.category !== undefined
 
     const startSession = (settings: unknown) =>
       Effect.gen(function*() {
@@ -736,6 +803,9 @@ export const makeSqlRepository = (dialect: Dialect) =>
         Effect.map((rows) => num(rows[0]?.n ?? 0)),
         Effect.mapError(fail("databaseBytes"))
       )
+    const analyses = makeSqlAnalyses(dialect, query, columns)
+    const analysis = <A>(name: string, f: (o: AnalysisOptions) => Effect.Effect<A, unknown>) => (o: AnalysisOptions) =>
+      f(o).pipe(Effect.mapError(fail(name)))
 
     return Repository.of({
       databaseBytes,
@@ -769,6 +839,11 @@ export const makeSqlRepository = (dialect: Dialect) =>
           : exportInfohashes(q),
       startSession,
       endSession,
-      sessions
+      sessions,
+      analyzeContent: analysis("analyzeContent", analyses.analyzeContent),
+      analyzeSources: analysis("analyzeSources", analyses.analyzeSources),
+      analyzeNodes: analysis("analyzeNodes", analyses.analyzeNodes),
+      analyzeChurn: analysis("analyzeChurn", analyses.analyzeChurn),
+      analyzePopularity: analysis("analyzePopularity", analyses.analyzePopularity)
     })
   })

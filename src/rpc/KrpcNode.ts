@@ -30,7 +30,7 @@ export interface Target {
 export type Outbound =
   | { readonly method: "ping" }
   | { readonly method: "find_node"; readonly target: Uint8Array }
-  | { readonly method: "get_peers"; readonly infoHash: InfoHash }
+  | { readonly method: "get_peers"; readonly infoHash: InfoHash; /** BEP 33 */ readonly scrape?: boolean }
   | { readonly method: "sample_infohashes"; readonly target: Uint8Array }
 
 /** A query we received that tells the crawler something: an infohash somebody looks for or announces. */
@@ -448,7 +448,7 @@ const make = Effect.gen(function*() {
       case "find_node":
         return { _tag: "FindNodeQuery", ...envelope(t), target: q.target as NodeId, want: undefined }
       case "get_peers":
-        return { _tag: "GetPeersQuery", ...envelope(t), info_hash: q.infoHash, want: undefined }
+        return { _tag: "GetPeersQuery", ...envelope(t), info_hash: q.infoHash, want: undefined, scrape: q.scrape }
       case "sample_infohashes":
         return { _tag: "SampleInfohashesQuery", ...envelope(t), target: q.target as NodeId, want: undefined }
     }

@@ -1,4 +1,5 @@
 import type { SocketAddress } from "../krpc/address.js"
+import { emptyBloom, insertIp } from "../krpc/bep33.js"
 import { copyId, type InfoHash, toHex } from "../krpc/ids.js"
 
 // Peers announced to us (announce_peer), bounded in both directions and expiring: at most `maxInfohashes`
@@ -7,13 +8,16 @@ import { copyId, type InfoHash, toHex } from "../krpc/ids.js"
 
 interface Swarm {
   readonly infoHash: InfoHash
-  readonly peers: Map<string, { readonly host: string; readonly port: number; expires: number }>
+  readonly peers: Map<string, { readonly host: string; readonly port: number; expires: number; seed: boolean }>
 }
 
 export interface PeerStore {
-  readonly announce: (infoHash: InfoHash, peer: SocketAddress, now: number) => void
-  /** Live peers for an infohash, at most `limit`. */
-  readonly peers: (infoHash: Uint8Array, now: number, limit: number) => Array<SocketAddress>
+  /** Records an announce; `seed` when the announcer said it is a seed (BEP 33 `seed`). */
+  readonly announce: (infoHash: InfoHash, peer: SocketAddress, now: number, seed?: boolean) => void
+  /** Live peers for an infohash, at most `limit`; with `noSeed` only those that are not seeds (BEP 33). */
+  readonly peers: (infoHash: Uint8Array, now: number, limit: number, noSeed?: boolean) => Array<SocketAddress>
+  /** BEP 33 Bloom filters of the live seeds' and other peers' IP addresses for an infohash. */
+  readonly scrape: (infoHash: Uint8Array, now: number) => { readonly seeds: Uint8Array; readonly peers: Uint8Array }
   /** Up to `count` random infohashes that have live peers, and how many there are. */
   readonly sample: (count: number, now: number) => { readonly samples: Array<InfoHash>; readonly num: number }
   readonly size: () => { readonly infohashes: number; readonly peers: number }
@@ -40,7 +44,7 @@ export const makePeerStore = (options: {
   }
 
   return {
-    announce: (infoHash, peer, now) => {
+    announce: (infoHash, peer, now, seed = false) => {
       const key = toHex(infoHash)
       let swarm = swarms.get(key)
       if (swarm === undefined) {
@@ -61,10 +65,10 @@ export const makePeerStore = (options: {
         swarm.peers.delete(oldest)
         peerCount--
       }
-      swarm.peers.set(peerKey, { host: peer.host, port: peer.port, expires: now + options.ttlMillis })
+      swarm.peers.set(peerKey, { host: peer.host, port: peer.port, expires: now + options.ttlMillis, seed })
       peerCount++
     },
-    peers: (infoHash, now, limit) => {
+    peers: (infoHash, now, limit, noSeed = false) => {
       const key = toHex(infoHash)
       const swarm = swarms.get(key)
       if (swarm === undefined) return []
@@ -72,9 +76,21 @@ export const makePeerStore = (options: {
       const out: Array<SocketAddress> = []
       for (const p of swarm.peers.values()) {
         if (out.length >= limit) break
+        if (noSeed && p.seed) continue
         out.push({ host: p.host, port: p.port })
       }
       return out
+    },
+    scrape: (infoHash, now) => {
+      const seeds = emptyBloom()
+      const peers = emptyBloom()
+      const key = toHex(infoHash)
+      const swarm = swarms.get(key)
+      if (swarm !== undefined) {
+        prune(key, swarm, now)
+        for (const p of swarm.peers.values()) insertIp(p.seed ? seeds : peers, p.host)
+      }
+      return { seeds, peers }
     },
     sample: (count, now) => {
       const live: Array<InfoHash> = []

@@ -68,15 +68,18 @@ export const respond = (ctx: ResponderContext, query: Query, host: string, port:
     case "FindNodeQuery":
       return { _tag: "Response", ...base, id, ...nodesFor(ctx, query.target, query.want) }
     case "GetPeersQuery": {
-      const values = ctx.peers.peers(query.info_hash, ctx.now(), MAX_VALUES)
+      const values = ctx.peers.peers(query.info_hash, ctx.now(), MAX_VALUES, query.noseed === true)
         .filter((p) => familyOf(p.host) === ctx.family)
+      // BEP 33: with `scrape`, Bloom filters of every seed and other peer stored (both families).
+      const scrape = query.scrape === true ? ctx.peers.scrape(query.info_hash, ctx.now()) : undefined
       return {
         _tag: "Response",
         ...base,
         id,
         token: ctx.tokens.make(host, ctx.now()),
         values: values.length > 0 ? values : undefined,
-        ...nodesFor(ctx, query.info_hash, query.want)
+        ...nodesFor(ctx, query.info_hash, query.want),
+        ...(scrape === undefined ? {} : { BFsd: scrape.seeds, BFpe: scrape.peers })
       }
     }
     case "AnnouncePeerQuery": {
@@ -85,7 +88,7 @@ export const respond = (ctx: ResponderContext, query: Query, host: string, port:
       }
       const peerPort = query.implied_port === true ? port : query.port
       if (peerPort === 0) return { _tag: "ErrorMessage", ...base, code: ErrorCode.Protocol, message: "invalid port" }
-      ctx.peers.announce(query.info_hash, { host, port: peerPort }, ctx.now())
+      ctx.peers.announce(query.info_hash, { host, port: peerPort }, ctx.now(), query.seed === true)
       return { _tag: "Response", ...base, id }
     }
     case "SampleInfohashesQuery": {

@@ -90,7 +90,8 @@ const PAGES: ReadonlyArray<readonly [`/${string}`, string]> = [
   ["/", "index.html"],
   ["/search", "search.html"],
   ["/torrent/:infohash", "torrent.html"],
-  ["/about", "about.html"]
+  ["/about", "about.html"],
+  ["/insights", "insights.html"]
 ]
 
 // === Server-sent events ===

@@ -5,6 +5,8 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { ParseResult, Schema } from "effect"
 import { parseDate, parseSize } from "../cli/format.js"
+import { CATEGORIES } from "../repository/categories.js"
+import { AnalysisApiGroup } from "./analysisApi.js"
 import { LiveSnapshot, Sources } from "./LiveStats.js"
 
 // The JSON API: every request and response is a Schema, so invalid parameters are refused with 400 and a
@@ -52,7 +54,7 @@ export const InfohashHex = Schema.String.pipe(
   Schema.pattern(/^[0-9a-fA-F]{40}$/, { message: () => "an infohash is 40 hexadecimal digits" })
 )
 
-export const SortOrder = Schema.Literal("relevance", "newest", "oldest", "largest", "smallest", "name")
+export const SortOrder = Schema.Literal("relevance", "newest", "oldest", "largest", "smallest", "name", "popular")
 
 /** The search filters of `bitscrape search`, as URL parameters. */
 export const SearchParams = Schema.Struct({
@@ -68,7 +70,9 @@ export const SearchParams = Schema.Struct({
   min_files: Schema.optional(Count),
   max_files: Schema.optional(Count),
   since: Schema.optional(DateParam),
-  until: Schema.optional(DateParam)
+  until: Schema.optional(DateParam),
+  /** Content category (docs/analysis.md). */
+  category: Schema.optional(Schema.Literal(...CATEGORIES))
 })
 
 // === Responses ===
@@ -98,7 +102,9 @@ export const TorrentSummary = Schema.Struct({
   length: Schema.Number,
   files: Schema.Number,
   discovered_at: Schema.String,
-  fetched_at: Schema.String
+  fetched_at: Schema.String,
+  /** Content category (absent in a database that predates categories). */
+  category: Schema.optional(Schema.String)
 })
 
 export const SearchResponse = Schema.Struct({
@@ -116,6 +122,8 @@ export const TorrentDetail = Schema.Struct({
   piece_length: Schema.NullOr(Schema.Number),
   private: Schema.Boolean,
   version: Schema.String,
+  /** Content category (absent in a database that predates categories). */
+  category: Schema.optional(Schema.String),
   files: Schema.Array(Schema.Struct({ path: Schema.String, length: Schema.Number })),
   source: Schema.NullOr(Schema.Struct({
     host: Schema.String,
@@ -227,6 +235,7 @@ export class BitscrapeApi extends HttpApi.make("bitscrape")
   .add(CrawlApiGroup)
   .add(TorrentsApiGroup)
   .add(SavedSearchesApiGroup)
+  .add(AnalysisApiGroup.addError(ServerError))
   .prefix("/api")
   .annotate(OpenApi.Title, "BitScrape")
   .annotate(

@@ -1,5 +1,6 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Context, Effect, Layer, Option } from "effect"
+import { reports } from "../analysis/reports.js"
 import { isoTime, magnet, summaryJson, torrentJson } from "../cli/format.js"
 import { infoHashFromHex, toHex } from "../krpc/ids.js"
 import { Repository, type RepositoryError } from "../repository/Repository.js"
@@ -112,6 +113,7 @@ const TorrentHandlers = HttpApiBuilder.group(BitscrapeApi, "torrents", (handlers
               maxFiles: p.max_files,
               since: p.since,
               until: p.until,
+              category: p.category,
               limit,
               offset: (page - 1) * limit
             }),
@@ -134,6 +136,7 @@ const TorrentHandlers = HttpApiBuilder.group(BitscrapeApi, "torrents", (handlers
             const json = torrentJson(t)
             return {
               ...json,
+              ...(t.category === undefined ? {} : { category: t.category }),
               piece_length: json.piece_length ?? null,
               source: t.sourcePeer ? { ...t.sourcePeer, client: t.sourceClient ?? null } : null,
               magnet: magnet(t.infoHash, t.name, t.infoHashV2),
@@ -171,5 +174,18 @@ const SavedHandlers = HttpApiBuilder.group(
         )))
 )
 
+const AnalysisHandlers = HttpApiBuilder.group(BitscrapeApi, "analysis", (handlers) =>
+  Effect.gen(function*() {
+    const repo = yield* Repository
+    const serve = <A>(report: Effect.Effect<A, RepositoryError, Repository>) =>
+      report.pipe(Effect.provideService(Repository, repo), Effect.mapError(serverError))
+    return handlers
+      .handle("content", ({ urlParams }) => serve(reports.content(urlParams)))
+      .handle("sources", ({ urlParams }) => serve(reports.sources(urlParams)))
+      .handle("clients", ({ urlParams }) => serve(reports.clients(urlParams)))
+      .handle("churn", ({ urlParams }) => serve(reports.churn(urlParams)))
+      .handle("popularity", ({ urlParams }) => serve(reports.popularity(urlParams)))
+  }))
+
 /** The API's handlers; need the Repository, the live feed and WebInfo. */
-export const ApiHandlers = Layer.mergeAll(CrawlHandlers, TorrentHandlers, SavedHandlers)
+export const ApiHandlers = Layer.mergeAll(CrawlHandlers, TorrentHandlers, SavedHandlers, AnalysisHandlers)

@@ -127,7 +127,9 @@ export const validateTree = (tree: unknown): KrpcMessage => {
           id: requireId(),
           ro,
           info_hash: unsafeInfoHash(need(id(a, "info_hash"), "info_hash")),
-          want: want(a)
+          want: want(a),
+          scrape: flag(a, "scrape"),
+          noseed: flag(a, "noseed")
         }
       case "announce_peer": {
         const implied = flag(a, "implied_port")
@@ -182,7 +184,9 @@ export const validateTree = (tree: unknown): KrpcMessage => {
       token: bytes(r, "token"),
       interval: nonNegative(r, "interval"),
       num: nonNegative(r, "num"),
-      samples: samples(r)
+      samples: samples(r),
+      BFsd: bytes(r, "BFsd"),
+      BFpe: bytes(r, "BFpe")
     }
   }
   if (y === "e") {

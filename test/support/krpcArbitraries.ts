@@ -31,7 +31,17 @@ const token = fc.uint8Array({ minLength: 0, maxLength: 20 })
 export const krpcMessage: fc.Arbitrary<KrpcMessage> = fc.oneof(
   fc.record({ _tag: fc.constant("PingQuery" as const), t, v, id: nodeId, ro }),
   fc.record({ _tag: fc.constant("FindNodeQuery" as const), t, v, id: nodeId, ro, target: nodeId, want }),
-  fc.record({ _tag: fc.constant("GetPeersQuery" as const), t, v, id: nodeId, ro, info_hash: infoHash, want }),
+  fc.record({
+    _tag: fc.constant("GetPeersQuery" as const),
+    t,
+    v,
+    id: nodeId,
+    ro,
+    info_hash: infoHash,
+    want,
+    scrape: opt(fc.boolean()),
+    noseed: opt(fc.boolean())
+  }),
   fc.record({
     _tag: fc.constant("AnnouncePeerQuery" as const),
     t,
@@ -66,7 +76,9 @@ export const krpcMessage: fc.Arbitrary<KrpcMessage> = fc.oneof(
     token: opt(token),
     interval: opt(fc.integer({ min: 0, max: 21600 })),
     num: opt(fc.integer({ min: 0, max: 1_000_000 })),
-    samples: opt(fc.array(infoHash, { maxLength: 20 }))
+    samples: opt(fc.array(infoHash, { maxLength: 20 })),
+    BFsd: opt(fc.uint8Array({ minLength: 256, maxLength: 256 })),
+    BFpe: opt(fc.uint8Array({ minLength: 256, maxLength: 256 }))
   }),
   fc.record({
     _tag: fc.constant("ErrorMessage" as const),

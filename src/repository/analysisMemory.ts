@@ -1,0 +1,209 @@
+import type {
+  ChurnAnalysis,
+  ContentAnalysis,
+  NodesAnalysis,
+  PopularInfohash,
+  PopularityAnalysis,
+  SourcesAnalysis
+} from "./analysisModel.js"
+import { bucketOf, FILE_COUNT_EDGES, SESSION_EDGES, SIZE_EDGES } from "./analysisModel.js"
+import { CATEGORIES, categoryOf, extensionOf } from "./categories.js"
+import type { DiscoverySource, InfohashRecord, Torrent } from "./model.js"
+import { DISCOVERY_SOURCES } from "./model.js"
+
+// The analyses over rows in memory (RepositoryMemory): the same answers as analysisSql.ts, computed in plain
+// JavaScript. Lists are ordered as the SQL orders them (count descending, then key ascending).
+
+const DAY = 86_400_000
+
+const byCountThenKey = <K extends string | undefined>(
+  counts: Map<K, number>,
+  top: number,
+  compareKeys: (a: K, b: K) => number
+) => [...counts].sort(([a, x], [b, y]) => y - x || compareKeys(a, b)).slice(0, top)
+
+const text = (a: string | undefined, b: string | undefined) =>
+  a === b ? 0 : a === undefined ? -1 : b === undefined ? 1 : a < b ? -1 : 1
+
+export const contentOf = (torrents: ReadonlyArray<Torrent>, top: number): ContentAnalysis => {
+  const categories = new Map(CATEGORIES.map((c) => [c, { torrents: 0, bytes: 0 }]))
+  const sizes = SIZE_EDGES.map(() => 0)
+  const fileCounts = FILE_COUNT_EDGES.map(() => 0)
+  const extensions = new Map<string, { files: number; bytes: number }>()
+  let bytes = 0
+  let files = 0
+  let priv = 0
+  const versions = { v1: 0, v2: 0, hybrid: 0 }
+  for (const t of torrents) {
+    const c = categories.get(categoryOf(t.files))!
+    c.torrents++
+    c.bytes += t.totalLength
+    sizes[bucketOf(SIZE_EDGES, t.totalLength)]!++
+    fileCounts[bucketOf(FILE_COUNT_EDGES, t.files.length)]!++
+    bytes += t.totalLength
+    files += t.files.length
+    if (t.private) priv++
+    versions[t.version]++
+    for (const f of t.files) {
+      const e = extensionOf(f.path)
+      const x = extensions.get(e) ?? { files: 0, bytes: 0 }
+      x.files++
+      x.bytes += f.length
+      extensions.set(e, x)
+    }
+  }
+  const extCounts = new Map([...extensions].map(([e, x]) => [e, x.files]))
+  return {
+    torrents: torrents.length,
+    bytes,
+    categories: CATEGORIES.map((category) => ({ category, ...categories.get(category)! })),
+    sizes: { edges: SIZE_EDGES, counts: sizes },
+    fileCounts: { edges: FILE_COUNT_EDGES, counts: fileCounts },
+    files,
+    extensions: byCountThenKey(extCounts, top, text).map(([extension, n]) => ({
+      extension,
+      files: n,
+      bytes: extensions.get(extension)!.bytes
+    })),
+    versions,
+    private: priv
+  }
+}
+
+export const sourcesOf = (records: ReadonlyArray<InfohashRecord>, days: number): SourcesAnalysis => {
+  const has = (r: InfohashRecord, s: DiscoverySource) => r.seen[s] > 0
+  const fetched = (r: InfohashRecord) => r.status === "fetched"
+  const count = (f: (r: InfohashRecord) => boolean) => records.filter(f).length
+  const byDay = new Map<number, { seen: number; withPeers: number; fetched: number }>()
+  for (const r of records) {
+    const d = Math.floor(r.firstSeen / DAY) * DAY
+    const x = byDay.get(d) ?? { seen: 0, withPeers: 0, fetched: 0 }
+    x.seen++
+    if (r.peersSeen > 0) x.withPeers++
+    if (fetched(r)) x.fetched++
+    byDay.set(d, x)
+  }
+  return {
+    infohashes: records.length,
+    sources: DISCOVERY_SOURCES.map((source) => ({
+      source,
+      infohashes: count((r) => has(r, source)),
+      only: count((r) => has(r, source) && DISCOVERY_SOURCES.every((x) => x === source || !has(r, x))),
+      sightings: records.reduce((n, r) => n + r.seen[source], 0),
+      withPeers: count((r) => has(r, source) && r.peersSeen > 0),
+      fetched: count((r) => has(r, source) && fetched(r))
+    })),
+    overlap: DISCOVERY_SOURCES.flatMap((a, i) =>
+      DISCOVERY_SOURCES.slice(i + 1).map((b) => ({ a, b, infohashes: count((r) => has(r, a) && has(r, b)) }))
+    ),
+    funnel: {
+      seen: records.length,
+      withPeers: count((r) => r.peersSeen > 0),
+      fetched: count(fetched),
+      failed: count((r) => r.status === "failed")
+    },
+    byDay: [...byDay].sort(([a], [b]) => a - b).slice(-days).map(([day, x]) => ({ day, ...x }))
+  }
+}
+
+/** A node as RepositoryMemory keeps it. */
+export interface MemoryNode {
+  readonly host: string
+  readonly lastResponse: number | undefined
+  readonly bep42: boolean | undefined
+  readonly version: Uint8Array | undefined
+  readonly readOnly: boolean
+  readonly bep51: boolean | undefined
+}
+
+export const nodesOf = (
+  nodes: ReadonlyArray<MemoryNode>,
+  torrents: ReadonlyArray<Torrent>,
+  top: number
+): NodesAnalysis => {
+  const count = (f: (n: MemoryNode) => boolean) => nodes.filter(f).length
+  const versions = new Map<string | undefined, number>()
+  for (const n of nodes) {
+    const key = n.version === undefined ? undefined : Buffer.from(n.version).toString("hex")
+    versions.set(key, (versions.get(key) ?? 0) + 1)
+  }
+  const clients = new Map<string | undefined, number>()
+  for (const t of torrents) clients.set(t.sourceClient, (clients.get(t.sourceClient) ?? 0) + 1)
+  const valid = count((n) => n.bep42 === true)
+  const invalid = count((n) => n.bep42 === false)
+  const yes = count((n) => n.bep51 === true)
+  const no = count((n) => n.bep51 === false)
+  const v6 = count((n) => n.host.includes(":"))
+  return {
+    nodes: nodes.length,
+    responded: count((n) => n.lastResponse !== undefined),
+    // Hex order is byte order, as the databases compare BLOBs.
+    versions: byCountThenKey(versions, top, text).map(([hex, n]) => ({
+      version: hex === undefined ? undefined : new Uint8Array(Buffer.from(hex, "hex")),
+      nodes: n
+    })),
+    bep42: { valid, invalid, unknown: nodes.length - valid - invalid },
+    bep51: { yes, no, unknown: nodes.length - yes - no },
+    readOnly: count((n) => n.readOnly),
+    ipv4: nodes.length - v6,
+    ipv6: v6,
+    torrentClients: byCountThenKey(clients, top, text).map(([client, n]) => ({ client, torrents: n }))
+  }
+}
+
+export const churnOf = (
+  nodes: ReadonlyArray<{ readonly firstSeen: number; readonly lastResponse: number | undefined }>,
+  days: number
+): ChurnAnalysis => {
+  const sessions = SESSION_EDGES.map(() => 0)
+  const byDay = new Map<number, { seen: number; responded: number }>()
+  let responded = 0
+  for (const n of nodes) {
+    const d = Math.floor(n.firstSeen / DAY) * DAY
+    const x = byDay.get(d) ?? { seen: 0, responded: 0 }
+    x.seen++
+    if (n.lastResponse !== undefined) {
+      responded++
+      x.responded++
+      sessions[bucketOf(SESSION_EDGES, n.lastResponse - n.firstSeen)]!++
+    }
+    byDay.set(d, x)
+  }
+  return {
+    nodes: nodes.length,
+    responded,
+    sessions: { edges: SESSION_EDGES, counts: sessions },
+    byDay: [...byDay].sort(([a], [b]) => a - b).slice(-days).map(([day, x]) => ({ day, ...x }))
+  }
+}
+
+/** An infohash as RepositoryMemory keeps it, for popularity. */
+export interface MemoryInfohash {
+  readonly record: InfohashRecord
+  readonly peerTimes: ReadonlyArray<number>
+  readonly name: string | undefined
+}
+
+export const popularityOf = (
+  rows: ReadonlyArray<MemoryInfohash>,
+  since: number | undefined,
+  top: number
+): PopularityAnalysis => {
+  const item = (r: MemoryInfohash, peers: number): PopularInfohash => ({
+    infoHash: r.record.infoHash,
+    peers,
+    sightings: DISCOVERY_SOURCES.reduce((n, s) => n + r.record.seen[s], 0),
+    firstSeen: r.record.firstSeen,
+    lastSeen: r.record.lastSeen,
+    name: r.name
+  })
+  const hex = (x: PopularInfohash) => Buffer.from(x.infoHash).toString("hex")
+  const order = (key: (x: PopularInfohash) => number) => (a: PopularInfohash, b: PopularInfohash) =>
+    key(b) - key(a) || (hex(a) < hex(b) ? -1 : 1)
+  const byPeers = rows
+    .map((r) => item(r, since === undefined ? r.peerTimes.length : r.peerTimes.filter((t) => t >= since).length))
+    .filter((x) => x.peers > 0).sort(order((x) => x.peers)).slice(0, top)
+  const bySightings = rows.filter((r) => since === undefined || r.record.lastSeen >= since)
+    .map((r) => item(r, r.peerTimes.length)).sort(order((x) => x.sightings)).slice(0, top)
+  return { since, byPeers, bySightings }
+}

@@ -1,0 +1,138 @@
+// The Insights page in headless Debian chromium (playwright-core; never a downloaded browser): charts and tables
+// from /api/analysis/*, network-supplied labels rendered as text, no CSP violation, phone-width layout.
+import { assert } from "@effect/vitest"
+import { Effect, Exit, Scope } from "effect"
+import { existsSync, mkdirSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { type Browser, chromium } from "playwright-core"
+import { afterAll, beforeAll, describe, it } from "vitest"
+import type { NodeId } from "../../src/krpc/index.js"
+import { type WebFixture, webFixture, XSS_NAMES } from "../support/web.js"
+
+const CHROMIUM = "/usr/bin/chromium"
+const SCREENSHOTS = fileURLToPath(new URL("../../test-artifacts/screenshots/", import.meta.url))
+
+let browser: Browser
+let scope: Scope.CloseableScope
+let web: WebFixture
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: run scripts/provision.sh (Debian's chromium); no browser is downloaded`)
+  }
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  scope = Effect.runSync(Scope.make())
+  ;[web, browser] = await Promise.all([
+    Effect.runPromise(Scope.extend(webFixture(), scope)),
+    chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+    })
+  ])
+  // Nodes with client versions: one real (libtorrent 2.0), one whose `v` is markup.
+  await Effect.runPromise(web.repo.upsertNodes([
+    {
+      id: Buffer.alloc(20, 1) as Uint8Array as NodeId,
+      host: "127.0.0.5",
+      port: 1,
+      seenAt: 1_764_000_000_000,
+      respondedAt: 1_764_000_600_000,
+      version: Uint8Array.of(76, 84, 2, 0),
+      bep51: true
+    },
+    {
+      id: Buffer.alloc(20, 2) as Uint8Array as NodeId,
+      host: "127.0.0.6",
+      port: 1,
+      seenAt: 1_764_000_000_000,
+      respondedAt: 1_764_000_000_000,
+      version: Buffer.from(XSS_NAMES[0])
+    }
+  ]))
+}, 60_000)
+
+afterAll(async () => {
+  await browser?.close()
+  if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
+})
+
+const open = async (viewport: { width: number; height: number }) => {
+  const context = await browser.newContext({ viewport, isMobile: viewport.width < 500 })
+  await context.addInitScript(
+    "document.addEventListener('securitypolicyviolation', (e) => " +
+      "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
+  )
+  const page = await context.newPage()
+  const problems: Array<string> = []
+  page.on("dialog", (d) => {
+    problems.push(`dialog: ${d.message()}`)
+    void d.dismiss()
+  })
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`)
+  })
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`))
+  return { page, context, problems }
+}
+
+describe("Insights page in chromium", () => {
+  it(
+    "draws every analysis: content, sources, clients, churn, popularity; labels from the network are text",
+    async () => {
+      const { context, page, problems } = await open({ width: 1280, height: 900 })
+      try {
+        await page.goto(`${web.url}insights`)
+        await page.locator("body[data-ready='true']").waitFor({ timeout: 30_000 })
+        assert.strictEqual(await page.getByTestId("torrents").innerText(), "4")
+        // Seven categories; the fixture's two ISO images are software and its two .mkv torrents video.
+        const categories = page.getByTestId("chart-categories")
+        assert.strictEqual(await categories.getAttribute("data-bars"), "7")
+        const labels = await categories.locator("text.tick.y").allTextContents()
+        assert.deepStrictEqual(labels, ["video", "audio", "software", "archive", "document", "image", "other"])
+        const values = await categories.locator("text.tick:not(.y)").allTextContents()
+        assert.deepStrictEqual(values.map(Number), [2, 0, 2, 0, 0, 0, 0])
+        assert.strictEqual(await page.getByTestId("chart-funnel").getAttribute("data-bars"), "4")
+        assert.strictEqual(await page.getByTestId("overlap").locator("tbody tr").count(), 6)
+        const clients = await page.getByTestId("chart-clients").locator("text.tick.y").allTextContents()
+        assert.include(clients, "LT libtorrent (Ras")
+        assert.isTrue(clients.some((c) => c.startsWith("?")), "the markup `v` is an unknown client, shown as text")
+        assert.strictEqual(await page.getByTestId("chart-survival").getAttribute("data-bars"), "7")
+        // Popularity: the XSS-named torrents are links whose text is the name, nothing injected.
+        const popular = page.getByTestId("popular")
+        assert.strictEqual(await popular.locator("tbody tr").count(), 4)
+        assert.sameMembers(await popular.locator("a").allInnerTexts(), [
+          "Ubuntu 24.04 desktop amd64",
+          "debian-12.8.0-amd64-netinst.iso",
+          ...XSS_NAMES
+        ])
+        assert.deepStrictEqual(await page.$$("img[src='x']"), [])
+        const handlers = await page.evaluate<number>(
+          "[...document.querySelectorAll('*')].filter((e) => [...e.attributes].some((a) => /^on/i.test(a.name))).length"
+        )
+        assert.strictEqual(handlers, 0)
+        await page.screenshot({ path: join(SCREENSHOTS, "insights.png"), fullPage: true })
+        assert.deepStrictEqual(problems, [])
+      } finally {
+        await context.close()
+      }
+    },
+    120_000
+  )
+
+  it("fits a phone-sized screen (390×844); the nav links to it from every page", async () => {
+    const { context, page, problems } = await open({ width: 390, height: 844 })
+    try {
+      await page.goto(`${web.url}about`)
+      await page.getByRole("link", { name: "Insights" }).click()
+      await page.locator("body[data-ready='true']").waitFor({ timeout: 30_000 })
+      assert.match(page.url(), /\/insights$/)
+      const width = await page.evaluate<number>("document.documentElement.scrollWidth")
+      assert.isAtMost(width, 390, `insights is ${width} px wide`)
+      await page.screenshot({ path: join(SCREENSHOTS, "insights-phone.png"), fullPage: true })
+      assert.deepStrictEqual(problems, [])
+    } finally {
+      await context.close()
+    }
+  }, 120_000)
+})
