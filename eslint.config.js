@@ -32,7 +32,17 @@ export default tseslint.config(
   },
   {
     files: ["src/**/*.ts"],
-    rules: { "no-console": "error" }
+    rules: {
+      "no-console": "error",
+      // The barrels load every module of the package at start-up (@effect/platform's includes the Swagger and
+      // Scalar UIs, @effect/platform-node's the cluster packages): ~30 MiB and ~0.5 s per process. Import by module.
+      "no-restricted-imports": ["error", {
+        paths: [
+          { name: "@effect/platform", message: "import the module: @effect/platform/HttpServer etc." },
+          { name: "@effect/platform-node", message: "import the module: @effect/platform-node/NodeContext etc." }
+        ]
+      }]
+    }
   },
   {
     files: ["**/*.js", "**/*.mjs", "**/*.cjs"],

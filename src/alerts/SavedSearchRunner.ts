@@ -3,7 +3,8 @@
 // A receiver that is down keeps its matches waiting: the POST is retried with back-off, and when the round's
 // retries run out the error is recorded and the next round starts again from the same cursor. Delivery is at
 // least once: a POST whose answer was lost is sent again, with the same `delivery` id for the receiver to skip.
-import { FetchHttpClient, HttpClient } from "@effect/platform"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import { Clock, Context, Duration, Effect, Either, Layer, Schedule } from "effect"
 import { isoTime, magnet, summaryJson } from "../cli/format.js"
 import { version } from "../cli/version.js"

@@ -1,8 +1,8 @@
 // One webhook delivery: a JSON POST that counts as delivered only on a 2xx answer, retried with exponential
 // back-off (with jitter, capped) while the failure may pass — the receiver unreachable, timing out, or answering
 // 408, 429 or 5xx. Any other answer (a 4xx: the receiver refuses this request) is not retried.
-import type { HttpClient } from "@effect/platform"
-import { HttpClientRequest } from "@effect/platform"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Data, Duration, Effect, Schedule } from "effect"
 import type { WebhookSettings } from "../config/WebhookConfig.js"
 

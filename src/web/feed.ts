@@ -1,7 +1,8 @@
 // RSS 2.0 and Atom feeds of any search: /api/feed.rss and /api/feed.atom take the parameters of /search and
 // /api/search (the search page links its feed), newest first unless the search names another sort. Feed
 // readers keep no cookies: the token may be given as `?token=` here (no redirect).
-import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Either } from "effect"
 import { magnet } from "../cli/format.js"
 import { toHex } from "../krpc/ids.js"

@@ -1,7 +1,7 @@
 // The OpenAPI description served at /api/openapi.json: generated from the JSON API's HttpApi (every parameter and
 // response Schema), versioned with the package, plus the routes served beside it — the live event stream, the
 // .torrent download, the feeds, Torznab and /metrics — so the description covers every route a client can call.
-import { OpenApi } from "@effect/platform"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { version } from "../cli/version.js"
 import { BitscrapeApi } from "./api.js"
 

@@ -3,7 +3,8 @@
 // torznab:attr extensions those clients read (category, size, infohash, magneturl, peers when known). The API key
 // is the UI token (`apikey=`; checked by the server's guard). Parsing and rendering are pure; `torznabResponse`
 // runs one request against the Repository.
-import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Either } from "effect"
 import { magnet } from "../cli/format.js"
 import { toHex } from "../krpc/ids.js"
