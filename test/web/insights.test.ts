@@ -120,6 +120,25 @@ describe("Insights page in chromium", () => {
     120_000
   )
 
+  it("the search page filters by category and sorts by most peers", async () => {
+    const { context, page, problems } = await open({ width: 1280, height: 900 })
+    try {
+      await page.goto(`${web.url}search`)
+      await page.evaluate("document.getElementById('filters').open = true")
+      await page.selectOption("#category", "software")
+      await page.selectOption("#sort", "popular")
+      await page.getByTestId("search-input").press("Enter")
+      await page.waitForURL(/category=software/)
+      const names = page.getByTestId("result")
+      await names.filter({ hasText: "Ubuntu" }).waitFor()
+      assert.strictEqual(await names.count(), 2)
+      assert.match(page.url(), /sort=popular/)
+      assert.deepStrictEqual(problems, [])
+    } finally {
+      await context.close()
+    }
+  }, 120_000)
+
   it("fits a phone-sized screen (390×844); the nav links to it from every page", async () => {
     const { context, page, problems } = await open({ width: 390, height: 844 })
     try {

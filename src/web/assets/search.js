@@ -16,7 +16,7 @@ import {
 } from "./app.js"
 
 /** The URL parameters this page understands (those of /api/search). */
-const FIELDS = ["q", "sort", "limit", "min_size", "max_size", "min_files", "max_files", "since", "until"]
+const FIELDS = ["q", "sort", "limit", "min_size", "max_size", "min_files", "max_files", "since", "until", "category"]
 const FILTERS = FIELDS.filter((f) => f !== "q")
 const DEFAULT_LIMIT = 20
 
