@@ -42,8 +42,8 @@ describe("Crawler.seek", () => {
             candidates.set(toHex(c.infoHash), set)
           })).pipe(Effect.fork)
         // As the crawl session does: seek once the crawler has joined (a lookup needs nodes to ask).
-      for (let t = 0; t < 60 && (yield* crawler.stats).responsiveNodes < 8; t++) yield* Effect.sleep("250 millis")
-      yield* crawler.seek([sought])
+        for (let t = 0; t < 60 && (yield* crawler.stats).responsiveNodes < 8; t++) yield* Effect.sleep("250 millis")
+        yield* crawler.seek([sought])
         for (let t = 0; t < 60 && !candidates.has(toHex(sought)); t++) yield* Effect.sleep("250 millis")
         assert.deepStrictEqual([...candidates.get(toHex(sought)) ?? []], [7001])
         assert.isFalse(candidates.has(toHex(other)), "an infohash nobody sought or reported is not looked up")
