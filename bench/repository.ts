@@ -682,7 +682,8 @@ const loadPostgres = async (url: string, tsv: ReturnType<typeof exportTsv>) => {
     const quote = (file: string) => `'${file.replace(/'/g, "''")}'`
     await q("SET maintenance_work_mem = '1GB'")
     // The secondary indexes are dropped for the load and rebuilt with the migration's definitions.
-    await q("DROP INDEX torrents_search, torrents_discovered, torrents_length, infohashes_status")
+    // (infohashes_status went in migration 0002; torrents_fetched came in 0006.)
+    await q("DROP INDEX torrents_search, torrents_discovered, torrents_length, torrents_fetched")
     await q(
       `CREATE UNLOGGED TABLE bench_staging (id BIGINT, hash BYTEA, hash_v2 BYTEA, name TEXT, name_raw BYTEA,
          total_length BIGINT, piece_length BIGINT, private SMALLINT, version TEXT, file_count INTEGER, info BYTEA,
@@ -700,7 +701,7 @@ const loadPostgres = async (url: string, tsv: ReturnType<typeof exportTsv>) => {
     await q("CREATE INDEX torrents_discovered ON torrents (discovered_at)")
     await q("CREATE INDEX torrents_length ON torrents (total_length)")
     await q("CREATE INDEX torrents_search ON torrents USING GIN (search)")
-    await q("CREATE INDEX infohashes_status ON infohashes (status, peers_seen)")
+    await q("CREATE INDEX torrents_fetched ON torrents (fetched_at)")
     await q("VACUUM ANALYZE")
   } finally {
     await client.end()
