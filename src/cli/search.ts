@@ -41,10 +41,15 @@ export const search = Command.make(
       if (flags.json) {
         return yield* Console.log(JSON.stringify({
           total: result.total,
+          total_capped: result.capped,
           items: result.items.map(summaryJson)
         }))
       }
-      yield* Console.log(`${result.total} torrent${result.total === 1 ? "" : "s"} found`)
+      yield* Console.log(
+        result.capped
+          ? `more than ${result.total.toLocaleString("en-US")} torrents found`
+          : `${result.total} torrent${result.total === 1 ? "" : "s"} found`
+      )
       for (const t of result.items) {
         yield* Console.log(
           `${toHex(t.infoHash)}  ${humanSize(t.totalLength).padStart(10)}  ${String(t.fileCount).padStart(5)} files  ${

@@ -15,6 +15,7 @@ import type {
   Torrent,
   TorrentSummary
 } from "./model.js"
+import { SEARCH_CAP } from "./model.js"
 import { Repository, SavedSearchExists, TorrentNotFound } from "./Repository.js"
 import { MAX_QUERY_WORDS, searchWords } from "./sqlText.js"
 
@@ -235,7 +236,7 @@ const make = Effect.sync(() => {
       }),
     search: (q) =>
       Effect.sync(() => {
-        const found = [...torrents.values()].filter((t) => matches(t, q))
+        let found = [...torrents.values()].filter((t) => matches(t, q))
         const sorters: Record<string, (a: typeof found[number], b: typeof found[number]) => number> = {
           relevance: (a, b) => b.discoveredAt - a.discoveredAt || a.order - b.order,
           newest: (a, b) => b.discoveredAt - a.discoveredAt || a.order - b.order,
@@ -245,10 +246,31 @@ const make = Effect.sync(() => {
           name: (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) || a.order - b.order,
           popular: (a, b) => peersOf(b) - peersOf(a) || a.order - b.order
         }
+        // As the SQL backends: past SEARCH_CAP matches, only the words' SEARCH_CAP most recently stored matches.
+        if (found.length > SEARCH_CAP && q.text !== undefined && searchWords(q.text).length > 0) {
+          const recent = new Set(
+            [...torrents.values()].filter((t) => matches(t, { text: q.text })).sort((a, b) => b.order - a.order)
+              .slice(0, SEARCH_CAP)
+          )
+          const total = found.length
+          found = found.filter((t) => recent.has(t))
+          found.sort(sorters[q.sort ?? "relevance"])
+          const limit = Math.min(Math.max(1, q.limit ?? 20), 500)
+          const offset = Math.max(0, q.offset ?? 0)
+          return {
+            total: Math.min(total, SEARCH_CAP),
+            capped: true,
+            items: found.slice(offset, offset + limit).map(summary)
+          }
+        }
         found.sort(sorters[q.sort ?? "relevance"])
         const limit = Math.min(Math.max(1, q.limit ?? 20), 500)
         const offset = Math.max(0, q.offset ?? 0)
-        return { total: found.length, items: found.slice(offset, offset + limit).map(summary) }
+        return {
+          total: Math.min(found.length, SEARCH_CAP),
+          capped: found.length > SEARCH_CAP,
+          items: found.slice(offset, offset + limit).map(summary)
+        }
       }),
     getTorrent: (infoHash) =>
       Effect.suspend(() => {

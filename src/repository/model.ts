@@ -108,9 +108,19 @@ export interface TorrentSummary {
   readonly category?: Category | undefined
 }
 
+/**
+ * Searches count at most this many matches: `total` stops there and `capped` says there are more. When the words
+ * alone match more, a page is taken from the SEARCH_CAP most recently stored of their matches (relevance, sorts
+ * and filters apply within those): counting and ranking every match of a common word is what made searches slow.
+ */
+export const SEARCH_CAP = 10_000
+
 /** One page of search hits, and how many match in all. */
 export interface SearchPage {
+  /** How many match, at most SEARCH_CAP. */
   readonly total: number
+  /** More than SEARCH_CAP match (`total` is then SEARCH_CAP). */
+  readonly capped: boolean
   readonly items: ReadonlyArray<TorrentSummary>
 }
 

@@ -20,7 +20,7 @@ import type {
   TorrentDetail,
   TorrentFile
 } from "./model.js"
-import { DISCOVERY_SOURCES } from "./model.js"
+import { DISCOVERY_SOURCES, SEARCH_CAP } from "./model.js"
 import { Repository, RepositoryError, SavedSearchExists, TorrentNotFound } from "./Repository.js"
 import { savedSearchOf } from "./savedSearchRows.js"
 import { chunkRows, fts5Query, MAX_QUERY_WORDS, searchWords, tsQuery } from "./sqlText.js"
@@ -320,11 +320,40 @@ export const makeSqlRepository = (dialect: Dialect) =>
 
     // === Reads ===
 
-    const filtersOf = (q: SearchQuery | ExportQuery, params: Array<unknown>) => {
+    /**
+     * FROM and WHERE of a search. With `bounded`, the words' matches are only the SEARCH_CAP most recently stored
+     * (highest id), taken from the full-text index first: a common word's every match is then never visited.
+     */
+    const filtersOf = (q: SearchQuery | ExportQuery, params: Array<unknown>, bounded = false) => {
       const where: Array<string> = []
       const p = (v: unknown) => {
         params.push(v)
         return dialect === "pg" ? `$${params.length}` : "?"
+      }
+      let from = "torrents t"
+      let rank: string | undefined
+      const words = q.text === undefined ? [] : searchWords(q.text).slice(0, MAX_QUERY_WORDS)
+      // The text first: with SQLite's positional placeholders, a bounded FROM's parameter comes before WHERE's.
+      if (words.length > 0) {
+        if (dialect === "pg") {
+          const tq = p(tsQuery(words))
+          if (bounded) {
+            from =
+              `(SELECT * FROM torrents WHERE search @@ to_tsquery('simple', ${tq}) ORDER BY id DESC LIMIT ${SEARCH_CAP}) t`
+          } else {
+            where.push(`t.search @@ to_tsquery('simple', ${tq})`)
+          }
+          rank = `ts_rank(t.search, to_tsquery('simple', ${tq})) DESC`
+        } else if (bounded) {
+          from = `(SELECT rowid, rank FROM torrents_fts WHERE torrents_fts MATCH ${
+            p(fts5Query(words))
+          } ORDER BY rowid DESC LIMIT ${SEARCH_CAP}) f JOIN torrents t ON t.id = f.rowid`
+          rank = "f.rank"
+        } else {
+          from = "torrents_fts f JOIN torrents t ON t.id = f.rowid"
+          where.push(`torrents_fts MATCH ${p(fts5Query(words))}`)
+          rank = "f.rank"
+        }
       }
       if (q.minSize !== undefined) where.push(`t.total_length >= ${p(q.minSize)}`)
       if (q.maxSize !== undefined) where.push(`t.total_length <= ${p(q.maxSize)}`)
@@ -333,21 +362,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
       if (q.since !== undefined) where.push(`t.discovered_at >= ${p(q.since)}`)
       if (q.until !== undefined) where.push(`t.discovered_at < ${p(q.until)}`)
       if (q.category !== undefined) where.push(`t.category = ${p(q.category)}`)
-      let from = "torrents t"
-      let rank: string | undefined
-      const words = q.text === undefined ? [] : searchWords(q.text).slice(0, MAX_QUERY_WORDS)
       if (q.text !== undefined && q.text.trim() !== "" && words.length === 0) where.push("1 = 0")
-      if (words.length > 0) {
-        if (dialect === "pg") {
-          const tq = p(tsQuery(words))
-          where.push(`t.search @@ to_tsquery('simple', ${tq})`)
-          rank = `ts_rank(t.search, to_tsquery('simple', ${tq})) DESC`
-        } else {
-          from = "torrents_fts f JOIN torrents t ON t.id = f.rowid"
-          where.push(`torrents_fts MATCH ${p(fts5Query(words))}`)
-          rank = "f.rank"
-        }
-      }
       return { from, where: where.length > 0 ? `WHERE ${where.join(" AND ")}` : "", rank, p }
     }
 
@@ -367,11 +382,50 @@ export const makeSqlRepository = (dialect: Dialect) =>
       category: r.category === null || r.category === undefined ? undefined : String(r.category) as Category
     })
 
+    /** How many rows `from where` holds, counting at most SEARCH_CAP + 1. */
+    const cappedCount = (from: string, where: string, params: ReadonlyArray<unknown>) =>
+      Effect.map(
+        query(`SELECT count(*) AS n FROM (SELECT 1 FROM ${from} ${where} LIMIT ${SEARCH_CAP + 1}) c`, params),
+        ([row]) => {
+          const n = num(row!.n)
+          return { total: Math.min(n, SEARCH_CAP), capped: n > SEARCH_CAP }
+        }
+      )
+
     const search = (q: SearchQuery) =>
       Effect.gen(function*() {
         yield* categoryKnown(q)
+        const limit = Math.min(Math.max(1, q.limit ?? 20), 500)
+        const offset = Math.max(0, q.offset ?? 0)
+        const words = q.text === undefined ? [] : searchWords(q.text).slice(0, MAX_QUERY_WORDS)
+        const sort = q.sort ?? "relevance"
+        const textOnly = words.length > 0 && q.minSize === undefined && q.maxSize === undefined &&
+          q.minFiles === undefined && q.maxFiles === undefined && q.since === undefined && q.until === undefined &&
+          q.category === undefined
+        // The count first (capped). SQLite counts text alone in the full-text index, without touching `torrents`.
+        const countParams: Array<unknown> = []
+        const counted = filtersOf(q, countParams)
+        const count = dialect === "sqlite" && textOnly
+          ? yield* cappedCount("torrents_fts", "WHERE torrents_fts MATCH ?", [fts5Query(words)])
+          : yield* cappedCount(counted.from, counted.where, countParams)
+        // When the words match more than SEARCH_CAP, the page comes from their SEARCH_CAP most recent matches.
+        const bounded = words.length > 0 && count.capped
+        if (dialect === "sqlite" && textOnly && sort === "relevance") {
+          // Relevance on text alone (SQLite): the page from the index first, joining only its rows.
+          const match = fts5Query(words)
+          const candidates = bounded
+            ? `(SELECT rowid, rank FROM torrents_fts WHERE torrents_fts MATCH ? ORDER BY rowid DESC LIMIT ${SEARCH_CAP})`
+            : "torrents_fts WHERE torrents_fts MATCH ?"
+          const rows = yield* query(
+            `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn}
+             FROM (SELECT rowid, rank FROM ${candidates} ORDER BY rank LIMIT ? OFFSET ?) f
+             JOIN torrents t ON t.id = f.rowid ORDER BY f.rank, t.id`,
+            [match, limit, offset]
+          )
+          return { ...count, items: rows.map(summaryOf) }
+        }
         const params: Array<unknown> = []
-        const f = filtersOf(q, params)
+        const f = filtersOf(q, params, bounded)
         const order = {
           relevance: f.rank ?? "t.discovered_at DESC",
           newest: "t.discovered_at DESC",
@@ -380,42 +434,13 @@ export const makeSqlRepository = (dialect: Dialect) =>
           smallest: "t.total_length ASC",
           name: "t.name ASC",
           popular: "(SELECT i.peers_seen FROM infohashes i WHERE i.hash = t.hash) DESC"
-        }[q.sort ?? "relevance"]
-        const limit = Math.min(Math.max(1, q.limit ?? 20), 500)
-        const offset = Math.max(0, q.offset ?? 0)
-        const words = q.text === undefined ? [] : searchWords(q.text).slice(0, MAX_QUERY_WORDS)
-        const textOnly = dialect === "sqlite" && words.length > 0 && q.minSize === undefined &&
-          q.maxSize === undefined && q.minFiles === undefined && q.maxFiles === undefined && q.since === undefined &&
-          q.until === undefined && q.category === undefined
-        if (textOnly) {
-          // Text alone (SQLite): count in the full-text index without touching `torrents`, and for relevance take
-          // the page from the index first, joining only its rows (p50 halves on 1M torrents; docs/benchmarks.md).
-          const match = fts5Query(words)
-          const [count] = yield* query("SELECT count(*) AS n FROM torrents_fts WHERE torrents_fts MATCH ?", [match])
-          if ((q.sort ?? "relevance") === "relevance") {
-            const rows = yield* query(
-              `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn}
-               FROM (SELECT rowid, rank FROM torrents_fts WHERE torrents_fts MATCH ? ORDER BY rank LIMIT ? OFFSET ?) f
-               JOIN torrents t ON t.id = f.rowid ORDER BY f.rank, t.id`,
-              [match, limit, offset]
-            )
-            return { total: num(count!.n), items: rows.map(summaryOf) }
-          }
-          const rows = yield* query(
-            `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn} FROM ${f.from}
-             ${f.where} ORDER BY ${order}, t.id LIMIT ${f.p(limit)} OFFSET ${f.p(offset)}`,
-            params
-          )
-          return { total: num(count!.n), items: rows.map(summaryOf) }
-        }
-        const countParams = [...params]
+        }[sort]
         const rows = yield* query(
           `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn} FROM ${f.from}
            ${f.where} ORDER BY ${order}, t.id LIMIT ${f.p(limit)} OFFSET ${f.p(offset)}`,
           params
         )
-        const [count] = yield* query(`SELECT count(*) AS n FROM ${f.from} ${f.where}`, countParams)
-        return { total: num(count!.n), items: rows.map(summaryOf) }
+        return { ...count, items: rows.map(summaryOf) }
       }).pipe(Effect.mapError(fail("search")))
 
     const filesOf = (ids: ReadonlyArray<number>) =>

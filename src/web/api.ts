@@ -108,7 +108,10 @@ export const TorrentSummary = Schema.Struct({
 })
 
 export const SearchResponse = Schema.Struct({
+  /** How many match, counted up to 10,000. */
   total: Schema.Number,
+  /** More than `total` match (the count stops at 10,000; pages then come from the 10,000 most recently stored matches of the words). */
+  total_capped: Schema.Boolean,
   page: Schema.Number,
   limit: Schema.Number,
   items: Schema.Array(TorrentSummary)

@@ -121,6 +121,7 @@ const TorrentHandlers = HttpApiBuilder.group(BitscrapeApi, "torrents", (handlers
           )
           return {
             total: result.total,
+            total_capped: result.capped,
             page,
             limit,
             items: result.items.map(summaryJson)

@@ -4,7 +4,7 @@ import type { Layer } from "effect"
 import { Chunk, Effect, Either, Option, Stream } from "effect"
 import { type NodeId, toHex } from "../../src/krpc/index.js"
 import type { Discovery } from "../../src/repository/Repository.js"
-import { Repository } from "../../src/repository/Repository.js"
+import { Repository, SEARCH_CAP } from "../../src/repository/Repository.js"
 import { makeTorrent, randomInfoHash } from "../support/torrents.js"
 
 const T0 = 1_700_000_000_000
@@ -385,5 +385,67 @@ export const repositoryContract = <R>(
       yield* repo.saveTorrents([t])
       assert.notInclude((yield* repo.importQueue(10)).map(toHex), toHex(t.infoHash))
     })
+  )
+
+  // Stores SEARCH_CAP + 50 torrents: slow on a busy machine (PostgreSQL especially), hence its own time-out.
+  it.effect(
+    "search counts at most SEARCH_CAP matches, and pages a common word from its most recent matches",
+    () =>
+      Effect.provide(
+        Effect.asVoid(Effect.gen(function*() {
+          const repo = yield* Repository
+          const n = SEARCH_CAP + 50
+          // Tiny torrents, stored oldest first: "common" in every name, "rare" in 3, sizes growing.
+          const all = Array.from(
+            { length: n },
+            (_, i) =>
+              makeTorrent(
+                `common item ${i}${i % 4000 === 7 ? " rare" : ""}`,
+                [{ path: `f${i}.bin`, length: 1000 + i }],
+                {
+                  fetchedAt: T0 + i,
+                  pieceLength: 1 << 20
+                }
+              )
+          )
+          // The 50 oldest in a batch of their own (within a batch, rows are stored in infohash order).
+          yield* repo.saveTorrents(all.slice(0, n - SEARCH_CAP))
+          for (let i = n - SEARCH_CAP; i < n; i += 1000) yield* repo.saveTorrents(all.slice(i, i + 1000))
+          const recent = new Set(all.slice(n - SEARCH_CAP).map((t) => t.name))
+
+          const common = yield* repo.search({ text: "common", limit: 50 })
+          assert.strictEqual(common.total, SEARCH_CAP)
+          assert.isTrue(common.capped)
+          assert.strictEqual(common.items.length, 50)
+          for (const t of common.items) assert.isTrue(recent.has(t.name), t.name)
+          const largest = yield* repo.search({ text: "item", sort: "largest", limit: 3 })
+          assert.isTrue(largest.capped)
+          assert.deepStrictEqual(largest.items.map((t) => t.name), [n - 1, n - 2, n - 3].map((i) => `common item ${i}`))
+          // A capped word with a filter: the filter applies within the most recent matches.
+          const filtered = yield* repo.search({ text: "common", minSize: 1000 + 40, sort: "smallest" })
+          assert.isTrue(filtered.capped)
+          const first = n - SEARCH_CAP
+          assert.deepStrictEqual(filtered.items.map((t) => t.name).slice(0, 2), [
+            `common item ${first}`,
+            `common item ${first + 1}`
+          ])
+          // Not capped with the filter: exact, over every match.
+          const narrow = yield* repo.search({ text: "common", maxSize: 1000 + 59, sort: "smallest", limit: 1 })
+          assert.deepStrictEqual({ total: narrow.total, capped: narrow.capped }, { total: 60, capped: false })
+          assert.deepStrictEqual(narrow.items.map((t) => t.name), ["common item 0"])
+
+          const rare = yield* repo.search({ text: "rare" })
+          assert.deepStrictEqual({ total: rare.total, capped: rare.capped }, { total: 3, capped: false })
+          const everything = yield* repo.search({ limit: 1 })
+          assert.deepStrictEqual({ total: everything.total, capped: everything.capped }, {
+            total: SEARCH_CAP,
+            capped: true
+          })
+          const few = yield* repo.search({ minSize: 1000 + n - 5 })
+          assert.deepStrictEqual({ total: few.total, capped: few.capped }, { total: 5, capped: false })
+        })),
+        repository
+      ),
+    300_000
   )
 }

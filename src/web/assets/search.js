@@ -105,8 +105,10 @@ const show = (p, body) => {
   summary.textContent = total === 0
     ? "No torrent matches."
     : items.length === 0
-    ? `${count(total)} torrents match; this page is past the last one.`
-    : `${count(first)}–${count(first + items.length - 1)} of ${count(total)} torrent${total === 1 ? "" : "s"}`
+    ? `${body.total_capped ? "More than " : ""}${count(total)} torrents match; this page is past the last one.`
+    : `${count(first)}–${count(first + items.length - 1)} of ${body.total_capped ? "more than " : ""}${
+      count(total)
+    } torrent${total === 1 ? "" : "s"}`
   fill(
     results,
     items.length === 0 ? null : table(
