@@ -60,7 +60,24 @@ export const EXAMPLES: Readonly<Record<string, ReadonlyArray<string>>> = {
   ],
   "saved list": ["bitscrape saved list", "bitscrape saved list --json"],
   "saved remove": ["bitscrape saved remove ubuntu"],
-  "saved run": ["bitscrape saved run", "bitscrape saved run --once --json"]
+  "saved run": ["bitscrape saved run", "bitscrape saved run --once --json"],
+  analyze: [
+    "bitscrape analyze content",
+    "bitscrape analyze sources --json",
+    "bitscrape analyze clients --top 50 --csv > clients.csv",
+    "bitscrape analyze popularity --since 2026-12-01",
+    "bitscrape analyze size --lookups 200"
+  ],
+  "analyze content": ["bitscrape analyze content", "bitscrape analyze content --top 50 --json"],
+  "analyze sources": ["bitscrape analyze sources", "bitscrape analyze sources --days 30 --csv > sources.csv"],
+  "analyze clients": ["bitscrape analyze clients", "bitscrape analyze clients --top 50 --json"],
+  "analyze churn": ["bitscrape analyze churn", "bitscrape analyze churn --json"],
+  "analyze popularity": ["bitscrape analyze popularity", "bitscrape analyze popularity --since 2026-12-01 --top 100"],
+  "analyze size": ["bitscrape analyze size", "bitscrape analyze size --lookups 200 --json"],
+  scrape: [
+    "bitscrape scrape 08ada5a7a6183aae1e09d831df6748d566095a10",
+    "bitscrape scrape 'magnet:?xt=urn:btih:08ada5a7a6183aae1e09d831df6748d566095a10' --json"
+  ]
 }
 
 /** The stock sentences of @effect/cli's option and argument types, which the usage line already conveys. */

@@ -167,8 +167,8 @@ const make = Effect.gen(function*() {
   }
   const peers: typeof store = {
     ...store,
-    announce: (infoHash, peer, at) => {
-      store.announce(infoHash, peer, at)
+    announce: (infoHash, peer, at, seed) => {
+      store.announce(infoHash, peer, at, seed)
       countStored()
     },
     sweep: (at) => {
@@ -401,7 +401,7 @@ const make = Effect.gen(function*() {
 
   /**
    * Every query goes through the per-IP pace first (waiting at most `maxPaceWaitMillis` for its IP's slot),
-   * then the packet budget (in `socket.send`).
+   * then the packet budget (in `transact`).
    */
   const send = (
     to: Target,
@@ -426,7 +426,13 @@ const make = Effect.gen(function*() {
     slots.withPermits(1)(
       Effect.suspend(() => {
         const { key, p, t } = open(to, method)
-        return socket.send(to.host, to.port, encodeMessage(build(t))).pipe(
+        const bytes = encodeMessage(build(t))
+        // The packet budget, and the IP's pace counted from when the packet really leaves (see `request`).
+        const t1 = now()
+        const packetWait = budget.reservePacket(t1)
+        if (packetWait > 0) budget.holdIp(to.host, t1 + packetWait)
+        const transmit = Effect.sync(() => socket.transmit(to.host, to.port, bytes))
+        return (packetWait === 0 ? transmit : Effect.zipRight(Effect.sleep(packetWait), transmit)).pipe(
           Effect.zipRight(
             Effect.async<Settled>((resume) => {
               if (p.early !== undefined) return resume(Effect.succeed(p.early))
@@ -492,7 +498,11 @@ const make = Effect.gen(function*() {
     const bytes = encodeMessage(build(q)(t))
     const packetWait = budget.reservePacket(t0)
     if (packetWait === 0) socket.transmit(to.host, to.port, bytes)
-    else setTimeout(() => socket.transmit(to.host, to.port, bytes), packetWait)
+    else {
+      // It leaves later than its IP slot: the IP's pace counts from when it leaves.
+      budget.holdIp(to.host, t0 + packetWait)
+      setTimeout(() => socket.transmit(to.host, to.port, bytes), packetWait)
+    }
     return () => {
       if (pending.get(key) === p) close(key)
       p.done = () => {}

@@ -32,6 +32,11 @@ export interface Budget {
    * reserved) when that slot is more than `maxWaitMillis` away.
    */
   readonly reserveIp: (host: string, now: number, maxWaitMillis: number) => number
+  /**
+   * The query to `host` whose slot was just reserved leaves only at `at` (it waited for the packet budget):
+   * the IP's next slot moves to a pace interval after that, so the gap on the wire is never shorter.
+   */
+  readonly holdIp: (host: string, at: number) => void
   /** Earliest time (ms) a query to `host` may go. */
   readonly ipFreeAt: (host: string) => number
   readonly stats: Readonly<BudgetStats>
@@ -100,6 +105,14 @@ export const makeBudget = (options: BudgetOptions, now: number): Budget => {
       next.set(key, slot + interval)
       if (next.size > capacity) sweep(t)
       return wait
+    },
+    holdIp: (host, at) => {
+      if (interval <= 0) return
+      const key = paceKey(host)
+      const slot = next.get(key)
+      if (slot !== undefined && slot >= at + interval) return
+      next.delete(key)
+      next.set(key, at + interval)
     },
     ipFreeAt: (host) => (interval <= 0 ? 0 : next.get(paceKey(host)) ?? 0),
     stats

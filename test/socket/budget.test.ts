@@ -14,6 +14,16 @@ describe("outbound budget (pure)", () => {
     assert.deepStrictEqual({ ...b.stats }, { ipWaits: 2, ipRefused: 1 })
   })
 
+  it("a query that waits for the packet budget moves its IP's next slot to a pace interval after it leaves", () => {
+    const b = makeBudget({ maxPps: 10, burst: 1, perIpIntervalMillis: 1000 }, 0)
+    assert.strictEqual(b.reserveIp("192.0.2.1", 0, 5000), 0)
+    b.holdIp("192.0.2.1", 300) // its packet leaves at 300 ms
+    assert.strictEqual(b.ipFreeAt("192.0.2.1"), 1300)
+    assert.strictEqual(b.reserveIp("192.0.2.1", 1000, 5000), 300, "the next query waits until 1,300 ms")
+    b.holdIp("192.0.2.1", 100) // an earlier departure never pulls a slot forward
+    assert.strictEqual(b.ipFreeAt("192.0.2.1"), 2300)
+  })
+
   it("counts an IPv6 /64 as one host, IPv4 addresses each on their own", () => {
     assert.strictEqual(paceKey("2001:db8:1:2:aaaa::1"), paceKey("2001:db8:1:2:bbbb::2"))
     assert.notStrictEqual(paceKey("2001:db8:1:2::1"), paceKey("2001:db8:1:3::1"))
