@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     setupFiles: ["./test/setup.ts"],
-    testTimeout: 30_000,
+    // Generous: the suite must pass on a busy shared machine, where a CLI process can take seconds to start.
+    testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },

@@ -40,7 +40,7 @@ beforeAll(async () => {
     }),
     RepositorySqlite(db)
   ))
-}, 30_000)
+}, 60_000)
 
 describe("bitscrape search / show / stats / export (real CLI, SQLite)", () => {
   it("search prints matches and --json is machine-readable", async () => {
