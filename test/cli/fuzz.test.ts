@@ -277,7 +277,10 @@ const inProcess = (args: ReadonlyArray<string>, timeoutMs: number) =>
     ))
   )
 
-/** The real process: still running after 8 s (a crawl, serve), it gets SIGINT; killed 12 s later (a hang). */
+/**
+ * The real process: still running after 20 s (a crawl, serve), it gets SIGINT; killed 20 s later (a hang). Generous:
+ * on a busy machine a process can take seconds to start, and a SIGINT before its handlers are set kills it.
+ */
 const runStopping = (preload: readonly [string, string], args: ReadonlyArray<string>) =>
   new Promise<Run>((resolve) => {
     const child = spawn(process.execPath, ["--import", preload[0], preload[1], ...args], {
@@ -291,8 +294,8 @@ const runStopping = (preload: readonly [string, string], args: ReadonlyArray<str
     const stop = setTimeout(() => {
       timedOut = true
       child.kill("SIGINT")
-    }, 8_000)
-    const kill = setTimeout(() => child.kill("SIGKILL"), 20_000)
+    }, 20_000)
+    const kill = setTimeout(() => child.kill("SIGKILL"), 40_000)
     child.on("close", (code) => {
       clearTimeout(stop)
       clearTimeout(kill)
