@@ -1,24 +1,28 @@
-import { Cause, Chunk, type Context, Duration, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
+import { Cause, Chunk, type Context, Deferred, Duration, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
 import { type Candidate, Crawler, type CrawlerStats } from "../crawler/Crawler.js"
 import { makeSeenSet } from "../crawler/seen.js"
 import { toHex } from "../krpc/ids.js"
 import type { FetchOutcome, MetadataFetcher } from "../metadata/MetadataFetcher.js"
-import type { RepositoryError } from "../repository/Repository.js"
-import { Repository, writeBatched } from "../repository/Repository.js"
+import { Repository, RepositoryError, writeBatched } from "../repository/Repository.js"
 import { type Funnel, makeFunnel } from "./funnel.js"
 import * as FunnelMetrics from "./funnelMetrics.js"
 
 // A crawl session: the pipeline crawler → repository (→ metadata fetcher, issue 6) and its shutdown order.
 //
 // Shutdown (Ctrl-C, SIGTERM, --duration): (1) the crawler stops issuing queries and lets in-flight ones settle
-// (grace 1.5 s), (2) its queues drain into the writers and end, (3) the writers commit their last partial
-// batches, (4) the session record is closed with its totals; then the layers' scopes close the socket and the
-// database. Everything the crawler counted as discovered has then been committed.
+// (grace 1.5 s), (2) its queues drain into the writers and end — with no time limit, however slow the database
+// (a notice every 5 s says what is still being written), (3) the writers commit their last partial batches
+// (metadata attempts still running after 2 s are abandoned, the outcomes already delivered are written),
+// (4) the session record is closed with its totals; then the layers' scopes close the socket and the database.
+// Everything the crawler counted as discovered has then been committed, or a writer that failed has said how
+// many records it could not write and why.
 
 /** How long in-flight queries may settle on shutdown. */
 export const STOP_GRACE_MILLIS = 1500
-/** How long the writers may take to commit what is left. */
-const FLUSH_MILLIS = 2000
+/** How long metadata attempts still running at stop may take before they are abandoned. */
+const ATTEMPTS_GRACE_MILLIS = 2000
+/** How often a slow final write says what it is still writing. */
+const DRAIN_NOTICE_MILLIS = 5000
 /** How long a host banned by a crawl stays banned for the next ones. */
 export const BAN_TTL_MILLIS = 24 * 3600_000
 /** Infohashes remembered as already settled (fetched or given up) or as checked and not settled. */
@@ -73,14 +77,48 @@ export const runCrawlSession = (options: SessionOptions) =>
     // fiber must not take them down with it (forked children die with an interrupted parent).
     const writers = yield* Scope.make()
     const written: Written = { discoveries: 0, nodes: 0, torrents: 0, failures: 0 }
+    /** Records each writer took from its stream (written, in a batch being written, or waiting for one). */
+    const taken = { discoveries: 0, nodes: 0, outcomes: 0 }
+    const counted = <A, E, R>(stream: Stream.Stream<A, E, R>, key: keyof typeof taken) =>
+      Stream.mapChunks(stream, (chunk) => {
+        taken[key] += chunk.length
+        return chunk
+      })
     const counting =
       <A>(write: (batch: ReadonlyArray<A>) => Effect.Effect<void, RepositoryError>, key: keyof Written) =>
       (batch: ReadonlyArray<A>) => Effect.tap(write(batch), () => Effect.sync(() => (written[key] += batch.length)))
-    const discoveryWriter = yield* writeBatched(crawler.discoveries, counting(repo.recordDiscoveries, "discoveries"))
+    /** Ends the fetcher's outcome stream early (its last outcomes are still written). */
+    const abandonAttempts = yield* Deferred.make<void>()
+    /** Waits for a writer to end (no time limit); if it failed, says what was not written and why. */
+    const joinWriter = (f: Fiber.RuntimeFiber<number, unknown>, what: "discoveries" | "nodes" | "torrents") =>
+      Fiber.join(f).pipe(
+        Effect.interruptible,
+        Effect.catchAllCause((cause) =>
+          Effect.gen(function*() {
+            const q = (yield* crawler.stats).queueDepths
+            const queued = what === "discoveries" ? q.discoveries : what === "nodes" ? q.nodes : 0
+            const unwritten = what === "torrents"
+              ? taken.outcomes - written.torrents - written.failures
+              : taken[what] - written[what]
+            const label = what === "nodes" ? "node sightings" : what === "torrents" ? "metadata outcomes" : what
+            const why = Cause.isFailType(cause) && cause.error instanceof RepositoryError
+              ? cause.error.message
+              : Cause.pretty(cause)
+            yield* Effect.logError(
+              `could not write ${unwritten + queued} ${label} (${unwritten} taken for writing, ${queued} still ` +
+                `queued): ${why}`
+            )
+          })
+        )
+      )
+    const discoveryWriter = yield* writeBatched(
+      counted(crawler.discoveries, "discoveries"),
+      counting(repo.recordDiscoveries, "discoveries")
+    )
       .pipe(
         Effect.forkIn(writers)
       )
-    const nodeWriter = yield* writeBatched(crawler.nodes, counting(repo.upsertNodes, "nodes")).pipe(
+    const nodeWriter = yield* writeBatched(counted(crawler.nodes, "nodes"), counting(repo.upsertNodes, "nodes")).pipe(
       Effect.forkIn(writers)
     )
     // Torrents stored (or given up) by this or an earlier session are never fetched again.
@@ -112,7 +150,7 @@ export const runCrawlSession = (options: SessionOptions) =>
               Stream.mapChunksEffect(notSettled),
               Stream.map((c) => ({ infoHash: c.infoHash, peers: c.peers, weight: c.weight }))
             )
-          ),
+          ).pipe(Stream.interruptWhen(Deferred.await(abandonAttempts)), (s) => counted(s, "outcomes")),
           (outcomes: ReadonlyArray<FetchOutcome>) =>
             Effect.gen(function*() {
               const torrents = outcomes.flatMap((o) => o._tag === "Fetched" ? [o.torrent] : [])
@@ -146,28 +184,36 @@ export const runCrawlSession = (options: SessionOptions) =>
       // The funnel as the crawl left it (stopping ends the fetcher's queue).
       const funnel = yield* funnelOf(yield* crawler.stats)
       yield* crawler.stop(STOP_GRACE_MILLIS)
-      const joinWriter = (f: Fiber.RuntimeFiber<number, unknown>) =>
-        Fiber.join(f).pipe(
-          Effect.interruptible,
-          Effect.timeout(FLUSH_MILLIS),
-          Effect.tapErrorCause((cause) => Effect.logError("a writer did not finish", cause)),
-          Effect.orElseSucceed(() => -1)
-        )
-      yield* joinWriter(discoveryWriter)
-      yield* joinWriter(nodeWriter)
-      // Metadata attempts still in flight (up to `infohashDeadline` each) are abandoned: none of them was
-      // reported as fetched, and every outcome already delivered is in the writer's last batch.
-      if (Option.isSome(metadataWriter)) {
-        yield* Fiber.join(metadataWriter.value).pipe(
-          Effect.interruptible,
-          Effect.timeout(FLUSH_MILLIS),
-          Effect.catchAllCause((cause) =>
-            Cause.isFailType(cause) && Cause.isTimeoutException(cause.error)
-              ? Effect.logInfo("metadata attempts still running at stop were abandoned")
-              : Effect.logError("the metadata writer did not finish", cause)
+      // Every queued discovery and node sighting is written, however long the database takes (said every few
+      // seconds); a writer that fails says what it could not write, and why.
+      const draining = yield* Effect.gen(function*() {
+        for (;;) {
+          yield* Effect.sleep(DRAIN_NOTICE_MILLIS)
+          const q = (yield* crawler.stats).queueDepths
+          yield* Effect.logInfo(
+            `stopping: still writing ${q.discoveries} queued discoveries and ${q.nodes} node sightings ` +
+              `(the database is slow)`
           )
+        }
+      }).pipe(Effect.interruptible, Effect.fork)
+      yield* joinWriter(discoveryWriter, "discoveries")
+      yield* joinWriter(nodeWriter, "nodes")
+      // Metadata attempts still running after a short grace are abandoned (none of them was reported as
+      // fetched); every outcome already delivered is in the writer's last batch, which is written in full.
+      if (Option.isSome(metadataWriter)) {
+        const done = yield* Fiber.join(metadataWriter.value).pipe(
+          Effect.interruptible,
+          Effect.timeout(ATTEMPTS_GRACE_MILLIS),
+          Effect.as(true),
+          Effect.catchAll(() => Effect.succeed(false))
         )
+        if (!done) {
+          yield* Deferred.succeed(abandonAttempts, undefined)
+          yield* Effect.logInfo("metadata attempts still running at stop were abandoned")
+          yield* joinWriter(metadataWriter.value, "torrents")
+        }
       }
+      yield* Fiber.interrupt(draining)
       yield* Scope.close(writers, Exit.void)
       const bans = yield* crawler.bans
       const at = Date.now()
