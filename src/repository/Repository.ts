@@ -94,6 +94,13 @@ export class Repository extends Context.Tag("bitscrape/Repository")<Repository, 
   readonly startSession: (settings: unknown) => Effect.Effect<number, RepositoryError>
   /** Closes a crawl session record with its totals. */
   readonly endSession: (id: number, totals: unknown) => Effect.Effect<void, RepositoryError>
+  /** Refreshes a running session's heartbeat (so other crawlers on the database know it is alive). */
+  readonly heartbeat: (id: number) => Effect.Effect<void, RepositoryError>
+  /**
+   * Marks sessions left open by a crawl that is gone (killed with -9, crashed) as "interrupted", ended at their
+   * last heartbeat; sessions of crawls still running are left alone. Returns the ids marked.
+   */
+  readonly closeInterruptedSessions: Effect.Effect<ReadonlyArray<number>, RepositoryError>
   /** Crawl sessions, newest first. */
   readonly sessions: (limit: number) => Effect.Effect<ReadonlyArray<CrawlSessionInfo>, RepositoryError>
 }>() {}

@@ -252,7 +252,14 @@ const make = Effect.sync(() => {
       }),
     startSession: (settings) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
-        sessionList.push({ id: sessionList.length + 1, startedAt: now, endedAt: undefined, settings, totals: null })
+        sessionList.push({
+          id: sessionList.length + 1,
+          startedAt: now,
+          endedAt: undefined,
+          state: "running",
+          settings,
+          totals: null
+        })
         return sessionList.length
       }),
     endSession: (id, totals) =>
@@ -260,9 +267,13 @@ const make = Effect.sync(() => {
         const s = sessionList[id - 1]
         if (s !== undefined) {
           s.endedAt = now
+          s.state = "ended"
           s.totals = totals
         }
       }),
+    // One process owns the memory: every open session belongs to a crawl still running in it.
+    heartbeat: () => Effect.void,
+    closeInterruptedSessions: Effect.succeed([]),
     sessions: (limit) => Effect.sync(() => [...sessionList].reverse().slice(0, limit))
   })
 })

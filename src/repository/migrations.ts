@@ -58,6 +58,15 @@ export const sqliteMigrations = {
   "0003_bans": Effect.flatMap(SqlClient.SqlClient, (sql) =>
     statements(sql, [
       `CREATE TABLE bans (host TEXT PRIMARY KEY NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL, reason TEXT)`
+    ])),
+  // Issue 16 (long-running crawls): a crawl session's state and liveness (host, pid, heartbeat), so the next
+  // start can tell a crawl killed with -9 from one still running; and the blocklist.
+  "0004_long_running": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    statements(sql, [
+      `ALTER TABLE sessions ADD COLUMN state TEXT`,
+      `ALTER TABLE sessions ADD COLUMN host TEXT`,
+      `ALTER TABLE sessions ADD COLUMN pid INTEGER`,
+      `ALTER TABLE sessions ADD COLUMN alive_at INTEGER`
     ]))
 }
 
@@ -107,5 +116,14 @@ export const pgMigrations = {
   "0003_bans": Effect.flatMap(SqlClient.SqlClient, (sql) =>
     statements(sql, [
       `CREATE TABLE bans (host TEXT PRIMARY KEY, at BIGINT NOT NULL, until BIGINT NOT NULL, reason TEXT)`
+    ])),
+  // Issue 16 (long-running crawls): a crawl session's state and liveness (host, pid, heartbeat), so the next
+  // start can tell a crawl killed with -9 from one still running; and the blocklist.
+  "0004_long_running": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    statements(sql, [
+      `ALTER TABLE sessions ADD COLUMN state TEXT`,
+      `ALTER TABLE sessions ADD COLUMN host TEXT`,
+      `ALTER TABLE sessions ADD COLUMN pid INTEGER`,
+      `ALTER TABLE sessions ADD COLUMN alive_at BIGINT`
     ]))
 }

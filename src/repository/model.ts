@@ -156,6 +156,8 @@ export interface CrawlSessionInfo {
   readonly id: number
   readonly startedAt: number
   readonly endedAt: number | undefined
+  /** "running" (or killed and not yet noticed), "ended" cleanly, or "interrupted" (killed, found by a later crawl). */
+  readonly state: "running" | "ended" | "interrupted"
   readonly settings: unknown
   readonly totals: unknown
 }

@@ -2,6 +2,7 @@ import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Option, Stream } from "effect"
 import type { InfoHash, NodeId } from "../krpc/ids.js"
 import { toHex } from "../krpc/ids.js"
+import { sessionIsDead, thisProcess } from "./liveness.js"
 import type {
   Discovery,
   ExportItem,
@@ -600,9 +601,12 @@ export const makeSqlRepository = (dialect: Dialect) =>
     const startSession = (settings: unknown) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
+        const me = thisProcess()
         const [row] = yield* query(
-          `INSERT INTO sessions (started_at, settings) VALUES (${placeholders(2).join(",")}) RETURNING id`,
-          [now, JSON.stringify(settings ?? null)]
+          `INSERT INTO sessions (started_at, settings, state, host, pid, alive_at) VALUES (${
+            placeholders(6).join(",")
+          }) RETURNING id`,
+          [now, JSON.stringify(settings ?? null), "running", me.host, me.pid, now]
         )
         return num(row!.id)
       }).pipe(Effect.mapError(fail("startSession")))
@@ -610,13 +614,39 @@ export const makeSqlRepository = (dialect: Dialect) =>
     const endSession = (id: number, totals: unknown) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
+        const [a, b, c, d] = placeholders(4)
         yield* query(
-          `UPDATE sessions SET ended_at = ${placeholders(1)[0]}, totals = ${placeholders(1, 1)[0]} WHERE id = ${
-            placeholders(1, 2)[0]
-          }`,
-          [now, JSON.stringify(totals ?? null), id]
+          `UPDATE sessions SET ended_at = ${a}, totals = ${b}, state = 'ended', alive_at = ${c} WHERE id = ${d}`,
+          [now, JSON.stringify(totals ?? null), now, id]
         )
       }).pipe(Effect.mapError(fail("endSession")))
+
+    const heartbeat = (id: number) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const [a, b] = placeholders(2)
+        yield* query(`UPDATE sessions SET alive_at = ${a} WHERE id = ${b} AND ended_at IS NULL`, [now, id])
+      }).pipe(Effect.mapError(fail("heartbeat")))
+
+    const closeInterruptedSessions = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const open = yield* query("SELECT id, host, pid, alive_at, started_at FROM sessions WHERE ended_at IS NULL")
+      const dead = open.filter((r) =>
+        sessionIsDead({
+          host: r.host === null ? null : String(r.host),
+          pid: r.pid === null ? null : num(r.pid),
+          aliveAt: r.alive_at === null ? null : num(r.alive_at)
+        }, now)
+      )
+      for (const r of dead) {
+        const [a, b] = placeholders(2)
+        yield* query(
+          `UPDATE sessions SET state = 'interrupted', ended_at = ${a} WHERE id = ${b} AND ended_at IS NULL`,
+          [optNum(r.alive_at) ?? num(r.started_at), num(r.id)]
+        )
+      }
+      return dead.map((r) => num(r.id))
+    }).pipe(Effect.mapError(fail("closeInterruptedSessions")))
 
     const sessions = (limit: number) =>
       query(`SELECT * FROM sessions ORDER BY id DESC LIMIT ${placeholders(1)[0]}`, [limit]).pipe(
@@ -625,6 +655,11 @@ export const makeSqlRepository = (dialect: Dialect) =>
             id: num(r.id),
             startedAt: num(r.started_at),
             endedAt: optNum(r.ended_at),
+            state: r.state === "interrupted"
+              ? "interrupted" as const
+              : r.ended_at === null || r.ended_at === undefined
+              ? "running" as const
+              : "ended" as const,
             settings: r.settings === null ? null : JSON.parse(String(r.settings)),
             totals: r.totals === null ? null : JSON.parse(String(r.totals))
           }))
@@ -656,6 +691,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
           : exportInfohashes(q),
       startSession,
       endSession,
+      heartbeat,
+      closeInterruptedSessions,
       sessions
     })
   })

@@ -3,6 +3,7 @@ import { type Candidate, Crawler, type CrawlerStats } from "../crawler/Crawler.j
 import { makeSeenSet } from "../crawler/seen.js"
 import { toHex } from "../krpc/ids.js"
 import type { FetchOutcome, MetadataFetcher } from "../metadata/MetadataFetcher.js"
+import { HEARTBEAT_MILLIS } from "../repository/liveness.js"
 import { Repository, RepositoryError, writeBatched } from "../repository/Repository.js"
 import { type Funnel, makeFunnel } from "./funnel.js"
 import * as FunnelMetrics from "./funnelMetrics.js"
@@ -72,6 +73,16 @@ export const runCrawlSession = (options: SessionOptions) =>
     const repo = yield* Repository
     const crawler = yield* Crawler
     const started = Date.now()
+    // Sessions left open by a crawl that was killed (-9, a crash, a power cut) are closed as interrupted.
+    const interrupted = yield* repo.closeInterruptedSessions.pipe(
+      Effect.catchAll((e) => Effect.as(Effect.logWarning("could not check for interrupted sessions", e), []))
+    )
+    if (interrupted.length > 0) {
+      yield* Effect.logInfo(
+        `marked ${interrupted.length} crawl session(s) left open by a crawl that was killed as interrupted ` +
+          `(${interrupted.join(", ")})`
+      )
+    }
     const sessionId = yield* repo.startSession(options.settings)
     // The writers live in a scope of their own, closed only after they have flushed: an interrupted session
     // fiber must not take them down with it (forked children die with an interrupted parent).
@@ -170,8 +181,14 @@ export const runCrawlSession = (options: SessionOptions) =>
         onSome: (f) => Effect.map(f.stats, (fs) => makeFunnel(stats, fs))
       })
     const progress = yield* Effect.gen(function*() {
+      let beat = Date.now()
       for (;;) {
         yield* Effect.sleep("1 second")
+        // The heartbeat tells other crawlers on this database (and the next start) that this session is alive.
+        if (Date.now() - beat >= HEARTBEAT_MILLIS) {
+          beat = Date.now()
+          yield* repo.heartbeat(sessionId).pipe(Effect.catchAll((e) => Effect.logDebug("heartbeat failed", e)))
+        }
         const stats = yield* crawler.stats
         const funnel = yield* funnelOf(stats)
         FunnelMetrics.update(funnel)

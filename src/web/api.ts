@@ -146,6 +146,8 @@ export const SessionInfo = Schema.Struct({
   id: Schema.Number,
   started_at: Schema.String,
   ended_at: Schema.NullOr(Schema.String),
+  /** "interrupted": the crawl was killed and a later crawl closed its record. */
+  state: Schema.Literal("running", "ended", "interrupted"),
   settings: Schema.Unknown,
   totals: Schema.Unknown
 })

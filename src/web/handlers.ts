@@ -80,6 +80,7 @@ const CrawlHandlers = HttpApiBuilder.group(BitscrapeApi, "crawl", (handlers) =>
               id: s.id,
               started_at: isoTime(s.startedAt),
               ended_at: s.endedAt === undefined ? null : isoTime(s.endedAt),
+              state: s.state,
               settings: s.settings ?? null,
               totals: s.totals ?? null
             }))

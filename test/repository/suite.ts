@@ -307,6 +307,20 @@ export const repositoryContract = <R>(
       assert.deepStrictEqual(s!.settings, { bootstrap: ["127.0.0.1:6881"] })
       assert.deepStrictEqual(s!.totals, { infohashes: 3 })
       assert.isDefined(s!.endedAt)
+      assert.strictEqual(s!.state, "ended")
+    })
+  )
+
+  test(
+    "leaves the open session of a crawl still running alone when marking interrupted ones",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const id = yield* repo.startSession({})
+      yield* repo.heartbeat(id)
+      assert.deepStrictEqual(yield* repo.closeInterruptedSessions, [])
+      const [s] = yield* repo.sessions(1)
+      assert.strictEqual(s!.state, "running")
+      assert.isUndefined(s!.endedAt)
     })
   )
 }
