@@ -1,5 +1,6 @@
 import { Command, HelpDoc, Span } from "@effect/cli"
 import { Console, Effect } from "effect"
+import { block } from "./block.js"
 import { crawl } from "./crawl.js"
 import { demo } from "./demo.js"
 import { exportCommand } from "./export.js"
@@ -28,7 +29,7 @@ const root = Command.make("bitscrape", {}, () =>
 
 /** The command tree; subcommands are added here as they land. */
 export const command = root.pipe(
-  Command.withSubcommands([crawl, demo, fetchCommand, search, show, exportCommand, stats, serve])
+  Command.withSubcommands([crawl, demo, fetchCommand, search, show, exportCommand, stats, serve, block])
 )
 
 /** Runs the CLI on `argv` (as `process.argv`). */

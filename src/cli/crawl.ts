@@ -13,6 +13,7 @@ import { RepositoryLive } from "../repository/layers.js"
 import { Repository } from "../repository/Repository.js"
 import { runCrawlSession, type SessionSummary } from "../session/CrawlSession.js"
 import { LiveStats, makeLiveStats, snapshotOf } from "../web/LiveStats.js"
+import { addToBlocklist, readBlocklistFile } from "./block.js"
 import { bootstrapFlag, integerFlag, ipFlag, portFlag, positiveFlag } from "./flags.js"
 import { makeProgress } from "./progress.js"
 import { dbOption, jsonOption, redactDb, resolveDb } from "./repositoryOptions.js"
@@ -99,7 +100,14 @@ export const crawlFlags = {
     Options.withDescription("stop after this many seconds (env BITSCRAPE_DURATION; default: until Ctrl-C)"),
     Options.optional
   ),
-  json: jsonOption
+  json: jsonOption,
+  blocklist: Options.text("blocklist").pipe(
+    Options.withDescription(
+      "a file of entries to block (one per line: an infohash, a magnet link or name:GLOB, then optionally # why), " +
+        "added to the database's blocklist at start (env BITSCRAPE_BLOCKLIST; see bitscrape block)"
+    ),
+    Options.optional
+  )
 }
 
 type CrawlFlags = Command.Command.ParseConfig<typeof crawlFlags>
@@ -148,7 +156,13 @@ export const resolveSettings = (flags: CrawlFlags) =>
       )
     )
     const duration = Option.orElse(flags.duration, () => durationEnv)
-    return { dht, crawler, fetcher, web, db, progressInterval, duration }
+    const blocklistFile = Option.isSome(flags.blocklist)
+      ? flags.blocklist
+      : yield* Config.option(Config.string("blocklist"))
+    const blocklist = Option.isSome(blocklistFile)
+      ? { path: blocklistFile.value, entries: yield* readBlocklistFile(blocklistFile.value) }
+      : undefined
+    return { dht, crawler, fetcher, web, db, progressInterval, duration, blocklist }
   })
 
 const describeSettings = (s: Effect.Effect.Success<ReturnType<typeof resolveSettings>>) => ({
@@ -222,6 +236,13 @@ export const runCrawl = (
       )
       : Option.none()
     return yield* Effect.gen(function*() {
+      if (settings.blocklist !== undefined) {
+        const r = yield* addToBlocklist(settings.blocklist.entries)
+        yield* Effect.logInfo(
+          `blocklist ${settings.blocklist.path}: ${r.added.length} entries added, ${r.already} already there; ` +
+            `removed ${r.purged.torrents} torrents and ${r.purged.infohashes} infohashes it blocks`
+        )
+      }
       yield* announceDashboard(settings.web, options.json)
       return yield* runCrawlSession({
         duration: Option.map(options.duration, Duration.seconds),

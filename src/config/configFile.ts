@@ -111,5 +111,6 @@ export const KNOWN_SETTINGS: ReadonlySet<string> = new Set([
   "uiHost",
   "uiPort",
   "uiToken",
-  "uiRateLimit"
+  "uiRateLimit",
+  "blocklist"
 ])

@@ -1,6 +1,7 @@
 import type { Option } from "effect"
 import { Chunk, Context, Data, Duration, Effect, Schema, Stream } from "effect"
 import { IdHex } from "../krpc/ids.js"
+import type { BlockEntry, BlockRecord, Purged } from "./blocklist.js"
 import type {
   CrawlSessionInfo,
   Discovery,
@@ -18,6 +19,7 @@ import type {
   TorrentDetail
 } from "./model.js"
 
+export type { BlockEntry, BlockKind, BlockRecord, Purged } from "./blocklist.js"
 export * from "./model.js"
 
 /** A storage operation failed (the database is unreachable, full, locked for too long, or corrupt). */
@@ -101,6 +103,17 @@ export class Repository extends Context.Tag("bitscrape/Repository")<Repository, 
    * last heartbeat; sessions of crawls still running are left alone. Returns the ids marked.
    */
   readonly closeInterruptedSessions: Effect.Effect<ReadonlyArray<number>, RepositoryError>
+  /**
+   * Adds blocklist entries (one already there keeps its date and reason) and removes everything they block from
+   * the database; a name pattern also blocks the infohashes of the stored torrents it matches.
+   */
+  readonly block: (
+    entries: ReadonlyArray<BlockEntry>
+  ) => Effect.Effect<{ readonly added: ReadonlyArray<BlockRecord>; readonly purged: Purged }, RepositoryError>
+  /** Removes a blocklist entry by id or by what it blocks; returns how many entries went. */
+  readonly unblock: (idOrEntry: string) => Effect.Effect<number, RepositoryError>
+  /** The blocklist, oldest entry first. */
+  readonly blocklist: Effect.Effect<ReadonlyArray<BlockRecord>, RepositoryError>
   /** Crawl sessions, newest first. */
   readonly sessions: (limit: number) => Effect.Effect<ReadonlyArray<CrawlSessionInfo>, RepositoryError>
 }>() {}

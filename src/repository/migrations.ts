@@ -66,7 +66,15 @@ export const sqliteMigrations = {
       `ALTER TABLE sessions ADD COLUMN state TEXT`,
       `ALTER TABLE sessions ADD COLUMN host TEXT`,
       `ALTER TABLE sessions ADD COLUMN pid INTEGER`,
-      `ALTER TABLE sessions ADD COLUMN alive_at INTEGER`
+      `ALTER TABLE sessions ADD COLUMN alive_at INTEGER`,
+      // kind 'infohash' (hash set) or 'name' (a glob in value, as a LIKE pattern in pattern); via: the name
+      // pattern that blocked this infohash when a stored torrent matched it.
+      `CREATE TABLE blocklist (
+        id INTEGER PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, hash BLOB, pattern TEXT,
+        added_at INTEGER NOT NULL, reason TEXT, via TEXT, UNIQUE (kind, value)
+      )`,
+      `CREATE INDEX blocklist_hash ON blocklist (hash)`,
+      `CREATE INDEX blocklist_via ON blocklist (via)`
     ]))
 }
 
@@ -124,6 +132,12 @@ export const pgMigrations = {
       `ALTER TABLE sessions ADD COLUMN state TEXT`,
       `ALTER TABLE sessions ADD COLUMN host TEXT`,
       `ALTER TABLE sessions ADD COLUMN pid INTEGER`,
-      `ALTER TABLE sessions ADD COLUMN alive_at BIGINT`
+      `ALTER TABLE sessions ADD COLUMN alive_at BIGINT`,
+      `CREATE TABLE blocklist (
+        id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, hash BYTEA, pattern TEXT,
+        added_at BIGINT NOT NULL, reason TEXT, via TEXT, UNIQUE (kind, value)
+      )`,
+      `CREATE INDEX blocklist_hash ON blocklist (hash)`,
+      `CREATE INDEX blocklist_via ON blocklist (via)`
     ]))
 }

@@ -19,6 +19,7 @@ import type {
 } from "./model.js"
 import { DISCOVERY_SOURCES } from "./model.js"
 import { Repository, RepositoryError, TorrentNotFound } from "./Repository.js"
+import { makeSqlBlocklist } from "./sqlBlocklist.js"
 import { chunkRows, fts5Query, MAX_QUERY_WORDS, searchWords, tsQuery } from "./sqlText.js"
 
 // One SQL implementation of the Repository for SQLite and PostgreSQL; the dialects differ only in placeholders,
@@ -52,7 +53,34 @@ export const makeSqlRepository = (dialect: Dialect) =>
     const query = (text: string, params: ReadonlyArray<unknown> = []) => sql.unsafe<Row>(text, params as Array<unknown>)
     const fail = (operation: string) => (cause: unknown) => new RepositoryError({ operation, cause })
     const transaction = <A, E>(operation: string, effect: Effect.Effect<A, E>) =>
-      sql.withTransaction(effect).pipe(Effect.mapError(fail(operation)), Effect.uninterruptible)
+      sql.withTransaction(effect).pipe(
+        Effect.mapError((e) => e instanceof RepositoryError ? e : fail(operation)(e)),
+        Effect.uninterruptible
+      )
+    const bl = makeSqlBlocklist({
+      dialect,
+      query,
+      placeholders,
+      maxParams,
+      indexedPaths: (paths) => paths.join("\n").slice(0, MAX_INDEXED_PATHS)
+    })
+    /**
+     * Runs `write` on the items the blocklist lets through, deciding inside the write's transaction (so an
+     * infohash blocked by a torrent saved just before is not written back by a batch that was already waiting).
+     */
+    const unblocked = <A>(
+      operation: string,
+      items: ReadonlyArray<A>,
+      hash: (a: A) => Uint8Array,
+      write: (kept: ReadonlyArray<A>) => Effect.Effect<void, RepositoryError>
+    ) =>
+      transaction(
+        operation,
+        Effect.flatMap(bl.current(), (b) => {
+          const kept = b.size === 0 ? items : items.filter((a) => !bl.blockedHash(toHex(hash(a))))
+          return kept.length === 0 ? Effect.void : write(kept)
+        })
+      )
 
     if (dialect === "sqlite") {
       // Wait for other processes' write locks instead of failing at once; WAL + NORMAL keeps every committed
@@ -115,7 +143,10 @@ export const makeSqlRepository = (dialect: Dialect) =>
       )
     }
 
-    const recordDiscoveries = (discoveries: ReadonlyArray<Discovery>) => {
+    const recordDiscoveries = (discoveries: ReadonlyArray<Discovery>) =>
+      unblocked("recordDiscoveries", discoveries, (d) => d.infoHash, recordAllowedDiscoveries)
+
+    const recordAllowedDiscoveries = (discoveries: ReadonlyArray<Discovery>) => {
       const byHash = new Map<string, { hash: Uint8Array; first: number; last: number; counts: Array<number> }>()
       const peers = new Map<string, Array<unknown>>()
       for (const d of discoveries) {
@@ -238,15 +269,31 @@ export const makeSqlRepository = (dialect: Dialect) =>
         }
       })
 
+    // A torrent whose name matches a blocked pattern is not stored: its infohash is blocked (via the pattern)
+    // and forgotten, so it is never fetched again.
     const saveTorrents = (torrents: ReadonlyArray<Torrent>) =>
-      transaction(
-        "saveTorrents",
-        Effect.forEach([...torrents].sort((a, b) => compareBytes(a.infoHash, b.infoHash)), saveTorrent, {
-          discard: true
-        })
-      )
+      unblocked("saveTorrents", torrents, (t) => t.infoHash, (kept) =>
+        transaction(
+          "saveTorrents",
+          Effect.forEach([...kept].sort((a, b) => compareBytes(a.infoHash, b.infoHash)), (t) => {
+            const pattern = bl.blockedName(t.name)
+            if (pattern === undefined) return saveTorrent(t)
+            return Effect.zipRight(
+              bl.insert([{
+                kind: "infohash",
+                value: toHex(t.infoHash),
+                reason: `name matches "${pattern}"`,
+                via: pattern
+              }], t.fetchedAt),
+              bl.deleteInfohashes([buf(t.infoHash)])
+            )
+          }, { discard: true })
+        ))
 
-    const recordFailures = (failures: ReadonlyArray<FetchFailure>) => {
+    const recordFailures = (failures: ReadonlyArray<FetchFailure>) =>
+      unblocked("recordFailures", failures, (f) => f.infoHash, recordAllowedFailures)
+
+    const recordAllowedFailures = (failures: ReadonlyArray<FetchFailure>) => {
       const sorted = [...failures].sort((a, b) => compareBytes(a.infoHash, b.infoHash))
       return transaction(
         "recordFailures",
@@ -264,8 +311,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
 
     // === Reads ===
 
-    const filtersOf = (q: SearchQuery | ExportQuery, params: Array<unknown>) => {
-      const where: Array<string> = []
+    const filtersOf = (q: SearchQuery | ExportQuery, params: Array<unknown>, visible = "") => {
+      const where: Array<string> = visible === "" ? [] : [visible]
       const p = (v: unknown) => {
         params.push(v)
         return dialect === "pg" ? `$${params.length}` : "?"
@@ -306,7 +353,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
     const search = (q: SearchQuery) =>
       Effect.gen(function*() {
         const params: Array<unknown> = []
-        const f = filtersOf(q, params)
+        const visible = yield* bl.visible()
+        const f = filtersOf(q, params, visible)
         const order = {
           relevance: f.rank ?? "t.discovered_at DESC",
           newest: "t.discovered_at DESC",
@@ -318,7 +366,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
         const limit = Math.min(Math.max(1, q.limit ?? 20), 500)
         const offset = Math.max(0, q.offset ?? 0)
         const words = q.text === undefined ? [] : searchWords(q.text).slice(0, MAX_QUERY_WORDS)
-        const textOnly = dialect === "sqlite" && words.length > 0 && q.minSize === undefined &&
+        const textOnly = dialect === "sqlite" && visible === "" && words.length > 0 && q.minSize === undefined &&
           q.maxSize === undefined && q.minFiles === undefined && q.maxFiles === undefined && q.since === undefined &&
           q.until === undefined
         if (textOnly) {
@@ -417,9 +465,11 @@ export const makeSqlRepository = (dialect: Dialect) =>
 
     const getTorrent = (infoHash: InfoHash) =>
       Effect.gen(function*() {
-        const [row] = yield* query(`SELECT * FROM torrents WHERE hash = ${placeholders(1)[0]}`, [buf(infoHash)]).pipe(
-          Effect.mapError(fail("getTorrent"))
-        )
+        const visible = yield* Effect.mapError(bl.visible(), fail("getTorrent"))
+        const [row] = yield* query(
+          `SELECT * FROM torrents t WHERE hash = ${placeholders(1)[0]}${visible === "" ? "" : ` AND ${visible}`}`,
+          [buf(infoHash)]
+        ).pipe(Effect.mapError(fail("getTorrent")))
         if (row === undefined) return yield* Effect.fail(new TorrentNotFound({ infoHash: toHex(infoHash) }))
         const files = yield* filesOf([num(row.id)]).pipe(Effect.mapError(fail("getTorrent")))
         const ih = yield* getInfohash(infoHash)
@@ -456,11 +506,14 @@ export const makeSqlRepository = (dialect: Dialect) =>
         const list = placeholders(hashes.length).join(",")
         const params = hashes.map(buf)
         const [a, b] = placeholders(2, hashes.length)
+        // Blocked infohashes are settled too: never fetched.
         const rows = yield* query(
           `SELECT hash FROM torrents WHERE hash IN (${list})
+           UNION SELECT hash FROM blocklist WHERE hash IN (${list})
            UNION SELECT hash FROM infohashes WHERE hash IN (${list}) AND status = 'failed'
              AND attempts >= ${a} AND last_attempt >= ${b}`,
           dialect === "pg" ? [...params, giveUp.minAttempts, giveUp.since] : [
+            ...params,
             ...params,
             ...params,
             giveUp.minAttempts,
@@ -554,7 +607,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
       Stream.paginateEffect(0, (afterId: number) =>
         Effect.gen(function*() {
           const params: Array<unknown> = []
-          const f = filtersOf(q, params)
+          const f = filtersOf(q, params, yield* bl.visible())
           const where = f.where === "" ? `WHERE t.id > ${f.p(afterId)}` : `${f.where} AND t.id > ${f.p(afterId)}`
           const rows = yield* query(`SELECT t.* FROM ${f.from} ${where} ORDER BY t.id LIMIT ${PAGE}`, params)
           const files = yield* filesOf(rows.map((r) => num(r.id)))
@@ -577,6 +630,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
             return dialect === "pg" ? `$${params.length}` : "?"
           }
           if (q.hasMetadata === false) where.push("i.status <> 'fetched'")
+          const visible = yield* bl.visible("i.hash", "t.name")
+          if (visible !== "") where.push(visible)
           if (q.since !== undefined) where.push(`i.first_seen >= ${p(q.since)}`)
           if (q.until !== undefined) where.push(`i.first_seen < ${p(q.until)}`)
           const rows = yield* query(
@@ -693,6 +748,16 @@ export const makeSqlRepository = (dialect: Dialect) =>
       endSession,
       heartbeat,
       closeInterruptedSessions,
+      block: (entries) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const r = yield* transaction("block", bl.block(entries, now))
+          yield* Effect.mapError(bl.current(true), fail("block"))
+          return r
+        }),
+      unblock: (text) =>
+        Effect.tap(transaction("unblock", bl.unblock(text)), () => Effect.mapError(bl.current(true), fail("unblock"))),
+      blocklist: Effect.mapError(bl.list, fail("blocklist")),
       sessions
     })
   })
