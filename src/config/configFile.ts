@@ -112,5 +112,11 @@ export const KNOWN_SETTINGS: ReadonlySet<string> = new Set([
   "uiPort",
   "uiToken",
   "uiRateLimit",
-  "blocklist"
+  "blocklist",
+  "maxDbSize",
+  "keepPeers",
+  "keepInfohashes",
+  "keepNodes",
+  "keepTorrents",
+  "housekeepingInterval"
 ])

@@ -4,7 +4,9 @@ import { IdHex } from "../krpc/ids.js"
 import type { BlockEntry, BlockRecord, Purged } from "./blocklist.js"
 import type {
   CrawlSessionInfo,
+  DatabaseSize,
   Discovery,
+  EvictionClass,
   ExportItem,
   ExportQuery,
   FetchFailure,
@@ -114,6 +116,16 @@ export class Repository extends Context.Tag("bitscrape/Repository")<Repository, 
   readonly unblock: (idOrEntry: string) => Effect.Effect<number, RepositoryError>
   /** The blocklist, oldest entry first. */
   readonly blocklist: Effect.Effect<ReadonlyArray<BlockRecord>, RepositoryError>
+  /** The database's size on disk and in live pages. */
+  readonly size: Effect.Effect<DatabaseSize, RepositoryError>
+  /** Rows in each class eviction may delete (infohashes: never fetched ones). */
+  readonly rowCounts: Effect.Effect<Readonly<Record<EvictionClass, number>>, RepositoryError>
+  /** Deletes the rows of a class last seen (torrents: fetched) before `before` (ms), in short transactions. */
+  readonly expire: (what: EvictionClass, before: number) => Effect.Effect<number, RepositoryError>
+  /** Deletes up to `rows` of the oldest rows of a class (one transaction); returns how many went. */
+  readonly evict: (what: EvictionClass, rows: number) => Effect.Effect<number, RepositoryError>
+  /** Gives freed space back to the file system where the backend can (SQLite incremental vacuum, WAL truncation). */
+  readonly reclaim: (budget: number | undefined) => Effect.Effect<void, RepositoryError>
   /** Crawl sessions, newest first. */
   readonly sessions: (limit: number) => Effect.Effect<ReadonlyArray<CrawlSessionInfo>, RepositoryError>
 }>() {}

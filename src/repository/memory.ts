@@ -5,6 +5,7 @@ import { type BlockEntry, type BlockRecord, nameMatcher, parseBlockEntry } from 
 import type {
   CrawlSessionInfo,
   DiscoverySource,
+  EvictionClass,
   ExportItem,
   InfohashRecord,
   NodeRecord,
@@ -59,6 +60,37 @@ const make = Effect.sync(() => {
   const forget = (key: string) => {
     const gone = { torrent: torrents.delete(key), infohash: infohashes.delete(key) }
     return gone
+  }
+  /** Deletes up to `limit` of the oldest rows of a class seen before `before`. */
+  const removeOldest = (what: EvictionClass, limit: number, before: number): number => {
+    const pick = <A>(items: Array<A>, at: (a: A) => number) =>
+      items.filter((a) => at(a) < before).sort((a, b) => at(a) - at(b)).slice(0, limit)
+    switch (what) {
+      case "peers": {
+        const all = [...infohashes.values()].flatMap((r) => [...r.peers].map(([k, p]) => ({ r, k, at: p.lastSeen })))
+        const gone = pick(all, (x) => x.at)
+        for (const g of gone) g.r.peers.delete(g.k)
+        return gone.length
+      }
+      case "nodes": {
+        const gone = pick([...nodes.entries()], ([, n]) => n.lastSeen)
+        for (const [k] of gone) nodes.delete(k)
+        return gone.length
+      }
+      case "infohashes": {
+        const gone = pick(
+          [...infohashes.entries()].filter(([, r]) => r.record.status !== "fetched"),
+          ([, r]) => r.record.lastSeen
+        )
+        for (const [k] of gone) infohashes.delete(k)
+        return gone.length
+      }
+      case "torrents": {
+        const gone = pick([...torrents.entries()], ([, t]) => t.fetchedAt)
+        for (const [k] of gone) forget(k)
+        return gone.length
+      }
+    }
   }
   const visible = (key: string, name: string | undefined) =>
     !blockedHash(key) && (name === undefined || blockedName(name) === undefined)
@@ -351,6 +383,17 @@ const make = Effect.sync(() => {
         return gone.length
       }),
     blocklist: Effect.sync(() => [...blocked]),
+    // Nothing on disk: the size is 0 and there is nothing to reclaim; retention and eviction work as in SQL.
+    size: Effect.succeed({ bytes: 0, used: 0 }),
+    rowCounts: Effect.sync(() => ({
+      peers: [...infohashes.values()].reduce((n, r) => n + r.peers.size, 0),
+      infohashes: [...infohashes.values()].filter((r) => r.record.status !== "fetched").length,
+      nodes: nodes.size,
+      torrents: torrents.size
+    })),
+    expire: (what, before) => Effect.sync(() => removeOldest(what, Infinity, before)),
+    evict: (what, rows) => Effect.sync(() => removeOldest(what, Math.max(1, Math.floor(rows)), Infinity)),
+    reclaim: () => Effect.void,
     closeInterruptedSessions: Effect.succeed([]),
     sessions: (limit) => Effect.sync(() => [...sessionList].reverse().slice(0, limit))
   })

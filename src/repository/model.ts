@@ -167,3 +167,13 @@ export const nodeKey = (n: { readonly id: Uint8Array; readonly host: string; rea
   `${Buffer.from(n.id).toString("hex")}|${n.host}|${n.port}`
 
 export type { InfoHash, NodeId }
+
+/** What eviction may delete, in the documented order (docs/scaling.md): torrents only when asked. */
+export type EvictionClass = "peers" | "infohashes" | "nodes" | "torrents"
+export const EVICTION_ORDER: ReadonlyArray<EvictionClass> = ["peers", "infohashes", "nodes", "torrents"]
+
+/** The database's size: on disk (SQLite: file + WAL) and in live pages (what eviction reduces). */
+export interface DatabaseSize {
+  readonly bytes: number
+  readonly used: number
+}

@@ -20,6 +20,7 @@ import type {
 import { DISCOVERY_SOURCES } from "./model.js"
 import { Repository, RepositoryError, TorrentNotFound } from "./Repository.js"
 import { makeSqlBlocklist } from "./sqlBlocklist.js"
+import { makeSqlStorage } from "./sqlStorage.js"
 import { chunkRows, fts5Query, MAX_QUERY_WORDS, searchWords, tsQuery } from "./sqlText.js"
 
 // One SQL implementation of the Repository for SQLite and PostgreSQL; the dialects differ only in placeholders,
@@ -64,6 +65,14 @@ export const makeSqlRepository = (dialect: Dialect) =>
       maxParams,
       indexedPaths: (paths) => paths.join("\n").slice(0, MAX_INDEXED_PATHS)
     })
+    const storage = makeSqlStorage({
+      dialect,
+      query,
+      placeholders,
+      maxParams,
+      indexedPaths: (paths) => paths.join("\n").slice(0, MAX_INDEXED_PATHS),
+      transaction
+    }, bl)
     /**
      * Runs `write` on the items the blocklist lets through, deciding inside the write's transaction (so an
      * infohash blocked by a torrent saved just before is not written back by a batch that was already waiting).
@@ -758,6 +767,11 @@ export const makeSqlRepository = (dialect: Dialect) =>
       unblock: (text) =>
         Effect.tap(transaction("unblock", bl.unblock(text)), () => Effect.mapError(bl.current(true), fail("unblock"))),
       blocklist: Effect.mapError(bl.list, fail("blocklist")),
+      size: Effect.mapError(storage.size, fail("size")),
+      rowCounts: Effect.mapError(storage.rows, fail("rowCounts")),
+      expire: (what, before) => Effect.mapError(storage.expire(what, before), fail(`expire ${what}`)),
+      evict: (what, rows) => Effect.mapError(storage.evict(what, rows), fail(`evict ${what}`)),
+      reclaim: (budget) => Effect.mapError(storage.reclaim(budget), fail("reclaim")),
       sessions
     })
   })

@@ -1,4 +1,18 @@
-import { Cause, Chunk, type Context, Deferred, Duration, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
+import {
+  Cause,
+  Chunk,
+  type Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Option,
+  Queue,
+  Scope,
+  Stream
+} from "effect"
+import type { StorageSettings } from "../config/StorageConfig.js"
 import { type Candidate, Crawler, type CrawlerStats } from "../crawler/Crawler.js"
 import { makeSeenSet } from "../crawler/seen.js"
 import { toHex } from "../krpc/ids.js"
@@ -7,6 +21,7 @@ import { HEARTBEAT_MILLIS } from "../repository/liveness.js"
 import { Repository, RepositoryError, writeBatched } from "../repository/Repository.js"
 import { type Funnel, makeFunnel } from "./funnel.js"
 import * as FunnelMetrics from "./funnelMetrics.js"
+import { type DatabaseState, housekeep, makeDatabaseState, torrentBytes } from "./housekeeping.js"
 
 // A crawl session: the pipeline crawler → repository (→ metadata fetcher, issue 6) and its shutdown order.
 //
@@ -43,6 +58,8 @@ export interface SessionSummary {
   readonly stats: CrawlerStats
   readonly written: Readonly<Written>
   readonly funnel: Funnel
+  /** Size, budget, and rows deleted by retention and the budget (with `storage`). */
+  readonly database: Readonly<DatabaseState>
 }
 
 export interface SessionOptions {
@@ -55,7 +72,8 @@ export interface SessionOptions {
     stats: CrawlerStats,
     written: Readonly<Written>,
     elapsedSeconds: number,
-    funnel: Funnel
+    funnel: Funnel,
+    database: Readonly<DatabaseState>
   ) => Effect.Effect<void>
   /** Fetch metadata for the crawler's candidates (needs `MetadataFetcher`). */
   readonly fetcher: Option.Option<Context.Tag.Service<MetadataFetcher>>
@@ -66,6 +84,8 @@ export interface SessionOptions {
    * `ttlMillis` (and at least `attempts` attempts failed); fetched ones never are.
    */
   readonly giveUp?: { readonly attempts: number; readonly ttlMillis: number }
+  /** Retention and the disk budget, applied every `housekeepingMillis` while the crawl runs. */
+  readonly storage?: StorageSettings
 }
 
 export const runCrawlSession = (options: SessionOptions) =>
@@ -88,6 +108,9 @@ export const runCrawlSession = (options: SessionOptions) =>
     // fiber must not take them down with it (forked children die with an interrupted parent).
     const writers = yield* Scope.make()
     const written: Written = { discoveries: 0, nodes: 0, torrents: 0, failures: 0 }
+    const database = makeDatabaseState(options.storage?.maxDbSize)
+    /** Signalled after each committed batch (wakes the budget check). */
+    const wrote = yield* Queue.dropping<void>(1)
     /** Records each writer took from its stream (written, in a batch being written, or waiting for one). */
     const taken = { discoveries: 0, nodes: 0, outcomes: 0 }
     const counted = <A, E, R>(stream: Stream.Stream<A, E, R>, key: keyof typeof taken) =>
@@ -97,7 +120,12 @@ export const runCrawlSession = (options: SessionOptions) =>
       })
     const counting =
       <A>(write: (batch: ReadonlyArray<A>) => Effect.Effect<void, RepositoryError>, key: keyof Written) =>
-      (batch: ReadonlyArray<A>) => Effect.tap(write(batch), () => Effect.sync(() => (written[key] += batch.length)))
+      (batch: ReadonlyArray<A>) =>
+        Effect.tap(write(batch), () =>
+          Effect.sync(() => {
+            written[key] += batch.length
+            wrote.unsafeOffer(undefined)
+          }))
     /** Ends the fetcher's outcome stream early (its last outcomes are still written). */
     const abandonAttempts = yield* Deferred.make<void>()
     /** Waits for a writer to end (no time limit); if it failed, says what was not written and why. */
@@ -160,14 +188,22 @@ export const runCrawlSession = (options: SessionOptions) =>
             crawler.candidates.pipe(
               Stream.mapChunksEffect(notSettled),
               Stream.map((c) => ({ infoHash: c.infoHash, peers: c.peers, weight: c.weight }))
-            )
-          ).pipe(Stream.interruptWhen(Deferred.await(abandonAttempts)), (s) => counted(s, "outcomes")),
+            ),
+            // Attempts still running at stop are abandoned; every outcome delivered before is still pulled.
+            { abandon: abandonAttempts }
+          ).pipe((s) => counted(s, "outcomes")),
           (outcomes: ReadonlyArray<FetchOutcome>) =>
             Effect.gen(function*() {
               const torrents = outcomes.flatMap((o) => o._tag === "Fetched" ? [o.torrent] : [])
               const failures = outcomes.flatMap((o) => o._tag === "Failed" ? [o.failure] : [])
               // Known peers failed: the crawler looks for more (a dead or hostile announcer hides nothing).
               for (const f of failures) yield* crawler.fetchFailed(f.infoHash)
+              // Large torrents arrive in bursts: with a disk budget, room is made before they are written.
+              if (torrents.length > 0 && options.storage?.maxDbSize !== undefined) {
+                yield* housekeep(repo, options.storage, database, Date.now(), false, torrentBytes(torrents)).pipe(
+                  Effect.catchAll((e) => Effect.logWarning("making room for torrents failed", e))
+                )
+              }
               if (torrents.length > 0) yield* counting(repo.saveTorrents, "torrents")(torrents)
               if (failures.length > 0) yield* counting(repo.recordFailures, "failures")(failures)
             }),
@@ -175,6 +211,32 @@ export const runCrawlSession = (options: SessionOptions) =>
         ).pipe(Effect.forkIn(writers), Effect.map(Option.some))
     })
     const elapsed = () => (Date.now() - started) / 1000
+    // Retention and the budget every `housekeepingMillis`; the budget alone also after writes (at most every
+    // 250 ms), so a burst of writes overshoots it by little.
+    const housekeeping = yield* Option.match(Option.fromNullable(options.storage), {
+      onNone: () => Effect.void,
+      onSome: (storage) =>
+        Effect.gen(function*() {
+          let full = 0
+          for (;;) {
+            const now = Date.now()
+            const retention = now - full >= storage.housekeepingMillis
+            if (retention) full = now
+            yield* housekeep(repo, storage, database, now, retention).pipe(
+              Effect.catchAll((e) => Effect.logWarning("housekeeping (retention, disk budget) failed", e))
+            )
+            yield* Effect.sleep(250)
+            if (storage.maxDbSize === undefined) {
+              yield* Effect.sleep(Math.max(0, full + storage.housekeepingMillis - Date.now()))
+            } else {
+              yield* Effect.raceFirst(
+                Queue.take(wrote),
+                Effect.sleep(Math.max(0, full + storage.housekeepingMillis - Date.now()))
+              )
+            }
+          }
+        })
+    }).pipe(Effect.fork)
     const funnelOf = (stats: CrawlerStats) =>
       Option.match(options.fetcher, {
         onNone: () => Effect.succeed(makeFunnel(stats, undefined)),
@@ -192,12 +254,13 @@ export const runCrawlSession = (options: SessionOptions) =>
         const stats = yield* crawler.stats
         const funnel = yield* funnelOf(stats)
         FunnelMetrics.update(funnel)
-        yield* options.onProgress(stats, written, elapsed(), funnel)
+        yield* options.onProgress(stats, written, elapsed(), funnel, database)
       }
     }).pipe(Effect.fork)
 
     const finish = Effect.gen(function*() {
       yield* Fiber.interrupt(progress)
+      yield* Fiber.interrupt(housekeeping)
       // The funnel as the crawl left it (stopping ends the fetcher's queue).
       const funnel = yield* funnelOf(yield* crawler.stats)
       yield* crawler.stop(STOP_GRACE_MILLIS)
@@ -239,8 +302,21 @@ export const runCrawlSession = (options: SessionOptions) =>
       )
       const stats = yield* crawler.stats
       FunnelMetrics.update(funnel)
-      const summary: SessionSummary = { sessionId, seconds: elapsed(), stats, written: { ...written }, funnel }
-      yield* repo.endSession(sessionId, { ...stats, written: summary.written, seconds: summary.seconds, funnel }).pipe(
+      const summary: SessionSummary = {
+        sessionId,
+        seconds: elapsed(),
+        stats,
+        written: { ...written },
+        funnel,
+        database: { ...database }
+      }
+      yield* repo.endSession(sessionId, {
+        ...stats,
+        written: summary.written,
+        seconds: summary.seconds,
+        funnel,
+        database: summary.database
+      }).pipe(
         Effect.catchAll((e) => Effect.logWarning("could not close the session record", e))
       )
       yield* options.onSummary(summary)
