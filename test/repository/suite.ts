@@ -394,4 +394,41 @@ export const repositoryContract = <R>(
       assert.strictEqual(yield* repo.unblock("name:nothing-like-this"), 0)
     })
   )
+
+  test(
+    "retention and eviction delete the oldest rows of each class; fetched torrents only when asked",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const old = randomInfoHash()
+      const fresh = randomInfoHash()
+      const t = makeTorrent("kept torrent", [{ path: "k.bin", length: 1 }], { fetchedAt: T0 })
+      yield* repo.recordDiscoveries([
+        { infoHash: old, source: "announce", at: T0, peer: { host: "127.0.0.1", port: 1 } },
+        { infoHash: fresh, source: "announce", at: T0 + 100, peer: { host: "127.0.0.2", port: 2 } },
+        { infoHash: fresh, source: "announce", at: T0 + 10, peer: { host: "127.0.0.3", port: 3 } }
+      ])
+      yield* repo.saveTorrents([t])
+      yield* repo.upsertNodes([
+        { id: old as Uint8Array as NodeId, host: "127.0.0.1", port: 1, seenAt: T0 },
+        { id: fresh as Uint8Array as NodeId, host: "127.0.0.2", port: 2, seenAt: T0 + 100 }
+      ])
+      assert.deepStrictEqual(yield* repo.rowCounts, { peers: 3, infohashes: 2, nodes: 2, torrents: 1 })
+      // Peers last seen before T0 + 50: two of the three.
+      assert.strictEqual(yield* repo.expire("peers", T0 + 50), 2)
+      // Unfetched infohashes last seen before T0 + 50: `old` (the fetched torrent's infohash is never one of them).
+      assert.strictEqual(yield* repo.expire("infohashes", T0 + 50), 1)
+      assert.isTrue(Option.isNone(yield* repo.getInfohash(old)))
+      assert.isTrue(Option.isSome(yield* repo.getInfohash(fresh)))
+      // The oldest node goes first.
+      assert.strictEqual(yield* repo.evict("nodes", 1), 1)
+      assert.deepStrictEqual((yield* repo.nodes(10)).map((n) => n.host), ["127.0.0.2"])
+      assert.strictEqual((yield* repo.search({})).total, 1, "torrents stay unless torrents are evicted")
+      assert.strictEqual(yield* repo.evict("torrents", 5), 1)
+      assert.strictEqual((yield* repo.search({})).total, 0)
+      assert.deepStrictEqual(yield* repo.rowCounts, { peers: 1, infohashes: 1, nodes: 1, torrents: 0 })
+      const size = yield* repo.size
+      assert.isAtLeast(size.bytes, size.used >= 0 ? 0 : 1)
+      yield* repo.reclaim(1_000_000)
+    })
+  )
 }
