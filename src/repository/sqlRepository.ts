@@ -56,6 +56,18 @@ export const makeSqlRepository = (dialect: Dialect) =>
     const transaction = <A, E>(operation: string, effect: Effect.Effect<A, E>) =>
       sql.withTransaction(effect).pipe(
         Effect.mapError((e) => e instanceof RepositoryError ? e : fail(operation)(e)),
+        // @effect/sql turns a failed COMMIT into a defect; on a full disk that is an ordinary failure. SQLite
+        // keeps the transaction open after a failed COMMIT: it is rolled back, so the connection stays usable.
+        Effect.catchSomeDefect((defect) =>
+          (defect as { _tag?: unknown } | null)?._tag === "SqlError"
+            ? Option.some(
+              Effect.zipRight(
+                dialect === "sqlite" ? Effect.ignore(query("ROLLBACK")) : Effect.void,
+                Effect.fail(fail(operation)(defect))
+              )
+            )
+            : Option.none()
+        ),
         Effect.uninterruptible
       )
     const bl = makeSqlBlocklist({

@@ -2,6 +2,7 @@ import {
   Cause,
   Chunk,
   type Context,
+  Data,
   Deferred,
   Duration,
   Effect,
@@ -43,6 +44,12 @@ const DRAIN_NOTICE_MILLIS = 5000
 export const BAN_TTL_MILLIS = 24 * 3600_000
 /** Infohashes remembered as already settled (fetched or given up) or as checked and not settled. */
 const SETTLED_CACHE = 200_000
+
+/** The crawl stopped early because the database could not be written (after a clean stop and its summary). */
+export class CrawlStopped extends Data.TaggedError("CrawlStopped")<{
+  readonly message: string
+  readonly cause: RepositoryError
+}> {}
 
 /** What has been committed so far (this is what progress reports, so nothing reported can be lost). */
 export interface Written {
@@ -128,6 +135,12 @@ export const runCrawlSession = (options: SessionOptions) =>
           }))
     /** Ends the fetcher's outcome stream early (its last outcomes are still written). */
     const abandonAttempts = yield* Deferred.make<void>()
+    /** A write failed (the disk is full, the database went away): the crawl stops, cleanly, and says so. */
+    const fatal = yield* Deferred.make<RepositoryError>()
+    const failed = <A, E>(writer: Effect.Effect<A, E>) =>
+      Effect.tapError(writer, (e) => e instanceof RepositoryError ? Deferred.succeed(fatal, e) : Effect.void)
+    /** What the writers could not write, for the one message of a crawl stopped by a failed write. */
+    const notWritten: Array<string> = []
     /** Waits for a writer to end (no time limit); if it failed, says what was not written and why. */
     const joinWriter = (f: Fiber.RuntimeFiber<number, unknown>, what: "discoveries" | "nodes" | "torrents") =>
       Fiber.join(f).pipe(
@@ -143,6 +156,10 @@ export const runCrawlSession = (options: SessionOptions) =>
             const why = Cause.isFailType(cause) && cause.error instanceof RepositoryError
               ? cause.error.message
               : Cause.pretty(cause)
+            if (yield* Deferred.isDone(fatal)) {
+              notWritten.push(`${unwritten + queued} ${label}`)
+              return
+            }
             yield* Effect.logError(
               `could not write ${unwritten + queued} ${label} (${unwritten} taken for writing, ${queued} still ` +
                 `queued): ${why}`
@@ -155,9 +172,11 @@ export const runCrawlSession = (options: SessionOptions) =>
       counting(repo.recordDiscoveries, "discoveries")
     )
       .pipe(
+        failed,
         Effect.forkIn(writers)
       )
     const nodeWriter = yield* writeBatched(counted(crawler.nodes, "nodes"), counting(repo.upsertNodes, "nodes")).pipe(
+      failed,
       Effect.forkIn(writers)
     )
     // Torrents stored (or given up) by this or an earlier session are never fetched again.
@@ -208,7 +227,7 @@ export const runCrawlSession = (options: SessionOptions) =>
               if (failures.length > 0) yield* counting(repo.recordFailures, "failures")(failures)
             }),
           { size: 100, within: Duration.millis(500) }
-        ).pipe(Effect.forkIn(writers), Effect.map(Option.some))
+        ).pipe(failed, Effect.forkIn(writers), Effect.map(Option.some))
     })
     const elapsed = () => (Date.now() - started) / 1000
     // Retention and the budget every `housekeepingMillis`; the budget alone also after writes (at most every
@@ -297,8 +316,10 @@ export const runCrawlSession = (options: SessionOptions) =>
       yield* Scope.close(writers, Exit.void)
       const bans = yield* crawler.bans
       const at = Date.now()
+      // After a failed write, these fail the same way: the one message below says why.
+      const quiet = yield* Deferred.isDone(fatal)
       yield* repo.recordBans(bans, { at, until: at + BAN_TTL_MILLIS, reason: "malformed replies" }).pipe(
-        Effect.catchAll((e) => Effect.logWarning("could not record banned hosts", e))
+        Effect.catchAll((e) => quiet ? Effect.void : Effect.logWarning("could not record banned hosts", e))
       )
       const stats = yield* crawler.stats
       FunnelMetrics.update(funnel)
@@ -317,16 +338,30 @@ export const runCrawlSession = (options: SessionOptions) =>
         funnel,
         database: summary.database
       }).pipe(
-        Effect.catchAll((e) => Effect.logWarning("could not close the session record", e))
+        Effect.catchAll((e) => quiet ? Effect.void : Effect.logWarning("could not close the session record", e))
       )
       yield* options.onSummary(summary)
       return summary
     }).pipe(Effect.uninterruptible)
 
-    // Run until the duration elapses or the fiber is interrupted (Ctrl-C); either way, finish gracefully.
+    // Run until the duration elapses, a write fails, or the fiber is interrupted (Ctrl-C); in every case, finish
+    // gracefully. A failed write then ends the session with one message: why, and what was not written.
     const wait = Option.match(options.duration, { onNone: () => Effect.never, onSome: (d) => Effect.sleep(d) })
-    return yield* wait.pipe(
+    const summary = yield* Effect.raceFirst(wait, Effect.asVoid(Deferred.await(fatal))).pipe(
       Effect.onInterrupt(() => Effect.asVoid(finish)),
       Effect.zipRight(finish)
     )
+    const error = yield* Deferred.poll(fatal)
+    if (Option.isSome(error)) {
+      const cause = yield* error.value
+      return yield* new CrawlStopped({
+        message: `crawl stopped: ${cause.message}` +
+          (notWritten.length > 0 ? `; not written: ${notWritten.join(", ")}` : "") +
+          (/disk is full|No space left|ENOSPC|SQLITE_FULL/i.test(cause.message)
+            ? " (free some space, or bound the database with --max-db-size)"
+            : ""),
+        cause
+      })
+    }
+    return summary
   })

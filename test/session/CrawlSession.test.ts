@@ -1,7 +1,7 @@
 // Issue 16 item 4: a graceful stop drains every queued discovery, node sighting and fetched torrent into the
 // repository however slow it is at that moment, or says exactly what it could not write and why.
 import { assert, describe, it } from "@effect/vitest"
-import { type Context, Duration, Effect, Layer, Logger, Option, Stream } from "effect"
+import { type Context, Duration, Effect, Either, Layer, Option, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { Crawler } from "../../src/crawler/Crawler.js"
 import { MemoryNetworkLive } from "../../src/dht/index.js"
@@ -10,7 +10,7 @@ import type { FetchOutcome } from "../../src/metadata/MetadataFetcher.js"
 import type { MetadataFetcher } from "../../src/metadata/MetadataFetcher.js"
 import { RepositoryMemory } from "../../src/repository/memory.js"
 import { Repository, RepositoryError } from "../../src/repository/Repository.js"
-import { runCrawlSession, type SessionSummary } from "../../src/session/CrawlSession.js"
+import { type CrawlStopped, runCrawlSession, type SessionSummary } from "../../src/session/CrawlSession.js"
 import { memoryCrawler } from "../support/crawlerNode.js"
 import { memoryNode, type TestNode } from "../support/dhtNodes.js"
 
@@ -156,40 +156,35 @@ describe("graceful stop with a slow repository", () => {
   )
 
   it.scopedLive(
-    "says how many records it could not write, and why, when the repository fails during the stop",
+    "a write that fails stops the crawl cleanly, with one message saying why and what was not written",
     () =>
       Effect.gen(function*() {
         const nodes = yield* swarm(80, 40)
         const { layer, slowed } = yield* slowRepository(1000)
-        const logs: Array<string> = []
-        const logger = Logger.make(({ message }) => {
-          logs.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
-        })
         let summary: SessionSummary | undefined
-        yield* Effect.gen(function*() {
+        const result = yield* Effect.gen(function*() {
           const { crawler } = yield* crawlerFor(nodes, false)
-          summary = yield* runCrawlSession({
-            duration: Option.some(Duration.seconds(4)),
+          return yield* runCrawlSession({
+            duration: Option.some(Duration.seconds(30)),
             settings: {},
             onProgress: (_s, _w, elapsed) =>
               Effect.sync(() => {
-                // Writes that end after 3.5 s fail: the last batches of the stop cannot be written.
-                if (elapsed >= 3 && slowed.failFrom === Infinity) slowed.failFrom = Date.now() + 500
+                // From 3 s on, every write fails (the disk went away).
+                if (elapsed >= 3 && slowed.failFrom === Infinity) slowed.failFrom = Date.now()
               }),
-            onSummary: () => Effect.void,
+            onSummary: (s) => Effect.sync(() => (summary = s)),
             fetcher: Option.none()
-          }).pipe(Effect.provideService(Crawler, crawler))
-        }).pipe(Effect.provide(layer), Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
-        const line = logs.find((l) => l.startsWith("could not write") && l.includes("discoveries"))
-        assert.isDefined(line, logs.join("\n"))
-        assert.match(
-          line!,
-          /could not write \d+ discoveries \(\d+ taken for writing, \d+ still queued\): .*the disk went away/
-        )
-        const [, n] = /could not write (\d+)/.exec(line!)!
-        assert.isAbove(Number(n), 0)
+          }).pipe(Effect.provideService(Crawler, crawler), Effect.either)
+        }).pipe(Effect.provide(layer))
+        assert.isTrue(Either.isLeft(result), "the crawl ends with an error")
+        const error = (result as Either.Left<CrawlStopped, unknown>).left
+        assert.strictEqual(error._tag, "CrawlStopped")
+        assert.match(error.message, /^crawl stopped: .*the disk went away; not written: \d+ discoveries/)
+        assert.isDefined(summary, "the summary was given before the error")
+        assert.isBelow(summary!.seconds, 30, "it stopped at the failure, not at --duration")
         // What was written plus what it says it could not write: every discovery the crawler counted.
-        assert.strictEqual(summary!.written.discoveries + Number(n), total(summary!.stats.discoveries))
+        const n = Number(/not written: (\d+) discoveries/.exec(error.message)![1])
+        assert.strictEqual(summary!.written.discoveries + n, total(summary!.stats.discoveries))
       }).pipe(Effect.provide(MemoryNetworkLive())),
     120_000
   )
