@@ -71,6 +71,9 @@ export const makeProgress = (options: {
         if (tty) {
           const text = [
             ...panel(s, written, elapsed, f),
+            ...(database?.unreachable === undefined
+              ? []
+              : [`  DATABASE UNREACHABLE: writes wait and are retried (${database.unreachable})`]),
             `  database    ${options.db === undefined ? "?" : redactDb(options.db)}${dbText()}`
           ]
           process.stdout.write(`${drawn > 0 ? `\x1b[${drawn}A` : ""}${text.map((l) => `\x1b[2K${l}`).join("\n")}\n`)
@@ -82,7 +85,11 @@ export const makeProgress = (options: {
         process.stdout.write(
           options.json
             ? `${JSON.stringify({ elapsed, ...s, written, funnel: f, database })}\n`
-            : `${line(s, written, elapsed, f)}${dbText()}\n`
+            : `${line(s, written, elapsed, f)}${dbText()}${
+              database?.unreachable === undefined
+                ? ""
+                : ` · DATABASE UNREACHABLE, writes wait and are retried: ${database.unreachable}`
+            }\n`
         )
       }),
     onSummary: (summary: SessionSummary) =>

@@ -40,6 +40,23 @@ export class RepositoryError extends Data.TaggedError("RepositoryError")<{
   }
 }
 
+/**
+ * True when the error says the database server cannot be reached right now (refused, reset, shutting down,
+ * restarting): worth retrying, unlike a full disk or a constraint.
+ */
+export const isUnreachable = (error: RepositoryError): boolean => {
+  let cause = error.cause as { message?: unknown; code?: unknown; cause?: unknown } | undefined
+  for (let i = 0; i < 8 && cause !== undefined && cause !== null; i++) {
+    const text = `${String(cause.code ?? "")} ${typeof cause.message === "string" ? cause.message : ""}`
+    if (UNREACHABLE.test(text)) return true
+    cause = cause.cause as typeof cause
+  }
+  return false
+}
+
+const UNREACHABLE =
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|CONNECTION_(CLOSED|ENDED|DESTROYED)|Connection terminated|connection error|not queryable|terminating connection|server closed the connection|the database system is (starting up|shutting down|in recovery mode)|\b57P0[123]\b|\b0800[0-6]\b/i
+
 /** No torrent with that infohash is stored. Crosses the API/CLI boundary, so it is a Schema class. */
 export class TorrentNotFound extends Schema.TaggedError<TorrentNotFound>()("TorrentNotFound", {
   infoHash: IdHex

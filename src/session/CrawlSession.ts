@@ -10,6 +10,7 @@ import {
   Fiber,
   Option,
   Queue,
+  Schedule,
   Scope,
   Stream
 } from "effect"
@@ -19,7 +20,7 @@ import { makeSeenSet } from "../crawler/seen.js"
 import { toHex } from "../krpc/ids.js"
 import type { FetchOutcome, MetadataFetcher } from "../metadata/MetadataFetcher.js"
 import { HEARTBEAT_MILLIS } from "../repository/liveness.js"
-import { Repository, RepositoryError, writeBatched } from "../repository/Repository.js"
+import { isUnreachable, Repository, RepositoryError, writeBatched } from "../repository/Repository.js"
 import { type Funnel, makeFunnel } from "./funnel.js"
 import * as FunnelMetrics from "./funnelMetrics.js"
 import { type DatabaseState, housekeep, makeDatabaseState, torrentBytes } from "./housekeeping.js"
@@ -36,6 +37,11 @@ import { type DatabaseState, housekeep, makeDatabaseState, torrentBytes } from "
 
 /** How long in-flight queries may settle on shutdown. */
 export const STOP_GRACE_MILLIS = 1500
+/** Retries of a write while the database is unreachable: 0.5 s, doubling, at most every 10 s, forever. */
+const RETRY_UNREACHABLE = Schedule.exponential("500 millis").pipe(
+  Schedule.union(Schedule.spaced("10 seconds"))
+)
+
 /** How long metadata attempts still running at stop may take before they are abandoned. */
 const ATTEMPTS_GRACE_MILLIS = 2000
 /** How often a slow final write says what it is still writing. */
@@ -128,11 +134,23 @@ export const runCrawlSession = (options: SessionOptions) =>
     const counting =
       <A>(write: (batch: ReadonlyArray<A>) => Effect.Effect<void, RepositoryError>, key: keyof Written) =>
       (batch: ReadonlyArray<A>) =>
-        Effect.tap(write(batch), () =>
-          Effect.sync(() => {
-            written[key] += batch.length
-            wrote.unsafeOffer(undefined)
-          }))
+        write(batch).pipe(
+          // The database server is unreachable (restarting, network): the batch waits and is retried with
+          // backoff, for as long as it takes; meanwhile the bounded queues fill and hold the crawler back.
+          Effect.tapError((e) =>
+            Effect.sync(() => {
+              if (isUnreachable(e)) database.unreachable = e.message
+            })
+          ),
+          Effect.retry({ schedule: RETRY_UNREACHABLE, while: isUnreachable }),
+          Effect.tap(() =>
+            Effect.sync(() => {
+              database.unreachable = undefined
+              written[key] += batch.length
+              wrote.unsafeOffer(undefined)
+            })
+          )
+        )
     /** Ends the fetcher's outcome stream early (its last outcomes are still written). */
     const abandonAttempts = yield* Deferred.make<void>()
     /** A write failed (the disk is full, the database went away): the crawl stops, cleanly, and says so. */
@@ -291,7 +309,7 @@ export const runCrawlSession = (options: SessionOptions) =>
           const q = (yield* crawler.stats).queueDepths
           yield* Effect.logInfo(
             `stopping: still writing ${q.discoveries} queued discoveries and ${q.nodes} node sightings ` +
-              `(the database is slow)`
+              `(the database ${database.unreachable === undefined ? "is slow" : "is unreachable: retrying"})`
           )
         }
       }).pipe(Effect.interruptible, Effect.fork)

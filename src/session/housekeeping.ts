@@ -31,6 +31,8 @@ export interface DatabaseState {
   readonly evicted: Record<EvictionClass, number>
   /** Set when the budget cannot be met with what may be evicted (fetched torrents fill it). */
   overBudget: boolean
+  /** Set while writes fail because the database server cannot be reached (they are retried). */
+  unreachable: string | undefined
 }
 
 export const makeDatabaseState = (budget: number | undefined): DatabaseState => ({
@@ -39,7 +41,8 @@ export const makeDatabaseState = (budget: number | undefined): DatabaseState => 
   budget,
   expired: { peers: 0, infohashes: 0, nodes: 0, torrents: 0 },
   evicted: { peers: 0, infohashes: 0, nodes: 0, torrents: 0 },
-  overBudget: false
+  overBudget: false,
+  unreachable: undefined
 })
 
 const KEEP: Record<EvictionClass, keyof StorageSettings> = {

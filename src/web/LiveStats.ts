@@ -68,7 +68,9 @@ export const LiveSnapshot = Schema.Struct({
     budget: Schema.NullOr(Schema.Number),
     expired: Schema.Record({ key: Schema.String, value: Schema.Number }),
     evicted: Schema.Record({ key: Schema.String, value: Schema.Number }),
-    overBudget: Schema.Boolean
+    overBudget: Schema.Boolean,
+    /** Why writes are failing and being retried (the database server cannot be reached), if they are. */
+    unreachable: Schema.optional(Schema.NullOr(Schema.String))
   })),
   /** What has been committed to the database. */
   written: Schema.Struct({
@@ -120,7 +122,8 @@ export const snapshotOf = (
       budget: database.budget ?? null,
       expired: { ...database.expired },
       evicted: { ...database.evicted },
-      overBudget: database.overBudget
+      overBudget: database.overBudget,
+      unreachable: database.unreachable ?? null
     }
   }),
   written: { ...written }

@@ -299,6 +299,7 @@ const renderCounters = () => {
     ["torrents", "torrents", count(num(s.written?.torrents))],
     ["failures", "failed fetches", count(num(s.written?.failures))],
     ...(s.database === undefined ? [] : [
+      ...(s.database.unreachable ? [["unreachable", "DATABASE UNREACHABLE", "writes wait and are retried"]] : []),
       [
         "database",
         "database size",
