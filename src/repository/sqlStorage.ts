@@ -120,18 +120,23 @@ export const makeSqlStorage = (
    */
   const reclaim = (budget: number | undefined): Effect.Effect<void, SqlError> =>
     dialect === "pg" ? Effect.void : Effect.gen(function*() {
+      let walPages = 1000
       if (budget !== undefined) {
         const [pageSize] = yield* query("PRAGMA page_size")
-        const pages = Math.min(1000, Math.max(16, Math.floor(budget / 40 / num(pageSize!.page_size))))
-        yield* query(`PRAGMA wal_autocheckpoint = ${pages}`)
+        walPages = Math.min(1000, Math.max(16, Math.floor(budget / 40 / num(pageSize!.page_size))))
+        yield* query(`PRAGMA wal_autocheckpoint = ${walPages}`)
         yield* query(`PRAGMA journal_size_limit = ${Math.floor(budget / 40)}`)
       }
       // Through a prepared statement (better-sqlite3's run()), each execution frees one page: run it once per free
-      // page (at most 25,000 pages, ~100 MB, per pass; a no-op unless auto_vacuum is INCREMENTAL).
+      // page (at most 25,000 pages, ~100 MB, per pass; a no-op unless auto_vacuum is INCREMENTAL). Moving pages
+      // writes them through the WAL, so it is truncated after every WAL's worth.
       const [free] = yield* query("PRAGMA freelist_count")
       const [mode] = yield* query("PRAGMA auto_vacuum")
       if (num(mode!.auto_vacuum) === 2) {
-        for (let i = Math.min(25_000, num(free!.freelist_count)); i > 0; i--) yield* query("PRAGMA incremental_vacuum")
+        for (let i = Math.min(25_000, num(free!.freelist_count)); i > 0; i--) {
+          yield* query("PRAGMA incremental_vacuum")
+          if (i % walPages === 0) yield* query("PRAGMA wal_checkpoint(TRUNCATE)")
+        }
       }
       // The WAL grows to hold a checkpoint's worth of pages and then stays that size: truncate it after a pass.
       yield* query("PRAGMA wal_checkpoint(TRUNCATE)")

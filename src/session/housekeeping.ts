@@ -15,7 +15,7 @@ export const HIGH_WATER = 0.95
 export const LOW_WATER = 0.85
 /** Fewest and most rows evicted per step (one transaction; each step's changed pages pass through the WAL,
  * which is truncated after it). */
-const MIN_STEP = 500
+const MIN_STEP = 20
 const MAX_STEP = 2000
 
 type Repo = Repository["Type"]
