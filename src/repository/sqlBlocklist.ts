@@ -47,9 +47,17 @@ export const makeSqlBlocklist = (c: SqlContext) => {
     Effect.gen(function*() {
       const now = Date.now()
       if (!force && now - cache.checkedAt < REFRESH_MILLIS) return cache
-      const [sig] = yield* query("SELECT count(*) AS n, max(id) AS m FROM blocklist")
+      // A database from before the blocklist, opened read-only (serve, search), has no such table: empty list.
+      const [sig] = yield* query("SELECT count(*) AS n, max(id) AS m FROM blocklist").pipe(
+        Effect.catchIf(
+          (e) => /no such table|does not exist/i.test(String((e.cause as { message?: unknown })?.message ?? e.message)),
+          () => Effect.succeed([{ n: 0, m: null }] as ReadonlyArray<Row>)
+        )
+      )
       const signature = `${num(sig!.n)}|${String(sig!.m)}`
-      if (signature !== cache.signature) {
+      if (signature !== cache.signature && num(sig!.n) === 0) {
+        cache = { checkedAt: now, signature, size: 0, hashes: new Set(), name: () => undefined }
+      } else if (signature !== cache.signature) {
         const rows = yield* query("SELECT kind, value FROM blocklist")
         cache = {
           checkedAt: now,
@@ -200,6 +208,10 @@ export const makeSqlBlocklist = (c: SqlContext) => {
     })
 
   const list = query("SELECT id, kind, value, added_at, reason, via FROM blocklist ORDER BY id").pipe(
+    Effect.catchIf(
+      (e) => /no such table|does not exist/i.test(String((e.cause as { message?: unknown })?.message ?? e.message)),
+      () => Effect.succeed([] as ReadonlyArray<Row>)
+    ),
     Effect.map((rows) =>
       rows.map((r): BlockRecord => ({
         id: num(r.id),

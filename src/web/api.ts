@@ -152,6 +152,17 @@ export const SessionInfo = Schema.Struct({
   totals: Schema.Unknown
 })
 
+export const BlocklistEntry = Schema.Struct({
+  id: Schema.Number,
+  /** "infohash" or "name" (a case-insensitive glob over torrent names). */
+  kind: Schema.Literal("infohash", "name"),
+  value: Schema.String,
+  added_at: Schema.String,
+  reason: Schema.NullOr(Schema.String),
+  /** For an infohash blocked because its torrent's name matched a pattern: that pattern. */
+  via: Schema.NullOr(Schema.String)
+})
+
 export const AboutResponse = Schema.Struct({
   version: Schema.String,
   /** Settings of the crawl in force (null when only serving a database). */
@@ -179,6 +190,7 @@ export class CrawlApiGroup extends HttpApiGroup.make("crawl")
       .addSuccess(Schema.Array(SessionInfo))
   )
   .add(HttpApiEndpoint.get("about", "/about").addSuccess(AboutResponse))
+  .add(HttpApiEndpoint.get("blocklist", "/blocklist").addSuccess(Schema.Array(BlocklistEntry)))
   .addError(ServerError)
   .annotate(OpenApi.Description, "The crawl: statistics, nodes, sessions and settings")
 {}

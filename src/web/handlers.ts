@@ -86,6 +86,20 @@ const CrawlHandlers = HttpApiBuilder.group(BitscrapeApi, "crawl", (handlers) =>
             }))
           )
         ))
+      .handle("blocklist", () =>
+        repo.blocklist.pipe(
+          Effect.mapError(serverError),
+          Effect.map((list) =>
+            list.map((b) => ({
+              id: b.id,
+              kind: b.kind,
+              value: b.value,
+              added_at: isoTime(b.addedAt),
+              reason: b.reason ?? null,
+              via: b.via ?? null
+            }))
+          )
+        ))
       .handle("about", () =>
         Effect.map(live.settings, (crawl) => ({
           version: info.version,
