@@ -168,8 +168,9 @@ export const nodeKey = (n: { readonly id: Uint8Array; readonly host: string; rea
 
 export type { InfoHash, NodeId }
 
-/** What eviction may delete, in the documented order (docs/scaling.md): torrents only when asked. */
+/** What eviction may delete (docs/scaling.md): torrents only when asked. */
 export type EvictionClass = "peers" | "infohashes" | "nodes" | "torrents"
+/** The order in which the disk budget evicts: peer sightings, never-fetched infohashes, nodes, then torrents. */
 export const EVICTION_ORDER: ReadonlyArray<EvictionClass> = ["peers", "infohashes", "nodes", "torrents"]
 
 /** The database's size: on disk (SQLite: file + WAL) and in live pages (what eviction reduces). */
