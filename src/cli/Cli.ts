@@ -1,6 +1,7 @@
 import { Command, HelpDoc, Span } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { analyzeCommand } from "./analyze.js"
+import { block } from "./block.js"
 import { crawl } from "./crawl.js"
 import { demo } from "./demo.js"
 import { scrapeCommand } from "./dhtProbe.js"
@@ -44,7 +45,8 @@ export const command = root.pipe(
     analyzeCommand,
     scrapeCommand,
     saved,
-    importCommand
+    importCommand,
+    block
   ])
 )
 

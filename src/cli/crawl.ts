@@ -1,19 +1,22 @@
 import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
-import { Config, Duration, Effect, Layer, Option } from "effect"
+import { Config, Duration, Effect, Either, Layer, Option } from "effect"
 import { CrawlerConfig, crawlerConfigFromEnv, type CrawlerSettings } from "../config/CrawlerConfig.js"
 import { DhtConfig, dhtConfigFromEnv, type DhtSettings } from "../config/DhtConfig.js"
 import { FetcherConfig, fetcherConfigFromEnv, type FetcherSettings } from "../config/FetcherConfig.js"
+import { formatAge, parseAge, storageConfigFromEnv, type StorageSettings } from "../config/StorageConfig.js"
 import { parseCidrList } from "../crawler/addressFilter.js"
 import { CrawlerFromIdentities } from "../crawler/Crawler.js"
 import { IdentitiesLive } from "../crawler/identities.js"
 import { parseAreaList } from "../crawler/targets.js"
 import { formatHostPort } from "../krpc/address.js"
 import { MetadataFetcher, MetadataFetcherLive } from "../metadata/MetadataFetcher.js"
-import { RepositoryLive } from "../repository/layers.js"
+import { isPostgresUrl, RepositoryLive } from "../repository/layers.js"
 import { Repository } from "../repository/Repository.js"
 import { runCrawlSession, type SessionSummary } from "../session/CrawlSession.js"
 import { LiveStats, makeLiveStats, snapshotOf } from "../web/LiveStats.js"
+import { addToBlocklist, readBlocklistFile } from "./block.js"
 import { bootstrapFlag, integerFlag, ipFlag, portFlag, positiveFlag } from "./flags.js"
+import { parseSize } from "./format.js"
 import { makeProgress } from "./progress.js"
 import { dbOption, jsonOption, redactDb, resolveDb } from "./repositoryOptions.js"
 import { announceDashboard, resolveWebSettings, uiHostOption, uiPortOption, webServerLayer } from "./webOptions.js"
@@ -35,6 +38,22 @@ const listOption = <A>(
         ? Effect.succeed(r.value)
         : Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--${name}: "${r.bad}" is not ${form}`)))
     }),
+    Options.optional
+  )
+
+const ageFlag = (name: string, description: string, fallback: string) =>
+  Options.text(name).pipe(
+    Options.withDescription(
+      `${description} (e.g. 7d, 12h, forever; env BITSCRAPE_${
+        name.replace(/-/g, "_").toUpperCase()
+      }; default ${fallback})`
+    ),
+    Options.mapEffect((text) =>
+      Either.match(parseAge(text), {
+        onLeft: (error) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--${name}: ${error}`))),
+        onRight: Effect.succeed
+      })
+    ),
     Options.optional
   )
 
@@ -101,7 +120,37 @@ export const crawlFlags = {
     Options.withDescription("stop after this many seconds (env BITSCRAPE_DURATION; default: until Ctrl-C)"),
     Options.optional
   ),
-  json: jsonOption
+  json: jsonOption,
+  maxDbSize: Options.text("max-db-size").pipe(
+    Options.withDescription(
+      "database size to stay within, e.g. 20GB: the oldest peer sightings, unfetched infohashes and nodes are " +
+        "evicted first (env BITSCRAPE_MAX_DB_SIZE; default: no budget)"
+    ),
+    Options.mapEffect((text) => {
+      const n = parseSize(text)
+      return n === undefined || n <= 0
+        ? Effect.fail(
+          ValidationError.invalidValue(HelpDoc.p(`--max-db-size: "${text}" is not a size such as 500MB or 20GB`))
+        )
+        : Effect.succeed(n)
+    }),
+    Options.optional
+  ),
+  keepPeers: ageFlag("keep-peers", "peer sightings not seen for this long are deleted", "7d"),
+  keepInfohashes: ageFlag("keep-infohashes", "infohashes never fetched and not seen for this long are deleted", "30d"),
+  keepNodes: ageFlag("keep-nodes", "nodes not seen for this long are deleted", "14d"),
+  keepTorrents: ageFlag(
+    "keep-torrents",
+    "fetched torrents older than this are deleted, and may be evicted for the budget",
+    "forever"
+  ),
+  blocklist: Options.text("blocklist").pipe(
+    Options.withDescription(
+      "a file of entries to block (one per line: an infohash, a magnet link or name:GLOB, then optionally # why), " +
+        "added to the database's blocklist at start (env BITSCRAPE_BLOCKLIST; see bitscrape block)"
+    ),
+    Options.optional
+  )
 }
 
 type CrawlFlags = Command.Command.ParseConfig<typeof crawlFlags>
@@ -150,7 +199,28 @@ export const resolveSettings = (flags: CrawlFlags) =>
       )
     )
     const duration = Option.orElse(flags.duration, () => durationEnv)
-    return { dht, crawler, fetcher, web, db, progressInterval, duration }
+    const blocklistFile = Option.isSome(flags.blocklist)
+      ? flags.blocklist
+      : yield* Config.option(Config.string("blocklist"))
+    const blocklist = Option.isSome(blocklistFile)
+      ? { path: blocklistFile.value, entries: yield* readBlocklistFile(blocklistFile.value) }
+      : undefined
+    const storageEnv = yield* storageConfigFromEnv(parseSize)
+    const storage: StorageSettings = {
+      ...storageEnv,
+      maxDbSize: Option.getOrElse(flags.maxDbSize, () => storageEnv.maxDbSize),
+      keepPeers: Option.getOrElse(flags.keepPeers, () => storageEnv.keepPeers),
+      keepInfohashes: Option.getOrElse(flags.keepInfohashes, () => storageEnv.keepInfohashes),
+      keepNodes: Option.getOrElse(flags.keepNodes, () => storageEnv.keepNodes),
+      keepTorrents: Option.getOrElse(flags.keepTorrents, () => storageEnv.keepTorrents)
+    }
+    if (storage.maxDbSize !== undefined && isPostgresUrl(db)) {
+      return yield* Effect.fail(ValidationError.invalidValue(HelpDoc.p(
+        "--max-db-size works with SQLite only for now (PostgreSQL frees space only with VACUUM FULL); " +
+          "use the --keep-… retention settings to bound a PostgreSQL database"
+      )))
+    }
+    return { dht, crawler, fetcher, web, db, progressInterval, duration, blocklist, storage }
   })
 
 const describeSettings = (s: Effect.Effect.Success<ReturnType<typeof resolveSettings>>) => ({
@@ -169,6 +239,13 @@ const describeSettings = (s: Effect.Effect.Success<ReturnType<typeof resolveSett
   deny: s.crawler.deny.map((c) => c.text),
   target: s.crawler.targets.map((t) => t.text),
   db: redactDb(s.db),
+  maxDbSize: s.storage.maxDbSize ?? null,
+  keep: {
+    peers: formatAge(s.storage.keepPeers),
+    infohashes: formatAge(s.storage.keepInfohashes),
+    nodes: formatAge(s.storage.keepNodes),
+    torrents: formatAge(s.storage.keepTorrents)
+  },
   ui: s.web.enabled ? { host: s.web.host, port: s.web.port, token: Option.isSome(s.web.token) } : false
 })
 
@@ -184,7 +261,12 @@ export const runCrawl = (
   }
 ) =>
   Effect.gen(function*() {
-    const progress = makeProgress({ json: options.json, intervalSeconds: settings.progressInterval, db: settings.db })
+    const progress = makeProgress({
+      json: options.json,
+      intervalSeconds: settings.progressInterval,
+      db: settings.db,
+      budget: settings.storage.maxDbSize
+    })
     const repository = RepositoryLive(settings.db)
     // Nodes saved by earlier sessions are probed beside the bootstrap list (subject to the same address
     // filter), and hosts banned by earlier sessions stay banned until their ban expires.
@@ -224,6 +306,13 @@ export const runCrawl = (
       )
       : Option.none()
     return yield* Effect.gen(function*() {
+      if (settings.blocklist !== undefined) {
+        const r = yield* addToBlocklist(settings.blocklist.entries)
+        yield* Effect.logInfo(
+          `blocklist ${settings.blocklist.path}: ${r.added.length} entries added, ${r.already} already there; ` +
+            `removed ${r.purged.torrents} torrents and ${r.purged.infohashes} infohashes it blocks`
+        )
+      }
       yield* announceDashboard(settings.web, options.json)
       return yield* runCrawlSession({
         duration: Option.map(options.duration, Duration.seconds),
@@ -233,14 +322,17 @@ export const runCrawl = (
           ttlMillis: Duration.toMillis(settings.fetcher.giveUpTtl)
         },
         settings: describeSettings(settings),
-        onProgress: (stats, written, elapsed, funnel) =>
+        storage: settings.storage,
+        onProgress: (stats, written, elapsed, funnel, database) =>
           Effect.zipRight(
-            progress.onProgress(stats, written, elapsed, funnel),
-            live.publish(snapshotOf(stats, written, elapsed, true, funnel))
+            progress.onProgress(stats, written, elapsed, funnel, database),
+            live.publish(snapshotOf(stats, written, elapsed, true, funnel, database))
           ),
         onSummary: (summary) =>
           Effect.all([
-            live.publish(snapshotOf(summary.stats, summary.written, summary.seconds, false, summary.funnel)),
+            live.publish(
+              snapshotOf(summary.stats, summary.written, summary.seconds, false, summary.funnel, summary.database)
+            ),
             progress.onSummary(summary),
             options.onSummary?.(summary) ?? Effect.void
           ], { discard: true })

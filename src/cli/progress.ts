@@ -4,6 +4,7 @@ import { redactDb } from "../config/redact.js"
 import type { CrawlerStats } from "../crawler/Crawler.js"
 import type { SessionSummary, Written } from "../session/CrawlSession.js"
 import { type Funnel, funnelLine } from "../session/funnel.js"
+import type { DatabaseState } from "../session/housekeeping.js"
 import { humanSize } from "./format.js"
 
 // Live progress of a crawl: a status panel redrawn about once a second on a terminal; plain log lines
@@ -47,20 +48,32 @@ export const makeProgress = (options: {
   readonly json: boolean
   readonly intervalSeconds: number
   readonly db?: string | undefined
+  /** The disk budget (bytes), shown beside the size. */
+  readonly budget?: number | undefined
 }) => {
   const tty = process.stdout.isTTY === true && !options.json
   const dbText = () => {
     const bytes = options.db === undefined ? undefined : sqliteSize(options.db)
-    return bytes === undefined ? "" : ` · db ${humanSize(bytes)}`
+    if (bytes === undefined) return ""
+    return ` · db ${humanSize(bytes)}${options.budget === undefined ? "" : ` of ${humanSize(options.budget)} budget`}`
   }
   let lastPrinted = -Infinity
   let drawn = 0
   return {
-    onProgress: (s: CrawlerStats, written: Readonly<Written>, elapsed: number, f: Funnel) =>
+    onProgress: (
+      s: CrawlerStats,
+      written: Readonly<Written>,
+      elapsed: number,
+      f: Funnel,
+      database?: Readonly<DatabaseState>
+    ) =>
       Effect.sync(() => {
         if (tty) {
           const text = [
             ...panel(s, written, elapsed, f),
+            ...(database?.unreachable === undefined
+              ? []
+              : [`  DATABASE UNREACHABLE: writes wait and are retried (${database.unreachable})`]),
             `  database    ${options.db === undefined ? "?" : redactDb(options.db)}${dbText()}`
           ]
           process.stdout.write(`${drawn > 0 ? `\x1b[${drawn}A` : ""}${text.map((l) => `\x1b[2K${l}`).join("\n")}\n`)
@@ -71,8 +84,12 @@ export const makeProgress = (options: {
         lastPrinted = elapsed
         process.stdout.write(
           options.json
-            ? `${JSON.stringify({ elapsed, ...s, written, funnel: f })}\n`
-            : `${line(s, written, elapsed, f)}\n`
+            ? `${JSON.stringify({ elapsed, ...s, written, funnel: f, database })}\n`
+            : `${line(s, written, elapsed, f)}${dbText()}${
+              database?.unreachable === undefined
+                ? ""
+                : ` · DATABASE UNREACHABLE, writes wait and are retried: ${database.unreachable}`
+            }\n`
         )
       }),
     onSummary: (summary: SessionSummary) =>

@@ -2,6 +2,7 @@ import { Command } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { Repository } from "../repository/Repository.js"
 import { type Funnel, funnelLine } from "../session/funnel.js"
+import { humanSize } from "./format.js"
 import { dbOption, existingRepository, jsonOption } from "./repositoryOptions.js"
 
 export const stats = Command.make("stats", { json: jsonOption, db: dbOption }, (flags) =>
@@ -12,7 +13,13 @@ export const stats = Command.make("stats", { json: jsonOption, db: dbOption }, (
     const [latest] = yield* repo.sessions(1)
     const totals = latest?.totals as { readonly funnel?: Funnel } | null | undefined
     const lastFunnel = totals?.funnel
-    if (flags.json) return yield* Console.log(JSON.stringify({ ...s, lastSessionFunnel: lastFunnel ?? null }))
+    // The size, and the budget the latest crawl ran with (sessions.settings.maxDbSize).
+    const size = yield* repo.size
+    const budget = (latest?.settings as { readonly maxDbSize?: number | null } | null | undefined)?.maxDbSize ?? null
+    const database = { bytes: size.bytes, used: size.used, budget }
+    if (flags.json) {
+      return yield* Console.log(JSON.stringify({ ...s, lastSessionFunnel: lastFunnel ?? null, database }))
+    }
     yield* Console.log(`nodes        ${s.nodes}`)
     yield* Console.log(
       `infohashes   ${s.infohashes} (sample ${s.bySource.sample}, get_peers ${s.bySource.get_peers}, announce ${s.bySource.announce}, lookup ${s.bySource.lookup})`
@@ -22,5 +29,8 @@ export const stats = Command.make("stats", { json: jsonOption, db: dbOption }, (
       `yield        ${s.infohashes} infohashes → ${s.withPeers} with peers → ${s.torrents} fetched; ${s.failed} given up`
     )
     yield* Console.log(`sessions     ${s.sessions}`)
+    yield* Console.log(
+      `database     ${humanSize(size.bytes)}${budget === null ? " (no budget)" : ` of ${humanSize(budget)} budget`}`
+    )
     if (lastFunnel !== undefined) yield* Console.log(`last crawl   ${funnelLine(lastFunnel)}`)
   }).pipe(Effect.provide(existingRepository(flags.db)))).pipe(Command.withDescription("Totals of what is stored"))

@@ -111,5 +111,12 @@ export const KNOWN_SETTINGS: ReadonlySet<string> = new Set([
   "uiHost",
   "uiPort",
   "uiToken",
-  "uiRateLimit"
+  "uiRateLimit",
+  "blocklist",
+  "maxDbSize",
+  "keepPeers",
+  "keepInfohashes",
+  "keepNodes",
+  "keepTorrents",
+  "housekeepingInterval"
 ])

@@ -1,5 +1,5 @@
 import type { Stream } from "effect"
-import { Clock, Context, Effect, Fiber, Layer, Queue } from "effect"
+import { Clock, Context, Effect, Fiber, Layer, Option, Queue } from "effect"
 import { CrawlerConfig } from "../config/CrawlerConfig.js"
 import { toHex } from "../krpc/ids.js"
 import type { Discovery, NodeSighting } from "../repository/model.js"
@@ -152,12 +152,22 @@ const make = Effect.gen(function*() {
     Effect.forkScoped(gauges)
   ])
 
-  const drained = Effect.gen(function*() {
-    for (let i = 0; i < 100; i++) {
-      if (s.depth(s.discoveries) + s.depth(s.nodeSightings) + s.depth(s.candidates) === 0) return
-      yield* Effect.sleep(20)
-    }
-  })
+  /** Polls until `done()` (at most ~2 s), for the candidates queue at stop. */
+  const until = (done: () => boolean) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 100 && !done(); i++) yield* Effect.sleep(20)
+    })
+  const layerScope = yield* Effect.scope
+  const empty = <A>(q: Queue.Queue<A>) => Option.getOrElse(q.unsafeSize(), () => 0) <= 0
+  // The discoveries and node sightings queues are writes the repository still owes: each is shut down (which
+  // ends its stream) only at a moment when it is empty and no offer waits for room, however long its consumer
+  // takes to get there. Once stopped, nothing offers to them except
+  // the overflow fibers counted in `overflowing` (a late reply's sighting after that is not counted as written).
+  const closeWhenDrained = <A>(q: Queue.Queue<A>) =>
+    Effect.gen(function*() {
+      while (!(empty(q) && s.overflowing() === 0)) yield* Effect.sleep(20)
+      yield* Queue.shutdown(q)
+    })
 
   const stop = (grace: number) =>
     Effect.gen(function*() {
@@ -168,13 +178,26 @@ const make = Effect.gen(function*() {
       yield* Fiber.interrupt(dispatching)
       yield* dispatcher.drain(grace)
       yield* Effect.forEach(background, Fiber.interrupt, { discard: true })
-      yield* drained.pipe(Effect.interruptible, Effect.timeout(grace), Effect.ignore)
-      yield* Queue.shutdown(s.discoveries)
-      yield* Queue.shutdown(s.nodeSightings)
+      // Candidates are work for the fetcher, not writes: what it has not taken within the grace is dropped.
+      yield* until(() => empty(s.candidates)).pipe(Effect.interruptible, Effect.timeout(grace), Effect.ignore)
       yield* Queue.shutdown(s.candidates)
+      // The writes' queues end once drained, in the background (owned by the layer's scope), so the caller can
+      // wait for its writers as long as it likes.
+      yield* Effect.forkIn(
+        Effect.all([closeWhenDrained(s.discoveries), closeWhenDrained(s.nodeSightings)], { concurrency: 2 }).pipe(
+          Effect.interruptible
+        ),
+        layerScope
+      )
     }).pipe(Effect.uninterruptible)
 
-  yield* Effect.addFinalizer(() => stop(1000))
+  // When the layer closes, whatever is still queued has no consumer any more: every queue is shut down.
+  yield* Effect.addFinalizer(() =>
+    Effect.zipRight(
+      stop(1000),
+      Effect.all([Queue.shutdown(s.discoveries), Queue.shutdown(s.nodeSightings), Queue.shutdown(s.candidates)])
+    )
+  )
 
   const stats = Effect.gen(function*() {
     const t = yield* Clock.currentTimeMillis

@@ -1,4 +1,17 @@
-import { Cause, Chunk, Context, Duration, Effect, Either, FiberSet, Layer, Metric, Option, Stream } from "effect"
+import {
+  Cause,
+  Chunk,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  FiberSet,
+  Layer,
+  Metric,
+  Option,
+  Stream
+} from "effect"
 import { randomBytes } from "node:crypto"
 import { FetcherConfig } from "../config/FetcherConfig.js"
 import type { SocketAddress } from "../krpc/address.js"
@@ -57,9 +70,21 @@ export class MetadataFetcher extends Context.Tag("bitscrape/MetadataFetcher")<Me
     peers: ReadonlyArray<SocketAddress>
   ) => Effect.Effect<Torrent, MetadataUnavailable>
   /** Fetches what arrives on `requests` (merged by infohash, best first); one outcome per attempt. */
-  readonly run: <E, R>(requests: Stream.Stream<FetchRequest, E, R>) => Stream.Stream<FetchOutcome, E, R>
+  readonly run: <E, R>(
+    requests: Stream.Stream<FetchRequest, E, R>,
+    options?: RunOptions
+  ) => Stream.Stream<FetchOutcome, E, R>
   readonly stats: Effect.Effect<FetcherStats>
 }>() {}
+
+/** Options of `MetadataFetcher.run`. */
+export interface RunOptions {
+  /**
+   * When this completes, attempts still running are abandoned and the stream ends once every outcome already
+   * delivered has been pulled (a graceful stop that loses no fetched torrent).
+   */
+  readonly abandon?: Deferred.Deferred<void>
+}
 
 /** Outcomes waiting for a slow consumer before `run` stops starting attempts. */
 const OUTCOME_BUFFER = 1024
@@ -151,7 +176,10 @@ const make = Effect.gen(function*() {
       })
     })
 
-  const run = <E, R>(requests: Stream.Stream<FetchRequest, E, R>): Stream.Stream<FetchOutcome, E, R> =>
+  const run = <E, R>(
+    requests: Stream.Stream<FetchRequest, E, R>,
+    options: RunOptions = {}
+  ): Stream.Stream<FetchOutcome, E, R> =>
     Stream.unwrapScoped(Effect.gen(function*() {
       const queue = makeFetchQueue({
         maxQueued: config.maxQueued,
@@ -272,6 +300,13 @@ const make = Effect.gen(function*() {
         }
         if (failure !== undefined) return Effect.failCause(Cause.map(failure, Option.some))
         if (inputDone && attempts.size === 0) return Effect.fail(Option.none())
+        if (abandoned) {
+          closed = true
+          for (const cancel of attempts) cancel()
+          stats.active -= attempts.size
+          attempts.clear()
+          return Effect.fail(Option.none())
+        }
         return Effect.zipRight(
           Effect.async<void>((resume) => {
             wakeConsumer = () => resume(Effect.void)
@@ -290,6 +325,16 @@ const make = Effect.gen(function*() {
         })
       )
       queuedNow = () => queue.size()
+      let abandoned = false
+      if (options.abandon !== undefined) {
+        yield* Deferred.await(options.abandon).pipe(
+          Effect.zipRight(Effect.sync(() => {
+            abandoned = true
+            notify()
+          })),
+          Effect.forkScoped
+        )
+      }
       yield* Effect.acquireRelease(Effect.sync(() => connections.onRelease(pump)), (off) => Effect.sync(off))
       yield* requests.pipe(
         Stream.runForEachChunk((chunk) =>

@@ -9,9 +9,12 @@ import type {
   PopularityAnalysis,
   SourcesAnalysis
 } from "./analysisModel.js"
+import type { BlockEntry, BlockRecord, Purged } from "./blocklist.js"
 import type {
   CrawlSessionInfo,
+  DatabaseSize,
   Discovery,
+  EvictionClass,
   ExportItem,
   ExportQuery,
   FetchFailure,
@@ -30,6 +33,7 @@ import type {
 } from "./model.js"
 
 export * from "./analysisModel.js"
+export type { BlockEntry, BlockKind, BlockRecord, Purged } from "./blocklist.js"
 export * from "./categories.js"
 export * from "./model.js"
 
@@ -48,6 +52,23 @@ export class RepositoryError extends Data.TaggedError("RepositoryError")<{
     return this.operation === "open" ? text : `repository ${this.operation} failed: ${text}`
   }
 }
+
+/**
+ * True when the error says the database server cannot be reached right now (refused, reset, shutting down,
+ * restarting): worth retrying, unlike a full disk or a constraint.
+ */
+export const isUnreachable = (error: RepositoryError): boolean => {
+  let cause = error.cause as { message?: unknown; code?: unknown; cause?: unknown } | undefined
+  for (let i = 0; i < 8 && cause !== undefined && cause !== null; i++) {
+    const text = `${String(cause.code ?? "")} ${typeof cause.message === "string" ? cause.message : ""}`
+    if (UNREACHABLE.test(text)) return true
+    cause = cause.cause as typeof cause
+  }
+  return false
+}
+
+const UNREACHABLE =
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|CONNECTION_(CLOSED|ENDED|DESTROYED)|Connection terminated|connection error|not queryable|terminating connection|server closed the connection|the database system is (starting up|shutting down|in recovery mode)|\b57P0[123]\b|\b0800[0-6]\b/i
 
 /** No torrent with that infohash is stored. Crosses the API/CLI boundary, so it is a Schema class. */
 export class TorrentNotFound extends Schema.TaggedError<TorrentNotFound>()("TorrentNotFound", {
@@ -112,6 +133,34 @@ export class Repository extends Context.Tag("bitscrape/Repository")<Repository, 
   readonly startSession: (settings: unknown) => Effect.Effect<number, RepositoryError>
   /** Closes a crawl session record with its totals. */
   readonly endSession: (id: number, totals: unknown) => Effect.Effect<void, RepositoryError>
+  /** Refreshes a running session's heartbeat (so other crawlers on the database know it is alive). */
+  readonly heartbeat: (id: number) => Effect.Effect<void, RepositoryError>
+  /**
+   * Marks sessions left open by a crawl that is gone (killed with -9, crashed) as "interrupted", ended at their
+   * last heartbeat; sessions of crawls still running are left alone. Returns the ids marked.
+   */
+  readonly closeInterruptedSessions: Effect.Effect<ReadonlyArray<number>, RepositoryError>
+  /**
+   * Adds blocklist entries (one already there keeps its date and reason) and removes everything they block from
+   * the database; a name pattern also blocks the infohashes of the stored torrents it matches.
+   */
+  readonly block: (
+    entries: ReadonlyArray<BlockEntry>
+  ) => Effect.Effect<{ readonly added: ReadonlyArray<BlockRecord>; readonly purged: Purged }, RepositoryError>
+  /** Removes a blocklist entry by id or by what it blocks; returns how many entries went. */
+  readonly unblock: (idOrEntry: string) => Effect.Effect<number, RepositoryError>
+  /** The blocklist, oldest entry first. */
+  readonly blocklist: Effect.Effect<ReadonlyArray<BlockRecord>, RepositoryError>
+  /** The database's size on disk and in live pages. */
+  readonly size: Effect.Effect<DatabaseSize, RepositoryError>
+  /** Rows in each class eviction may delete (infohashes: never fetched ones). */
+  readonly rowCounts: Effect.Effect<Readonly<Record<EvictionClass, number>>, RepositoryError>
+  /** Deletes the rows of a class last seen (torrents: fetched) before `before` (ms), in short transactions. */
+  readonly expire: (what: EvictionClass, before: number) => Effect.Effect<number, RepositoryError>
+  /** Deletes up to `rows` of the oldest rows of a class (one transaction); returns how many went. */
+  readonly evict: (what: EvictionClass, rows: number) => Effect.Effect<number, RepositoryError>
+  /** Gives freed space back to the file system where the backend can (SQLite incremental vacuum, WAL truncation). */
+  readonly reclaim: (budget: number | undefined) => Effect.Effect<void, RepositoryError>
   /** Crawl sessions, newest first. */
   readonly sessions: (limit: number) => Effect.Effect<ReadonlyArray<CrawlSessionInfo>, RepositoryError>
   /**

@@ -61,8 +61,14 @@ export const RepositorySqlite = (filename: string, options: RepositoryOptions = 
   const open = Effect.gen(function*() {
     yield* checkSqliteSchema(filename, access)
     if (access === "write") {
+      const sql = yield* SqlClient.SqlClient
+      // A new database gives pages freed by retention and the disk budget back to the file system
+      // (`PRAGMA incremental_vacuum`); this must be chosen before the first table exists. An older database
+      // reuses its free pages instead (its file stops growing, without shrinking).
+      const [tables] = yield* sql.unsafe<{ n: number }>("SELECT count(*) AS n FROM sqlite_master")
+      if (Number(tables?.n) === 0) yield* sql.unsafe("PRAGMA auto_vacuum = INCREMENTAL")
       // WAL only once the file is known to be ours (or new): never switch another application's database.
-      yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe("PRAGMA journal_mode = WAL"))
+      yield* sql.unsafe("PRAGMA journal_mode = WAL")
       yield* migrate(sqliteMigrations as never)
     }
     return yield* makeSqlRepository("sqlite")

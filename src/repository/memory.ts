@@ -3,10 +3,12 @@ import type { InfoHash, NodeId } from "../krpc/ids.js"
 import { toHex } from "../krpc/ids.js"
 import { churnOf, contentOf, nodesOf, popularityOf, sourcesOf } from "./analysisMemory.js"
 import { daysOf, topOf } from "./analysisModel.js"
+import { type BlockEntry, type BlockRecord, nameMatcher, parseBlockEntry } from "./blocklist.js"
 import { categoryOf } from "./categories.js"
 import type {
   CrawlSessionInfo,
   DiscoverySource,
+  EvictionClass,
   ExportItem,
   InfohashRecord,
   NodeRecord,
@@ -46,6 +48,60 @@ const make = Effect.sync(() => {
   const bans = new Map<string, number>()
   const sessionList: Array<{ -readonly [K in keyof CrawlSessionInfo]: CrawlSessionInfo[K] }> = []
   let order = 0
+  const blocked: Array<BlockRecord> = []
+  let blockId = 0
+  const blockedHash = (key: string) => blocked.some((b) => b.kind === "infohash" && b.value === key)
+  const blockedName = (name: string) => nameMatcher(blocked.filter((b) => b.kind === "name").map((b) => b.value))(name)
+  const addBlock = (e: BlockEntry & { readonly via?: string | undefined }, at: number) => {
+    if (blocked.some((b) => b.kind === e.kind && b.value === e.value)) return undefined
+    const record: BlockRecord = {
+      id: ++blockId,
+      kind: e.kind,
+      value: e.value,
+      reason: e.reason,
+      addedAt: at,
+      via: e.via
+    }
+    blocked.push(record)
+    return record
+  }
+  const forget = (key: string) => {
+    const gone = { torrent: torrents.delete(key), infohash: infohashes.delete(key) }
+    return gone
+  }
+  /** Deletes up to `limit` of the oldest rows of a class seen before `before`. */
+  const removeOldest = (what: EvictionClass, limit: number, before: number): number => {
+    const pick = <A>(items: Array<A>, at: (a: A) => number) =>
+      items.filter((a) => at(a) < before).sort((a, b) => at(a) - at(b)).slice(0, limit)
+    switch (what) {
+      case "peers": {
+        const all = [...infohashes.values()].flatMap((r) => [...r.peers].map(([k, p]) => ({ r, k, at: p.lastSeen })))
+        const gone = pick(all, (x) => x.at)
+        for (const g of gone) g.r.peers.delete(g.k)
+        return gone.length
+      }
+      case "nodes": {
+        const gone = pick([...nodes.entries()], ([, n]) => n.lastSeen)
+        for (const [k] of gone) nodes.delete(k)
+        return gone.length
+      }
+      case "infohashes": {
+        const gone = pick(
+          [...infohashes.entries()].filter(([, r]) => r.record.status !== "fetched"),
+          ([, r]) => r.record.lastSeen
+        )
+        for (const [k] of gone) infohashes.delete(k)
+        return gone.length
+      }
+      case "torrents": {
+        const gone = pick([...torrents.entries()], ([, t]) => t.fetchedAt)
+        for (const [k] of gone) forget(k)
+        return gone.length
+      }
+    }
+  }
+  const visible = (key: string, name: string | undefined) =>
+    !blockedHash(key) && (name === undefined || blockedName(name) === undefined)
 
   const row = (infoHash: InfoHash, at: number): IhRow => {
     const key = toHex(infoHash)
@@ -204,6 +260,7 @@ const make = Effect.sync(() => {
     recordDiscoveries: (list) =>
       Effect.sync(() => {
         for (const d of list) {
+          if (blockedHash(toHex(d.infoHash))) continue
           const r = row(d.infoHash, d.at)
           r.record.firstSeen = Math.min(r.record.firstSeen, d.at)
           r.record.lastSeen = Math.max(r.record.lastSeen, d.at)
@@ -218,6 +275,18 @@ const make = Effect.sync(() => {
     saveTorrents: (list) =>
       Effect.sync(() => {
         for (const t of list) {
+          if (blockedHash(toHex(t.infoHash))) continue
+          const pattern = blockedName(t.name)
+          if (pattern !== undefined) {
+            addBlock({
+              kind: "infohash",
+              value: toHex(t.infoHash),
+              reason: `name matches "${pattern}"`,
+              via: pattern
+            }, t.fetchedAt)
+            forget(toHex(t.infoHash))
+            continue
+          }
           const r = row(t.infoHash, t.fetchedAt)
           r.record.status = "fetched"
           const key = toHex(t.infoHash)
@@ -227,6 +296,7 @@ const make = Effect.sync(() => {
     recordFailures: (list) =>
       Effect.sync(() => {
         for (const f of list) {
+          if (blockedHash(toHex(f.infoHash))) continue
           const r = row(f.infoHash, f.at)
           r.record.attempts++
           r.lastAttempt = f.at
@@ -236,7 +306,7 @@ const make = Effect.sync(() => {
       }),
     search: (q) =>
       Effect.sync(() => {
-        let found = [...torrents.values()].filter((t) => matches(t, q))
+        let found = [...torrents.entries()].filter(([k, t]) => visible(k, t.name) && matches(t, q)).map(([, t]) => t)
         const sorters: Record<string, (a: typeof found[number], b: typeof found[number]) => number> = {
           relevance: (a, b) => b.discoveredAt - a.discoveredAt || a.order - b.order,
           newest: (a, b) => b.discoveredAt - a.discoveredAt || a.order - b.order,
@@ -275,7 +345,9 @@ const make = Effect.sync(() => {
     getTorrent: (infoHash) =>
       Effect.suspend(() => {
         const t = torrents.get(toHex(infoHash))
-        if (t === undefined) return Effect.fail(new TorrentNotFound({ infoHash: toHex(infoHash) }))
+        if (t === undefined || !visible(toHex(infoHash), t.name)) {
+          return Effect.fail(new TorrentNotFound({ infoHash: toHex(infoHash) }))
+        }
         const r = infohashes.get(toHex(infoHash))!
         return Effect.succeed({
           ...t,
@@ -302,7 +374,7 @@ const make = Effect.sync(() => {
         for (const h of hashes) {
           const key = toHex(h)
           const r = infohashes.get(key)
-          if (torrents.has(key)) out.add(key)
+          if (torrents.has(key) || blockedHash(key)) out.add(key)
           else if (
             r !== undefined && r.record.status === "failed" && r.record.attempts >= giveUp.minAttempts &&
             r.lastAttempt >= giveUp.since
@@ -357,6 +429,7 @@ const make = Effect.sync(() => {
             torrent: torrents.get(key)
           }))
           .filter((item) => {
+            if (!visible(toHex(item.infoHash), item.torrent?.name)) return false
             if (q.hasMetadata === true && item.torrent === undefined) return false
             if (q.hasMetadata === false && item.torrent !== undefined) return false
             if (item.torrent !== undefined) return matches(item.torrent as Torrent & { discoveredAt: number }, q)
@@ -368,7 +441,14 @@ const make = Effect.sync(() => {
       }),
     startSession: (settings) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
-        sessionList.push({ id: sessionList.length + 1, startedAt: now, endedAt: undefined, settings, totals: null })
+        sessionList.push({
+          id: sessionList.length + 1,
+          startedAt: now,
+          endedAt: undefined,
+          state: "running",
+          settings,
+          totals: null
+        })
         return sessionList.length
       }),
     endSession: (id, totals) =>
@@ -376,6 +456,7 @@ const make = Effect.sync(() => {
         const s = sessionList[id - 1]
         if (s !== undefined) {
           s.endedAt = now
+          s.state = "ended"
           s.totals = totals
         }
       }),
@@ -395,7 +476,58 @@ const make = Effect.sync(() => {
           o.since,
           topOf(o)
         )
-      )
+      ),
+    // One process owns the memory: every open session belongs to a crawl still running in it.
+    heartbeat: () => Effect.void,
+    block: (entries) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const added = entries.flatMap((e) => addBlock(e, now) ?? [])
+        let purgedTorrents = 0
+        let purgedInfohashes = 0
+        for (const e of entries.filter((x) => x.kind === "infohash")) {
+          const gone = forget(e.value)
+          purgedTorrents += gone.torrent ? 1 : 0
+          purgedInfohashes += gone.infohash ? 1 : 0
+        }
+        for (const e of entries.filter((x) => x.kind === "name")) {
+          const match = nameMatcher([e.value])
+          for (const [key, t] of [...torrents]) {
+            if (match(t.name) === undefined) continue
+            addBlock({ kind: "infohash", value: key, reason: `name matches "${e.value}"`, via: e.value }, now)
+            const gone = forget(key)
+            purgedTorrents += gone.torrent ? 1 : 0
+            purgedInfohashes += gone.infohash ? 1 : 0
+          }
+        }
+        return { added, purged: { torrents: purgedTorrents, infohashes: purgedInfohashes } }
+      }),
+    unblock: (text) =>
+      Effect.sync(() => {
+        const t = text.trim()
+        const parsed = parseBlockEntry(t)
+        const target = blocked.find((b) =>
+          /^\d+$/.test(t)
+            ? b.id === Number(t)
+            : parsed.ok && b.kind === parsed.entry.kind && b.value === parsed.entry.value
+        )
+        if (target === undefined) return 0
+        const gone = blocked.filter((b) => b === target || (target.kind === "name" && b.via === target.value))
+        for (const g of gone) blocked.splice(blocked.indexOf(g), 1)
+        return gone.length
+      }),
+    blocklist: Effect.sync(() => [...blocked]),
+    // Nothing on disk: the size is 0 and there is nothing to reclaim; retention and eviction work as in SQL.
+    size: Effect.succeed({ bytes: 0, used: 0 }),
+    rowCounts: Effect.sync(() => ({
+      peers: [...infohashes.values()].reduce((n, r) => n + r.peers.size, 0),
+      infohashes: [...infohashes.values()].filter((r) => r.record.status !== "fetched").length,
+      nodes: nodes.size,
+      torrents: torrents.size
+    })),
+    expire: (what, before) => Effect.sync(() => removeOldest(what, Infinity, before)),
+    evict: (what, rows) => Effect.sync(() => removeOldest(what, Math.max(1, Math.floor(rows)), Infinity)),
+    reclaim: () => Effect.void,
+    closeInterruptedSessions: Effect.succeed([])
   })
 })
 

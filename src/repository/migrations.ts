@@ -107,6 +107,23 @@ export const sqliteMigrations = {
     statements(sql, [
       `CREATE TABLE bans (host TEXT PRIMARY KEY NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL, reason TEXT)`
     ])),
+  // Issue 16 (long-running crawls): a crawl session's state and liveness (host, pid, heartbeat), so the next
+  // start can tell a crawl killed with -9 from one still running; and the blocklist.
+  "0004_long_running": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    statements(sql, [
+      `ALTER TABLE sessions ADD COLUMN state TEXT`,
+      `ALTER TABLE sessions ADD COLUMN host TEXT`,
+      `ALTER TABLE sessions ADD COLUMN pid INTEGER`,
+      `ALTER TABLE sessions ADD COLUMN alive_at INTEGER`,
+      // kind 'infohash' (hash set) or 'name' (a glob in value, as a LIKE pattern in pattern); via: the name
+      // pattern that blocked this infohash when a stored torrent matched it.
+      `CREATE TABLE blocklist (
+        id INTEGER PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, hash BLOB, pattern TEXT,
+        added_at INTEGER NOT NULL, reason TEXT, via TEXT, UNIQUE (kind, value)
+      )`,
+      `CREATE INDEX blocklist_hash ON blocklist (hash)`,
+      `CREATE INDEX blocklist_via ON blocklist (via)`
+    ])),
   // Insights (docs/analysis.md): each torrent's content category, stored and indexed for search; whether a
   // node answered BEP 51 sample_infohashes (1), refused or ignored it (0), or was never asked (NULL).
   "0005_insights": Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -181,6 +198,21 @@ export const pgMigrations = {
   "0003_bans": Effect.flatMap(SqlClient.SqlClient, (sql) =>
     statements(sql, [
       `CREATE TABLE bans (host TEXT PRIMARY KEY, at BIGINT NOT NULL, until BIGINT NOT NULL, reason TEXT)`
+    ])),
+  // Issue 16 (long-running crawls): a crawl session's state and liveness (host, pid, heartbeat), so the next
+  // start can tell a crawl killed with -9 from one still running; and the blocklist.
+  "0004_long_running": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    statements(sql, [
+      `ALTER TABLE sessions ADD COLUMN state TEXT`,
+      `ALTER TABLE sessions ADD COLUMN host TEXT`,
+      `ALTER TABLE sessions ADD COLUMN pid INTEGER`,
+      `ALTER TABLE sessions ADD COLUMN alive_at BIGINT`,
+      `CREATE TABLE blocklist (
+        id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, hash BYTEA, pattern TEXT,
+        added_at BIGINT NOT NULL, reason TEXT, via TEXT, UNIQUE (kind, value)
+      )`,
+      `CREATE INDEX blocklist_hash ON blocklist (hash)`,
+      `CREATE INDEX blocklist_via ON blocklist (via)`
     ])),
   "0005_insights": Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.zipRight(

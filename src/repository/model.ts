@@ -178,6 +178,8 @@ export interface CrawlSessionInfo {
   readonly id: number
   readonly startedAt: number
   readonly endedAt: number | undefined
+  /** "running" (or killed and not yet noticed), "ended" cleanly, or "interrupted" (killed, found by a later crawl). */
+  readonly state: "running" | "ended" | "interrupted"
   readonly settings: unknown
   readonly totals: unknown
 }
@@ -213,3 +215,14 @@ export const nodeKey = (n: { readonly id: Uint8Array; readonly host: string; rea
   `${Buffer.from(n.id).toString("hex")}|${n.host}|${n.port}`
 
 export type { InfoHash, NodeId }
+
+/** What eviction may delete (docs/scaling.md): torrents only when asked. */
+export type EvictionClass = "peers" | "infohashes" | "nodes" | "torrents"
+/** The order in which the disk budget evicts: peer sightings, never-fetched infohashes, nodes, then torrents. */
+export const EVICTION_ORDER: ReadonlyArray<EvictionClass> = ["peers", "infohashes", "nodes", "torrents"]
+
+/** The database's size: on disk (SQLite: file + WAL) and in live pages (what eviction reduces). */
+export interface DatabaseSize {
+  readonly bytes: number
+  readonly used: number
+}

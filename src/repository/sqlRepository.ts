@@ -5,6 +5,7 @@ import { toHex } from "../krpc/ids.js"
 import type { AnalysisOptions } from "./analysisModel.js"
 import { makeSqlAnalyses } from "./analysisSql.js"
 import { type Category, categoryOf, extensionOf } from "./categories.js"
+import { sessionIsDead, thisProcess } from "./liveness.js"
 import type {
   Discovery,
   ExportItem,
@@ -23,6 +24,8 @@ import type {
 import { DISCOVERY_SOURCES, SEARCH_CAP } from "./model.js"
 import { Repository, RepositoryError, SavedSearchExists, TorrentNotFound } from "./Repository.js"
 import { savedSearchOf } from "./savedSearchRows.js"
+import { makeSqlBlocklist } from "./sqlBlocklist.js"
+import { makeSqlStorage } from "./sqlStorage.js"
 import { chunkRows, fts5Query, MAX_QUERY_WORDS, searchWords, tsQuery } from "./sqlText.js"
 
 // One SQL implementation of the Repository for SQLite and PostgreSQL; the dialects differ only in placeholders,
@@ -56,7 +59,54 @@ export const makeSqlRepository = (dialect: Dialect) =>
     const query = (text: string, params: ReadonlyArray<unknown> = []) => sql.unsafe<Row>(text, params as Array<unknown>)
     const fail = (operation: string) => (cause: unknown) => new RepositoryError({ operation, cause })
     const transaction = <A, E>(operation: string, effect: Effect.Effect<A, E>) =>
-      sql.withTransaction(effect).pipe(Effect.mapError(fail(operation)), Effect.uninterruptible)
+      sql.withTransaction(effect).pipe(
+        Effect.mapError((e) => e instanceof RepositoryError ? e : fail(operation)(e)),
+        // @effect/sql turns a failed COMMIT into a defect; on a full disk that is an ordinary failure. SQLite
+        // keeps the transaction open after a failed COMMIT: it is rolled back, so the connection stays usable.
+        Effect.catchSomeDefect((defect) =>
+          (defect as { _tag?: unknown } | null)?._tag === "SqlError"
+            ? Option.some(
+              Effect.zipRight(
+                dialect === "sqlite" ? Effect.ignore(query("ROLLBACK")) : Effect.void,
+                Effect.fail(fail(operation)(defect))
+              )
+            )
+            : Option.none()
+        ),
+        Effect.uninterruptible
+      )
+    const bl = makeSqlBlocklist({
+      dialect,
+      query,
+      placeholders,
+      maxParams,
+      indexedPaths: (paths) => paths.join("\n").slice(0, MAX_INDEXED_PATHS)
+    })
+    const storage = makeSqlStorage({
+      dialect,
+      query,
+      placeholders,
+      maxParams,
+      indexedPaths: (paths) => paths.join("\n").slice(0, MAX_INDEXED_PATHS),
+      transaction
+    }, bl)
+    /**
+     * Runs `write` on the items the blocklist lets through, deciding inside the write's transaction (so an
+     * infohash blocked by a torrent saved just before is not written back by a batch that was already waiting).
+     */
+    const unblocked = <A>(
+      operation: string,
+      items: ReadonlyArray<A>,
+      hash: (a: A) => Uint8Array,
+      write: (kept: ReadonlyArray<A>) => Effect.Effect<void, RepositoryError>
+    ) =>
+      transaction(
+        operation,
+        Effect.flatMap(bl.current(), (b) => {
+          const kept = b.size === 0 ? items : items.filter((a) => !bl.blockedHash(toHex(hash(a))))
+          return kept.length === 0 ? Effect.void : write(kept)
+        })
+      )
 
     if (dialect === "sqlite") {
       // Wait for other processes' write locks instead of failing at once; WAL + NORMAL keeps every committed
@@ -145,7 +195,10 @@ export const makeSqlRepository = (dialect: Dialect) =>
       )
     }
 
-    const recordDiscoveries = (discoveries: ReadonlyArray<Discovery>) => {
+    const recordDiscoveries = (discoveries: ReadonlyArray<Discovery>) =>
+      unblocked("recordDiscoveries", discoveries, (d) => d.infoHash, recordAllowedDiscoveries)
+
+    const recordAllowedDiscoveries = (discoveries: ReadonlyArray<Discovery>) => {
       const byHash = new Map<string, { hash: Uint8Array; first: number; last: number; counts: Array<number> }>()
       const peers = new Map<string, Array<unknown>>()
       for (const d of discoveries) {
@@ -277,32 +330,49 @@ export const makeSqlRepository = (dialect: Dialect) =>
         }
       })
 
+    // A torrent whose name matches a blocked pattern is not stored: its infohash is blocked (via the pattern)
+    // and forgotten, so it is never fetched again.
     const saveTorrents = (torrents: ReadonlyArray<Torrent>) =>
-      transaction(
-        "saveTorrents",
-        Effect.gen(function*() {
-          const extensions: ExtensionCounts = new Map()
-          for (const t of [...torrents].sort((a, b) => compareBytes(a.infoHash, b.infoHash))) {
-            yield* saveTorrent(t, extensions)
-          }
-          // The batch's extension counts at the end, in key order (concurrent writers lock rows in one order).
-          const rows = [...extensions].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([ext, e]) => [
-            ext,
-            e.files,
-            e.bytes
-          ])
-          for (const chunk of chunkRows(rows, 3, maxParams)) {
-            yield* query(
-              `INSERT INTO file_extensions (ext, files, bytes) VALUES ${tuples(chunk.length, 3)}
-               ON CONFLICT (ext) DO UPDATE SET files = file_extensions.files + excluded.files,
-                 bytes = file_extensions.bytes + excluded.bytes`,
-              chunk.flat()
-            )
-          }
-        })
-      )
+      unblocked("saveTorrents", torrents, (t) => t.infoHash, (kept) =>
+        transaction(
+          "saveTorrents",
+          Effect.gen(function*() {
+            const extensions: ExtensionCounts = new Map()
+            for (const t of [...kept].sort((a, b) => compareBytes(a.infoHash, b.infoHash))) {
+              const pattern = bl.blockedName(t.name)
+              if (pattern === undefined) {
+                yield* saveTorrent(t, extensions)
+                continue
+              }
+              yield* bl.insert([{
+                kind: "infohash",
+                value: toHex(t.infoHash),
+                reason: `name matches "${pattern}"`,
+                via: pattern
+              }], t.fetchedAt)
+              yield* bl.deleteInfohashes([buf(t.infoHash)])
+            }
+            // The batch's extension counts at the end, in key order (concurrent writers lock rows in one order).
+            const rows = [...extensions].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([ext, e]) => [
+              ext,
+              e.files,
+              e.bytes
+            ])
+            for (const chunk of chunkRows(rows, 3, maxParams)) {
+              yield* query(
+                `INSERT INTO file_extensions (ext, files, bytes) VALUES ${tuples(chunk.length, 3)}
+                 ON CONFLICT (ext) DO UPDATE SET files = file_extensions.files + excluded.files,
+                   bytes = file_extensions.bytes + excluded.bytes`,
+                chunk.flat()
+              )
+            }
+          })
+        ))
 
-    const recordFailures = (failures: ReadonlyArray<FetchFailure>) => {
+    const recordFailures = (failures: ReadonlyArray<FetchFailure>) =>
+      unblocked("recordFailures", failures, (f) => f.infoHash, recordAllowedFailures)
+
+    const recordAllowedFailures = (failures: ReadonlyArray<FetchFailure>) => {
       const sorted = [...failures].sort((a, b) => compareBytes(a.infoHash, b.infoHash))
       return transaction(
         "recordFailures",
@@ -324,8 +394,12 @@ export const makeSqlRepository = (dialect: Dialect) =>
      * FROM and WHERE of a search. With `bounded`, the words' matches are only the SEARCH_CAP most recently stored
      * (highest id), taken from the full-text index first: a common word's every match is then never visited.
      */
-    const filtersOf = (q: SearchQuery | ExportQuery, params: Array<unknown>, bounded = false) => {
-      const where: Array<string> = []
+    /**
+     * FROM and WHERE of a search or export. `visible`: the blocklist's condition (no parameters); `bounded`: the
+     * words match more than SEARCH_CAP torrents, so only their SEARCH_CAP most recent are considered.
+     */
+    const filtersOf = (q: SearchQuery | ExportQuery, params: Array<unknown>, visible = "", bounded = false) => {
+      const where: Array<string> = visible === "" ? [] : [visible]
       const p = (v: unknown) => {
         params.push(v)
         return dialect === "pg" ? `$${params.length}` : "?"
@@ -395,16 +469,17 @@ export const makeSqlRepository = (dialect: Dialect) =>
     const search = (q: SearchQuery) =>
       Effect.gen(function*() {
         yield* categoryKnown(q)
+        const visible = yield* bl.visible()
         const limit = Math.min(Math.max(1, q.limit ?? 20), 500)
         const offset = Math.max(0, q.offset ?? 0)
         const words = q.text === undefined ? [] : searchWords(q.text).slice(0, MAX_QUERY_WORDS)
         const sort = q.sort ?? "relevance"
-        const textOnly = words.length > 0 && q.minSize === undefined && q.maxSize === undefined &&
+        const textOnly = visible === "" && words.length > 0 && q.minSize === undefined && q.maxSize === undefined &&
           q.minFiles === undefined && q.maxFiles === undefined && q.since === undefined && q.until === undefined &&
           q.category === undefined
         // The count first (capped). SQLite counts text alone in the full-text index, without touching `torrents`.
         const countParams: Array<unknown> = []
-        const counted = filtersOf(q, countParams)
+        const counted = filtersOf(q, countParams, visible)
         const count = dialect === "sqlite" && textOnly
           ? yield* cappedCount("torrents_fts", "WHERE torrents_fts MATCH ?", [fts5Query(words)])
           : yield* cappedCount(counted.from, counted.where, countParams)
@@ -425,7 +500,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
           return { ...count, items: rows.map(summaryOf) }
         }
         const params: Array<unknown> = []
-        const f = filtersOf(q, params, bounded)
+        const f = filtersOf(q, params, visible, bounded)
         const order = {
           relevance: f.rank ?? "t.discovered_at DESC",
           newest: "t.discovered_at DESC",
@@ -509,9 +584,11 @@ export const makeSqlRepository = (dialect: Dialect) =>
 
     const getTorrent = (infoHash: InfoHash) =>
       Effect.gen(function*() {
-        const [row] = yield* query(`SELECT * FROM torrents WHERE hash = ${placeholders(1)[0]}`, [buf(infoHash)]).pipe(
-          Effect.mapError(fail("getTorrent"))
-        )
+        const visible = yield* Effect.mapError(bl.visible(), fail("getTorrent"))
+        const [row] = yield* query(
+          `SELECT * FROM torrents t WHERE hash = ${placeholders(1)[0]}${visible === "" ? "" : ` AND ${visible}`}`,
+          [buf(infoHash)]
+        ).pipe(Effect.mapError(fail("getTorrent")))
         if (row === undefined) return yield* Effect.fail(new TorrentNotFound({ infoHash: toHex(infoHash) }))
         const files = yield* filesOf([num(row.id)]).pipe(Effect.mapError(fail("getTorrent")))
         const ih = yield* getInfohash(infoHash)
@@ -548,11 +625,14 @@ export const makeSqlRepository = (dialect: Dialect) =>
         const list = placeholders(hashes.length).join(",")
         const params = hashes.map(buf)
         const [a, b] = placeholders(2, hashes.length)
+        // Blocked infohashes are settled too: never fetched.
         const rows = yield* query(
           `SELECT hash FROM torrents WHERE hash IN (${list})
+           UNION SELECT hash FROM blocklist WHERE hash IN (${list})
            UNION SELECT hash FROM infohashes WHERE hash IN (${list}) AND status = 'failed'
              AND attempts >= ${a} AND last_attempt >= ${b}`,
           dialect === "pg" ? [...params, giveUp.minAttempts, giveUp.since] : [
+            ...params,
             ...params,
             ...params,
             giveUp.minAttempts,
@@ -647,7 +727,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
         Effect.gen(function*() {
           yield* categoryKnown(q)
           const params: Array<unknown> = []
-          const f = filtersOf(q, params)
+          const f = filtersOf(q, params, yield* bl.visible())
           const where = f.where === "" ? `WHERE t.id > ${f.p(afterId)}` : `${f.where} AND t.id > ${f.p(afterId)}`
           const rows = yield* query(`SELECT t.* FROM ${f.from} ${where} ORDER BY t.id LIMIT ${PAGE}`, params)
           const files = yield* filesOf(rows.map((r) => num(r.id)))
@@ -670,6 +750,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
             return dialect === "pg" ? `$${params.length}` : "?"
           }
           if (q.hasMetadata === false) where.push("i.status <> 'fetched'")
+          const visible = yield* bl.visible("i.hash", "t.name")
+          if (visible !== "") where.push(visible)
           if (q.since !== undefined) where.push(`i.first_seen >= ${p(q.since)}`)
           if (q.until !== undefined) where.push(`i.first_seen < ${p(q.until)}`)
           const rows = yield* query(
@@ -694,9 +776,12 @@ export const makeSqlRepository = (dialect: Dialect) =>
     const startSession = (settings: unknown) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
+        const me = thisProcess()
         const [row] = yield* query(
-          `INSERT INTO sessions (started_at, settings) VALUES (${placeholders(2).join(",")}) RETURNING id`,
-          [now, JSON.stringify(settings ?? null)]
+          `INSERT INTO sessions (started_at, settings, state, host, pid, alive_at) VALUES (${
+            placeholders(6).join(",")
+          }) RETURNING id`,
+          [now, JSON.stringify(settings ?? null), "running", me.host, me.pid, now]
         )
         return num(row!.id)
       }).pipe(Effect.mapError(fail("startSession")))
@@ -704,13 +789,39 @@ export const makeSqlRepository = (dialect: Dialect) =>
     const endSession = (id: number, totals: unknown) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
+        const [a, b, c, d] = placeholders(4)
         yield* query(
-          `UPDATE sessions SET ended_at = ${placeholders(1)[0]}, totals = ${placeholders(1, 1)[0]} WHERE id = ${
-            placeholders(1, 2)[0]
-          }`,
-          [now, JSON.stringify(totals ?? null), id]
+          `UPDATE sessions SET ended_at = ${a}, totals = ${b}, state = 'ended', alive_at = ${c} WHERE id = ${d}`,
+          [now, JSON.stringify(totals ?? null), now, id]
         )
       }).pipe(Effect.mapError(fail("endSession")))
+
+    const heartbeat = (id: number) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const [a, b] = placeholders(2)
+        yield* query(`UPDATE sessions SET alive_at = ${a} WHERE id = ${b} AND ended_at IS NULL`, [now, id])
+      }).pipe(Effect.mapError(fail("heartbeat")))
+
+    const closeInterruptedSessions = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const open = yield* query("SELECT id, host, pid, alive_at, started_at FROM sessions WHERE ended_at IS NULL")
+      const dead = open.filter((r) =>
+        sessionIsDead({
+          host: r.host === null ? null : String(r.host),
+          pid: r.pid === null ? null : num(r.pid),
+          aliveAt: r.alive_at === null ? null : num(r.alive_at)
+        }, now)
+      )
+      for (const r of dead) {
+        const [a, b] = placeholders(2)
+        yield* query(
+          `UPDATE sessions SET state = 'interrupted', ended_at = ${a} WHERE id = ${b} AND ended_at IS NULL`,
+          [optNum(r.alive_at) ?? num(r.started_at), num(r.id)]
+        )
+      }
+      return dead.map((r) => num(r.id))
+    }).pipe(Effect.mapError(fail("closeInterruptedSessions")))
 
     const sessions = (limit: number) =>
       query(`SELECT * FROM sessions ORDER BY id DESC LIMIT ${placeholders(1)[0]}`, [limit]).pipe(
@@ -719,6 +830,11 @@ export const makeSqlRepository = (dialect: Dialect) =>
             id: num(r.id),
             startedAt: num(r.started_at),
             endedAt: optNum(r.ended_at),
+            state: r.state === "interrupted"
+              ? "interrupted" as const
+              : r.ended_at === null || r.ended_at === undefined
+              ? "running" as const
+              : "ended" as const,
             settings: r.settings === null ? null : JSON.parse(String(r.settings)),
             totals: r.totals === null ? null : JSON.parse(String(r.totals))
           }))
@@ -869,6 +985,23 @@ export const makeSqlRepository = (dialect: Dialect) =>
       analyzeSources: analysis("analyzeSources", analyses.analyzeSources),
       analyzeNodes: analysis("analyzeNodes", analyses.analyzeNodes),
       analyzeChurn: analysis("analyzeChurn", analyses.analyzeChurn),
-      analyzePopularity: analysis("analyzePopularity", analyses.analyzePopularity)
+      analyzePopularity: analysis("analyzePopularity", analyses.analyzePopularity),
+      heartbeat,
+      closeInterruptedSessions,
+      block: (entries) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const r = yield* transaction("block", bl.block(entries, now))
+          yield* Effect.mapError(bl.current(true), fail("block"))
+          return r
+        }),
+      unblock: (text) =>
+        Effect.tap(transaction("unblock", bl.unblock(text)), () => Effect.mapError(bl.current(true), fail("unblock"))),
+      blocklist: Effect.mapError(bl.list, fail("blocklist")),
+      size: Effect.mapError(storage.size, fail("size")),
+      rowCounts: Effect.mapError(storage.rows, fail("rowCounts")),
+      expire: (what, before) => Effect.mapError(storage.expire(what, before), fail(`expire ${what}`)),
+      evict: (what, rows) => Effect.mapError(storage.evict(what, rows), fail(`evict ${what}`)),
+      reclaim: (budget) => Effect.mapError(storage.reclaim(budget), fail("reclaim"))
     })
   })

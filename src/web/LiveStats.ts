@@ -2,6 +2,7 @@ import { Context, Effect, Layer, Option, PubSub, Schema, Stream } from "effect"
 import type { CrawlerStats } from "../crawler/Crawler.js"
 import type { Written } from "../session/CrawlSession.js"
 import type { Funnel } from "../session/funnel.js"
+import type { DatabaseState } from "../session/housekeeping.js"
 import { counterByTag } from "./prometheus.js"
 
 // The crawl's live state for the web UI: the session publishes a snapshot about once a second, the server
@@ -59,6 +60,18 @@ export const LiveSnapshot = Schema.Struct({
     packetsPerTorrent: Schema.NullOr(Schema.Number),
     budget: Schema.Record({ key: Schema.String, value: Schema.Number })
   })),
+  /** The database: size on disk and in live pages, the budget, and rows deleted by retention and the budget
+   * (absent from older snapshots). */
+  database: Schema.optional(Schema.Struct({
+    bytes: Schema.Number,
+    used: Schema.Number,
+    budget: Schema.NullOr(Schema.Number),
+    expired: Schema.Record({ key: Schema.String, value: Schema.Number }),
+    evicted: Schema.Record({ key: Schema.String, value: Schema.Number }),
+    overBudget: Schema.Boolean,
+    /** Why writes are failing and being retried (the database server cannot be reached), if they are. */
+    unreachable: Schema.optional(Schema.NullOr(Schema.String))
+  })),
   /** What has been committed to the database. */
   written: Schema.Struct({
     discoveries: Schema.Number,
@@ -75,7 +88,8 @@ export const snapshotOf = (
   written: Readonly<Written>,
   elapsed: number,
   running = true,
-  funnel?: Funnel
+  funnel?: Funnel,
+  database?: Readonly<DatabaseState>
 ): LiveSnapshot => ({
   at: Date.now(),
   elapsed,
@@ -99,6 +113,17 @@ export const snapshotOf = (
       lost: { ...funnel.lost },
       budget: { ...funnel.budget },
       packetsPerTorrent: funnel.packetsPerTorrent ?? null
+    }
+  }),
+  ...(database === undefined ? {} : {
+    database: {
+      bytes: database.bytes,
+      used: database.used,
+      budget: database.budget ?? null,
+      expired: { ...database.expired },
+      evicted: { ...database.evicted },
+      overBudget: database.overBudget,
+      unreachable: database.unreachable ?? null
     }
   }),
   written: { ...written }

@@ -161,8 +161,21 @@ export const SessionInfo = Schema.Struct({
   id: Schema.Number,
   started_at: Schema.String,
   ended_at: Schema.NullOr(Schema.String),
+  /** "interrupted": the crawl was killed and a later crawl closed its record. */
+  state: Schema.Literal("running", "ended", "interrupted"),
   settings: Schema.Unknown,
   totals: Schema.Unknown
+})
+
+export const BlocklistEntry = Schema.Struct({
+  id: Schema.Number,
+  /** "infohash" or "name" (a case-insensitive glob over torrent names). */
+  kind: Schema.Literal("infohash", "name"),
+  value: Schema.String,
+  added_at: Schema.String,
+  reason: Schema.NullOr(Schema.String),
+  /** For an infohash blocked because its torrent's name matched a pattern: that pattern. */
+  via: Schema.NullOr(Schema.String)
 })
 
 export const AboutResponse = Schema.Struct({
@@ -208,6 +221,7 @@ export class CrawlApiGroup extends HttpApiGroup.make("crawl")
       .addSuccess(Schema.Array(SessionInfo))
   )
   .add(HttpApiEndpoint.get("about", "/about").addSuccess(AboutResponse))
+  .add(HttpApiEndpoint.get("blocklist", "/blocklist").addSuccess(Schema.Array(BlocklistEntry)))
   .addError(ServerError)
   .annotate(OpenApi.Description, "The crawl: statistics, nodes, sessions and settings")
 {}

@@ -81,8 +81,23 @@ const CrawlHandlers = HttpApiBuilder.group(BitscrapeApi, "crawl", (handlers) =>
               id: s.id,
               started_at: isoTime(s.startedAt),
               ended_at: s.endedAt === undefined ? null : isoTime(s.endedAt),
+              state: s.state,
               settings: s.settings ?? null,
               totals: s.totals ?? null
+            }))
+          )
+        ))
+      .handle("blocklist", () =>
+        repo.blocklist.pipe(
+          Effect.mapError(serverError),
+          Effect.map((list) =>
+            list.map((b) => ({
+              id: b.id,
+              kind: b.kind,
+              value: b.value,
+              added_at: isoTime(b.addedAt),
+              reason: b.reason ?? null,
+              via: b.via ?? null
             }))
           )
         ))

@@ -307,6 +307,128 @@ export const repositoryContract = <R>(
       assert.deepStrictEqual(s!.settings, { bootstrap: ["127.0.0.1:6881"] })
       assert.deepStrictEqual(s!.totals, { infohashes: 3 })
       assert.isDefined(s!.endedAt)
+      assert.strictEqual(s!.state, "ended")
+    })
+  )
+
+  test(
+    "leaves the open session of a crawl still running alone when marking interrupted ones",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const id = yield* repo.startSession({})
+      yield* repo.heartbeat(id)
+      assert.deepStrictEqual(yield* repo.closeInterruptedSessions, [])
+      const [s] = yield* repo.sessions(1)
+      assert.strictEqual(s!.state, "running")
+      assert.isUndefined(s!.endedAt)
+    })
+  )
+
+  test(
+    "blocklist: blocked infohashes and names are purged, not stored again, not fetched, not shown",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const keep = makeTorrent("Debian 12 netinst", [{ path: "debian.iso", length: 10 }], { fetchedAt: T0 })
+      const byHash = makeTorrent("Blocked by hash", [{ path: "a.bin", length: 10 }], { fetchedAt: T0 })
+      const byName = makeTorrent("Spam CAM release 2024", [{ path: "spam/b.mkv", length: 10 }], { fetchedAt: T0 })
+      const later = makeTorrent("another cam rip", [{ path: "c.mkv", length: 10 }], { fetchedAt: T0 + 5 })
+      const seen = (t: { infoHash: Uint8Array }, at: number): Discovery => ({
+        infoHash: t.infoHash as Discovery["infoHash"],
+        source: "announce",
+        at,
+        peer: { host: "127.0.0.1", port: 7 }
+      })
+      yield* repo.recordDiscoveries([keep, byHash, byName].map((t) => seen(t, T0)))
+      yield* repo.saveTorrents([keep, byHash, byName])
+
+      // Adding entries removes what they block; the name pattern blocks the matching torrent's infohash too.
+      const { added, purged } = yield* repo.block([
+        { kind: "infohash", value: toHex(byHash.infoHash), reason: "asked to" },
+        { kind: "name", value: "*cam*", reason: "no cam rips" }
+      ])
+      assert.deepStrictEqual(added.map((a) => [a.kind, a.value, a.reason]), [
+        ["infohash", toHex(byHash.infoHash), "asked to"],
+        ["name", "*cam*", "no cam rips"]
+      ])
+      assert.deepStrictEqual(purged, { torrents: 2, infohashes: 2 })
+      const again = yield* repo.block([{ kind: "name", value: "*cam*", reason: "other" }])
+      assert.deepStrictEqual(again.added, [], "an entry already there keeps its date and reason")
+      const list = yield* repo.blocklist
+      assert.deepStrictEqual(
+        list.map((b) => [b.kind, b.value, b.via ?? null]),
+        [
+          ["infohash", toHex(byHash.infoHash), null],
+          ["name", "*cam*", null],
+          ["infohash", toHex(byName.infoHash), "*cam*"]
+        ]
+      )
+      assert.isTrue(list.every((b) => Number.isFinite(b.addedAt)), "when each was added")
+
+      // Re-discovery: neither stored again nor fetched; a new torrent whose name matches is not stored either.
+      yield* repo.recordDiscoveries([seen(byHash, T0 + 9), seen(byName, T0 + 9), seen(later, T0 + 9)])
+      yield* repo.saveTorrents([byHash, later])
+      yield* repo.recordFailures([{ infoHash: byHash.infoHash as Discovery["infoHash"], at: T0 + 9, error: "x" }])
+      assert.isTrue(Option.isNone(yield* repo.getInfohash(byHash.infoHash as Discovery["infoHash"])))
+      assert.isTrue(Option.isNone(yield* repo.getInfohash(byName.infoHash as Discovery["infoHash"])))
+      assert.isTrue(Option.isNone(yield* repo.getInfohash(later.infoHash as Discovery["infoHash"])))
+      const settled = yield* repo.settledInfohashes(
+        [byHash, byName, later, keep].map((t) => t.infoHash as Discovery["infoHash"]),
+        { minAttempts: 99, since: 0 }
+      )
+      assert.sameMembers([...settled], [byHash, byName, later, keep].map((t) => toHex(t.infoHash)))
+
+      // Query time: only the unblocked torrent is found, listed or exported.
+      const all = yield* repo.search({})
+      assert.deepStrictEqual(all.items.map((i) => i.name), ["Debian 12 netinst"])
+      assert.strictEqual((yield* repo.search({ text: "cam" })).total, 0)
+      const exported = Chunk.toReadonlyArray(yield* Stream.runCollect(repo.export({})))
+      assert.deepStrictEqual(exported.map((i) => toHex(i.infoHash)), [toHex(keep.infoHash)])
+      assert.isTrue(Either.isLeft(yield* Effect.either(repo.getTorrent(byName.infoHash as Discovery["infoHash"]))))
+
+      // Removing the name pattern frees the infohashes it blocked; removing by id works too.
+      assert.strictEqual(yield* repo.unblock("name:*cam*"), 3, "the pattern and the two infohashes it blocked")
+      assert.strictEqual(yield* repo.unblock(String(list[0]!.id)), 1)
+      assert.deepStrictEqual(yield* repo.blocklist, [])
+      yield* repo.saveTorrents([later])
+      assert.strictEqual((yield* repo.search({ text: "cam" })).total, 1)
+      assert.strictEqual(yield* repo.unblock("name:nothing-like-this"), 0)
+    })
+  )
+
+  test(
+    "retention and eviction delete the oldest rows of each class; fetched torrents only when asked",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const old = randomInfoHash()
+      const fresh = randomInfoHash()
+      const t = makeTorrent("kept torrent", [{ path: "k.bin", length: 1 }], { fetchedAt: T0 })
+      yield* repo.recordDiscoveries([
+        { infoHash: old, source: "announce", at: T0, peer: { host: "127.0.0.1", port: 1 } },
+        { infoHash: fresh, source: "announce", at: T0 + 100, peer: { host: "127.0.0.2", port: 2 } },
+        { infoHash: fresh, source: "announce", at: T0 + 10, peer: { host: "127.0.0.3", port: 3 } }
+      ])
+      yield* repo.saveTorrents([t])
+      yield* repo.upsertNodes([
+        { id: old as Uint8Array as NodeId, host: "127.0.0.1", port: 1, seenAt: T0 },
+        { id: fresh as Uint8Array as NodeId, host: "127.0.0.2", port: 2, seenAt: T0 + 100 }
+      ])
+      assert.deepStrictEqual(yield* repo.rowCounts, { peers: 3, infohashes: 2, nodes: 2, torrents: 1 })
+      // Peers last seen before T0 + 50: two of the three.
+      assert.strictEqual(yield* repo.expire("peers", T0 + 50), 2)
+      // Unfetched infohashes last seen before T0 + 50: `old` (the fetched torrent's infohash is never one of them).
+      assert.strictEqual(yield* repo.expire("infohashes", T0 + 50), 1)
+      assert.isTrue(Option.isNone(yield* repo.getInfohash(old)))
+      assert.isTrue(Option.isSome(yield* repo.getInfohash(fresh)))
+      // The oldest node goes first.
+      assert.strictEqual(yield* repo.evict("nodes", 1), 1)
+      assert.deepStrictEqual((yield* repo.nodes(10)).map((n) => n.host), ["127.0.0.2"])
+      assert.strictEqual((yield* repo.search({})).total, 1, "torrents stay unless torrents are evicted")
+      assert.strictEqual(yield* repo.evict("torrents", 5), 1)
+      assert.strictEqual((yield* repo.search({})).total, 0)
+      assert.deepStrictEqual(yield* repo.rowCounts, { peers: 1, infohashes: 1, nodes: 1, torrents: 0 })
+      const size = yield* repo.size
+      assert.isAtLeast(size.bytes, size.used >= 0 ? 0 : 1)
+      yield* repo.reclaim(1_000_000)
     })
   )
 

@@ -56,6 +56,10 @@ export interface PostgresServerInfo {
   readonly startupMillis: number
   /** Creates an empty database (a plain identifier: letters, digits, _) and returns its URL. */
   readonly createDatabase: (name: string) => Effect.Effect<string, PostgresServerError>
+  /** Stops the server (as a crash would: immediate mode), keeping its data; `start` brings it back. */
+  readonly stop: Effect.Effect<void>
+  /** Starts the stopped server again on the same port and waits until it accepts connections. */
+  readonly start: Effect.Effect<void, PostgresServerError>
 }
 
 /** A scoped test server as a service, for `Layer`s and `@effect/vitest`'s `layer(...)`. */
@@ -444,7 +448,9 @@ export const makePostgresServer = (
       port,
       dir,
       startupMillis: Date.now() - startedAt,
-      createDatabase: createDatabase(binDir, port)
+      createDatabase: createDatabase(binDir, port),
+      stop: Effect.asVoid(stopServer(binDir, dir, account)).pipe(withLiveClock),
+      start: Effect.zipRight(startOnce(binDir, dir, account, port), waitAccepting(port)).pipe(withLiveClock)
     } satisfies PostgresServerInfo
   }).pipe(withLiveClock)
 

@@ -6,6 +6,7 @@ import type { NodeId } from "../../src/krpc/index.js"
 import { RepositoryMemory } from "../../src/repository/memory.js"
 import {
   AboutResponse,
+  BlocklistEntry,
   NodeInfo,
   SearchResponse,
   SessionInfo,
@@ -88,6 +89,15 @@ describe("JSON API", () => {
       const about = yield* json(`${web.url}api/about`, AboutResponse)
       assert.strictEqual(about.body.version, "test")
       assert.isNull(about.body.crawl)
+      // The blocklist, with when and why; a blocked torrent is no longer found.
+      assert.deepStrictEqual((yield* json(`${web.url}api/blocklist`, Schema.Array(BlocklistEntry))).body, [])
+      yield* web.repo.block([{ kind: "infohash", value: web.hashes[0]!, reason: "asked to" }])
+      const blocked = yield* json(`${web.url}api/blocklist`, Schema.Array(BlocklistEntry))
+      assert.deepStrictEqual(blocked.body.map((b) => [b.kind, b.value, b.reason, b.via]), [
+        ["infohash", web.hashes[0], "asked to", null]
+      ])
+      const gone = yield* json(`${web.url}api/torrents/${web.hashes[0]}`, ErrorBody)
+      assert.strictEqual(gone.status, 404)
     }))
 
   it.scopedLive("invalid parameters give 400 with a message naming them; unknown torrents 404", () =>

@@ -1,6 +1,6 @@
 // The dashboard: live counters and charts of the crawl running in this process (server-sent events at
 // /api/live), and the database's totals (GET /api/stats every 5 s).
-import { byId, count, duration, fill, getJson, h, localTime, rate } from "./app.js"
+import { byId, count, duration, fill, getJson, h, humanSize, localTime, rate } from "./app.js"
 import { LineChart } from "./chart.js"
 
 /** Snapshots kept for the charts (15 minutes at one a second). */
@@ -297,7 +297,25 @@ const renderCounters = () => {
     ["discoveries", "discoveries", count(num(s.written?.discoveries))],
     ["nodes", "nodes", count(num(s.written?.nodes))],
     ["torrents", "torrents", count(num(s.written?.torrents))],
-    ["failures", "failed fetches", count(num(s.written?.failures))]
+    ["failures", "failed fetches", count(num(s.written?.failures))],
+    ...(s.database === undefined ? [] : [
+      ...(s.database.unreachable ? [["unreachable", "DATABASE UNREACHABLE", "writes wait and are retried"]] : []),
+      [
+        "database",
+        "database size",
+        s.database.budget === null
+          ? humanSize(num(s.database.bytes))
+          : `${humanSize(num(s.database.bytes))} of ${humanSize(num(s.database.budget))} budget`
+      ],
+      [
+        "evicted",
+        "rows deleted (retention + budget)",
+        count(
+          Object.values(s.database.expired ?? {}).reduce((a, b) => a + num(b), 0) +
+            Object.values(s.database.evicted ?? {}).reduce((a, b) => a + num(b), 0)
+        )
+      ]
+    ])
   ])
 }
 

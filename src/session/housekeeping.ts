@@ -1,0 +1,112 @@
+import { Effect } from "effect"
+import type { StorageSettings } from "../config/StorageConfig.js"
+import type { Repository, Torrent } from "../repository/Repository.js"
+import { EVICTION_ORDER, type EvictionClass } from "../repository/Repository.js"
+
+// Housekeeping of a long-running crawl (docs/scaling.md "Disk budget and retention"), one pass every
+// `housekeepingMillis`: (1) retention deletes the rows older than each table's `keep…` age; (2) when the database's
+// live pages exceed 95 % of `maxDbSize`, the oldest rows are evicted, class by class in EVICTION_ORDER (peer
+// sightings, then never-fetched infohashes, then nodes; fetched torrents only when `keepTorrents` is set), until
+// they are under 85 %; (3) freed pages go back to the file system (SQLite incremental vacuum, WAL truncation).
+
+/** Start evicting above this share of the budget… */
+export const HIGH_WATER = 0.95
+/** …down to this share. */
+export const LOW_WATER = 0.85
+/** Fewest and most rows evicted per step (one transaction; each step's changed pages pass through the WAL,
+ * which is truncated after it). */
+const MIN_STEP = 20
+const MAX_STEP = 2000
+
+type Repo = Repository["Type"]
+
+/** The database as the dashboard and `stats` show it. */
+export interface DatabaseState {
+  /** Bytes on disk (SQLite: file + WAL) and in live pages, at the last pass. */
+  bytes: number
+  used: number
+  readonly budget: number | undefined
+  /** Rows deleted by retention and by the budget since the crawl started. */
+  readonly expired: Record<EvictionClass, number>
+  readonly evicted: Record<EvictionClass, number>
+  /** Set when the budget cannot be met with what may be evicted (fetched torrents fill it). */
+  overBudget: boolean
+  /** Set while writes fail because the database server cannot be reached (they are retried). */
+  unreachable: string | undefined
+}
+
+export const makeDatabaseState = (budget: number | undefined): DatabaseState => ({
+  bytes: 0,
+  used: 0,
+  budget,
+  expired: { peers: 0, infohashes: 0, nodes: 0, torrents: 0 },
+  evicted: { peers: 0, infohashes: 0, nodes: 0, torrents: 0 },
+  overBudget: false,
+  unreachable: undefined
+})
+
+const KEEP: Record<EvictionClass, keyof StorageSettings> = {
+  peers: "keepPeers",
+  infohashes: "keepInfohashes",
+  nodes: "keepNodes",
+  torrents: "keepTorrents"
+}
+
+/**
+ * One housekeeping pass; updates `state`. With `retention` false only the budget is checked (the quick pass run
+ * after writes: measuring is a few PRAGMAs).
+ */
+export const housekeep = (
+  repo: Repo,
+  settings: StorageSettings,
+  state: DatabaseState,
+  now: number,
+  retention = true,
+  /** Bytes about to be written: room is made for them first. */
+  incoming = 0
+) =>
+  Effect.gen(function*() {
+    if (retention) {
+      for (const what of EVICTION_ORDER) {
+        const keep = settings[KEEP[what]] as number | undefined
+        if (keep !== undefined) state.expired[what] += yield* repo.expire(what, now - keep)
+      }
+    }
+    let size = yield* repo.size
+    let evicted = false
+    const budget = settings.maxDbSize
+    if (budget !== undefined && size.used + incoming > HIGH_WATER * budget) {
+      const target = Math.max(0, LOW_WATER * budget - incoming)
+      const classes = EVICTION_ORDER.filter((w) => w !== "torrents" || settings.keepTorrents !== undefined)
+      for (const what of classes) {
+        while (size.used > target) {
+          const rows = (yield* repo.rowCounts)[what]
+          if (rows === 0) break
+          // As if this class held all the excess: at least that share of its rows, then measure again.
+          const n = Math.min(MAX_STEP, Math.max(MIN_STEP, Math.ceil(rows * (size.used - target) / size.used)))
+          state.evicted[what] += yield* repo.evict(what, n)
+          evicted = true
+          yield* repo.reclaim(budget)
+          size = yield* repo.size
+        }
+      }
+      const over = size.used + incoming > budget
+      if (over && !state.overBudget) {
+        yield* Effect.logWarning(
+          `the database budget (${budget} bytes) is filled by what may not be evicted (fetched torrents): raise ` +
+            `--max-db-size, or let old torrents go with --keep-torrents`
+        )
+      }
+      state.overBudget = over
+    }
+    if (retention || evicted) {
+      yield* repo.reclaim(budget)
+      size = yield* repo.size
+    }
+    state.bytes = size.bytes
+    state.used = size.used
+  })
+
+/** About how many bytes storing these torrents takes (info dictionary, file rows, full-text index). */
+export const torrentBytes = (torrents: ReadonlyArray<Torrent>): number =>
+  torrents.reduce((n, t) => n + 300 + t.info.length + t.files.reduce((m, f) => m + 40 + 3 * f.path.length, 0), 0)
