@@ -193,7 +193,7 @@ const make = Effect.sync(() => {
             t.fetchedAt <= until &&
             (t.fetchedAt > after.fetchedAt ||
               (t.fetchedAt === after.fetchedAt && afterHex !== undefined && toHex(t.infoHash) > afterHex)) &&
-            matches(t, q)
+            visible(toHex(t.infoHash), t.name) && matches(t, q)
           )
           .sort((a, b) => a.fetchedAt - b.fetchedAt || (toHex(a.infoHash) < toHex(b.infoHash) ? -1 : 1))
           .slice(0, Math.max(1, limit))

@@ -847,7 +847,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
     const newMatches = (q: SearchQuery, after: SavedSearchCursor, until: number, limit: number) =>
       Effect.gen(function*() {
         const params: Array<unknown> = []
-        const f = filtersOf({ ...q, sort: undefined, limit: undefined, offset: undefined }, params)
+        // Blocked torrents are never delivered either.
+        const f = filtersOf({ ...q, sort: undefined, limit: undefined, offset: undefined }, params, yield* bl.visible())
         const at = f.p(after.fetchedAt)
         const position = after.infoHash === undefined
           ? `t.fetched_at > ${at}`

@@ -174,8 +174,9 @@ export const runCrawlSession = (options: SessionOptions) =>
     const notWritten: Array<string> = []
     /** Waits for a writer to end (no time limit); if it failed, says what was not written and why. */
     const joinWriter = (f: Fiber.RuntimeFiber<number, unknown>, what: "discoveries" | "nodes" | "torrents") =>
+      // Not interruptible: after Ctrl-C this runs in the interrupted session's finalizer, where an interruptible
+      // join would be cut at once (and the writers then closed with their records unwritten).
       Fiber.join(f).pipe(
-        Effect.interruptible,
         Effect.catchAllCause((cause) =>
           Effect.gen(function*() {
             const q = (yield* crawler.stats).queueDepths
