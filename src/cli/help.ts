@@ -74,6 +74,18 @@ export const EXAMPLES: Readonly<Record<string, ReadonlyArray<string>>> = {
   "analyze churn": ["bitscrape analyze churn", "bitscrape analyze churn --json"],
   "analyze popularity": ["bitscrape analyze popularity", "bitscrape analyze popularity --since 2026-12-01 --top 100"],
   "analyze size": ["bitscrape analyze size", "bitscrape analyze size --lookups 200 --json"],
+  block: [
+    "bitscrape block add 08ada5a7a6183aae1e09d831df6748d566095a10 --reason 'takedown request'",
+    "bitscrape block add 'name:*sample*'",
+    "bitscrape block list",
+    "bitscrape block remove 3"
+  ],
+  "block add": [
+    "bitscrape block add 08ada5a7a6183aae1e09d831df6748d566095a10 --reason 'takedown request'",
+    "bitscrape block add 'name:*sample*' 'name:*.exe'"
+  ],
+  "block list": ["bitscrape block list", "bitscrape block list --json"],
+  "block remove": ["bitscrape block remove 3", "bitscrape block remove 'name:*sample*'"],
   scrape: [
     "bitscrape scrape 08ada5a7a6183aae1e09d831df6748d566095a10",
     "bitscrape scrape 'magnet:?xt=urn:btih:08ada5a7a6183aae1e09d831df6748d566095a10' --json"
@@ -95,13 +107,16 @@ const STOCK = [
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g")
 const plain = (line: string) => line.replace(ANSI, "").trim()
 
+/** Commands with subcommands of their own. */
+const GROUPS = new Set(["saved", "analyze", "block"])
+
 /** The command path a command line names: its leading words (`saved add`), "" for `bitscrape` alone. */
 export const commandPath = (args: ReadonlyArray<string>): string => {
   const words: Array<string> = []
   for (const a of args) {
     if (a.startsWith("-")) break
     words.push(a)
-    if (words.length === 2 || (words[0] !== "saved")) break
+    if (words.length === 2 || !GROUPS.has(words[0]!)) break
   }
   const path = words.join(" ")
   return EXAMPLES[path] !== undefined
