@@ -19,6 +19,7 @@ const ROUTES = [
   "/api/sessions",
   "/api/about",
   "/api/saved-searches",
+  "/api/blocklist",
   "/api/analysis/content",
   "/api/analysis/sources",
   "/api/analysis/clients",
