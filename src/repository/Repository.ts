@@ -173,8 +173,6 @@ export class Repository extends Context.Tag("bitscrape/Repository")<Repository, 
     until: number,
     limit: number
   ) => Effect.Effect<ReadonlyArray<TorrentSummary>, RepositoryError>
-  /** The database's size on disk in bytes (SQLite pages, PostgreSQL's database size); 0 in memory. */
-  readonly databaseBytes: Effect.Effect<number, RepositoryError>
   /** Queues imported infohashes (`bitscrape import`) for the next crawl's peer finding; returns how many were new. */
   readonly queueImports: (infoHashes: ReadonlyArray<InfoHash>, at: number) => Effect.Effect<number, RepositoryError>
   /**

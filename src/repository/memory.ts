@@ -165,7 +165,6 @@ const make = Effect.sync(() => {
   const imports = new Map<string, { infoHash: InfoHash; at: number }>()
 
   return Repository.of({
-    databaseBytes: Effect.succeed(0),
     queueImports: (hashes, at) =>
       Effect.sync(() => {
         let added = 0

@@ -939,18 +939,11 @@ export const makeSqlRepository = (dialect: Dialect) =>
         return rows.map((r) => bytes(r.hash) as InfoHash)
       }).pipe(Effect.mapError(fail("importQueue")))
 
-    const databaseBytes = (dialect === "pg"
-      ? query("SELECT pg_database_size(current_database()) AS n")
-      : query("SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()")).pipe(
-        Effect.map((rows) => num(rows[0]?.n ?? 0)),
-        Effect.mapError(fail("databaseBytes"))
-      )
     const analyses = makeSqlAnalyses(dialect, query, columns)
     const analysis = <A>(name: string, f: (o: AnalysisOptions) => Effect.Effect<A, unknown>) => (o: AnalysisOptions) =>
       f(o).pipe(Effect.mapError(fail(name)))
 
     return Repository.of({
-      databaseBytes,
       queueImports,
       importQueue,
       newMatches,

@@ -34,7 +34,7 @@ export const makeDbMetrics = (repo: Repository["Type"]) =>
       failed.unsafeUpdate(s.failed, [])
       nodes.unsafeUpdate(s.nodes, [])
       sessions.unsafeUpdate(s.sessions, [])
-      size.unsafeUpdate(yield* repo.databaseBytes, [])
+      size.unsafeUpdate((yield* repo.size).bytes, [])
       const [latest] = yield* repo.sessions(1)
       lastStart.unsafeUpdate(latest === undefined ? 0 : latest.startedAt / 1000, [])
       lastEnd.unsafeUpdate(latest?.endedAt === undefined ? 0 : latest.endedAt / 1000, [])
