@@ -400,6 +400,16 @@ const make = Effect.gen(function*() {
   }
 
   /**
+   * A query's packet from the shared budget (ms to wait before it may go), once its IP slot is reserved: when it
+   * must wait, the IP's pace counts from when it leaves, not from its slot.
+   */
+  const reservePacket = (host: string, t: number) => {
+    const wait = budget.reservePacket(t)
+    if (wait > 0) budget.holdIp(host, t + wait)
+    return wait
+  }
+
+  /**
    * Every query goes through the per-IP pace first (waiting at most `maxPaceWaitMillis` for its IP's slot),
    * then the packet budget (in `transact`).
    */
@@ -427,10 +437,7 @@ const make = Effect.gen(function*() {
       Effect.suspend(() => {
         const { key, p, t } = open(to, method)
         const bytes = encodeMessage(build(t))
-        // The packet budget, and the IP's pace counted from when the packet really leaves (see `request`).
-        const t1 = now()
-        const packetWait = budget.reservePacket(t1)
-        if (packetWait > 0) budget.holdIp(to.host, t1 + packetWait)
+        const packetWait = reservePacket(to.host, now())
         const transmit = Effect.sync(() => socket.transmit(to.host, to.port, bytes))
         return (packetWait === 0 ? transmit : Effect.zipRight(Effect.sleep(packetWait), transmit)).pipe(
           Effect.zipRight(
@@ -496,13 +503,9 @@ const make = Effect.gen(function*() {
       done(checked(to, q, result))
     }
     const bytes = encodeMessage(build(q)(t))
-    const packetWait = budget.reservePacket(t0)
+    const packetWait = reservePacket(to.host, t0)
     if (packetWait === 0) socket.transmit(to.host, to.port, bytes)
-    else {
-      // It leaves later than its IP slot: the IP's pace counts from when it leaves.
-      budget.holdIp(to.host, t0 + packetWait)
-      setTimeout(() => socket.transmit(to.host, to.port, bytes), packetWait)
-    }
+    else setTimeout(() => socket.transmit(to.host, to.port, bytes), packetWait)
     return () => {
       if (pending.get(key) === p) close(key)
       p.done = () => {}
