@@ -1,4 +1,4 @@
-import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
+import { Args, Command, HelpDoc, Options } from "@effect/cli"
 import { Console, Duration, Effect, Layer, Option } from "effect"
 import { createHash } from "node:crypto"
 import { crawlerConfigFromEnv } from "../config/CrawlerConfig.js"
@@ -10,7 +10,7 @@ import { parseHostPort, type SocketAddress } from "../krpc/address.js"
 import { type InfoHash, infoHashFromHex, toHex } from "../krpc/ids.js"
 import { MetadataFetcher, MetadataFetcherLive } from "../metadata/MetadataFetcher.js"
 import { note } from "./errors.js"
-import { bootstrapFlag, ipFlag, portFlag, positiveFlag } from "./flags.js"
+import { bootstrapFlag, ipFlag, peerFlag, portFlag, positiveFlag } from "./flags.js"
 import { humanSize, magnet, printable, torrentJson } from "./format.js"
 import { jsonOption } from "./repositoryOptions.js"
 
@@ -59,16 +59,8 @@ const target = Args.text({ name: "magnet-or-infohash" }).pipe(
   })
 )
 
-const peerOption = Options.text("peer").pipe(
-  Options.withPseudoName("host:port"),
-  Options.withDescription("host:port of a peer that has the torrent (repeatable); without it, peers come from the DHT"),
-  Options.repeated,
-  Options.mapEffect((list) => {
-    const bad = list.find((p) => parseHostPort(p) === undefined)
-    return bad === undefined
-      ? Effect.succeed(list.map((p) => parseHostPort(p)!))
-      : Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--peer: "${bad}" is not host:port`)))
-  })
+const peerOption = peerFlag(
+  "host:port of a peer that has the torrent (repeatable); without it, peers come from the DHT"
 )
 
 export const fetchCommand = Command.make("fetch", {

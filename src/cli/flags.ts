@@ -1,6 +1,7 @@
 import { HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Effect } from "effect"
 import { ipProblem, parseHostPortList } from "../config/settings.js"
+import { parseHostPort } from "../krpc/address.js"
 
 // Flags whose parse errors name the flag. @effect/cli's own integer and choice options report a bad value as
 // "'abc' is not a integer" with no flag, so these parse the text themselves: `--max-pps: "abc" is not an integer`.
@@ -63,6 +64,20 @@ export const ipFlag = (name: string) =>
     Options.mapEffect((text) => {
       const problem = ipProblem(text.trim())
       return problem === undefined ? Effect.succeed(text.trim()) : Effect.fail(invalid(name, problem))
+    })
+  )
+
+/** `--peer host:port`, repeatable: each one checked. */
+export const peerFlag = (description: string) =>
+  Options.text("peer").pipe(
+    Options.withPseudoName("host:port"),
+    Options.withDescription(description),
+    Options.repeated,
+    Options.mapEffect((list) => {
+      const bad = list.find((p) => parseHostPort(p) === undefined)
+      return bad === undefined
+        ? Effect.succeed(list.map((p) => parseHostPort(p)!))
+        : Effect.fail(invalid("peer", `"${bad}" is not host:port`))
     })
   )
 

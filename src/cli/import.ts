@@ -1,4 +1,4 @@
-import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
+import { Args, Command, Options } from "@effect/cli"
 import { Clock, Console, Duration, Effect, Layer, Option } from "effect"
 import { readFileSync } from "node:fs"
 import { crawlerConfigFromEnv } from "../config/CrawlerConfig.js"
@@ -6,13 +6,13 @@ import { DhtConfig, dhtConfigFromEnv } from "../config/DhtConfig.js"
 import { FetcherConfig, fetcherConfigFromEnv } from "../config/FetcherConfig.js"
 import { resolveBootstrap } from "../crawler/Crawler.js"
 import { Dht, DhtNodeLive } from "../dht/index.js"
-import { parseHostPort, type SocketAddress } from "../krpc/address.js"
+import type { SocketAddress } from "../krpc/address.js"
 import { type InfoHash, toHex } from "../krpc/ids.js"
 import { MetadataFetcher, MetadataFetcherLive } from "../metadata/MetadataFetcher.js"
 import { RepositoryLive } from "../repository/layers.js"
 import { Repository, type Torrent } from "../repository/Repository.js"
 import { CommandError, note } from "./errors.js"
-import { bootstrapFlag, positiveFlag } from "./flags.js"
+import { bootstrapFlag, peerFlag, positiveFlag } from "./flags.js"
 import { printable } from "./format.js"
 import { readInputs } from "./importInputs.js"
 import { dbOption, jsonOption, resolveDb } from "./repositoryOptions.js"
@@ -28,17 +28,7 @@ const inputsArg = Args.text({ name: "input" }).pipe(
   Args.atLeast(1)
 )
 
-const peerOption = Options.text("peer").pipe(
-  Options.withPseudoName("host:port"),
-  Options.withDescription("with --fetch: host:port of a peer to ask first (repeatable)"),
-  Options.repeated,
-  Options.mapEffect((list) => {
-    const bad = list.find((p) => parseHostPort(p) === undefined)
-    return bad === undefined
-      ? Effect.succeed(list.map((p) => parseHostPort(p)!))
-      : Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--peer: "${bad}" is not host:port`)))
-  })
-)
+const peerOption = peerFlag("with --fetch: host:port of a peer to ask first (repeatable)")
 
 /** Fetches each infohash's metadata now: peers given, else found on the DHT (one node for all lookups). */
 const fetchNow = (
