@@ -13,7 +13,7 @@ import { assert, beforeAll, describe, it } from "vitest"
 import { toHex } from "../../src/krpc/index.js"
 import { RepositorySqlite } from "../../src/repository/layers.js"
 import { Repository } from "../../src/repository/Repository.js"
-import { type CliResult, runCli } from "../support/cli.js"
+import { type CliResult, GUARD, MAIN, runCli } from "../support/cli.js"
 import { makeTorrent, randomInfoHash } from "../support/torrents.js"
 
 // Each CLI run starts Node and tsx (seconds on a busy machine): generous time-outs.
@@ -204,9 +204,6 @@ describe("each kind of bad database file has its own message", () => {
   }, SLOW)
 })
 
-const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url))
-const GUARD = fileURLToPath(new URL("../support/loopbackGuard.mjs", import.meta.url))
-
 /** The real CLI as another user (root ignores file permissions, so a read-only directory needs one). */
 const runAs = (uid: number, args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   new Promise<CliResult>((resolve, reject) => {
@@ -214,7 +211,7 @@ const runAs = (uid: number, args: ReadonlyArray<string>, env: Record<string, str
       reject(new Error("this test needs to run as root (it drops to uid 65534 to meet a read-only directory)"))
       return
     }
-    const child = spawn(process.execPath, ["--import", GUARD, "--import", "tsx", MAIN, ...args], {
+    const child = spawn(process.execPath, ["--import", GUARD, MAIN, ...args], {
       uid,
       gid: uid,
       cwd: fileURLToPath(new URL("../..", import.meta.url)),

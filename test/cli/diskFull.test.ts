@@ -8,9 +8,8 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { GUARD, MAIN } from "../support/cli.js"
 
-const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url))
-const GUARD = fileURLToPath(new URL("../support/loopbackGuard.mjs", import.meta.url))
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 
 /** Opens the database as the next crawl would, and reports its integrity and contents (run inside the namespace). */
@@ -36,7 +35,7 @@ describe("disk full", () => {
         const dir = mkdtempSync(join(tmpdir(), "bitscrape-full-"))
         const script = [
           `mount -t tmpfs -o size=1200k tmpfs "$1" || exit 99`,
-          `"$2" --import "$3" --import tsx "$4" demo --profile realistic --db "$1/crawl.db" --no-ui --duration 90`,
+          `"$2" --import "$3" "$4" demo --profile realistic --db "$1/crawl.db" --no-ui --duration 90`,
           `echo "EXIT=$?"`,
           `"$2" -e "$5" "$1/crawl.db"`
         ].join("\n")
