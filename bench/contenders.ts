@@ -302,7 +302,9 @@ export const runContender = async (options: {
     const { fetchErrors, queries, ...rest } = final
     details = `${JSON.stringify(rest)}; queries ${JSON.stringify(queries)}; fetch errors ${JSON.stringify(fetchErrors)}`
   }
-  rmSync(dir, { recursive: true, force: true })
+  // BITSCRAPE_BENCH_KEEP_DB=1 keeps BitScrape's database for a look afterwards.
+  if (process.env["BITSCRAPE_BENCH_KEEP_DB"] === "1") log(`${spec.name}: database kept at ${db}`)
+  else rmSync(dir, { recursive: true, force: true })
   return {
     spec,
     fetched,

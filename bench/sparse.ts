@@ -13,7 +13,7 @@
 // Packets: counted by the kernel per source address (iptables, inside scripts/netns.sh), else self-reported.
 //
 //   bash scripts/netns.sh npx tsx bench/run.ts sparse        (≈ 3.5 min per contender)
-import { Effect } from "effect"
+import { Duration, Effect } from "effect"
 import "../test/support/loopbackGuard.mjs"
 import { makeSparseSwarm } from "../test/support/interop/SparseSwarm.js"
 import {
@@ -35,6 +35,11 @@ const extraArgs = (process.env["BITSCRAPE_BENCH_SPARSE_BITSCRAPE_ARGS"] ?? "").s
 const lookupTargets = process.env["BITSCRAPE_BENCH_SPARSE_LOOKUPS"] === "random"
   ? "random" as const
   : "torrents" as const
+/** BITSCRAPE_BENCH_SPARSE_SETTLE_SECONDS: seconds from seeding to the crawler's start (default 20); the sessions
+ * re-announce every 120 s, so it sets when in the crawl the next announce round falls. */
+const settleSeconds = Number(process.env["BITSCRAPE_BENCH_SPARSE_SETTLE_SECONDS"] ?? "20")
+/** BITSCRAPE_BENCH_SPARSE_LOOKUP_MS: one background lookup from a random swarm node every this many ms (2000). */
+const lookupEveryMillis = Number(process.env["BITSCRAPE_BENCH_SPARSE_LOOKUP_MS"] ?? "2000")
 const CHECKPOINTS = [60, 90, 120, 150].filter((s) => s <= seconds)
 
 const ALL: ReadonlyArray<ContenderSpec & { readonly key: string }> = [
@@ -60,8 +65,13 @@ interface Row {
 
 const oneRun = (spec: ContenderSpec, program: ReturnType<typeof bitscrapeProgram>) =>
   Effect.scoped(Effect.gen(function*() {
-    const swarm = yield* makeSparseSwarm({ lookupTargets })
+    const swarm = yield* makeSparseSwarm({
+      lookupTargets,
+      settle: Duration.seconds(settleSeconds),
+      lookupEveryMillis: lookupEveryMillis
+    })
     const wanted = new Set(swarm.torrents.map((t) => t.infoHashHex))
+    if (process.env["BITSCRAPE_BENCH_KEEP_DB"] === "1") log(`torrents: ${[...wanted].join(",")}`)
     log(`swarm up in ${(swarm.startupMillis / 1000).toFixed(0)} s (${wanted.size} torrents); running ${spec.name}`)
     const counter = makePacketCounter(log)
     const result = yield* Effect.promise(() =>

@@ -1,5 +1,4 @@
 import { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import * as Migrator from "@effect/sql/Migrator"
 import { Cause, Effect, Layer, Redacted, Schedule } from "effect"
@@ -101,11 +100,13 @@ export const RepositoryPostgres = (url: string, options: RepositoryOptions = {})
       makeSqlRepository("pg")
     )
   ).pipe(
-    Layer.provide(PgClient.layer({
-      url: Redacted.make(url),
-      maxConnections: options.maxConnections ?? 4,
-      applicationName: "bitscrape"
-    })),
+    // Loaded only when a PostgreSQL URL is given: every other command starts without the pg driver.
+    Layer.provide(Layer.unwrapEffect(Effect.map(Effect.promise(() => import("@effect/sql-pg")), ({ PgClient }) =>
+      PgClient.layer({
+        url: Redacted.make(url),
+        maxConnections: options.maxConnections ?? 4,
+        applicationName: "bitscrape"
+      })))),
     Layer.catchAllCause((cause) => {
       const error = Cause.isFailType(cause) ? cause.error : Cause.squash(cause)
       return Layer.fail(
