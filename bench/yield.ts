@@ -98,6 +98,8 @@ interface ShareRun {
   readonly liveSet: ReadonlySet<string>
   readonly stale: number
   readonly modelStartSeconds: number
+  /** Live torrents stored at some BEP 51 node during the run (sampling's ceiling). */
+  readonly revealable: number
   readonly results: ReadonlyArray<{ readonly result: ContenderResult; readonly modelPackets: number | undefined }>
   readonly loads: ReadonlyArray<number>
   readonly modelStats: string
@@ -117,7 +119,12 @@ const oneShare = (share: number, specs: ReadonlyArray<ContenderSpec>, program: P
     const counter = makePacketCounter(log)
     yield* Effect.addFinalizer(() => Effect.sync(() => counter.close()))
     const loads: Array<number> = []
-    const sampler = setInterval(() => loads.push(os.loadavg()[0]!), 30_000)
+    // Every live torrent a BEP 51 node stored at some moment of the run: the most sampling alone could reveal.
+    const revealable = new Set<string>(model.liveAtBep51Nodes())
+    const sampler = setInterval(() => {
+      loads.push(os.loadavg()[0]!)
+      for (const h of model.liveAtBep51Nodes()) revealable.add(h)
+    }, 30_000)
     const results = yield* Effect.promise(() =>
       Promise.all(specs.map((spec) => runContender({ spec, program, bootstrap, seconds, counter, log })))
     ).pipe(Effect.ensuring(Effect.sync(() => clearInterval(sampler))))
@@ -129,8 +136,10 @@ const oneShare = (share: number, specs: ReadonlyArray<ContenderSpec>, program: P
         log(`${r.spec.name}: the model received ${s.packets} packets, at most ${s.maxPerSecond} in 1 s`)
       }
     }
+    log(`share ${share}: ${revealable.size} of ${live.size} live torrents were stored at a BEP 51 node during the run`)
     const run: ShareRun = {
       share,
+      revealable: revealable.size,
       live: live.size,
       liveSet: live,
       stale: model.staleInfohashes.length,
@@ -200,7 +209,7 @@ export const runYieldBench = async (): Promise<string> => {
     ...table(runs),
     "",
     ...runs.map((r) =>
-      `- share ${r.share}: ${r.live} live torrents, ${r.stale} stale infohashes; model up in ${
+      `- share ${r.share}: ${r.live} live torrents (${r.revealable} of them stored at a BEP 51 node at some point of the run), ${r.stale} stale infohashes; model up in ${
         r.modelStartSeconds.toFixed(0)
       } s; model stats ${r.modelStats}`
     ),

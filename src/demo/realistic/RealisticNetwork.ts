@@ -70,6 +70,11 @@ export interface RealisticNetwork {
   /** UDP packets received from each external IP, and the most within any 1-second window. */
   readonly inboundByIp: () => ReadonlyArray<IpInbound>
   readonly describeNodes: () => ReadonlyArray<SimNodeInfo>
+  /**
+   * Live torrents (hex) that some alive, answering BEP 51 node stores now: what `sample_infohashes` can reveal at
+   * this moment (ground truth for benchmarks; the rest can only be found by passive reach).
+   */
+  readonly liveAtBep51Nodes: () => ReadonlyArray<string>
 }
 
 const attempt = <A>(what: string, f: () => Promise<A>) =>
@@ -152,6 +157,15 @@ export const makeRealisticNetwork = (
         dosBlockedIps: model.blockedIps.size
       }),
       inboundByIp: () => model.ipStats.snapshot(),
+      liveAtBep51Nodes: () => {
+        const live = new Set(peers.live.map((t) => t.infoHash))
+        const found = new Set<string>()
+        for (const n of model.nodes) {
+          if (n === undefined || !n.alive || !n.answers || !n.bep51) continue
+          for (const key of n.store.keys()) if (live.has(key)) found.add(key)
+        }
+        return [...found]
+      },
       describeNodes: () =>
         model.nodes.flatMap((n) =>
           n === undefined ? [] : [{
