@@ -32,6 +32,8 @@ const program = cliProgram(argv).pipe(Effect.provide(Layer.mergeAll(NodeContext.
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
+  // cliProgram installs the one logger (stderr); the runtime's pretty logger would print each line again.
+  disablePrettyLogger: true,
   teardown: (exit, onExit) =>
     onExit(Exit.isSuccess(exit) ? Number(exit.value) : Cause.isInterruptedOnly(exit.cause) ? 0 : 1)
 })

@@ -35,8 +35,15 @@ export const cliProgram = (argv: ReadonlyArray<string>) =>
     })
   )
 
-/** The default logger with database credentials removed from every message (redact.ts). */
-const redactingLogger = Logger.mapInputOptions(Logger.defaultLogger, (options) => ({
+/**
+ * The one logger (main.ts turns off the runtime's own pretty logger, which printed every line a second time): on
+ * stderr, since stdout carries the commands' output (`--json` lines, tables); pretty on a terminal, logfmt
+ * otherwise; database credentials removed from every message (redact.ts).
+ */
+const baseLogger = process.stderr.isTTY === true
+  ? Logger.prettyLogger({ stderr: true })
+  : Logger.withConsoleError(Logger.logfmtLogger)
+const redactingLogger = Logger.mapInputOptions(baseLogger, (options) => ({
   ...options,
   message: Array.isArray(options.message)
     ? options.message.map((m: unknown) => typeof m === "string" ? redactText(m) : m)
