@@ -71,7 +71,8 @@ describe("bitscrape serve (real CLI)", () => {
   }, 60_000)
 
   it("refuses a database that does not exist", async () => {
-    const r = await runCli(["serve", "--db", join(tmpdir(), "no-such-bitscrape.db")])
+    // In a fresh directory: a fixed name in the shared temp directory may have been created by anything.
+    const r = await runCli(["serve", "--db", join(mkdtempSync(join(tmpdir(), "bitscrape-none-")), "no-such.db")])
     assert.strictEqual(r.status, 1)
     assert.include(r.stderr, "no database at")
   }, 60_000)
