@@ -146,7 +146,7 @@ export const demo = Command.make("demo", demoFlags, (flags) =>
       ...flags,
       db: Option.some(db),
       bootstrap: Option.some(["127.0.0.1:1"]),
-      bind: Option.some(Option.getOrElse(flags.bind, () => "127.79.0.1")),
+      bind: Option.some(Option.getOrElse(flags.bind, (): ReadonlyArray<string> => ["127.79.0.1"])),
       port: Option.some(Option.getOrElse(flags.port, () => 0)),
       allow: Option.some(cidrs("127.0.0.0/8"))
     })

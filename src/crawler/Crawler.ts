@@ -218,7 +218,8 @@ const make = Effect.gen(function*() {
       packetsOut,
       peerFinding: { ...peers.stats, queued: peers.queued() },
       infohashesWithPeers: s.withPeers.size(),
-      identities: identities.length,
+      // Node ids (a dual-stack id has a socket of each family, and counts once).
+      identities: new Set(identities.map((i) => toHex(i.node.self))).size,
       invalidTokens,
       timing: identities[0]!.node.timing(),
       timeoutRate: { recent: control.status.recent, baseline: control.status.baseline },

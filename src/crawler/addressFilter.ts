@@ -95,7 +95,17 @@ export const unmapIPv4 = (ip: Uint8Array): Uint8Array => {
 const HOST_CACHE = 65_536
 
 /** Why an address may ("ok") or may not be queried. */
-export type Verdict = "ok" | "port-zero" | "self" | "banned" | "denied" | "not-allowed" | "bogon" | "not-an-ip"
+export type Verdict =
+  | "ok"
+  | "port-zero"
+  | "self"
+  | "banned"
+  | "denied"
+  | "not-allowed"
+  | "bogon"
+  | "not-an-ip"
+  /** A node of an address family we have no socket for (counted by the crawler, not by this filter). */
+  | "other-family"
 
 /** Decides which addresses the crawler talks to (see `makeAddressFilter`). */
 export interface AddressFilter {

@@ -52,7 +52,7 @@ export const makeSample = (s: CrawlState) => {
   const sampleNode = (n: KnownNode, done: () => void) => {
     s.queries.sample_infohashes++
     s.spent.sample++
-    const id = nearestIdentity(s.identities, n.id)
+    const id = nearestIdentity(s.identitiesFor(n.host), n.id)
     let over = false
     const finish = (result: Either.Either<Response, QueryFailure> | undefined) => {
       if (over) return

@@ -92,9 +92,23 @@ export const makeCrawlState = (
       return false
     }
 
+    /** Our identities by the address family of their socket (dual stack: both lists hold every node id). */
+    const v4 = identities.filter((i) => i.family === 4)
+    const v6 = identities.filter((i) => i.family === 6)
+    /** The identities that can reach `host` (those whose socket is of its family); empty if none. */
+    function identitiesFor(host: string): ReadonlyArray<Identity> {
+      return host.includes(":") ? v6 : v4
+    }
+
+    /** Nodes from replies (`nodes` and `nodes6`): each kept if we have a socket of its family to reach it. */
     function learnNodes(contacts: ReadonlyArray<NodeContact>) {
       const t = now()
-      for (const c of contacts) if (usable(c.host, c.port)) known.add(c, t)
+      for (const c of contacts) {
+        if (identitiesFor(c.host).length === 0) {
+          filtered["other-family"] = (filtered["other-family"] ?? 0) + 1
+          CrawlerMetrics.countFiltered("other-family")
+        } else if (usable(c.host, c.port)) known.add(c, t)
+      }
     }
 
     // The callback paths (`…Now`) cannot wait for room in a queue: when one is full, the item waits in a fiber
@@ -225,6 +239,9 @@ export const makeCrawlState = (
     return {
       config,
       identities,
+      identitiesFor,
+      /** Address families we have sockets for. */
+      families: [...(v4.length > 0 ? [4 as const] : []), ...(v6.length > 0 ? [6 as const] : [])],
       budget,
       now,
       filter,

@@ -94,7 +94,9 @@ export const makeWalk = (s: CrawlState) => {
     // bucket); the others go from each of our identities in turn (so every node's table comes to hold our ids in
     // its farther buckets too, and lookups starting anywhere find the id nearest to their target).
     const turn = n.walks++
-    const id = turn % 2 === 0 ? nearestIdentity(s.identities, n.id) : s.identities[(turn >> 1) % s.identities.length]!
+    // Dual stack: only the identities whose socket is of the node's family can reach it.
+    const ids = s.identitiesFor(n.host)
+    const id = turn % 2 === 0 ? nearestIdentity(ids, n.id) : ids[(turn >> 1) % ids.length]!
     return {
       stage: "walk",
       start: (done) => {

@@ -5,9 +5,10 @@ import { checkNodeId } from "../krpc/bep42.js"
 import { decodeMessage, encodeMessage, peekTransactionId } from "../krpc/codec.js"
 import type { NodeContact } from "../krpc/compact.js"
 import type { InfoHash, NodeId } from "../krpc/ids.js"
-import type { ErrorMessage, KrpcMessage, Response } from "../krpc/messages.js"
+import type { ErrorMessage, KrpcMessage, Response, Want } from "../krpc/messages.js"
 import { methodOf } from "../krpc/messages.js"
 import * as Metrics from "../observability/metrics.js"
+import { FamilyTables } from "../routing/FamilyTables.js"
 import { RoutingTable } from "../routing/RoutingTable.js"
 import { DhtSocket } from "../socket/DhtSocket.js"
 import { fromQueueLingering } from "../util/lingering.js"
@@ -123,6 +124,9 @@ interface Pending {
 /** How a transaction ended: the reply (or error reply), a malformed reply or a time-out, or interruption. */
 type Settled = Exit.Exit<Response | ErrorMessage, MalformedResponse | QueryTimeout>
 
+/** BEP 32 `want` of a dual-stack node: nodes of both families. */
+const BOTH: ReadonlyArray<Want> = ["n4", "n6"]
+
 const HARVEST_BUFFER = 4096
 /** Timed-out transactions remembered, so a late reply is recognised (and its RTT measured). */
 const EXPIRED_MEMORY = 4096
@@ -138,6 +142,12 @@ const make = Effect.gen(function*() {
   const now = () => clock.unsafeCurrentTimeMillis()
   const self = table.self
   const family = socket.local.host.includes(":") ? 6 as const : 4 as const
+  // Dual stack (BEP 32): the node of the other family with our id registers its table here too.
+  const siblings = Option.getOrUndefined(yield* Effect.serviceOption(FamilyTables))
+  siblings?.register(family, table.unsafeClosest)
+  const other = family === 4 ? 6 as const : 4 as const
+  /** `want` of our queries: both families once this id has a socket of each, else none (our family). */
+  const want = (): ReadonlyArray<Want> | undefined => siblings?.closest(other) !== undefined ? BOTH : undefined
   const stats: KrpcStats = {
     queriesIn: 0,
     queriesInByMethod: {},
@@ -190,7 +200,7 @@ const make = Effect.gen(function*() {
 
   const budget = socket.budget
   const runFork = Runtime.runFork(yield* Effect.runtime<never>())
-  const ctx = { self, config, family, closest: table.unsafeClosest, tokens, peers, now }
+  const ctx = { self, config, family, closest: table.unsafeClosest, closestOf: siblings?.closest, tokens, peers, now }
 
   const complete = (p: Pending, exit: Settled) => {
     if (p.done !== undefined) p.done(exit)
@@ -459,11 +469,11 @@ const make = Effect.gen(function*() {
       case "ping":
         return { _tag: "PingQuery", ...envelope(t) }
       case "find_node":
-        return { _tag: "FindNodeQuery", ...envelope(t), target: q.target as NodeId, want: undefined }
+        return { _tag: "FindNodeQuery", ...envelope(t), target: q.target as NodeId, want: want() }
       case "get_peers":
-        return { _tag: "GetPeersQuery", ...envelope(t), info_hash: q.infoHash, want: undefined, scrape: q.scrape }
+        return { _tag: "GetPeersQuery", ...envelope(t), info_hash: q.infoHash, want: want(), scrape: q.scrape }
       case "sample_infohashes":
-        return { _tag: "SampleInfohashesQuery", ...envelope(t), target: q.target as NodeId, want: undefined }
+        return { _tag: "SampleInfohashesQuery", ...envelope(t), target: q.target as NodeId, want: want() }
     }
   }
 

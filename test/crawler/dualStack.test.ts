@@ -1,0 +1,90 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Duration, Effect, Fiber, Layer, Stream } from "effect"
+import { crawlerConfig } from "../../src/config/CrawlerConfig.js"
+import { fetcherConfig } from "../../src/config/FetcherConfig.js"
+import { cidrs } from "../../src/crawler/addressFilter.js"
+import { Crawler, CrawlerFromIdentities } from "../../src/crawler/Crawler.js"
+import { IdentitiesLive } from "../../src/crawler/identities.js"
+import { makeDemoSwarm } from "../../src/demo/swarm.js"
+import { dhtConfig } from "../../src/dht/index.js"
+import { formatHostPort } from "../../src/krpc/address.js"
+import { toHex } from "../../src/krpc/index.js"
+import { MetadataFetcher, MetadataFetcherLive } from "../../src/metadata/MetadataFetcher.js"
+import { testSettings } from "../support/dhtNodes.js"
+
+// Issue 18, items 1 and 4: one crawler on both address families (one id, an IPv4 and an IPv6 socket), joined
+// through one IPv4 address of a mixed swarm (IPv4-only, IPv6-only and dual-stack nodes), finds and fetches
+// every torrent whether its seeders are reachable over IPv4 only, IPv6 only or both.
+
+describe("dual-stack crawler on a mixed IPv4/IPv6 swarm", () => {
+  it.scopedLive(
+    "learns IPv6 nodes from `nodes6`, and fetches every torrent over the family its seeders are on",
+    () =>
+      Effect.gen(function*() {
+        const swarm = yield* makeDemoSwarm({ nodes: 24, torrents: 9, seeders: 6, ipv6: true, log: () => Effect.void })
+        assert.isAbove(swarm.families.v6, 0)
+        assert.isAbove(swarm.families.dual, 0)
+        const reach = new Map<string, Set<string>>()
+        for (const s of swarm.seeders) {
+          for (const h of s.infoHashes) reach.set(h, (reach.get(h) ?? new Set()).add(s.host.includes(":") ? "6" : "4"))
+        }
+        const kind = (h: string) => [...(reach.get(h) ?? [])].sort().join("+")
+        const kinds = new Set(swarm.torrents.map((t) => kind(toHex(t.infoHash))))
+        assert.sameMembers([...kinds], ["4", "6", "4+6"], "torrents of every reach")
+
+        const ctx = yield* Layer.build(
+          CrawlerFromIdentities.pipe(
+            Layer.provideMerge(IdentitiesLive(1, [], ["127.83.0.1", "::1"])),
+            Layer.provide(dhtConfig(testSettings({
+              queryTimeout: Duration.seconds(2),
+              // Every IPv6 node of the swarm is on ::1: one pace key. A short pace keeps the test short; the
+              // pace itself is tested in test/crawler/ipv6Peers.test.ts.
+              perIpIntervalMillis: 20,
+              adaptiveTimeout: true
+            }))),
+            Layer.provide(crawlerConfig({
+              allow: cidrs("127.0.0.0/8,::1"),
+              // Joined through the dual-stack node's IPv4 address only: IPv6 nodes come from `nodes6`.
+              bootstrap: [formatHostPort(swarm.bootstrap.host, swarm.bootstrap.port)],
+              minSampleInterval: 1,
+              metadata: true
+            }))
+          )
+        )
+        const crawler = Context.get(ctx, Crawler)
+        const fetcher = yield* Effect.provide(MetadataFetcher, MetadataFetcherLive).pipe(
+          Effect.provide(fetcherConfig({ retryBackoff: Duration.millis(500) }))
+        )
+        const fetched = new Map<string, Set<string>>()
+        const fetching = yield* fetcher.run(crawler.candidates).pipe(
+          Stream.runForEach((o) =>
+            Effect.sync(() => {
+              if (o._tag !== "Fetched") return
+              fetched.set(toHex(o.torrent.infoHash), new Set())
+            })
+          ),
+          Effect.fork
+        )
+        const sightings: Array<string> = []
+        const nodes = yield* crawler.nodes.pipe(
+          Stream.runForEach((n) => Effect.sync(() => void sightings.push(n.host))),
+          Effect.fork
+        )
+        const drain = yield* crawler.discoveries.pipe(Stream.runDrain, Effect.fork)
+        const wanted = swarm.torrents.map((t) => toHex(t.infoHash))
+        for (let t = 0; t < 100 && !wanted.every((h) => fetched.has(h)); t++) yield* Effect.sleep("500 millis")
+        const stats = yield* crawler.stats
+        yield* crawler.stop(500)
+        yield* Fiber.interrupt(fetching)
+        yield* Fiber.join(nodes)
+        yield* Fiber.join(drain)
+
+        const missing = wanted.filter((h) => !fetched.has(h)).map((h) => `${h.slice(0, 8)} (${kind(h)})`)
+        assert.deepStrictEqual(missing, [], `every torrent fetched (stats ${JSON.stringify(stats)})`)
+        assert.strictEqual(stats.identities, 1, "one node id on both sockets")
+        assert.isTrue(sightings.some((h) => h === "::1"), "IPv6 nodes answered")
+        assert.isTrue(sightings.some((h) => h.startsWith("127.77.")), "IPv4 nodes answered")
+      }),
+    90_000
+  )
+})
