@@ -187,9 +187,9 @@ export const makePeers = (s: CrawlState) => {
         want(e)
         continue
       }
-      const host = e.samplers[0]!.host
-      if (s.ipFree(host)) return askSampler(e)
-      e.askAt = Math.max(t + 20, s.budget.ipFreeAt(host))
+      const { host, port } = e.samplers[0]!
+      if (s.ipFree(host, port)) return askSampler(e)
+      e.askAt = Math.max(t + 20, s.ipFreeAt(host, port))
       waiting.push(e)
     }
     if (lookupsRunning >= maxLookups) return undefined

@@ -7,7 +7,7 @@ import { copyId, type InfoHash, toHex } from "../krpc/ids.js"
 import { type Response, responseNodes } from "../krpc/messages.js"
 import type { Discovery, NodeSighting } from "../repository/model.js"
 import type { QueryFailure } from "../rpc/KrpcNode.js"
-import type { Budget } from "../socket/budget.js"
+import { type Budget, paceHost } from "../socket/budget.js"
 import { IndexedHeap } from "../util/heap.js"
 import { makeAddressFilter, type Verdict } from "./addressFilter.js"
 import { type InfohashEvidence, makeEvidence } from "./evidence.js"
@@ -232,8 +232,13 @@ export const makeCrawlState = (
     }
 
     /** True when `host`'s per-IP pace slot is free now (the query itself takes it). */
-    function ipFree(host: string) {
-      return budget.ipFreeAt(host) <= now()
+    function ipFree(host: string, port: number) {
+      return ipFreeAt(host, port) <= now()
+    }
+
+    /** When `host:port`'s pace slot is free (ms; see `paceHost`). */
+    function ipFreeAt(host: string, port: number) {
+      return budget.ipFreeAt(paceHost(host, port))
     }
 
     return {
@@ -277,7 +282,8 @@ export const makeCrawlState = (
       /** Items waiting for room in a full queue (the dispatcher waits while there are any). */
       overflowing: () => overflowing,
       ban,
-      ipFree
+      ipFree,
+      ipFreeAt
     }
   })
 

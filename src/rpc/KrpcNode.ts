@@ -10,6 +10,7 @@ import { methodOf } from "../krpc/messages.js"
 import * as Metrics from "../observability/metrics.js"
 import { FamilyTables } from "../routing/FamilyTables.js"
 import { RoutingTable } from "../routing/RoutingTable.js"
+import { paceHost } from "../socket/budget.js"
 import { DhtSocket } from "../socket/DhtSocket.js"
 import { fromQueueLingering } from "../util/lingering.js"
 import { makeRttEstimator } from "../util/rtt.js"
@@ -429,7 +430,7 @@ const make = Effect.gen(function*() {
     build: (t: Uint8Array) => KrpcMessage
   ): Effect.Effect<Response, QueryFailure> =>
     Effect.suspend(() => {
-      const wait = budget.reserveIp(to.host, now(), config.maxPaceWaitMillis)
+      const wait = budget.reserveIp(paceHost(to.host, to.port), now(), config.maxPaceWaitMillis)
       if (wait < 0) {
         stats.paced++
         return Effect.fail(new QueryPaced({ method, host: to.host, port: to.port }))
@@ -447,7 +448,7 @@ const make = Effect.gen(function*() {
       Effect.suspend(() => {
         const { key, p, t } = open(to, method)
         const bytes = encodeMessage(build(t))
-        const packetWait = reservePacket(to.host, now())
+        const packetWait = reservePacket(paceHost(to.host, to.port), now())
         const transmit = Effect.sync(() => socket.transmit(to.host, to.port, bytes))
         return (packetWait === 0 ? transmit : Effect.zipRight(Effect.sleep(packetWait), transmit)).pipe(
           Effect.zipRight(
@@ -489,7 +490,7 @@ const make = Effect.gen(function*() {
     done: (result: Either.Either<Response, QueryFailure>) => void
   ): () => void => {
     const t0 = now()
-    const wait = budget.reserveIp(to.host, t0, config.maxPaceWaitMillis)
+    const wait = budget.reserveIp(paceHost(to.host, to.port), t0, config.maxPaceWaitMillis)
     if (wait < 0) {
       stats.paced++
       done(Either.left(new QueryPaced({ method: q.method, host: to.host, port: to.port })))
@@ -513,7 +514,7 @@ const make = Effect.gen(function*() {
       done(checked(to, q, result))
     }
     const bytes = encodeMessage(build(q)(t))
-    const packetWait = reservePacket(to.host, t0)
+    const packetWait = reservePacket(paceHost(to.host, to.port), t0)
     if (packetWait === 0) socket.transmit(to.host, to.port, bytes)
     else setTimeout(() => socket.transmit(to.host, to.port, bytes), packetWait)
     return () => {

@@ -50,6 +50,7 @@ export interface Budget {
  */
 export const paceKey = (host: string): string => {
   if (!host.includes(":")) return host
+  if (host.startsWith("[") && !host.endsWith("]")) return host // "[::1]:port" from `paceHost`
   const b = parseIPv6(host)
   if (b === undefined) return host
   let mapped = b[10] === 0xff && b[11] === 0xff
@@ -58,6 +59,13 @@ export const paceKey = (host: string): string => {
   const group = (i: number) => ((b[i]! << 8) | b[i + 1]!).toString(16)
   return `${group(0)}:${group(2)}:${group(4)}:${group(6)}`
 }
+
+/**
+ * The host a query to `host:port` is paced as: the host itself, except for the IPv6 loopback address. ::1 is the
+ * only one of its kind (IPv6 has no ::2 as IPv4 has 127.0.0.2), so nodes running on this machine over IPv6 —
+ * tests, the demo, a local client — all share it; they are told apart by port. Never a remote host.
+ */
+export const paceHost = (host: string, port: number): string => host === "::1" ? `[::1]:${port}` : host
 
 /** The budget's rate (packets/s), burst (packets), pace (ms between queries to one IP) and memory bound. */
 export interface BudgetOptions {

@@ -6,7 +6,7 @@ import { cidrs, makeAddressFilter } from "../../src/crawler/addressFilter.js"
 import { makeMetadataSeeder } from "../../src/demo/seeder.js"
 import { decodeMessage, encodeMessage, type InfoHash, type NodeId, toHex } from "../../src/krpc/index.js"
 import { MetadataFetcher, MetadataFetcherLive } from "../../src/metadata/MetadataFetcher.js"
-import { makeBudget, paceKey } from "../../src/socket/budget.js"
+import { makeBudget, paceHost, paceKey } from "../../src/socket/budget.js"
 import { encode } from "../../src/wire/bencode.js"
 
 // Issue 18, item 2: IPv6 peers and the IPv6 side of the address filter and the per-IP pace.
@@ -62,6 +62,13 @@ describe("per-IP pace over IPv6", () => {
     assert.strictEqual(paceKey("::1"), "0:0:0:0")
     assert.notStrictEqual(paceKey("2001:db8:1:2::1"), paceKey("2001:db8:1:3::1"))
     assert.strictEqual(paceKey("::ffff:192.0.2.1"), "192.0.2.1", "a mapped address is paced with its IPv4 one")
+  })
+
+  it("tells local nodes on ::1 apart by port (the only IPv6 loopback address), and nothing else", () => {
+    assert.notStrictEqual(paceKey(paceHost("::1", 7000)), paceKey(paceHost("::1", 7001)))
+    assert.strictEqual(paceKey(paceHost("::1", 7000)), paceKey(paceHost("::1", 7000)))
+    assert.strictEqual(paceKey(paceHost("2001:db8:1:2::1", 7000)), paceKey(paceHost("2001:db8:1:2::2", 7001)))
+    assert.strictEqual(paceKey(paceHost("127.0.0.1", 7000)), paceKey(paceHost("127.0.0.1", 7001)))
   })
 
   it("holds a whole /64 to one query per interval (reserveIp, holdIp, ipFreeAt)", () => {
