@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Duration, Effect, Fiber, Layer, Stream } from "effect"
+import { randomBytes } from "node:crypto"
 import { crawlerConfig } from "../../src/config/CrawlerConfig.js"
 import { fetcherConfig } from "../../src/config/FetcherConfig.js"
 import { cidrs } from "../../src/crawler/addressFilter.js"
 import { Crawler, CrawlerFromIdentities } from "../../src/crawler/Crawler.js"
-import { IdentitiesLive } from "../../src/crawler/identities.js"
+import { Identities, IdentitiesLive } from "../../src/crawler/identities.js"
 import { makeDemoSwarm } from "../../src/demo/swarm.js"
 import { dhtConfig } from "../../src/dht/index.js"
 import { formatHostPort } from "../../src/krpc/address.js"
@@ -85,5 +86,29 @@ describe("dual-stack crawler on a mixed IPv4/IPv6 swarm", () => {
         assert.isTrue(sightings.some((h) => h.startsWith("127.77.")), "IPv4 nodes answered")
       }),
     90_000
+  )
+
+  it.scopedLive(
+    "--identities N on both families: 2N sockets, each id on one IPv4 and one IPv6 socket",
+    () =>
+      Effect.gen(function*() {
+        const ctx = yield* Layer.build(
+          IdentitiesLive(3, [], ["::1", "127.83.1.1"]).pipe(Layer.provide(dhtConfig(testSettings({ port: 0 }))))
+        )
+        const all = Context.get(ctx, Identities).all
+        assert.deepStrictEqual(all.map((i) => i.family), [4, 4, 4, 6, 6, 6], "IPv4 identities first")
+        const ids = (family: 4 | 6) => all.filter((i) => i.family === family).map((i) => toHex(i.node.self))
+        assert.deepStrictEqual(ids(6), ids(4), "every id on both families")
+        assert.strictEqual(new Set(ids(4)).size, 3)
+        // Each id's IPv4 socket answers `want: n6` from the IPv6 table of the same id: ask one of them about a node
+        // that only the IPv6 socket of that id has heard from.
+        const [a4, b4] = all.filter((i) => i.family === 4)
+        const a6 = all.find((i) => i.family === 6 && toHex(i.node.self) === toHex(a4!.node.self))!
+        const b6 = all.find((i) => i.family === 6 && toHex(i.node.self) === toHex(b4!.node.self))!
+        yield* b6.node.ping(a6.node.local)
+        const reply = yield* b4!.node.findNode(a4!.node.local, randomBytes(20))
+        assert.include((reply.nodes6 ?? []).map((n) => n.port), b6.node.local.port, "a4 answered from a6's table")
+      }),
+    30_000
   )
 })
