@@ -4,11 +4,14 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, ConfigProvider, Effect, Exit, Layer } from "effect"
 import { EXIT_USAGE } from "./cli/errors.js"
 import { cliProgram } from "./cli/program.js"
-import { configFileProvider, extractConfigFlag, KNOWN_SETTINGS } from "./config/configFile.js"
+import { configFileProvider, extractConfigFlag, KNOWN_SETTINGS, NO_SEQUENCES } from "./config/configFile.js"
 
 // BITSCRAPE_* environment variables back every setting: `Config.integer("maxPps")` reads BITSCRAPE_MAX_PPS.
 // CLI flags are layered on top by each command.
-const env = ConfigProvider.fromEnv().pipe(ConfigProvider.nested("bitscrape"), ConfigProvider.constantCase)
+const env = ConfigProvider.fromEnv({ seqDelim: NO_SEQUENCES }).pipe(
+  ConfigProvider.nested("bitscrape"),
+  ConfigProvider.constantCase
+)
 
 // `--config FILE` is global: taken out of argv here, its settings sit below the environment.
 let argv: ReadonlyArray<string> = process.argv

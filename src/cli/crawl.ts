@@ -1,21 +1,22 @@
 import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Config, Duration, Effect, Either, Layer, Option } from "effect"
+import os from "node:os"
 import { CrawlerConfig, crawlerConfigFromEnv, type CrawlerSettings } from "../config/CrawlerConfig.js"
 import { DhtConfig, dhtConfigFromEnv, type DhtSettings } from "../config/DhtConfig.js"
 import { FetcherConfig, fetcherConfigFromEnv, type FetcherSettings } from "../config/FetcherConfig.js"
 import { formatAge, parseAge, storageConfigFromEnv, type StorageSettings } from "../config/StorageConfig.js"
-import { parseCidrList } from "../crawler/addressFilter.js"
+import { BOGONS, cidrContains, parseCidrList, unmapIPv4 } from "../crawler/addressFilter.js"
 import { CrawlerFromIdentities } from "../crawler/Crawler.js"
 import { IdentitiesLive } from "../crawler/identities.js"
 import { parseAreaList } from "../crawler/targets.js"
-import { formatHostPort } from "../krpc/address.js"
+import { formatHostPort, parseIP } from "../krpc/address.js"
 import { MetadataFetcher, MetadataFetcherLive } from "../metadata/MetadataFetcher.js"
 import { isPostgresUrl, RepositoryLive } from "../repository/layers.js"
 import { Repository } from "../repository/Repository.js"
 import { runCrawlSession, type SessionSummary } from "../session/CrawlSession.js"
 import { LiveStats, makeLiveStats, snapshotOf } from "../web/LiveStats.js"
 import { addToBlocklist, readBlocklistFile } from "./block.js"
-import { bootstrapFlag, integerFlag, ipFlag, portFlag, positiveFlag } from "./flags.js"
+import { bindsFlag, bootstrapFlag, integerFlag, portFlag, positiveFlag } from "./flags.js"
 import { parseSize } from "./format.js"
 import { makeProgress } from "./progress.js"
 import { dbOption, jsonOption, redactDb, resolveDb } from "./repositoryOptions.js"
@@ -62,8 +63,11 @@ export const crawlFlags = {
     Options.withDescription("host:port[,…] to join through (env BITSCRAPE_BOOTSTRAP; default: the public routers)"),
     Options.optional
   ),
-  bind: ipFlag("bind").pipe(
-    Options.withDescription("UDP address to bind, an IP address (env BITSCRAPE_BIND)"),
+  bind: bindsFlag("bind").pipe(
+    Options.withDescription(
+      "UDP address(es) to bind: one IP address, or one per family for both (e.g. 0.0.0.0,:: or 127.0.0.1,::1) " +
+        "(env BITSCRAPE_BIND; default 0.0.0.0, plus :: when this host has a global IPv6 address)"
+    ),
     Options.optional
   ),
   port: portFlag("port").pipe(
@@ -155,14 +159,49 @@ export const crawlFlags = {
 
 type CrawlFlags = Command.Command.ParseConfig<typeof crawlFlags>
 
+/** This host's global IPv6 addresses (not loopback, link-local, unique-local or any other bogon). */
+export const globalIPv6Addresses = (
+  interfaces: ReturnType<typeof os.networkInterfaces> = os.networkInterfaces()
+): Array<string> => {
+  const out: Array<string> = []
+  for (const list of Object.values(interfaces)) {
+    for (const a of list ?? []) {
+      if (a.family !== "IPv6" || a.internal) continue
+      const ip = parseIP(a.address)
+      if (ip !== undefined && !BOGONS.some((c) => cidrContains(c, unmapIPv4(ip)))) out.push(a.address)
+    }
+  }
+  return out
+}
+
+/**
+ * The addresses the crawl binds: as given (flag or env), else 0.0.0.0 and — when this host has a global IPv6
+ * address — :: too (dual stack); a log line says which and why.
+ */
+const resolveBinds = (given: ReadonlyArray<string> | undefined) =>
+  Effect.gen(function*() {
+    if (given !== undefined) return given
+    const global = globalIPv6Addresses()
+    if (global.length > 0) {
+      yield* Effect.logInfo(`IPv6 on: this host has a global IPv6 address (${global[0]}); binding 0.0.0.0 and ::`)
+      return ["0.0.0.0", "::"]
+    }
+    yield* Effect.logInfo(
+      "IPv6 off: this host has no global IPv6 address; crawling over IPv4 only (--bind 0.0.0.0,:: to force both)"
+    )
+    return ["0.0.0.0"]
+  })
+
 /** Flag over env over default, for every setting the crawl uses. */
 export const resolveSettings = (flags: CrawlFlags) =>
   Effect.gen(function*() {
     const dhtEnv = yield* dhtConfigFromEnv
     const crawlerEnv = yield* crawlerConfigFromEnv
+    const binds = yield* resolveBinds(Option.getOrUndefined(flags.bind) ?? dhtEnv.binds)
     const dht: DhtSettings = {
       ...dhtEnv,
-      host: Option.getOrElse(flags.bind, () => dhtEnv.host),
+      host: binds[0]!,
+      binds,
       port: Option.getOrElse(flags.port, () => dhtEnv.port),
       maxPps: Option.getOrElse(flags.maxPps, () => dhtEnv.maxPps),
       maxInflight: Option.getOrElse(flags.maxInflight, () => dhtEnv.maxInflight),
@@ -224,7 +263,7 @@ export const resolveSettings = (flags: CrawlFlags) =>
   })
 
 const describeSettings = (s: Effect.Effect.Success<ReturnType<typeof resolveSettings>>) => ({
-  bind: s.dht.host,
+  bind: (s.dht.binds ?? [s.dht.host]).join(","),
   port: s.dht.port,
   maxPps: s.dht.maxPps,
   maxInflight: s.dht.maxInflight,
@@ -291,7 +330,7 @@ export const runCrawl = (
       : Layer.empty
     const layers = Layer.mergeAll(
       CrawlerFromIdentities.pipe(
-        Layer.provide(IdentitiesLive(settings.crawler.identities, settings.crawler.targets)),
+        Layer.provide(IdentitiesLive(settings.crawler.identities, settings.crawler.targets, settings.dht.binds)),
         Layer.provide(Layer.succeed(DhtConfig, settings.dht)),
         Layer.provide(crawlerConfig)
       ),

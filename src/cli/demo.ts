@@ -76,7 +76,7 @@ interface DemoWorld {
   readonly summary: () => string
 }
 
-const cooperativeWorld = (flags: DemoFlags, log: Log) =>
+const cooperativeWorld = (flags: DemoFlags, log: Log, ipv6: boolean) =>
   Effect.gen(function*() {
     const nodes = Option.getOrElse(flags.nodes, () => 300)
     const torrents = Option.getOrElse(flags.torrents, () => 120)
@@ -85,6 +85,7 @@ const cooperativeWorld = (flags: DemoFlags, log: Log) =>
       nodes: Math.max(20, nodes),
       torrents: Math.max(1, torrents),
       seeders: Math.max(1, flags.seeders),
+      ipv6,
       log
     })
     return {
@@ -146,14 +147,17 @@ export const demo = Command.make("demo", demoFlags, (flags) =>
       ...flags,
       db: Option.some(db),
       bootstrap: Option.some(["127.0.0.1:1"]),
-      bind: Option.some(Option.getOrElse(flags.bind, () => "127.79.0.1")),
-      port: Option.some(Option.getOrElse(flags.port, () => 0)),
-      allow: Option.some(cidrs("127.0.0.0/8"))
+      // The cooperative swarm runs IPv6 nodes on ::1 beside the IPv4 ones: the crawl is dual-stack (BEP 32).
+      bind: Option.some(Option.getOrElse(flags.bind, (): ReadonlyArray<string> =>
+        flags.profile === "realistic" ? ["127.79.0.1"] : ["127.79.0.1", "::1"])),
+      port: Option.some(Option.getOrElse(flags.port, () =>
+        0)),
+      allow: Option.some(cidrs("127.0.0.0/8,::1"))
     })
     yield* checkWritableDatabase(db)
     const world: DemoWorld = flags.profile === "realistic"
       ? yield* realisticWorld(flags, log)
-      : yield* cooperativeWorld(flags, log)
+      : yield* cooperativeWorld(flags, log, (checked.dht.binds ?? [checked.dht.host]).some((h) => h.includes(":")))
     const settings = {
       ...checked,
       crawler: { ...checked.crawler, bootstrap: world.bootstrap.map((b) => formatHostPort(b.host, b.port)) }

@@ -2,6 +2,7 @@ import { Command, Options } from "@effect/cli"
 import { Effect, Option, Stream } from "effect"
 import { closeSync, createWriteStream, rmSync } from "node:fs"
 import { join } from "node:path"
+import { formatHostPort } from "../krpc/address.js"
 import { toHex } from "../krpc/ids.js"
 import type { ExportItem } from "../repository/model.js"
 import { Repository } from "../repository/Repository.js"
@@ -47,11 +48,13 @@ export const jsonRecord = (item: ExportItem) => {
       : {}),
     discovered_at: isoTime(item.discoveredAt),
     ...(t ? { fetched_at: isoTime(t.fetchedAt) } : {}),
+    // The peer the metadata came from, "host:port" or "[v6]:port" (RFC 3986 brackets for IPv6).
+    ...(t?.sourcePeer ? { source: formatHostPort(t.sourcePeer.host, t.sourcePeer.port) } : {}),
     magnet: magnet(item.infoHash, t?.name, t?.infoHashV2)
   }
 }
 
-const CSV_HEADER = "infohash,infohash_v2,name,length,files,discovered_at,fetched_at,magnet"
+const CSV_HEADER = "infohash,infohash_v2,name,length,files,discovered_at,fetched_at,magnet,source"
 const csvLine = (item: ExportItem) => {
   const t = item.torrent
   return [
@@ -62,7 +65,8 @@ const csvLine = (item: ExportItem) => {
     t?.files.length,
     isoTime(item.discoveredAt),
     t ? isoTime(t.fetchedAt) : undefined,
-    magnet(item.infoHash, t?.name, t?.infoHashV2)
+    magnet(item.infoHash, t?.name, t?.infoHashV2),
+    t?.sourcePeer ? formatHostPort(t.sourcePeer.host, t.sourcePeer.port) : undefined
   ].map(csvField).join(",")
 }
 

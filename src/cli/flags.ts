@@ -1,5 +1,6 @@
 import { HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Effect } from "effect"
+import { parseBinds } from "../config/DhtConfig.js"
 import { ipProblem, parseHostPortList } from "../config/settings.js"
 import { parseHostPort } from "../krpc/address.js"
 
@@ -64,6 +65,16 @@ export const ipFlag = (name: string) =>
     Options.mapEffect((text) => {
       const problem = ipProblem(text.trim())
       return problem === undefined ? Effect.succeed(text.trim()) : Effect.fail(invalid(name, problem))
+    })
+  )
+
+/** `--bind address[,address]`: one IP address, or one per family for a dual-stack crawl ("0.0.0.0,::"). */
+export const bindsFlag = (name: string) =>
+  Options.text(name).pipe(
+    Options.withPseudoName("address[,address]"),
+    Options.mapEffect((text) => {
+      const r = parseBinds(text.trim())
+      return r.ok ? Effect.succeed(r.value) : Effect.fail(invalid(name, r.problem))
     })
   )
 

@@ -20,7 +20,11 @@ export const stats = Command.make("stats", { json: jsonOption, db: dbOption }, (
     if (flags.json) {
       return yield* Console.log(JSON.stringify({ ...s, lastSessionFunnel: lastFunnel ?? null, database }))
     }
-    yield* Console.log(`nodes        ${s.nodes}`)
+    const f = s.byFamily
+    yield* Console.log(`nodes        ${s.nodes} (IPv4 ${f.nodes.ipv4}, IPv6 ${f.nodes.ipv6})`)
+    yield* Console.log(
+      `peers        ${f.peers.ipv4 + f.peers.ipv6} sightings (IPv4 ${f.peers.ipv4}, IPv6 ${f.peers.ipv6})`
+    )
     yield* Console.log(
       `infohashes   ${s.infohashes} (sample ${s.bySource.sample}, get_peers ${s.bySource.get_peers}, announce ${s.bySource.announce}, lookup ${s.bySource.lookup})`
     )

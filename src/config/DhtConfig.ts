@@ -7,6 +7,11 @@ import { ipProblem, positiveInt } from "./settings.js"
 export interface DhtSettings {
   /** Address to bind (an IP literal; IPv6 enables BEP 32 `nodes6`). */
   readonly host: string
+  /**
+   * Dual stack (the crawler): every address to bind, at most one per family (e.g. ["0.0.0.0", "::"]); `host` is
+   * the first. Unset: `host` alone, or for `crawl` an automatic choice (see docs/configuration.md).
+   */
+  readonly binds?: ReadonlyArray<string> | undefined
   /** UDP port; 0 picks a free one. */
   readonly port: number
   /** Our node id; a random one when absent. */
@@ -92,11 +97,36 @@ export const dhtDefaults: DhtSettings = {
   version: Uint8Array.of(0x42, 0x53, 0, 1) // "BS" 0.1
 }
 
+/**
+ * Why `text` is not a bind list — one IP address, or two of different families separated by a comma
+ * ("0.0.0.0,::") — or the addresses.
+ */
+export const parseBinds = (
+  text: string
+): { readonly ok: true; readonly value: ReadonlyArray<string> } | { readonly ok: false; readonly problem: string } => {
+  const items = text.split(",").map((x) => x.trim())
+  if (items.length > 2) return { ok: false, problem: `"${text}": at most one address per family (e.g. 0.0.0.0,::)` }
+  for (const item of items) {
+    const problem = ipProblem(item)
+    if (problem !== undefined) return { ok: false, problem }
+  }
+  if (items.length === 2 && items[0]!.includes(":") === items[1]!.includes(":")) {
+    return { ok: false, problem: `"${text}": two addresses of one family (give one IPv4 and one IPv6 address)` }
+  }
+  return { ok: true, value: items }
+}
+
+const BIND_MESSAGE = "bind must be an IP address, or one IPv4 and one IPv6 address (0.0.0.0,::)"
+
 /** BITSCRAPE_* with defaults (e.g. BITSCRAPE_MAX_PPS, BITSCRAPE_BIND, BITSCRAPE_PORT). */
 export const dhtConfigFromEnv: Config.Config<DhtSettings> = Config.all({
-  host: Config.string("bind").pipe(
-    Config.validate({ message: "bind must be an IP address", validation: (h) => ipProblem(h) === undefined }),
-    Config.withDefault(dhtDefaults.host)
+  binds: Config.string("bind").pipe(
+    Config.mapOrFail((text): Either.Either<ReadonlyArray<string>, ConfigError.ConfigError> => {
+      const r = parseBinds(text)
+      return r.ok ? Either.right(r.value) : Either.left(ConfigError.InvalidData([], BIND_MESSAGE))
+    }),
+    Config.option,
+    Config.map(Option.getOrUndefined)
   ),
   port: Config.integer("port").pipe(
     Config.validate({ message: "port must be 0–65535 (0: any free port)", validation: (n) => n >= 0 && n <= 65535 }),
@@ -134,7 +164,7 @@ export const dhtConfigFromEnv: Config.Config<DhtSettings> = Config.all({
   maxPeersPerInfohash: positiveInt("maxPeersPerInfohash", dhtDefaults.maxPeersPerInfohash),
   sampleInterval: positiveInt("sampleInterval", dhtDefaults.sampleInterval),
   version: Config.succeed(dhtDefaults.version)
-})
+}).pipe(Config.map((s): DhtSettings => ({ ...s, host: s.binds?.[0] ?? dhtDefaults.host })))
 
 /** Reads the settings from the environment (BITSCRAPE_*). */
 export const DhtConfigLive = Layer.effect(DhtConfig, dhtConfigFromEnv)

@@ -44,8 +44,15 @@ export const configFileProvider = (path: string, known: ReadonlySet<string>): Co
     }
     map.set(key, text)
   }
-  return ConfigProvider.fromMap(map)
+  return ConfigProvider.fromMap(map, { seqDelim: NO_SEQUENCES })
 }
+
+/**
+ * The providers' sequence delimiter: a character no setting holds. Our lists (bootstrap, allow, bind…) are read
+ * as one string and parsed by us; with Effect's default "," a flat provider splits "a,b" and `Config.string`
+ * reads only "a" (or a record of settings fails with MissingData).
+ */
+export const NO_SEQUENCES = "\u001f"
 
 /** Every setting name the file may hold (the env names are these in CONSTANT_CASE with a BITSCRAPE_ prefix). */
 export const KNOWN_SETTINGS: ReadonlySet<string> = new Set([

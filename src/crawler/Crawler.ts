@@ -23,6 +23,11 @@ export type { Candidate, Stage } from "./state.js"
 export interface CrawlerStats {
   readonly knownNodes: number
   readonly responsiveNodes: number
+  /** Known and responsive nodes by address family (BEP 32 dual stack crawls both). */
+  readonly families: {
+    readonly known: { readonly ipv4: number; readonly ipv6: number }
+    readonly responsive: { readonly ipv4: number; readonly ipv6: number }
+  }
   readonly uniqueInfohashes: number
   readonly discoveries: Readonly<Record<Discovery["source"], number>>
   readonly queries: Readonly<Record<"find_node" | "sample_infohashes" | "get_peers", number>>
@@ -127,8 +132,13 @@ const make = Effect.gen(function*() {
   const gauges = Effect.gen(function*() {
     for (;;) {
       const t = now()
+      const families = s.known.families(t, 15 * 60_000)
       CrawlerMetrics.knownNodes.unsafeUpdate(s.known.size(), [])
-      CrawlerMetrics.responsiveNodes.unsafeUpdate(s.known.responsive(t, 15 * 60_000), [])
+      CrawlerMetrics.responsiveNodes.unsafeUpdate(families.responsive.ipv4 + families.responsive.ipv6, [])
+      for (const family of ["ipv4", "ipv6"] as const) {
+        CrawlerMetrics.knownNodesByFamily(family).unsafeUpdate(families.known[family], [])
+        CrawlerMetrics.responsiveNodesByFamily(family).unsafeUpdate(families.responsive[family], [])
+      }
       CrawlerMetrics.queueDepth("discoveries").unsafeUpdate(s.depth(s.discoveries), [])
       CrawlerMetrics.queueDepth("nodes").unsafeUpdate(s.depth(s.nodeSightings), [])
       CrawlerMetrics.queueDepth("candidates").unsafeUpdate(s.depth(s.candidates), [])
@@ -207,9 +217,11 @@ const make = Effect.gen(function*() {
       packetsOut += id.socket.stats().packetsOut
       invalidTokens += id.node.stats().invalidTokens
     }
+    const families = s.known.families(t, 15 * 60_000)
     return {
       knownNodes: s.known.size(),
-      responsiveNodes: s.known.responsive(t, 15 * 60_000),
+      responsiveNodes: families.responsive.ipv4 + families.responsive.ipv6,
+      families,
       uniqueInfohashes: s.seen.size(),
       discoveries: { ...s.counts },
       queries: { ...s.queries },
@@ -218,7 +230,8 @@ const make = Effect.gen(function*() {
       packetsOut,
       peerFinding: { ...peers.stats, queued: peers.queued() },
       infohashesWithPeers: s.withPeers.size(),
-      identities: identities.length,
+      // Node ids (a dual-stack id has a socket of each family, and counts once).
+      identities: new Set(identities.map((i) => toHex(i.node.self))).size,
       invalidTokens,
       timing: identities[0]!.node.timing(),
       timeoutRate: { recent: control.status.recent, baseline: control.status.baseline },

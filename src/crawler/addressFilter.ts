@@ -56,7 +56,12 @@ export const cidrContains = (cidr: Cidr, ip: Uint8Array): boolean => {
   return (ip[full]! & mask) === (cidr.bytes[full]! & mask)
 }
 
-/** Addresses never reachable on the public DHT: unspecified, private, loopback, link-local, CGNAT, multicast, reserved, broadcast. */
+/**
+ * Addresses never reachable on the public DHT: unspecified, private, loopback, link-local, CGNAT, multicast,
+ * reserved, broadcast; for IPv6 the unspecified and loopback addresses, unique-local fc00::/7, link-local
+ * fe80::/10, multicast ff00::/8 and the documentation range 2001:db8::/32 (IPv4-mapped addresses are judged as
+ * the IPv4 address they carry, see `unmapIPv4`).
+ */
 export const BOGONS: ReadonlyArray<Cidr> = [
   "0.0.0.0/8",
   "10.0.0.0/8",
@@ -72,14 +77,35 @@ export const BOGONS: ReadonlyArray<Cidr> = [
   "::1/128",
   "fc00::/7",
   "fe80::/10",
-  "ff00::/8"
+  "ff00::/8",
+  "2001:db8::/32"
 ].map((c) => parseCidr(c)!)
+
+/**
+ * The IPv4 address inside an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, RFC 4291 ::ffff:0:0/96), which the
+ * lists judge as that IPv4 address; any other address unchanged.
+ */
+export const unmapIPv4 = (ip: Uint8Array): Uint8Array => {
+  if (ip.length !== 16 || ip[10] !== 0xff || ip[11] !== 0xff) return ip
+  for (let i = 0; i < 10; i++) if (ip[i] !== 0) return ip
+  return ip.subarray(12, 16)
+}
 
 /** Hosts whose verdict is remembered (then the memory starts over). */
 const HOST_CACHE = 65_536
 
 /** Why an address may ("ok") or may not be queried. */
-export type Verdict = "ok" | "port-zero" | "self" | "banned" | "denied" | "not-allowed" | "bogon" | "not-an-ip"
+export type Verdict =
+  | "ok"
+  | "port-zero"
+  | "self"
+  | "banned"
+  | "denied"
+  | "not-allowed"
+  | "bogon"
+  | "not-an-ip"
+  /** A node of an address family we have no socket for (counted by the crawler, not by this filter). */
+  | "other-family"
 
 /** Decides which addresses the crawler talks to (see `makeAddressFilter`). */
 export interface AddressFilter {
@@ -105,10 +131,13 @@ export const makeAddressFilter = (options: {
   /** What the address lists say of an IP (they never change): a crawl checks every contact it hears of. */
   const byHost = new Map<string, Verdict>()
   const ofHost = (host: string): Verdict => {
-    const ip = parseIP(host)
-    if (ip === undefined) return "not-an-ip"
-    if (options.deny.some((c) => cidrContains(c, ip))) return "denied"
-    if (options.allow.length > 0) return options.allow.some((c) => cidrContains(c, ip)) ? "ok" : "not-allowed"
+    const parsed = parseIP(host)
+    if (parsed === undefined) return "not-an-ip"
+    const ip = unmapIPv4(parsed)
+    // A mapped address matches a range written either way (127.0.0.0/8 or ::ffff:127.0.0.0/104).
+    const within = (c: Cidr) => cidrContains(c, ip) || (ip !== parsed && cidrContains(c, parsed))
+    if (options.deny.some(within)) return "denied"
+    if (options.allow.length > 0) return options.allow.some(within) ? "ok" : "not-allowed"
     return BOGONS.some((c) => cidrContains(c, ip)) ? "bogon" : "ok"
   }
   return {

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto"
 import { DhtConfig } from "../config/DhtConfig.js"
 import { DhtNodeLive } from "../dht/index.js"
 import { ID_LENGTH, idPrefix32, type NodeId, unsafeNodeId } from "../krpc/ids.js"
+import { FamilyTables, makeFamilyTables } from "../routing/FamilyTables.js"
 import { Dht } from "../rpc/Dht.js"
 import { KrpcNode } from "../rpc/KrpcNode.js"
 import type { Budget } from "../socket/budget.js"
@@ -23,6 +24,8 @@ export interface Identity {
   readonly socket: Context.Tag.Service<DhtSocket>
   /** The id's first 32 bits, for picking the identity nearest to a target. */
   readonly prefix: number
+  /** The address family of its socket (a dual-stack id is two identities, one per family, see IdentitiesLive). */
+  readonly family: 4 | 6
 }
 
 /** The crawl's node ids and the budget they share. */
@@ -35,7 +38,13 @@ const identityOf = (
   node: Context.Tag.Service<KrpcNode>,
   dht: Context.Tag.Service<Dht>,
   socket: Context.Tag.Service<DhtSocket>
-): Identity => ({ node, dht, socket, prefix: idPrefix32(node.self) })
+): Identity => ({
+  node,
+  dht,
+  socket,
+  prefix: idPrefix32(node.self),
+  family: socket.local.host.includes(":") ? 6 : 4
+})
 
 /** The identity whose id is nearest (XOR, first 32 bits) to `target`. */
 export const nearestIdentity = (all: ReadonlyArray<Identity>, target: Uint8Array): Identity => {
@@ -98,11 +107,19 @@ export const IdentitiesFromNode: Layer.Layer<Identities, never, KrpcNode | Dht |
 )
 
 /**
- * `count` complete DHT nodes over real UDP on `DhtConfig.host`, ids spread over the keyspace (or `areas`),
- * sharing one `OutboundBudget`. Ports: `DhtConfig.port + i` (all 0, any free port, when `port` is 0). When the
- * config sets a node id, the first identity uses it.
+ * `count` complete DHT nodes over real UDP on `hosts` (default `DhtConfig.binds`, else `DhtConfig.host`), ids
+ * spread over the keyspace (or `areas`), sharing one `OutboundBudget`. Ports: `DhtConfig.port + i` (all 0, any
+ * free port, when `port` is 0). When the config sets a node id, the first identity uses it.
+ *
+ * Dual stack (BEP 32): with an IPv4 and an IPv6 host, every id gets a socket of each family (the same port
+ * number on both), each with the routing table of its family; the two nodes of an id share a `FamilyTables`,
+ * so each answers `want: n4, n6` from both tables and asks for both. `all` lists the IPv4 identities first.
  */
-export const IdentitiesLive = (count: number, areas: ReadonlyArray<KeyspaceArea> = []) =>
+export const IdentitiesLive = (
+  count: number,
+  areas: ReadonlyArray<KeyspaceArea> = [],
+  hosts?: ReadonlyArray<string>
+) =>
   Layer.scoped(
     Identities,
     Effect.gen(function*() {
@@ -110,18 +127,27 @@ export const IdentitiesLive = (count: number, areas: ReadonlyArray<KeyspaceArea>
       const budget = yield* OutboundBudget
       const ids = spreadIds(count, areas)
       if (Option.isSome(config.nodeId)) ids[0] = config.nodeId.value
-      const all = yield* Effect.forEach(ids, (id, i) =>
-        Layer.build(DhtNodeLive).pipe(
-          Effect.provideService(DhtConfig, {
-            ...config,
-            nodeId: Option.some(id),
-            port: config.port === 0 ? 0 : config.port + i
-          }),
-          Effect.provideService(OutboundBudget, budget),
-          Effect.map((ctx) =>
-            identityOf(Context.get(ctx, KrpcNode), Context.get(ctx, Dht), Context.get(ctx, DhtSocket))
+      const binds = [...(hosts ?? config.binds ?? [config.host])].sort((a, b) =>
+        Number(a.includes(":")) - Number(b.includes(":"))
+      )
+      const tables = ids.map(() => makeFamilyTables())
+      const all = yield* Effect.forEach(
+        binds.flatMap((host) => ids.map((id, i) => ({ host, id, i }))),
+        ({ host, i, id }) =>
+          Layer.build(DhtNodeLive).pipe(
+            Effect.provideService(DhtConfig, {
+              ...config,
+              host,
+              nodeId: Option.some(id),
+              port: config.port === 0 ? 0 : config.port + i
+            }),
+            Effect.provideService(OutboundBudget, budget),
+            Effect.provideService(FamilyTables, tables[i]!),
+            Effect.map((ctx) =>
+              identityOf(Context.get(ctx, KrpcNode), Context.get(ctx, Dht), Context.get(ctx, DhtSocket))
+            )
           )
-        ))
+      )
       return { all, budget }
     })
   ).pipe(Layer.provideMerge(OutboundBudgetLive))

@@ -3,7 +3,6 @@ import dns from "node:dns"
 import { parseHostPort, parseIP, type SocketAddress } from "../krpc/address.js"
 import type { NodeContact } from "../krpc/compact.js"
 import { compareDistance } from "../krpc/ids.js"
-import { responseNodes } from "../krpc/messages.js"
 import { lookup } from "../rpc/lookup.js"
 import { nearestIdentity } from "./identities.js"
 import type { CrawlState } from "./state.js"
@@ -17,13 +16,13 @@ import { randomTarget } from "./targets.js"
 // crawl: while no node has answered for a while (at the start, or after a network outage), the bootstrap list
 // is asked again, at growing intervals (2 s, 4 s, … 60 s).
 
-/** The `count` responsive known nodes nearest to `target` among the most recently seen few thousand. */
-const nearestKnown = (s: CrawlState, target: Uint8Array, count: number): Array<NodeContact> => {
+/** The `count` responsive known nodes of `family` nearest to `target` among the most recently seen few thousand. */
+const nearestKnown = (s: CrawlState, target: Uint8Array, count: number, family: 4 | 6): Array<NodeContact> => {
   const best: Array<NodeContact> = []
   let scanned = 0
   for (const n of s.known.values()) {
     if (++scanned > 8192) break
-    if (n.lastResponse < 0) continue
+    if (n.lastResponse < 0 || n.host.includes(":") !== (family === 6)) continue
     best.push(n.contact)
     if (best.length > count * 4) {
       best.sort((a, b) => compareDistance(target, a.id, b.id))
@@ -53,18 +52,19 @@ const STRANDED_AFTER_MS = 10_000
 export const join = (s: CrawlState) =>
   Effect.gen(function*() {
     const resolved = yield* Effect.forEach(s.config.bootstrap, resolveBootstrap, { concurrency: 4 })
-    const addresses = resolved.flat().filter((a) => s.usable(a.host, a.port))
+    // Only addresses one of our sockets can reach (dual stack: both families).
+    const reachable = (a: SocketAddress) => s.identitiesFor(a.host).length > 0 && s.usable(a.host, a.port)
+    const addresses = resolved.flat().filter(reachable)
     const saved = s.config.savedNodes.flatMap((entry) => {
       const a = parseHostPort(entry)
-      return a !== undefined && parseIP(a.host) !== undefined && s.usable(a.host, a.port) ? [a] : []
+      return a !== undefined && parseIP(a.host) !== undefined && reachable(a) ? [a] : []
     })
     if (addresses.length === 0 && saved.length === 0) {
       return yield* Effect.logWarning("no usable bootstrap address; waiting for incoming queries")
     }
-    const first = s.identities[0]!
     const ask = (a: SocketAddress, timeout: number) => {
       const target = randomTarget(s.config.targets)
-      const id = nearestIdentity(s.identities, target)
+      const id = nearestIdentity(s.identitiesFor(a.host), target)
       s.queries.find_node++
       s.spent.join++
       return id.node.findNode(a, target).pipe(
@@ -84,18 +84,28 @@ export const join = (s: CrawlState) =>
     yield* Effect.logInfo(
       `joined the DHT through ${addresses.length} bootstrap and ${saved.length} saved address(es); ${s.known.size()} nodes known`
     )
-    if (addresses.length > 0) {
-      const result = yield* first.dht.bootstrap(addresses)
-      s.learnNodes(result.closest.map((r) => r.contact))
-    }
+    // The first identity of each family runs the full join through the bootstrap addresses of its family (an
+    // IPv6 socket without IPv6 bootstrap addresses starts from the `nodes6` the IPv4 side learns).
+    const firsts = s.families.map((f) => s.identitiesFor(f === 4 ? "0.0.0.0" : "::")[0]!)
+    yield* Effect.forEach(firsts, (first) =>
+      Effect.gen(function*() {
+        const own = addresses.filter((a) => a.host.includes(":") === (first.family === 6))
+        if (own.length === 0) return
+        const result = yield* first.dht.bootstrap(own)
+        s.learnNodes(result.closest.map((r) => r.contact))
+      }), { concurrency: "unbounded", discard: true })
     // Every other identity looks itself up (the Kademlia join), so the nodes nearest to it — where announces
     // and lookups for infohashes near it go — learn it; two at a time, through the same budget and pace.
-    // Its own routing table starts empty: the lookup starts from the known nodes nearest to it.
-    yield* Effect.forEach(s.identities.slice(1), (id) =>
+    // Its own routing table starts empty: the lookup starts from the known nodes of its family nearest to it.
+    yield* Effect.forEach(s.identities.filter((id) => !firsts.includes(id)), (id) =>
       lookup({
         target: id.node.self,
-        seeds: nearestKnown(s, id.node.self, 16),
-        query: (c) => Effect.map(id.node.findNode(c, id.node.self), (r) => ({ nodes: responseNodes(r) })),
+        seeds: nearestKnown(s, id.node.self, 16, id.family),
+        query: (c) =>
+          Effect.map(
+            id.node.findNode(c, id.node.self),
+            (r) => ({ nodes: (id.family === 4 ? r.nodes : r.nodes6) ?? [] })
+          ),
         alpha: 3,
         k: 8,
         self: id.node.self

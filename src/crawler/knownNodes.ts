@@ -59,6 +59,11 @@ export interface KnownNodes {
   readonly remove: (node: KnownNode) => void
   readonly size: () => number
   readonly responsive: (now: number, withinMillis: number) => number
+  /** Nodes known and responsive (within `withinMillis`), by address family (one pass over the store). */
+  readonly families: (now: number, withinMillis: number) => {
+    readonly known: { ipv4: number; ipv6: number }
+    readonly responsive: { ipv4: number; ipv6: number }
+  }
   /** Every node, least recently seen first. */
   readonly values: () => IterableIterator<KnownNode>
   /** Nodes added since the last call (the walk's frontier), oldest first. */
@@ -132,6 +137,16 @@ export const makeKnownNodes = (
       let n = 0
       for (const node of nodes.values()) if (node.lastResponse >= 0 && now - node.lastResponse <= within) n++
       return n
+    },
+    families: (now, within) => {
+      const known = { ipv4: 0, ipv6: 0 }
+      const responsive = { ipv4: 0, ipv6: 0 }
+      for (const node of nodes.values()) {
+        const family = node.host.includes(":") ? "ipv6" : "ipv4"
+        known[family]++
+        if (node.lastResponse >= 0 && now - node.lastResponse <= within) responsive[family]++
+      }
+      return { known, responsive }
     },
     values: () => nodes.values(),
     takeFresh: (limit) => {

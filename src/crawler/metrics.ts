@@ -31,6 +31,15 @@ export const knownNodes = Metric.gauge("bitscrape_crawler_known_nodes", {
 export const backoffMillis = Metric.gauge("bitscrape_crawler_backoff_millis", {
   description: "extra delay per query while backing off"
 })
+const knownNodesFamilyBase = Metric.gauge("bitscrape_crawler_known_nodes_by_family", {
+  description: "nodes in the known-node store, by address family (ipv4, ipv6)"
+})
+export const knownNodesByFamily = (family: "ipv4" | "ipv6") => Metric.tagged(knownNodesFamilyBase, "family", family)
+const responsiveFamilyBase = Metric.gauge("bitscrape_crawler_responsive_nodes_by_family", {
+  description: "known nodes that answered within 15 minutes, by address family (ipv4, ipv6)"
+})
+export const responsiveNodesByFamily = (family: "ipv4" | "ipv6") =>
+  Metric.tagged(responsiveFamilyBase, "family", family)
 export const responsiveNodes = Metric.gauge("bitscrape_crawler_responsive_nodes", {
   description: "known nodes that answered within 15 minutes"
 })

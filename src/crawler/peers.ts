@@ -1,4 +1,6 @@
 import { Either } from "effect"
+import type { SocketAddress } from "../krpc/address.js"
+import type { NodeContact } from "../krpc/compact.js"
 import type { InfoHash } from "../krpc/ids.js"
 import { responseNodes } from "../krpc/messages.js"
 import { IndexedHeap } from "../util/heap.js"
@@ -106,7 +108,7 @@ export const makePeers = (s: CrawlState) => {
     const sampler = e.samplers.shift()!
     e.asked++
     stats.asked++
-    const id = nearestIdentity(s.identities, e.infoHash)
+    const id = nearestIdentity(s.identitiesFor(sampler.host), e.infoHash)
     return {
       stage: "peers",
       start: (done) => {
@@ -130,16 +132,15 @@ export const makePeers = (s: CrawlState) => {
     e.lookupAt = s.now()
     stats.lookups++
     lookupsRunning++
-    const id = nearestIdentity(s.identities, e.infoHash)
     return {
       stage: "peers",
       cost: lookupCost,
       start: (done) => {
         s.queries.get_peers++
-        id.dht.getPeersNow(e.infoHash, (result) => {
+        lookupBoth(e.infoHash, (result) => {
           s.spent.peers += result.queried
           lookupCost += (result.queried - lookupCost) / 8
-          s.learnNodes(result.closest.map((r) => r.contact))
+          s.learnNodes(result.closest)
           if (foundNow(e.infoHash, result.peers) > 0) stats.lookupsWithPeers++
           else s.discoveredNow({ infoHash: e.infoHash, source: "lookup", at: s.now() })
           lookupsRunning--
@@ -147,6 +148,28 @@ export const makePeers = (s: CrawlState) => {
           done()
         })
       }
+    }
+  }
+
+  /**
+   * A get_peers lookup from the identity nearest to the infohash on each address family we have (dual stack:
+   * BEP 32 keeps one routing table per family, and a torrent's seeders may be reachable over one only), the
+   * results merged; `done` once both ended.
+   */
+  const lookupBoth = (
+    infoHash: InfoHash,
+    done: (merged: { queried: number; closest: Array<NodeContact>; peers: Array<SocketAddress> }) => void
+  ) => {
+    const merged = { queried: 0, closest: [] as Array<NodeContact>, peers: [] as Array<SocketAddress> }
+    let open = s.families.length
+    for (const family of s.families) {
+      const id = nearestIdentity(family === 4 ? s.identitiesFor("0.0.0.0") : s.identitiesFor("::"), infoHash)
+      id.dht.getPeersNow(infoHash, (result) => {
+        merged.queried += result.queried
+        for (const r of result.closest) merged.closest.push(r.contact)
+        for (const p of result.peers) merged.peers.push(p)
+        if (--open === 0) done(merged)
+      })
     }
   }
 
@@ -164,9 +187,9 @@ export const makePeers = (s: CrawlState) => {
         want(e)
         continue
       }
-      const host = e.samplers[0]!.host
-      if (s.ipFree(host)) return askSampler(e)
-      e.askAt = Math.max(t + 20, s.budget.ipFreeAt(host))
+      const { host, port } = e.samplers[0]!
+      if (s.ipFree(host, port)) return askSampler(e)
+      e.askAt = Math.max(t + 20, s.ipFreeAt(host, port))
       waiting.push(e)
     }
     if (lookupsRunning >= maxLookups) return undefined

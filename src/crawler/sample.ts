@@ -52,7 +52,7 @@ export const makeSample = (s: CrawlState) => {
   const sampleNode = (n: KnownNode, done: () => void) => {
     s.queries.sample_infohashes++
     s.spent.sample++
-    const id = nearestIdentity(s.identities, n.id)
+    const id = nearestIdentity(s.identitiesFor(n.host), n.id)
     let over = false
     const finish = (result: Either.Either<Response, QueryFailure> | undefined) => {
       if (over) return
@@ -89,9 +89,9 @@ export const makeSample = (s: CrawlState) => {
       const n = s.sampleQueue.peek()
       if (n === undefined || n.nextSampleAt > s.now()) return undefined
       s.sampleQueue.pop()
-      if (!s.ipFree(n.host)) {
+      if (!s.ipFree(n.host, n.port)) {
         // Its IP was queried a moment ago (by the walk, a lookup or another identity): come back when free.
-        n.nextSampleAt = Math.max(s.now() + 50, s.budget.ipFreeAt(n.host))
+        n.nextSampleAt = Math.max(s.now() + 50, s.ipFreeAt(n.host, n.port))
         reschedule(n)
         continue
       }

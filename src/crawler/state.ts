@@ -7,7 +7,7 @@ import { copyId, type InfoHash, toHex } from "../krpc/ids.js"
 import { type Response, responseNodes } from "../krpc/messages.js"
 import type { Discovery, NodeSighting } from "../repository/model.js"
 import type { QueryFailure } from "../rpc/KrpcNode.js"
-import type { Budget } from "../socket/budget.js"
+import { type Budget, paceHost } from "../socket/budget.js"
 import { IndexedHeap } from "../util/heap.js"
 import { makeAddressFilter, type Verdict } from "./addressFilter.js"
 import { type InfohashEvidence, makeEvidence } from "./evidence.js"
@@ -92,9 +92,23 @@ export const makeCrawlState = (
       return false
     }
 
+    /** Our identities by the address family of their socket (dual stack: both lists hold every node id). */
+    const v4 = identities.filter((i) => i.family === 4)
+    const v6 = identities.filter((i) => i.family === 6)
+    /** The identities that can reach `host` (those whose socket is of its family); empty if none. */
+    function identitiesFor(host: string): ReadonlyArray<Identity> {
+      return host.includes(":") ? v6 : v4
+    }
+
+    /** Nodes from replies (`nodes` and `nodes6`): each kept if we have a socket of its family to reach it. */
     function learnNodes(contacts: ReadonlyArray<NodeContact>) {
       const t = now()
-      for (const c of contacts) if (usable(c.host, c.port)) known.add(c, t)
+      for (const c of contacts) {
+        if (identitiesFor(c.host).length === 0) {
+          filtered["other-family"] = (filtered["other-family"] ?? 0) + 1
+          CrawlerMetrics.countFiltered("other-family")
+        } else if (usable(c.host, c.port)) known.add(c, t)
+      }
     }
 
     // The callback paths (`…Now`) cannot wait for room in a queue: when one is full, the item waits in a fiber
@@ -218,13 +232,21 @@ export const makeCrawlState = (
     }
 
     /** True when `host`'s per-IP pace slot is free now (the query itself takes it). */
-    function ipFree(host: string) {
-      return budget.ipFreeAt(host) <= now()
+    function ipFree(host: string, port: number) {
+      return ipFreeAt(host, port) <= now()
+    }
+
+    /** When `host:port`'s pace slot is free (ms; see `paceHost`). */
+    function ipFreeAt(host: string, port: number) {
+      return budget.ipFreeAt(paceHost(host, port))
     }
 
     return {
       config,
       identities,
+      identitiesFor,
+      /** Address families we have sockets for. */
+      families: [...(v4.length > 0 ? [4 as const] : []), ...(v6.length > 0 ? [6 as const] : [])],
       budget,
       now,
       filter,
@@ -260,7 +282,8 @@ export const makeCrawlState = (
       /** Items waiting for room in a full queue (the dispatcher waits while there are any). */
       overflowing: () => overflowing,
       ban,
-      ipFree
+      ipFree,
+      ipFreeAt
     }
   })
 

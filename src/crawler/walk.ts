@@ -50,13 +50,13 @@ export const makeWalk = (s: CrawlState) => {
     for (let i = Math.min(32, postponed.length); i > 0; i--) {
       const n = postponed.shift()!
       if (s.known.get(n.host, n.port) !== n) continue
-      if (s.ipFree(n.host)) return n
+      if (s.ipFree(n.host, n.port)) return n
       postponed.push(n)
     }
     for (let tries = 0; tries < 16; tries++) {
       const n = s.known.takeFresh(1)[0]
       if (n === undefined) return undefined
-      if (s.ipFree(n.host)) return n
+      if (s.ipFree(n.host, n.port)) return n
       if (postponed.length < 4096) postponed.push(n)
     }
     return undefined
@@ -74,7 +74,7 @@ export const makeWalk = (s: CrawlState) => {
       // The queue is in the order of walk queries: if the front was walked too recently, so was everyone behind.
       if (t - n.lastWalked <= REVISIT_AFTER_MS) return undefined
       // Asked recently by another stage (the sampler), or its IP is busy: to the back.
-      if (t - n.lastQueried <= REVISIT_AFTER_MS || !s.ipFree(n.host)) {
+      if (t - n.lastQueried <= REVISIT_AFTER_MS || !s.ipFree(n.host, n.port)) {
         requeue(shift())
         continue
       }
@@ -94,7 +94,9 @@ export const makeWalk = (s: CrawlState) => {
     // bucket); the others go from each of our identities in turn (so every node's table comes to hold our ids in
     // its farther buckets too, and lookups starting anywhere find the id nearest to their target).
     const turn = n.walks++
-    const id = turn % 2 === 0 ? nearestIdentity(s.identities, n.id) : s.identities[(turn >> 1) % s.identities.length]!
+    // Dual stack: only the identities whose socket is of the node's family can reach it.
+    const ids = s.identitiesFor(n.host)
+    const id = turn % 2 === 0 ? nearestIdentity(ids, n.id) : ids[(turn >> 1) % ids.length]!
     return {
       stage: "walk",
       start: (done) => {

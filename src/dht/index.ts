@@ -14,6 +14,7 @@ import { DhtSocketLive } from "../socket/DhtSocket.js"
 import { DhtSocketMemory } from "../socket/memoryNetwork.js"
 
 export * from "../config/DhtConfig.js"
+export * from "../routing/FamilyTables.js"
 export * from "../routing/RoutingTable.js"
 export * from "../rpc/Dht.js"
 export * from "../rpc/KrpcNode.js"

@@ -17,7 +17,7 @@ import type {
   Torrent,
   TorrentSummary
 } from "./model.js"
-import { SEARCH_CAP } from "./model.js"
+import { familyOfHost, SEARCH_CAP } from "./model.js"
 import { Repository, SavedSearchExists, TorrentNotFound } from "./Repository.js"
 import { MAX_QUERY_WORDS, searchWords } from "./sqlText.js"
 
@@ -400,6 +400,10 @@ const make = Effect.sync(() => {
       ),
     stats: Effect.sync(() => {
       const all = [...infohashes.values()]
+      const split = (hosts: ReadonlyArray<string>) => {
+        const ipv6 = hosts.filter((h) => familyOfHost(h) === "ipv6").length
+        return { ipv4: hosts.length - ipv6, ipv6 }
+      }
       const count = (s: DiscoverySource) => all.filter((r) => r.record.seen[s] > 0).length
       return {
         nodes: nodes.size,
@@ -414,7 +418,11 @@ const make = Effect.sync(() => {
         torrents: torrents.size,
         files: [...torrents.values()].reduce((n, t) => n + t.files.length, 0),
         failed: all.filter((r) => r.record.status === "failed").length,
-        sessions: sessionList.length
+        sessions: sessionList.length,
+        byFamily: {
+          nodes: split([...nodes.values()].map((n) => n.host)),
+          peers: split(all.flatMap((r) => [...r.peers.values()].map((p) => p.host)))
+        }
       }
     }),
     export: (q) =>

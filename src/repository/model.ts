@@ -158,7 +158,21 @@ export interface RepositoryStats {
   readonly files: number
   readonly failed: number
   readonly sessions: number
+  /**
+   * Nodes and peer sightings (infohash, address) by address family. The family is not a column: it is read
+   * from the stored address (an IPv6 literal has a colon; the compact formats give IPv4 as a dotted quad).
+   */
+  readonly byFamily: { readonly nodes: FamilyCounts; readonly peers: FamilyCounts }
 }
+
+/** A count split by address family. */
+export interface FamilyCounts {
+  readonly ipv4: number
+  readonly ipv6: number
+}
+
+/** The address family of a stored host: an IPv6 literal has a colon (see `RepositoryStats.byFamily`). */
+export const familyOfHost = (host: string): "ipv4" | "ipv6" => host.includes(":") ? "ipv6" : "ipv4"
 
 /** Filters for export: the search filters, plus whether metadata must be known. */
 export interface ExportQuery extends Omit<SearchQuery, "sort" | "limit" | "offset"> {

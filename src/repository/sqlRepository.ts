@@ -702,7 +702,11 @@ export const makeSqlRepository = (dialect: Dialect) =>
           sum(CASE WHEN peers_seen > 0 THEN 1 ELSE 0 END) AS with_peers,
           sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed FROM infohashes`
       )
-      const nodes = yield* one("SELECT count(*) AS n FROM nodes")
+      // The family is read from the address (an IPv6 literal has a colon): see RepositoryStats.byFamily.
+      const v6 = "sum(CASE WHEN host LIKE '%:%' THEN 1 ELSE 0 END) AS v6"
+      const nodes = yield* one(`SELECT count(*) AS n, ${v6} FROM nodes`)
+      const peers = yield* one(`SELECT count(*) AS n, ${v6} FROM infohash_peers`)
+      const split = (r: Record<string, unknown>) => ({ ipv4: num(r.n) - num(r.v6 ?? 0), ipv6: num(r.v6 ?? 0) })
       const torrents = yield* one("SELECT count(*) AS n, COALESCE(sum(file_count), 0) AS files FROM torrents")
       const sessions = yield* one("SELECT count(*) AS n FROM sessions")
       return {
@@ -718,7 +722,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
         torrents: num(torrents.n),
         files: num(torrents.files),
         failed: num(ih.failed ?? 0),
-        sessions: num(sessions.n)
+        sessions: num(sessions.n),
+        byFamily: { nodes: split(nodes), peers: split(peers) }
       }
     }).pipe(Effect.mapError(fail("stats")))
 

@@ -3,7 +3,7 @@ import { DhtConfig } from "../config/DhtConfig.js"
 import type { SocketAddress } from "../krpc/address.js"
 import type { NodeContact } from "../krpc/compact.js"
 import type { InfoHash, NodeId } from "../krpc/ids.js"
-import { type Response, responseNodes } from "../krpc/messages.js"
+import type { Response } from "../krpc/messages.js"
 import { randomIdAtPrefix } from "../routing/buckets.js"
 import { RoutingTable } from "../routing/RoutingTable.js"
 import { KrpcNode, type Target } from "./KrpcNode.js"
@@ -45,8 +45,12 @@ export class Dht extends Context.Tag("bitscrape/Dht")<Dht, {
   readonly announce: (infoHash: InfoHash, port: number, impliedPort?: boolean) => Effect.Effect<AnnounceResult>
 }>() {}
 
-const toReply = (r: Response): LookupReply => ({
-  nodes: responseNodes(r),
+/**
+ * A reply as a lookup step: the nodes of our socket's family only (BEP 32: a dual-stack node's `nodes6` feed the
+ * IPv6 node's lookups, `nodes` the IPv4 one's; the crawler routes both to the right socket itself).
+ */
+const toReply = (family: 4 | 6) => (r: Response): LookupReply => ({
+  nodes: family === 4 ? r.nodes ?? [] : r.nodes6 ?? [],
   values: r.values,
   token: r.token
 })
@@ -56,13 +60,15 @@ const make = Effect.gen(function*() {
   const node = yield* KrpcNode
   const table = yield* RoutingTable
   const self: NodeId = node.self
+  const family = node.local.host.includes(":") ? 6 as const : 4 as const
+  const reply = toReply(family)
 
   const traverse = (target: Uint8Array, ask: (c: Target) => Effect.Effect<Response, unknown>) =>
     Effect.flatMap(table.closest(target, config.k * 2), (seeds) =>
       lookup({
         target,
         seeds,
-        query: (c: NodeContact) => Effect.map(ask(c), toReply),
+        query: (c: NodeContact) => Effect.map(ask(c), reply),
         alpha: config.alpha,
         k: config.k,
         self
@@ -74,13 +80,18 @@ const make = Effect.gen(function*() {
   const getPeersNow = (infoHash: InfoHash, done: (result: LookupResult) => void) =>
     traverseNow(
       { target: infoHash, seeds: table.unsafeClosest(infoHash, config.k * 2), alpha: config.alpha, k: config.k, self },
-      (c, reply) =>
-        node.request(c, { method: "get_peers", infoHash }, (r) =>
-          reply(Either.isRight(r) ? toReply(r.right) : undefined)),
+      (c, answer) =>
+        node.request(
+          c,
+          { method: "get_peers", infoHash },
+          (r) => answer(Either.isRight(r) ? reply(r.right) : undefined)
+        ),
       done
     )
 
-  const bootstrap = Effect.fn("Dht.bootstrap")(function*(addresses: ReadonlyArray<SocketAddress>) {
+  const bootstrap = Effect.fn("Dht.bootstrap")(function*(all: ReadonlyArray<SocketAddress>) {
+    // Only addresses our socket can reach (an IPv4 socket cannot send to an IPv6 address, nor the reverse).
+    const addresses = all.filter((a) => a.host.includes(":") === (family === 6))
     yield* Effect.forEach(addresses, (a) => Effect.ignore(node.findNode(a, self)), { concurrency: config.alpha })
     const own = yield* findNode(self)
     // Kademlia join: once our neighbourhood is known, refresh every bucket farther than our closest

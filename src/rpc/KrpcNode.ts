@@ -5,10 +5,12 @@ import { checkNodeId } from "../krpc/bep42.js"
 import { decodeMessage, encodeMessage, peekTransactionId } from "../krpc/codec.js"
 import type { NodeContact } from "../krpc/compact.js"
 import type { InfoHash, NodeId } from "../krpc/ids.js"
-import type { ErrorMessage, KrpcMessage, Response } from "../krpc/messages.js"
+import type { ErrorMessage, KrpcMessage, Response, Want } from "../krpc/messages.js"
 import { methodOf } from "../krpc/messages.js"
 import * as Metrics from "../observability/metrics.js"
+import { FamilyTables } from "../routing/FamilyTables.js"
 import { RoutingTable } from "../routing/RoutingTable.js"
+import { paceHost } from "../socket/budget.js"
 import { DhtSocket } from "../socket/DhtSocket.js"
 import { fromQueueLingering } from "../util/lingering.js"
 import { makeRttEstimator } from "../util/rtt.js"
@@ -123,6 +125,9 @@ interface Pending {
 /** How a transaction ended: the reply (or error reply), a malformed reply or a time-out, or interruption. */
 type Settled = Exit.Exit<Response | ErrorMessage, MalformedResponse | QueryTimeout>
 
+/** BEP 32 `want` of a dual-stack node: nodes of both families. */
+const BOTH: ReadonlyArray<Want> = ["n4", "n6"]
+
 const HARVEST_BUFFER = 4096
 /** Timed-out transactions remembered, so a late reply is recognised (and its RTT measured). */
 const EXPIRED_MEMORY = 4096
@@ -138,6 +143,12 @@ const make = Effect.gen(function*() {
   const now = () => clock.unsafeCurrentTimeMillis()
   const self = table.self
   const family = socket.local.host.includes(":") ? 6 as const : 4 as const
+  // Dual stack (BEP 32): the node of the other family with our id registers its table here too.
+  const siblings = Option.getOrUndefined(yield* Effect.serviceOption(FamilyTables))
+  siblings?.register(family, table.unsafeClosest)
+  const other = family === 4 ? 6 as const : 4 as const
+  /** `want` of our queries: both families once this id has a socket of each, else none (our family). */
+  const want = (): ReadonlyArray<Want> | undefined => siblings?.closest(other) !== undefined ? BOTH : undefined
   const stats: KrpcStats = {
     queriesIn: 0,
     queriesInByMethod: {},
@@ -190,7 +201,7 @@ const make = Effect.gen(function*() {
 
   const budget = socket.budget
   const runFork = Runtime.runFork(yield* Effect.runtime<never>())
-  const ctx = { self, config, family, closest: table.unsafeClosest, tokens, peers, now }
+  const ctx = { self, config, family, closest: table.unsafeClosest, closestOf: siblings?.closest, tokens, peers, now }
 
   const complete = (p: Pending, exit: Settled) => {
     if (p.done !== undefined) p.done(exit)
@@ -419,7 +430,7 @@ const make = Effect.gen(function*() {
     build: (t: Uint8Array) => KrpcMessage
   ): Effect.Effect<Response, QueryFailure> =>
     Effect.suspend(() => {
-      const wait = budget.reserveIp(to.host, now(), config.maxPaceWaitMillis)
+      const wait = budget.reserveIp(paceHost(to.host, to.port), now(), config.maxPaceWaitMillis)
       if (wait < 0) {
         stats.paced++
         return Effect.fail(new QueryPaced({ method, host: to.host, port: to.port }))
@@ -437,7 +448,7 @@ const make = Effect.gen(function*() {
       Effect.suspend(() => {
         const { key, p, t } = open(to, method)
         const bytes = encodeMessage(build(t))
-        const packetWait = reservePacket(to.host, now())
+        const packetWait = reservePacket(paceHost(to.host, to.port), now())
         const transmit = Effect.sync(() => socket.transmit(to.host, to.port, bytes))
         return (packetWait === 0 ? transmit : Effect.zipRight(Effect.sleep(packetWait), transmit)).pipe(
           Effect.zipRight(
@@ -459,11 +470,11 @@ const make = Effect.gen(function*() {
       case "ping":
         return { _tag: "PingQuery", ...envelope(t) }
       case "find_node":
-        return { _tag: "FindNodeQuery", ...envelope(t), target: q.target as NodeId, want: undefined }
+        return { _tag: "FindNodeQuery", ...envelope(t), target: q.target as NodeId, want: want() }
       case "get_peers":
-        return { _tag: "GetPeersQuery", ...envelope(t), info_hash: q.infoHash, want: undefined, scrape: q.scrape }
+        return { _tag: "GetPeersQuery", ...envelope(t), info_hash: q.infoHash, want: want(), scrape: q.scrape }
       case "sample_infohashes":
-        return { _tag: "SampleInfohashesQuery", ...envelope(t), target: q.target as NodeId, want: undefined }
+        return { _tag: "SampleInfohashesQuery", ...envelope(t), target: q.target as NodeId, want: want() }
     }
   }
 
@@ -479,7 +490,7 @@ const make = Effect.gen(function*() {
     done: (result: Either.Either<Response, QueryFailure>) => void
   ): () => void => {
     const t0 = now()
-    const wait = budget.reserveIp(to.host, t0, config.maxPaceWaitMillis)
+    const wait = budget.reserveIp(paceHost(to.host, to.port), t0, config.maxPaceWaitMillis)
     if (wait < 0) {
       stats.paced++
       done(Either.left(new QueryPaced({ method: q.method, host: to.host, port: to.port })))
@@ -503,7 +514,7 @@ const make = Effect.gen(function*() {
       done(checked(to, q, result))
     }
     const bytes = encodeMessage(build(q)(t))
-    const packetWait = reservePacket(to.host, t0)
+    const packetWait = reservePacket(paceHost(to.host, to.port), t0)
     if (packetWait === 0) socket.transmit(to.host, to.port, bytes)
     else setTimeout(() => socket.transmit(to.host, to.port, bytes), packetWait)
     return () => {

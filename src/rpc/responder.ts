@@ -2,6 +2,7 @@ import type { DhtSettings } from "../config/DhtConfig.js"
 import { familyOf, type NodeContact } from "../krpc/compact.js"
 import type { NodeId } from "../krpc/ids.js"
 import { ErrorCode, type KrpcMessage, type Query, type Want } from "../krpc/messages.js"
+import type { Closest } from "../routing/FamilyTables.js"
 import type { PeerStore } from "./peerStore.js"
 import type { TokenIssuer } from "./tokens.js"
 
@@ -18,19 +19,21 @@ export interface ResponderContext {
   readonly config: DhtSettings
   readonly family: 4 | 6
   readonly closest: (target: Uint8Array, count: number) => ReadonlyArray<NodeContact>
+  /** Dual stack: the routing table of another family (same node id, other socket), if there is one. */
+  readonly closestOf?: ((family: 4 | 6) => Closest | undefined) | undefined
   readonly tokens: TokenIssuer
   readonly peers: PeerStore
   readonly now: () => number
 }
 
 const nodesFor = (ctx: ResponderContext, target: Uint8Array, want: ReadonlyArray<Want> | undefined) => {
-  // BEP 32: `want` asks for n4 and/or n6; without it, the family of the socket the query came in on.
+  // BEP 32: `want` asks for n4 and/or n6; without it, the family of the socket the query came in on. Each
+  // family's nodes come from that family's routing table: ours, or (dual stack) the other socket's.
   const wanted = want !== undefined && want.length > 0 ? want : [ctx.family === 4 ? "n4" : "n6"]
-  const mine = ctx.family === 4 ? "n4" : "n6"
-  const contacts = wanted.includes(mine) ? ctx.closest(target, ctx.config.k) : []
+  const table = (family: 4 | 6) => family === ctx.family ? ctx.closest : ctx.closestOf?.(family)
   return {
-    nodes: mine === "n4" && wanted.includes("n4") ? contacts : undefined,
-    nodes6: mine === "n6" && wanted.includes("n6") ? contacts : undefined
+    nodes: wanted.includes("n4") ? table(4)?.(target, ctx.config.k) : undefined,
+    nodes6: wanted.includes("n6") ? table(6)?.(target, ctx.config.k) : undefined
   }
 }
 

@@ -1,3 +1,4 @@
+import { parseIPv6 } from "../krpc/address.js"
 import * as TokenBucket from "./tokenBucket.js"
 
 // The outbound etiquette of one process, shared by every socket and node id it runs: a global packet budget
@@ -44,17 +45,27 @@ export interface Budget {
 
 /**
  * The pace key of an address: an IPv4 address itself; for IPv6 its /64 (one host usually owns a whole /64,
- * so per-address pacing would let it be hit through many addresses).
+ * so per-address pacing would let it be hit through many addresses), and for an IPv4-mapped IPv6 address
+ * (`::ffff:a.b.c.d`) the IPv4 address it carries. Anything that is not an IPv6 literal is its own key.
  */
 export const paceKey = (host: string): string => {
   if (!host.includes(":")) return host
-  const [head = "", tail = ""] = host.toLowerCase().split("::", 2)
-  const front = head === "" ? [] : head.split(":")
-  if (front.length >= 4 || !host.includes("::")) return front.slice(0, 4).join(":")
-  const back = tail === "" ? [] : tail.split(":")
-  const groups = [...front, ...Array<string>(Math.max(0, 8 - front.length - back.length)).fill("0"), ...back]
-  return groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")
+  if (host.startsWith("[") && !host.endsWith("]")) return host // "[::1]:port" from `paceHost`
+  const b = parseIPv6(host)
+  if (b === undefined) return host
+  let mapped = b[10] === 0xff && b[11] === 0xff
+  for (let i = 0; i < 10 && mapped; i++) mapped = b[i] === 0
+  if (mapped) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`
+  const group = (i: number) => ((b[i]! << 8) | b[i + 1]!).toString(16)
+  return `${group(0)}:${group(2)}:${group(4)}:${group(6)}`
 }
+
+/**
+ * The host a query to `host:port` is paced as: the host itself, except for the IPv6 loopback address. ::1 is the
+ * only one of its kind (IPv6 has no ::2 as IPv4 has 127.0.0.2), so nodes running on this machine over IPv6 —
+ * tests, the demo, a local client — all share it; they are told apart by port. Never a remote host.
+ */
+export const paceHost = (host: string, port: number): string => host === "::1" ? `[::1]:${port}` : host
 
 /** The budget's rate (packets/s), burst (packets), pace (ms between queries to one IP) and memory bound. */
 export interface BudgetOptions {

@@ -18,6 +18,9 @@ export const Sources = Schema.Struct({
 })
 
 /** One second of a running crawl, as the dashboard sees it. */
+/** A count split by address family. */
+export const FamilyCounts = Schema.Struct({ ipv4: Schema.Number, ipv6: Schema.Number })
+
 export const LiveSnapshot = Schema.Struct({
   /** Unix ms when taken. */
   at: Schema.Number,
@@ -27,6 +30,8 @@ export const LiveSnapshot = Schema.Struct({
   running: Schema.Boolean,
   knownNodes: Schema.Number,
   responsiveNodes: Schema.Number,
+  /** Known and responsive nodes by address family (absent from older snapshots). */
+  families: Schema.optional(Schema.Struct({ known: FamilyCounts, responsive: FamilyCounts })),
   uniqueInfohashes: Schema.Number,
   discoveries: Sources,
   queries: Schema.Struct({
@@ -96,6 +101,7 @@ export const snapshotOf = (
   running,
   knownNodes: stats.knownNodes,
   responsiveNodes: stats.responsiveNodes,
+  families: { known: { ...stats.families.known }, responsive: { ...stats.families.responsive } },
   uniqueInfohashes: stats.uniqueInfohashes,
   discoveries: { ...stats.discoveries },
   queries: { ...stats.queries },

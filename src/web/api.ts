@@ -7,7 +7,7 @@ import { ParseResult, Schema } from "effect"
 import { parseDate, parseSize } from "../cli/format.js"
 import { CATEGORIES } from "../repository/categories.js"
 import { AnalysisApiGroup } from "./analysisApi.js"
-import { LiveSnapshot, Sources } from "./LiveStats.js"
+import { FamilyCounts, LiveSnapshot, Sources } from "./LiveStats.js"
 
 // The JSON API: every request and response is a Schema, so invalid parameters are refused with 400 and a
 // message naming the parameter, and the OpenAPI description (GET /api/openapi.json) is generated from the
@@ -87,7 +87,9 @@ export const DatabaseStats = Schema.Struct({
   torrents: Schema.Number,
   files: Schema.Number,
   failed: Schema.Number,
-  sessions: Schema.Number
+  sessions: Schema.Number,
+  /** Nodes and peer sightings (infohash, address) by address family, read from the stored addresses. */
+  by_family: Schema.Struct({ nodes: FamilyCounts, peers: FamilyCounts })
 })
 
 export const StatsResponse = Schema.Struct({

@@ -11,6 +11,11 @@ const infohashes = gauge("bitscrape_db_infohashes", "infohashes stored, with or 
 const withPeers = gauge("bitscrape_db_infohashes_with_peers", "infohashes for which a peer was seen")
 const failed = gauge("bitscrape_db_infohashes_failed", "infohashes whose metadata could not be fetched")
 const nodes = gauge("bitscrape_db_nodes", "DHT nodes stored")
+const nodesFamilyBase = gauge("bitscrape_db_nodes_by_family", "DHT nodes stored, by address family (ipv4, ipv6)")
+const peersFamilyBase = gauge(
+  "bitscrape_db_peers_by_family",
+  "peer sightings stored (infohash, address), by address family (ipv4, ipv6)"
+)
 const sessions = gauge("bitscrape_db_sessions", "crawl sessions recorded")
 const size = gauge("bitscrape_db_size_bytes", "database size on disk, in bytes")
 const lastStart = gauge(
@@ -33,6 +38,10 @@ export const makeDbMetrics = (repo: Repository["Type"]) =>
       withPeers.unsafeUpdate(s.withPeers, [])
       failed.unsafeUpdate(s.failed, [])
       nodes.unsafeUpdate(s.nodes, [])
+      for (const family of ["ipv4", "ipv6"] as const) {
+        Metric.tagged(nodesFamilyBase, "family", family).unsafeUpdate(s.byFamily.nodes[family], [])
+        Metric.tagged(peersFamilyBase, "family", family).unsafeUpdate(s.byFamily.peers[family], [])
+      }
       sessions.unsafeUpdate(s.sessions, [])
       size.unsafeUpdate((yield* repo.size).bytes, [])
       const [latest] = yield* repo.sessions(1)

@@ -51,7 +51,8 @@ const CrawlHandlers = HttpApiBuilder.group(BitscrapeApi, "crawl", (handlers) =>
               torrents: s.torrents,
               files: s.files,
               failed: s.failed,
-              sessions: s.sessions
+              sessions: s.sessions,
+              by_family: s.byFamily
             },
             live: Option.getOrNull(yield* live.latest)
           }

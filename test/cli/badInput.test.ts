@@ -71,7 +71,7 @@ export const CASES: ReadonlyArray<Case> = [
     args: ["crawl"],
     env: { BITSCRAPE_BIND: "999.0.0.1" },
     code: 2,
-    says: /^invalid setting: BITSCRAPE_BIND: bind must be an IP address$/
+    says: /^invalid setting: BITSCRAPE_BIND: bind must be an IP address, or one IPv4 and one IPv6 address/
   },
   {
     args: ["crawl"],

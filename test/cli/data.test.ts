@@ -88,8 +88,10 @@ describe("bitscrape search / show / stats / export (real CLI, SQLite)", () => {
       "infohash",
       "length",
       "magnet",
-      "name"
+      "name",
+      "source"
     ])
+    assert.match(s.source, /^(\d+\.\d+\.\d+\.\d+|\[[0-9a-f:.]+\]):\d+$/, "host:port, IPv6 in brackets")
     assert.deepStrictEqual(s.files, [{ path: "sintel/sintel-4k.mkv", length: 4_000_000_000 }, {
       path: "sintel/subs/en.srt",
       length: 40_000
@@ -105,7 +107,7 @@ describe("bitscrape search / show / stats / export (real CLI, SQLite)", () => {
     const r = await runCli(["export", "--db", db, "--format", "csv", "--out", out, "--has-metadata", "yes"])
     assert.strictEqual(r.status, 0, r.stderr)
     const csv = readFileSync(out, "utf8").trim().split("\n")
-    assert.strictEqual(csv[0], "infohash,infohash_v2,name,length,files,discovered_at,fetched_at,magnet")
+    assert.strictEqual(csv[0], "infohash,infohash_v2,name,length,files,discovered_at,fetched_at,magnet,source")
     assert.strictEqual(csv.length, 4)
     const evilLine = csv.find((l) => l.startsWith(toHex(evil.infoHash)))!
     assert.include(evilLine, ",'=cmd|'/C calc'!A0 <script>alert(1)</script>,")

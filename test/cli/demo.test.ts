@@ -27,7 +27,12 @@ describe("bitscrape demo (real CLI, offline)", () => {
     assert.include(r.stdout, `bitscrape search --db ${db}`)
     const file = new Database(db, { readonly: true })
     const names = (file.prepare("SELECT name FROM torrents").all() as Array<{ name: string }>).map((x) => x.name)
+    // Dual stack (BEP 32): the swarm has IPv6 nodes and seeders on ::1, and the crawl reached them.
+    const v6 = file.prepare("SELECT count(*) AS n FROM nodes WHERE host = '::1'").get() as { n: number }
+    const fromV6 = file.prepare("SELECT count(*) AS n FROM torrents WHERE source_host = '::1'").get() as { n: number }
     file.close()
+    assert.isAbove(v6.n, 0, "IPv6 nodes stored")
+    assert.isAbove(fromV6.n, 0, "metadata fetched over IPv6")
     const seeded = new Set(demoCatalog(40).map((t) => t.name))
     assert.isAtLeast(names.filter((n) => seeded.has(n)).length, 36, `fetched ${names.length} of 40`)
     const search = await runCli(["search", "--db", db, "--json", "--sort", "largest", "--limit", "5"])

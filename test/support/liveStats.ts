@@ -4,6 +4,13 @@ import type { CrawlerStats } from "../../src/crawler/Crawler.js"
 export const CrawlerStatsFixture = (knownNodes: number): CrawlerStats => ({
   knownNodes,
   responsiveNodes: Math.floor(knownNodes / 2),
+  families: {
+    known: { ipv4: knownNodes - Math.floor(knownNodes / 4), ipv6: Math.floor(knownNodes / 4) },
+    responsive: {
+      ipv4: Math.floor(knownNodes / 2) - Math.floor(knownNodes / 8),
+      ipv6: Math.floor(knownNodes / 8)
+    }
+  },
   uniqueInfohashes: knownNodes * 3,
   discoveries: { sample: knownNodes, get_peers: 2, announce: 1, lookup: 4 },
   queries: { find_node: knownNodes * 2, sample_infohashes: knownNodes, get_peers: 5 },

@@ -228,7 +228,8 @@ const renderCounters = () => {
   cards.responsive.sub.textContent = s.knownNodes > 0
     ? `${Math.round((100 * num(s.responsiveNodes)) / s.knownNodes)} % of known`
     : ""
-  cards.known.sub.textContent = `${perSecond(rateOf((x) => num(x.knownNodes)))} / s`
+  cards.known.sub.textContent = `${perSecond(rateOf((x) => num(x.knownNodes)))} / s` +
+    (s.families ? ` · IPv4 ${count(num(s.families.known.ipv4))}, IPv6 ${count(num(s.families.known.ipv6))}` : "")
   cards.unique.set(num(s.uniqueInfohashes))
   cards.unique.sub.textContent = `${perSecond(rateOf((x) => num(x.uniqueInfohashes)))} / s`
   cards.fetched.set(num(s.written?.torrents))
@@ -432,12 +433,21 @@ const dbCards = {
   torrents: card("db-torrents", "Torrents", false),
   files: card("db-files", "Files", false),
   infohashes: card("db-infohashes", "Infohashes", false),
-  nodes: card("db-nodes", "Nodes", false),
+  nodes: card("db-nodes", "Nodes", true),
   failed: card("db-failed", "Failed fetches", false),
   sessions: card("db-sessions", "Crawl sessions", false)
 }
 const dbSources = h("ul", { class: "inline-list" })
+const dbFamilies = h("ul", { class: "inline-list" })
 fill(byId("db-cards"), Object.values(dbCards).map((c) => c.el))
+byId("db-cards").after(
+  h(
+    "div",
+    { class: "panel db-sources", dataset: { testid: "db-by-family" } },
+    h("h3", {}, "Nodes and peers by address family"),
+    dbFamilies
+  )
+)
 byId("db-cards").after(
   h(
     "div",
@@ -458,6 +468,17 @@ const refreshDb = async () => {
         h("li", { dataset: { key: k } }, h("span", { class: "muted" }, `${label} `), count(num(db.by_source?.[k])))
       )
     )
+    if (db.by_family) {
+      dbCards.nodes.sub.textContent = `IPv4 ${count(num(db.by_family.nodes.ipv4))}, IPv6 ${
+        count(num(db.by_family.nodes.ipv6))
+      }`
+      fill(dbFamilies, [
+        h("li", {}, h("span", { class: "muted" }, "peers IPv4 "), count(num(db.by_family.peers.ipv4))),
+        h("li", {}, h("span", { class: "muted" }, "peers IPv6 "), count(num(db.by_family.peers.ipv6))),
+        h("li", {}, h("span", { class: "muted" }, "nodes IPv4 "), count(num(db.by_family.nodes.ipv4))),
+        h("li", {}, h("span", { class: "muted" }, "nodes IPv6 "), count(num(db.by_family.nodes.ipv6)))
+      ])
+    }
     byId("db-backend").textContent = `· ${db.backend}`
     byId("db-updated").textContent = `Updated ${localTime(Date.now())}.`
     const inProcess = stats.live !== null || state.crawlConfigured

@@ -16,6 +16,11 @@ export interface LibtorrentSwarmOptions {
   readonly size: number
   /** First session's address; session i gets the i-th address from here on (default "127.2.0.1"). */
   readonly baseHost?: string
+  /**
+   * Every session's address instead of `baseHost` (127.x or "::1"; may repeat, e.g. several sessions on [::1],
+   * each on its own port: then `port` must be 0, and libtorrent keeps at most one of them per routing table).
+   */
+  readonly hosts?: ReadonlyArray<string>
   /** Listen port (TCP, uTP and DHT) of every session; 0 (default) picks an ephemeral port per session. */
   readonly port?: number
   /**
@@ -151,13 +156,17 @@ export const makeLibtorrentSwarm = (
 ): Effect.Effect<LibtorrentSwarmApi, InteropProcessError, Scope.Scope> =>
   Effect.gen(function*() {
     const bootstrap = options.bootstrap ?? []
-    if (!bootstrap.every((c) => isLoopbackHost(c.host))) {
+    if (!bootstrap.every((c) => c.host === "::1" || isLoopbackHost(c.host))) {
       return yield* failure("BadConfig", `bootstrap must be loopback: ${JSON.stringify(bootstrap)}`)
     }
-    const hosts = yield* Effect.try({
-      try: () => loopbackHosts(options.baseHost ?? "127.2.0.1", options.size),
-      catch: (e) => failure("BadConfig", String(e))
-    })
+    const hosts = options.hosts !== undefined
+      ? options.hosts.every((h) => h === "::1" || isLoopbackHost(h)) && options.hosts.length === options.size
+        ? options.hosts
+        : yield* failure("BadConfig", `hosts must be ${options.size} loopback addresses: ${options.hosts}`)
+      : yield* Effect.try({
+        try: () => loopbackHosts(options.baseHost ?? "127.2.0.1", options.size),
+        catch: (e) => failure("BadConfig", String(e))
+      })
     const interconnect = options.interconnect ?? 8
     const config = { hosts, port: options.port ?? 0, bootstrap, interconnect, settings: settingsFrom(options) }
     const started = yield* Clock.currentTimeMillis

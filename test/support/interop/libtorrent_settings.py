@@ -12,10 +12,15 @@ def loopback(host):
     return host
 
 
+def endpoint(host, port):
+    """host:port, an IPv6 host in brackets ([::1]:6881), as libtorrent's listen_interfaces and bootstrap lists read."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def session_settings(host, port, bootstrap, overrides):
     settings = {
         # One loopback address for TCP, uTP and the DHT socket; peer connections also leave from it.
-        "listen_interfaces": f"{host}:{port}",
+        "listen_interfaces": endpoint(host, port),
         "outgoing_interfaces": host,
         # LSD (multicast), UPnP (SSDP), NAT-PMP (gateway) and the interface watcher all reach beyond loopback.
         "enable_lsd": False,
@@ -26,7 +31,7 @@ def session_settings(host, port, bootstrap, overrides):
         # Stock value is dht.libtorrent.org:25401 (a DNS name, then a public host): only 127.x literals here.
         # libtorrent treats these as routers: it queries them but never puts them in its routing table, so
         # sessions that only bootstrap from each other keep empty tables (measured); use add_dht_node instead.
-        "dht_bootstrap_nodes": ",".join(f"{loopback(b['host'])}:{b['port']}" for b in bootstrap),
+        "dht_bootstrap_nodes": ",".join(endpoint(loopback(b["host"]), b["port"]) for b in bootstrap),
         # Stock: at most one routing-table entry per /24 and one search result per IP, which would collapse a
         # 127.x swarm to a node or two.
         "dht_restrict_routing_ips": False,
