@@ -4,9 +4,17 @@ import type {
   NodesAnalysis,
   PopularInfohash,
   PopularityAnalysis,
-  SourcesAnalysis
+  SourcesAnalysis,
+  WindowedInfohash
 } from "./analysisModel.js"
-import { bucketOf, FILE_COUNT_EDGES, SESSION_EDGES, SIZE_EDGES } from "./analysisModel.js"
+import {
+  bucketOf,
+  FILE_COUNT_EDGES,
+  POPULARITY_WINDOWS,
+  SESSION_EDGES,
+  SIZE_EDGES,
+  windowStart
+} from "./analysisModel.js"
 import { CATEGORIES, categoryOf, extensionOf } from "./categories.js"
 import type { DiscoverySource, InfohashRecord, Torrent } from "./model.js"
 import { DISCOVERY_SOURCES } from "./model.js"
@@ -187,8 +195,46 @@ export interface MemoryInfohash {
 export const popularityOf = (
   rows: ReadonlyArray<MemoryInfohash>,
   since: number | undefined,
-  top: number
+  top: number,
+  now: number,
+  hours: ReadonlyMap<number, ReadonlyMap<string, Readonly<Record<DiscoverySource, number>>>>
 ): PopularityAnalysis => {
+  const byKey = new Map(rows.map((r) => [Buffer.from(r.record.infoHash).toString("hex"), r]))
+  const windows = POPULARITY_WINDOWS.map((h) => {
+    const start = windowStart(now, h)
+    const sums = new Map<string, Record<DiscoverySource, number>>()
+    for (const [hour, counts] of hours) {
+      if (hour < start || hour > now) continue
+      for (const [key, c] of counts) {
+        const x = sums.get(key) ?? { sample: 0, get_peers: 0, announce: 0, lookup: 0 }
+        for (const s of DISCOVERY_SOURCES) x[s] += c[s]
+        sums.set(key, x)
+      }
+    }
+    const list: Array<WindowedInfohash> = []
+    for (const [key, bySource] of sums) {
+      const r = byKey.get(key)
+      if (r === undefined) continue
+      list.push({
+        infoHash: r.record.infoHash,
+        sightings: DISCOVERY_SOURCES.reduce((n, s) => n + bySource[s], 0),
+        bySource,
+        peers: r.peerTimes.filter((t) => t >= start).length,
+        name: r.name,
+        swarm: r.record.swarm
+      })
+    }
+    const hex = (x: WindowedInfohash) => Buffer.from(x.infoHash).toString("hex")
+    list.sort((a, b) => b.sightings - a.sightings || (hex(a) < hex(b) ? -1 : 1))
+    return { hours: h, since: start, top: list.slice(0, top) }
+  })
+  const bySwarm = rows.filter((r) =>
+    r.record.swarm !== undefined && (since === undefined || r.record.swarm.at >= since)
+  ).map((r) => ({ infoHash: r.record.infoHash, ...r.record.swarm!, name: r.name }))
+    .sort((a, b) =>
+      b.seeders + b.leechers - a.seeders - a.leechers ||
+      (Buffer.from(a.infoHash).toString("hex") < Buffer.from(b.infoHash).toString("hex") ? -1 : 1)
+    ).slice(0, top)
   const item = (r: MemoryInfohash, peers: number): PopularInfohash => ({
     infoHash: r.record.infoHash,
     peers,
@@ -205,5 +251,5 @@ export const popularityOf = (
     .filter((x) => x.peers > 0).sort(order((x) => x.peers)).slice(0, top)
   const bySightings = rows.filter((r) => since === undefined || r.record.lastSeen >= since)
     .map((r) => item(r, r.peerTimes.length)).sort(order((x) => x.sightings)).slice(0, top)
-  return { since, byPeers, bySightings }
+  return { since, byPeers, bySightings, now, windows, bySwarm }
 }

@@ -149,6 +149,19 @@ export const sqliteMigrations = {
       )`,
       `CREATE INDEX torrents_fetched ON torrents (fetched_at)`,
       `CREATE TABLE import_queue (hash BLOB PRIMARY KEY NOT NULL, queued_at INTEGER NOT NULL) WITHOUT ROWID`
+    ])),
+  // Popularity (docs/analysis.md): each infohash's latest BEP 33 swarm estimate, and sightings per hour (start,
+  // ms), infohash and source, kept for POPULARITY_RETENTION_MS (bounded; the top-N of a window sums its hours).
+  "0008_popularity": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    statements(sql, [
+      `ALTER TABLE infohashes ADD COLUMN seeders INTEGER`,
+      `ALTER TABLE infohashes ADD COLUMN leechers INTEGER`,
+      `ALTER TABLE infohashes ADD COLUMN scraped_at INTEGER`,
+      `CREATE INDEX infohashes_swarm ON infohashes ((seeders + leechers))`,
+      `CREATE TABLE infohash_hours (
+        hour INTEGER NOT NULL, hash BLOB NOT NULL, source TEXT NOT NULL, sightings INTEGER NOT NULL,
+        PRIMARY KEY (hour, hash, source)
+      ) WITHOUT ROWID`
     ]))
 }
 
@@ -233,5 +246,16 @@ export const pgMigrations = {
       )`,
       `CREATE INDEX torrents_fetched ON torrents (fetched_at)`,
       `CREATE TABLE import_queue (hash BYTEA PRIMARY KEY, queued_at BIGINT NOT NULL)`
+    ])),
+  "0008_popularity": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    statements(sql, [
+      `ALTER TABLE infohashes ADD COLUMN seeders BIGINT`,
+      `ALTER TABLE infohashes ADD COLUMN leechers BIGINT`,
+      `ALTER TABLE infohashes ADD COLUMN scraped_at BIGINT`,
+      `CREATE INDEX infohashes_swarm ON infohashes ((seeders + leechers))`,
+      `CREATE TABLE infohash_hours (
+        hour BIGINT NOT NULL, hash BYTEA NOT NULL, source TEXT NOT NULL, sightings BIGINT NOT NULL,
+        PRIMARY KEY (hour, hash, source)
+      )`
     ]))
 }

@@ -126,10 +126,43 @@ const Popular = Schema.Struct({
   last_seen: Schema.String
 })
 
+/** BEP 33 estimate of distinct seeder and leecher IPs (union of the Bloom filters of the nodes that answered). */
+const Swarm = Schema.Struct({ seeders: Count, leechers: Count, at: Schema.String })
+
 export const PopularityReport = Schema.Struct({
   since: Schema.NullOr(Schema.String),
   by_peers: Schema.Array(Popular),
-  by_sightings: Schema.Array(Popular)
+  by_sightings: Schema.Array(Popular),
+  /** The time the windows end at. */
+  now: Schema.String,
+  /** The most sighted infohashes of the last hour, day and week (hourly buckets; `since`: the first's start). */
+  windows: Schema.Array(Schema.Struct({
+    window: Schema.String,
+    since: Schema.String,
+    top: Schema.Array(Schema.Struct({
+      infohash: Schema.String,
+      name: Schema.NullOr(Schema.String),
+      sightings: Count,
+      by_source: Schema.Struct(
+        Object.fromEntries(DISCOVERY_SOURCES.map((s) => [s, Count])) as Record<
+          typeof DISCOVERY_SOURCES[number],
+          typeof Count
+        >
+      ),
+      /** Distinct peers last seen in the window. */
+      peers: Count,
+      /** The latest BEP 33 estimate, whenever it was made. */
+      swarm: Schema.NullOr(Swarm)
+    }))
+  })),
+  /** By BEP 33 swarm estimate (seeders + leechers), scraped since `since` when given. */
+  by_swarm: Schema.Array(Schema.Struct({
+    infohash: Schema.String,
+    name: Schema.NullOr(Schema.String),
+    seeders: Count,
+    leechers: Count,
+    scraped_at: Schema.String
+  }))
 }).annotations({ identifier: "PopularityReport" })
 
 /** The Insights: analyses of the stored crawl. */
