@@ -38,6 +38,8 @@ export interface CrawlerStats {
     readonly askedWithPeers: number
     readonly lookups: number
     readonly lookupsWithPeers: number
+    /** Answers (asks and lookups) that carried BEP 33 filters, hence a swarm estimate. */
+    readonly scraped: number
     readonly queued: number
   }
   /** Distinct infohashes for which at least one peer was seen (announce or get_peers reply). */

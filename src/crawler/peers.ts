@@ -1,4 +1,5 @@
 import { Either } from "effect"
+import { BLOOM_BYTES, estimateBloomSize } from "../krpc/bep33.js"
 import type { InfoHash } from "../krpc/ids.js"
 import { responseNodes } from "../krpc/messages.js"
 import { IndexedHeap } from "../util/heap.js"
@@ -55,7 +56,8 @@ export const makePeers = (s: CrawlState) => {
   let lookupCost = 16
   // Lookups in flight, sized to the budget: each keeps α (3) queries in flight at a few RTTs each.
   const maxLookups = Math.max(2, Math.min(s.config.lookupConcurrency, Math.round(s.budget.maxPps / 25)))
-  const stats = { asked: 0, askedWithPeers: 0, lookups: 0, lookupsWithPeers: 0 }
+  /** `scraped`: peer-finding answers that carried a BEP 33 swarm estimate. */
+  const stats = { asked: 0, askedWithPeers: 0, lookups: 0, lookupsWithPeers: 0, scraped: 0 }
 
   const askDue = (e: InfohashEvidence) => e.samplers.length > 0 && !e.peersKnown
   // Somebody is still looking for it (new sightings since the last lookup found nothing): worth another try.
@@ -88,18 +90,30 @@ export const makePeers = (s: CrawlState) => {
   }
   s.hooks.evidence = want
 
-  /** Hands the usable peers found for `infoHash` on; returns how many there were. */
-  const foundNow = (infoHash: InfoHash, peers: ReadonlyArray<{ host: string; port: number }>) => {
+  /**
+   * Hands the usable peers found for `infoHash` on, the BEP 33 swarm estimate (if any node sent filters) with the
+   * first of them; returns how many there were.
+   */
+  const foundNow = (
+    infoHash: InfoHash,
+    peers: ReadonlyArray<{ host: string; port: number }>,
+    swarm: { readonly seeders: number; readonly leechers: number } | undefined
+  ) => {
     const t = s.now()
     let usable = 0
     for (const p of peers) {
       if (!s.usable(p.host, p.port)) continue
       usable++
-      s.discoveredNow({ infoHash, source: "lookup", at: t, peer: p })
+      s.discoveredNow({ infoHash, source: "lookup", at: t, peer: p, swarm: usable === 1 ? swarm : undefined })
     }
     if (usable > 0) s.yields.peers++
+    if (swarm !== undefined) stats.scraped++
     return usable
   }
+  const swarmOf = (r: { readonly BFsd?: Uint8Array | undefined; readonly BFpe?: Uint8Array | undefined }) =>
+    r.BFsd?.length === BLOOM_BYTES && r.BFpe?.length === BLOOM_BYTES
+      ? { seeders: estimateBloomSize(r.BFsd), leechers: estimateBloomSize(r.BFpe) }
+      : undefined
 
   /** One get_peers to the node whose sample held the infohash, as a callback task. */
   const askSampler = (e: InfohashEvidence): Task => {
@@ -112,10 +126,12 @@ export const makePeers = (s: CrawlState) => {
       start: (done) => {
         s.queries.get_peers++
         s.spent.peers++
-        id.node.request(sampler, { method: "get_peers", infoHash: e.infoHash }, (result) => {
+        // BEP 33: scrape=1 rides on the ask (the sampler stores the infohash): its filters in the same answer.
+        id.node.request(sampler, { method: "get_peers", infoHash: e.infoHash, scrape: true }, (result) => {
           if (Either.isRight(result)) {
             s.learnNodes(responseNodes(result.right))
-            if (foundNow(e.infoHash, result.right.values ?? []) > 0) stats.askedWithPeers++
+            const swarm = swarmOf(result.right)
+            if (foundNow(e.infoHash, result.right.values ?? [], swarm) > 0) stats.askedWithPeers++
           }
           if (s.evidence.get(e.key) === e) want(e)
           done()
@@ -136,16 +152,18 @@ export const makePeers = (s: CrawlState) => {
       cost: lookupCost,
       start: (done) => {
         s.queries.get_peers++
+        // BEP 33: every get_peers of the lookup carries scrape=1 (no extra packet); the nodes near the infohash,
+        // which store it, answer with filters, merged into the swarm estimate.
         id.dht.getPeersNow(e.infoHash, (result) => {
           s.spent.peers += result.queried
           lookupCost += (result.queried - lookupCost) / 8
           s.learnNodes(result.closest.map((r) => r.contact))
-          if (foundNow(e.infoHash, result.peers) > 0) stats.lookupsWithPeers++
-          else s.discoveredNow({ infoHash: e.infoHash, source: "lookup", at: s.now() })
+          if (foundNow(e.infoHash, result.peers, result.swarm) > 0) stats.lookupsWithPeers++
+          else s.discoveredNow({ infoHash: e.infoHash, source: "lookup", at: s.now(), swarm: result.swarm })
           lookupsRunning--
           if (s.evidence.get(e.key) === e) want(e)
           done()
-        })
+        }, { scrape: true })
       }
     }
   }

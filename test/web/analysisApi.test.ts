@@ -47,6 +47,7 @@ describe("JSON API: /api/analysis", () => {
       const popularity = yield* json(`${web.url}api/analysis/popularity?top=2&since=2020-01-01`, PopularityReport)
       assert.strictEqual(popularity.body!.by_peers.length, 2)
       assert.strictEqual(popularity.body!.since, "2020-01-01T00:00:00.000Z")
+      assert.deepStrictEqual(popularity.body!.windows.map((w) => w.window), ["1h", "1d", "7d"])
       const badSince = yield* json(`${web.url}api/analysis/popularity?since=soon`, PopularityReport)
       assert.strictEqual(badSince.status, 400)
       const popular = yield* json(`${web.url}api/search?sort=popular`, SearchResponse)
