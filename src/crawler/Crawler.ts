@@ -3,6 +3,7 @@ import { Clock, Context, Effect, Fiber, Layer, Option, Queue } from "effect"
 import { CrawlerConfig } from "../config/CrawlerConfig.js"
 import { toHex } from "../krpc/ids.js"
 import type { Discovery, NodeSighting } from "../repository/model.js"
+import type { SizeEstimate } from "../rpc/networkSize.js"
 import { fromQueueLingering } from "../util/lingering.js"
 import type { Verdict } from "./addressFilter.js"
 import { makeControl } from "./backoff.js"
@@ -49,6 +50,12 @@ export interface CrawlerStats {
   readonly invalidTokens: number
   /** Current query time-out (ms, from measured RTTs) and median RTT. */
   readonly timing: { readonly timeoutMillis: number; readonly medianRttMillis: number | undefined }
+  /**
+   * Number of DHT nodes estimated from the closest responders of the latest get_peers lookups (k-closest
+   * estimator, src/rpc/networkSize.ts) with its 95 % interval; undefined before the first lookup. Counts
+   * responsive nodes: read it beside `timeoutRate`.
+   */
+  readonly networkSize: SizeEstimate | undefined
   /** Share of our queries that timed out in the last 5 s, and its slow baseline. */
   readonly timeoutRate: { readonly recent: number; readonly baseline: number | undefined }
   readonly filtered: Readonly<Partial<Record<Verdict, number>>>
@@ -136,6 +143,12 @@ const make = Effect.gen(function*() {
       CrawlerMetrics.queueDepth("candidates").unsafeUpdate(s.depth(s.candidates), [])
       CrawlerMetrics.queueDepth("lookups").unsafeUpdate(peers.queued(), [])
       CrawlerMetrics.budgetShare.unsafeUpdate(s.backoff.share, [])
+      const size = peers.networkSize()
+      if (size !== undefined) {
+        CrawlerMetrics.networkSize("estimate").unsafeUpdate(size.nodes, [])
+        CrawlerMetrics.networkSize("low").unsafeUpdate(size.low, [])
+        CrawlerMetrics.networkSize("high").unsafeUpdate(size.high, [])
+      }
       for (const stage of STAGES) {
         CrawlerMetrics.stageQueries(stage).unsafeUpdate(s.spent[stage], [])
       }
@@ -224,6 +237,7 @@ const make = Effect.gen(function*() {
       invalidTokens,
       timing: identities[0]!.node.timing(),
       timeoutRate: { recent: control.status.recent, baseline: control.status.baseline },
+      networkSize: peers.networkSize(),
       filtered: { ...s.filtered },
       queueDepths: {
         discoveries: s.depth(s.discoveries),

@@ -2,6 +2,7 @@ import { Either } from "effect"
 import { BLOOM_BYTES, estimateBloomSize } from "../krpc/bep33.js"
 import type { InfoHash } from "../krpc/ids.js"
 import { responseNodes } from "../krpc/messages.js"
+import { estimateNetworkSize, type SizeSample, xorFraction } from "../rpc/networkSize.js"
 import { IndexedHeap } from "../util/heap.js"
 import type { Task } from "./dispatch.js"
 import { ACTIVE_SOURCES, type InfohashEvidence } from "./evidence.js"
@@ -22,6 +23,8 @@ import type { CrawlState } from "./state.js"
 const MAX_LOOKUPS = 3
 /** A lookup that found no peer is repeated, once new sightings arrived, after this long (ms). */
 const RELOOK_AFTER_MS = 30_000
+/** Lookups whose closest responders feed the network-size estimate (the latest; a ring). */
+const SIZE_SAMPLES = 500
 /** Bonus of an infohash with a sampler still to ask (one packet) over one that needs a lookup. */
 const CHEAP_BONUS = 3
 
@@ -57,6 +60,16 @@ export const makePeers = (s: CrawlState) => {
   // Lookups in flight, sized to the budget: each keeps α (3) queries in flight at a few RTTs each.
   const maxLookups = Math.max(2, Math.min(s.config.lookupConcurrency, Math.round(s.budget.maxPps / 25)))
   /** `scraped`: peer-finding answers that carried a BEP 33 swarm estimate. */
+  // Network size from the lookups made anyway (src/rpc/networkSize.ts): an infohash is as random a target as any.
+  const sizeSamples: Array<SizeSample> = []
+  let sizeNext = 0
+  const noteSize = (target: Uint8Array, closest: ReadonlyArray<{ readonly contact: { readonly id: Uint8Array } }>) => {
+    if (closest.length === 0) return
+    const sample = { distances: closest.map((r) => xorFraction(r.contact.id, target)) }
+    if (sizeSamples.length < SIZE_SAMPLES) sizeSamples.push(sample)
+    else sizeSamples[sizeNext] = sample
+    sizeNext = (sizeNext + 1) % SIZE_SAMPLES
+  }
   const stats = { asked: 0, askedWithPeers: 0, lookups: 0, lookupsWithPeers: 0, scraped: 0 }
 
   const askDue = (e: InfohashEvidence) => e.samplers.length > 0 && !e.peersKnown
@@ -158,6 +171,7 @@ export const makePeers = (s: CrawlState) => {
           s.spent.peers += result.queried
           lookupCost += (result.queried - lookupCost) / 8
           s.learnNodes(result.closest.map((r) => r.contact))
+          noteSize(e.infoHash, result.closest)
           if (foundNow(e.infoHash, result.peers, result.swarm) > 0) stats.lookupsWithPeers++
           else s.discoveredNow({ infoHash: e.infoHash, source: "lookup", at: s.now(), swarm: result.swarm })
           lookupsRunning--
@@ -204,6 +218,8 @@ export const makePeers = (s: CrawlState) => {
     next,
     fetchFailed,
     queued: () => asks.size + waiting.size + lookups.size,
+    /** The network-size estimate from the latest lookups (undefined before the first lookup found anybody). */
+    networkSize: () => estimateNetworkSize(sizeSamples),
     stats
   }
 }

@@ -16,6 +16,7 @@ export const CrawlerStatsFixture = (knownNodes: number): CrawlerStats => ({
   invalidTokens: 0,
   timing: { timeoutMillis: 750, medianRttMillis: 12 },
   timeoutRate: { recent: 0.4, baseline: 0.42 },
+  networkSize: { nodes: knownNodes * 10, low: knownNodes * 9, high: knownNodes * 11, lookups: 3, points: 24 },
   filtered: { bogon: 1 },
   queueDepths: { discoveries: 0, nodes: 1, candidates: 2, lookups: 3 },
   budgetShare: 1,

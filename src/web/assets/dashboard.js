@@ -113,6 +113,7 @@ const cards = {
   fetched: card("torrents-fetched", "Metadata fetched"),
   failed: card("torrents-failed", "Metadata failed"),
   qps: card("queries-per-second", "Queries / s"),
+  size: card("network-size", "DHT size (est.)"),
   backoff: card("backoff", "Back-off")
 }
 fill(byId("cards"), Object.values(cards).map((c) => c.el))
@@ -229,6 +230,12 @@ const renderCounters = () => {
     ? `${Math.round((100 * num(s.responsiveNodes)) / s.knownNodes)} % of known`
     : ""
   cards.known.sub.textContent = `${perSecond(rateOf((x) => num(x.knownNodes)))} / s`
+  if (s.networkSize) {
+    cards.size.set(Math.round(s.networkSize.nodes))
+    cards.size.sub.textContent = `95 %: ${count(Math.round(s.networkSize.low))}–${
+      count(Math.round(s.networkSize.high))
+    } · ${count(s.networkSize.lookups)} lookups`
+  }
   cards.unique.set(num(s.uniqueInfohashes))
   cards.unique.sub.textContent = `${perSecond(rateOf((x) => num(x.uniqueInfohashes)))} / s`
   cards.fetched.set(num(s.written?.torrents))
