@@ -102,6 +102,14 @@ export const churnReport = (a: ChurnAnalysis) => {
       seen: d.seen,
       responded: d.responded,
       response_rate: d.seen === 0 ? 0 : d.responded / d.seen
+    })),
+    response_rate_interval_ms: a.responseRates.interval,
+    response_rates: a.responseRates.points.map((p) => ({
+      at: iso(p.at),
+      queries: p.queries,
+      responses: p.responses,
+      timeouts: p.timeouts,
+      response_rate: p.queries === 0 ? 0 : Math.min(1, p.responses / p.queries)
     }))
   }
 }

@@ -113,7 +113,13 @@ const churnText = (r: ChurnReport) => [
     } ${pct(b.surviving, 1).padStart(11)}`
   ),
   "first seen on      nodes  answered",
-  ...r.by_day.map((d) => `  ${d.day} ${String(d.seen).padStart(10)} ${pct(d.response_rate, 1).padStart(9)}`)
+  ...r.by_day.map((d) => `  ${d.day} ${String(d.seen).padStart(10)} ${pct(d.response_rate, 1).padStart(9)}`),
+  `our queries per ${duration(r.response_rate_interval_ms)}           sent  answered  timed out  rate`,
+  ...r.response_rates.map((p) =>
+    `  ${p.at.slice(0, 16).replace("T", " ")} ${String(p.queries).padStart(10)} ${String(p.responses).padStart(9)} ${
+      String(p.timeouts).padStart(10)
+    } ${pct(p.response_rate, 1).padStart(6)}`
+  )
 ]
 
 const popularLines = (list: PopularityReport["by_peers"]) =>

@@ -33,6 +33,8 @@ export interface CrawlerStats {
   readonly shares: Readonly<Partial<Record<Stage, number>>>
   /** UDP packets sent by all identities (queries and replies). */
   readonly packetsOut: number
+  /** Our queries so far, over all identities: sent, answered, timed out (the response rate's counts). */
+  readonly rpc: { readonly queries: number; readonly responses: number; readonly timeouts: number }
   /** Peer finding: get_peers to samplers and full lookups, and how many found peers. */
   readonly peerFinding: {
     readonly asked: number
@@ -218,9 +220,14 @@ const make = Effect.gen(function*() {
     const t = yield* Clock.currentTimeMillis
     let packetsOut = 0
     let invalidTokens = 0
+    const rpc = { queries: 0, responses: 0, timeouts: 0 }
     for (const id of identities) {
       packetsOut += id.socket.stats().packetsOut
-      invalidTokens += id.node.stats().invalidTokens
+      const n = id.node.stats()
+      invalidTokens += n.invalidTokens
+      rpc.queries += n.queriesOut
+      rpc.responses += n.responses
+      rpc.timeouts += n.timeouts
     }
     return {
       knownNodes: s.known.size(),
@@ -231,6 +238,7 @@ const make = Effect.gen(function*() {
       spent: { ...s.spent },
       shares: dispatcher.shares(),
       packetsOut,
+      rpc,
       peerFinding: { ...peers.stats, queued: peers.queued() },
       infohashesWithPeers: s.withPeers.size(),
       identities: identities.length,

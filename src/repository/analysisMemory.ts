@@ -4,6 +4,7 @@ import type {
   NodesAnalysis,
   PopularInfohash,
   PopularityAnalysis,
+  ResponseRate,
   SourcesAnalysis,
   WindowedInfohash
 } from "./analysisModel.js"
@@ -11,6 +12,7 @@ import {
   bucketOf,
   FILE_COUNT_EDGES,
   POPULARITY_WINDOWS,
+  rateInterval,
   SESSION_EDGES,
   SIZE_EDGES,
   windowStart
@@ -159,9 +161,30 @@ export const nodesOf = (
   }
 }
 
+/** The stored per-minute rates of the last `days` days before the newest, summed per interval (as analysisSql). */
+const responseRatesOf = (minutes: ReadonlyArray<ResponseRate>, days: number): ChurnAnalysis["responseRates"] => {
+  if (minutes.length === 0) return { interval: rateInterval(0, 0), points: [] }
+  const last = Math.max(...minutes.map((m) => m.at))
+  const from = last - (days - 1) * DAY - (last % DAY)
+  const first = Math.min(...minutes.filter((m) => m.at >= from).map((m) => m.at))
+  const interval = rateInterval(first, last)
+  const sums = new Map<number, { at: number; queries: number; responses: number; timeouts: number }>()
+  for (const m of minutes) {
+    if (m.at < first) continue
+    const at = Math.floor(m.at / interval) * interval
+    const x = sums.get(at) ?? { at, queries: 0, responses: 0, timeouts: 0 }
+    x.queries += m.queries
+    x.responses += m.responses
+    x.timeouts += m.timeouts
+    sums.set(at, x)
+  }
+  return { interval, points: [...sums.values()].sort((a, b) => a.at - b.at) }
+}
+
 export const churnOf = (
   nodes: ReadonlyArray<{ readonly firstSeen: number; readonly lastResponse: number | undefined }>,
-  days: number
+  days: number,
+  rates: ReadonlyArray<ResponseRate> = []
 ): ChurnAnalysis => {
   const sessions = SESSION_EDGES.map(() => 0)
   const byDay = new Map<number, { seen: number; responded: number }>()
@@ -181,7 +204,8 @@ export const churnOf = (
     nodes: nodes.length,
     responded,
     sessions: { edges: SESSION_EDGES, counts: sessions },
-    byDay: [...byDay].sort(([a], [b]) => a - b).slice(-days).map(([day, x]) => ({ day, ...x }))
+    byDay: [...byDay].sort(([a], [b]) => a - b).slice(-days).map(([day, x]) => ({ day, ...x })),
+    responseRates: responseRatesOf(rates, days)
   }
 }
 

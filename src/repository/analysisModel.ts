@@ -131,7 +131,33 @@ export interface ChurnAnalysis {
   readonly sessions: Histogram
   /** Node rows first seen on each UTC day (at most `days`, the latest), and how many of them ever answered. */
   readonly byDay: ReadonlyArray<{ readonly day: number; readonly seen: number; readonly responded: number }>
+  /** Our queries over time (the crawls' counts per minute, summed per `interval`), over the last `days` days. */
+  readonly responseRates: {
+    /** Bucket length (ms): RATE_INTERVALS' shortest giving at most MAX_RATE_POINTS buckets over the span. */
+    readonly interval: number
+    readonly points: ReadonlyArray<ResponseRate>
+  }
 }
+
+/** Our queries in one interval (start, ms): sent, answered, timed out. */
+export interface ResponseRate {
+  readonly at: number
+  readonly queries: number
+  readonly responses: number
+  readonly timeouts: number
+}
+
+export const MINUTE_MS = 60_000
+/** Per-minute query counts older than this before the newest are dropped (ms). */
+export const RESPONSE_RATE_RETENTION_MS = 30 * 24 * 3_600_000
+/** The bucket lengths of the response-rate series: 1, 5, 15 min, 1, 6 h, 1 d. */
+export const RATE_INTERVALS: ReadonlyArray<number> = [1, 5, 15, 60, 360, 1440].map((m) => m * MINUTE_MS)
+/** At most this many points in the response-rate series. */
+export const MAX_RATE_POINTS = 240
+/** The bucket length for a series spanning `first` … `last` (ms, minute starts). */
+export const rateInterval = (first: number, last: number) =>
+  RATE_INTERVALS.find((i) => Math.floor(last / i) - Math.floor(first / i) + 1 <= MAX_RATE_POINTS) ??
+    RATE_INTERVALS[RATE_INTERVALS.length - 1]!
 
 /** One popular infohash: distinct peers (in the window, or ever), sightings by source, its name if fetched. */
 export interface PopularInfohash {

@@ -15,6 +15,7 @@ import {
   daysOf,
   FILE_COUNT_EDGES,
   POPULARITY_WINDOWS,
+  rateInterval,
   SESSION_EDGES,
   SIZE_EDGES,
   topOf,
@@ -62,6 +63,7 @@ export const makeSqlAnalyses = (
     readonly bep51: boolean
     readonly extensions: boolean
     readonly popularity: boolean
+    readonly responseRates: boolean
   }
 ) => {
   const p = (i: number) => dialect === "pg" ? `$${i}` : "?"
@@ -235,12 +237,40 @@ export const makeSqlAnalyses = (
          FROM nodes GROUP BY first_seen / ${DAY} ORDER BY d DESC LIMIT ${p(1)}`,
         [daysOf(o)]
       )
+      // Response rates: the stored minutes of the last `days` days (before the newest), summed per interval.
+      const [span] = columns.responseRates
+        ? yield* query(`SELECT max(minute) AS last FROM response_rates`)
+        : [undefined]
+      let interval = rateInterval(0, 0)
+      let points: ReadonlyArray<Row> = []
+      if (span !== undefined && span.last !== null && span.last !== undefined) {
+        const last = num(span.last)
+        const [start] = yield* query(`SELECT min(minute) AS first FROM response_rates WHERE minute >= ${p(1)}`, [
+          last - (daysOf(o) - 1) * DAY - (last % DAY)
+        ])
+        const first = num(start!.first)
+        interval = rateInterval(first, last)
+        points = yield* query(
+          `SELECT minute / ${interval} AS b, sum(queries) AS q, sum(responses) AS r, sum(timeouts) AS t
+           FROM response_rates WHERE minute >= ${p(1)} GROUP BY minute / ${interval} ORDER BY 1`,
+          [first]
+        )
+      }
       const result: ChurnAnalysis = {
         nodes: num(r!.n),
         responded: num(r!.responded),
         sessions: histogram(SESSION_EDGES, sessions),
         byDay: days.map((d) => ({ day: Math.floor(num(d.d)) * DAY, seen: num(d.n), responded: num(d.responded) }))
-          .reverse()
+          .reverse(),
+        responseRates: {
+          interval,
+          points: points.map((x) => ({
+            at: Math.floor(num(x.b)) * interval,
+            queries: num(x.q),
+            responses: num(x.r),
+            timeouts: num(x.t)
+          }))
+        }
       }
       return result
     })

@@ -2,7 +2,14 @@ import { Clock, Effect, Layer, Option, Stream } from "effect"
 import type { InfoHash, NodeId } from "../krpc/ids.js"
 import { toHex } from "../krpc/ids.js"
 import { churnOf, contentOf, nodesOf, popularityOf, sourcesOf } from "./analysisMemory.js"
-import { daysOf, HOUR_MS, POPULARITY_RETENTION_MS, topOf } from "./analysisModel.js"
+import {
+  daysOf,
+  HOUR_MS,
+  MINUTE_MS,
+  POPULARITY_RETENTION_MS,
+  RESPONSE_RATE_RETENTION_MS,
+  topOf
+} from "./analysisModel.js"
 import { type BlockEntry, type BlockRecord, nameMatcher, parseBlockEntry } from "./blocklist.js"
 import { categoryOf } from "./categories.js"
 import type {
@@ -49,6 +56,8 @@ const make = Effect.sync(() => {
   /** Sightings per hour (start, ms), infohash (hex) and source, kept POPULARITY_RETENTION_MS. */
   const hours = new Map<number, Map<string, Record<DiscoverySource, number>>>()
   let prunedHour = 0
+  /** Our queries per minute (start, ms), kept RESPONSE_RATE_RETENTION_MS before the newest. */
+  const rates = new Map<number, { at: number; queries: number; responses: number; timeouts: number }>()
   const torrents = new Map<string, Torrent & { discoveredAt: number; order: number }>()
   const bans = new Map<string, number>()
   const sessionList: Array<{ -readonly [K in keyof CrawlSessionInfo]: CrawlSessionInfo[K] }> = []
@@ -489,7 +498,20 @@ const make = Effect.sync(() => {
     analyzeContent: (o) => Effect.sync(() => contentOf([...torrents.values()], topOf(o))),
     analyzeSources: (o) => Effect.sync(() => sourcesOf([...infohashes.values()].map(recordOf), daysOf(o))),
     analyzeNodes: (o) => Effect.sync(() => nodesOf([...nodes.values()], [...torrents.values()], topOf(o))),
-    analyzeChurn: (o) => Effect.sync(() => churnOf([...nodes.values()], daysOf(o))),
+    analyzeChurn: (o) => Effect.sync(() => churnOf([...nodes.values()], daysOf(o), [...rates.values()])),
+    recordResponseRates: (list) =>
+      Effect.sync(() => {
+        for (const r of list) {
+          const at = Math.floor(r.at / MINUTE_MS) * MINUTE_MS
+          const x = rates.get(at) ?? { at, queries: 0, responses: 0, timeouts: 0 }
+          x.queries += r.queries
+          x.responses += r.responses
+          x.timeouts += r.timeouts
+          rates.set(at, x)
+        }
+        const newest = Math.max(...rates.keys())
+        for (const at of rates.keys()) if (at < newest - RESPONSE_RATE_RETENTION_MS) rates.delete(at)
+      }),
     analyzePopularity: (o) =>
       Effect.map(Clock.currentTimeMillis, (clock) =>
         popularityOf(

@@ -3,7 +3,8 @@ import { Clock, Effect, Option, Stream } from "effect"
 import type { InfoHash, NodeId } from "../krpc/ids.js"
 import { toHex } from "../krpc/ids.js"
 import type { AnalysisOptions } from "./analysisModel.js"
-import { HOUR_MS, POPULARITY_RETENTION_MS } from "./analysisModel.js"
+import type { ResponseRate } from "./analysisModel.js"
+import { HOUR_MS, MINUTE_MS, POPULARITY_RETENTION_MS, RESPONSE_RATE_RETENTION_MS } from "./analysisModel.js"
 import { makeSqlAnalyses } from "./analysisSql.js"
 import { type Category, categoryOf, extensionOf } from "./categories.js"
 import { sessionIsDead, thisProcess } from "./liveness.js"
@@ -138,7 +139,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
       category: yield* hasColumn("torrents", "category"),
       bep51: yield* hasColumn("nodes", "bep51"),
       extensions: yield* hasTable("file_extensions"),
-      popularity: yield* hasTable("infohash_hours")
+      popularity: yield* hasTable("infohash_hours"),
+      responseRates: yield* hasTable("response_rates")
     }
     const categoryColumn = columns.category ? "t.category" : "NULL AS category"
 
@@ -315,6 +317,37 @@ export const makeSqlRepository = (dialect: Dialect) =>
     }
     /** The newest hour whose retention was applied. */
     let prunedHour = 0
+
+    const recordResponseRates = (rates: ReadonlyArray<ResponseRate>) => {
+      const byMinute = new Map<number, Array<number>>()
+      for (const r of rates) {
+        const minute = Math.floor(r.at / MINUTE_MS) * MINUTE_MS
+        const x = byMinute.get(minute) ?? [minute, 0, 0, 0]
+        x[1]! += r.queries
+        x[2]! += r.responses
+        x[3]! += r.timeouts
+        byMinute.set(minute, x)
+      }
+      const rows = [...byMinute.values()].sort((a, b) => a[0]! - b[0]!)
+      if (rows.length === 0 || !columns.responseRates) return Effect.void
+      return transaction(
+        "recordResponseRates",
+        Effect.gen(function*() {
+          for (const chunk of chunkRows(rows, 4, maxParams)) {
+            yield* query(
+              `INSERT INTO response_rates (minute, queries, responses, timeouts) VALUES ${tuples(chunk.length, 4)}
+               ON CONFLICT (minute) DO UPDATE SET queries = response_rates.queries + excluded.queries,
+                 responses = response_rates.responses + excluded.responses,
+                 timeouts = response_rates.timeouts + excluded.timeouts`,
+              chunk.flat()
+            )
+          }
+          yield* query(`DELETE FROM response_rates WHERE minute < ${placeholders(1)[0]}`, [
+            rows[rows.length - 1]![0]! - RESPONSE_RATE_RETENTION_MS
+          ])
+        })
+      )
+    }
 
     type ExtensionCounts = Map<string, { files: number; bytes: number }>
     const saveTorrent = (t: Torrent, extensions: ExtensionCounts) =>
@@ -1015,6 +1048,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
       backend: dialect === "pg" ? "postgres" : "sqlite",
       upsertNodes,
       recordDiscoveries,
+      recordResponseRates,
       saveTorrents,
       recordFailures,
       search,

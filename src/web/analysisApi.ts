@@ -111,6 +111,16 @@ export const ChurnReport = Schema.Struct({
     seen: Count,
     responded: Count,
     response_rate: Schema.Number
+  })),
+  /** The length of the intervals of `response_rates` (ms). */
+  response_rate_interval_ms: Count,
+  /** Our crawls' queries per interval (start `at`): sent, answered, timed out, and answered / sent. */
+  response_rates: Schema.Array(Schema.Struct({
+    at: Schema.String,
+    queries: Count,
+    responses: Count,
+    timeouts: Count,
+    response_rate: Schema.Number
   }))
 }).annotations({ identifier: "ChurnReport" })
 

@@ -228,6 +228,49 @@ const analysisContract = <R>(it: Vitest.MethodsNonLive<R>, repository: Layer.Lay
   )
 
   test(
+    "churn: our queries sent, answered and timed out per interval, interval by span, days, retention",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const M0 = D0 + 10 * HOUR
+      const MIN = 60_000
+      const rate = (at: number, queries: number, responses: number, timeouts: number) => ({
+        at,
+        queries,
+        responses,
+        timeouts
+      })
+      const points = (o: { days?: number } = {}) =>
+        Effect.map(repo.analyzeChurn(o), (a) => ({
+          interval: a.responseRates.interval,
+          points: a.responseRates.points.map((p) => [p.at, p.queries, p.responses, p.timeouts])
+        }))
+      assert.deepStrictEqual(yield* points(), { interval: MIN, points: [] })
+      // Two reports in one minute add up (two crawls, or one crawl's minute written in two parts).
+      yield* repo.recordResponseRates([rate(M0, 100, 60, 30), rate(M0 + 30_000, 10, 10, 0)])
+      yield* repo.recordResponseRates([rate(M0 + MIN, 50, 25, 20), rate(M0 + 3 * HOUR, 20, 20, 0)])
+      assert.deepStrictEqual(yield* points(), {
+        interval: MIN,
+        points: [[M0, 110, 70, 30], [M0 + MIN, 50, 25, 20], [M0 + 3 * HOUR, 20, 20, 0]]
+      })
+      // Two days and more: 15-minute intervals (at most 240 points).
+      yield* repo.recordResponseRates([rate(M0 + 2 * DAY, 5, 1, 4)])
+      assert.deepStrictEqual(yield* points(), {
+        interval: 15 * MIN,
+        points: [[M0, 160, 95, 50], [M0 + 3 * HOUR, 20, 20, 0], [M0 + 2 * DAY, 5, 1, 4]]
+      })
+      // The last day only.
+      assert.deepStrictEqual(yield* points({ days: 1 }), { interval: MIN, points: [[M0 + 2 * DAY, 5, 1, 4]] })
+      // Minutes older than 30 days before the newest are dropped.
+      yield* repo.recordResponseRates([rate(M0 + 31 * DAY, 1, 1, 0)])
+      const kept = yield* points({ days: 3660 })
+      assert.deepStrictEqual(
+        kept.points.map((p) => p[0]),
+        [M0 + 2 * DAY, M0 + 31 * DAY].map((t) => Math.floor(t / kept.interval) * kept.interval)
+      )
+    })
+  )
+
+  test(
     "popularity: top infohashes by distinct peers (all time or in a window) and by sightings, with names",
     Effect.gen(function*() {
       const repo = yield* Repository

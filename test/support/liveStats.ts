@@ -10,6 +10,7 @@ export const CrawlerStatsFixture = (knownNodes: number): CrawlerStats => ({
   spent: { join: 2, walk: knownNodes * 2, sample: knownNodes, peers: 40 },
   shares: { walk: 0.3, sample: 0.35, peers: 0.35 },
   packetsOut: knownNodes * 3 + 50,
+  rpc: { queries: knownNodes * 3, responses: knownNodes * 2, timeouts: knownNodes },
   peerFinding: { asked: 4, askedWithPeers: 2, lookups: 3, lookupsWithPeers: 1, scraped: 0, queued: 3 },
   infohashesWithPeers: 3,
   identities: 1,
