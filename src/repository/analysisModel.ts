@@ -147,6 +147,7 @@ export interface ResponseRate {
   readonly timeouts: number
 }
 
+/** One minute (ms): the bucket of the stored query counts. */
 export const MINUTE_MS = 60_000
 /** Per-minute query counts older than this before the newest are dropped (ms). */
 export const RESPONSE_RATE_RETENTION_MS = 30 * 24 * 3_600_000
@@ -193,6 +194,7 @@ export interface PopularityWindow {
 export const POPULARITY_WINDOWS: ReadonlyArray<number> = [1, 24, 168]
 /** Sightings are counted per infohash, source and hour (UTC), and buckets older than this are dropped (ms). */
 export const POPULARITY_RETENTION_MS = 8 * 24 * 3_600_000
+/** One hour (ms): the bucket of the hourly sightings. */
 export const HOUR_MS = 3_600_000
 /** The start of the first hourly bucket of a window of `hours` ending at `now` (the current hour counts as one). */
 export const windowStart = (now: number, hours: number) => (Math.floor(now / HOUR_MS) - hours + 1) * HOUR_MS
