@@ -4,18 +4,22 @@
 // in all), 2 peers per infohash, and one node row per torrent with client versions. Written with better-sqlite3
 // into the Repository's schema (migrated first, so the category column is there) and cached in os.tmpdir() by
 // data version and size; then each analysis runs 3 times through `Repository` and the median is reported.
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { Effect, Exit, Layer, ManagedRuntime, Scope } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
-import { RepositorySqlite } from "../src/repository/layers.js"
+import { RepositoryPostgres, RepositorySqlite } from "../src/repository/layers.js"
 import { categoryOf, extensionOf, Repository } from "../src/repository/Repository.js"
+import { makePostgresServer } from "../test/support/postgres.js"
 
 interface SqliteStatement {
   run(...params: ReadonlyArray<unknown>): unknown
+  get(...params: ReadonlyArray<unknown>): unknown
+  iterate(...params: ReadonlyArray<unknown>): IterableIterator<unknown>
+  raw(on: boolean): SqliteStatement
 }
 interface SqliteDb {
   prepare(sql: string): SqliteStatement
@@ -23,7 +27,18 @@ interface SqliteDb {
   transaction<A extends ReadonlyArray<unknown>>(f: (...args: A) => void): (...args: A) => void
   close(): void
 }
-const Database = createRequire(import.meta.url)("better-sqlite3") as new(filename: string) => SqliteDb
+interface PgClient {
+  connect(): Promise<void>
+  query(text: string): Promise<{ readonly rows: ReadonlyArray<Record<string, unknown>> }>
+  end(): Promise<void>
+}
+const requireCjs = createRequire(import.meta.url)
+const Database = requireCjs("better-sqlite3") as new(filename: string) => SqliteDb
+const pg = requireCjs("pg") as { readonly Client: new(config: { readonly connectionString: string }) => PgClient }
+/** Which backends run: BITSCRAPE_BENCH_BACKENDS=sqlite,postgres (default both). */
+const BACKENDS = new Set(
+  (process.env.BITSCRAPE_BENCH_BACKENDS ?? "sqlite,postgres").split(",").map((x) => x.trim())
+)
 
 const TORRENTS = Number(process.env.BITSCRAPE_BENCH_TORRENTS ?? 1_000_000)
 const DATA_VERSION = "analysis-v2"
@@ -139,22 +154,131 @@ const dataSet = async () => {
   return { file, seconds: (performance.now() - t0) / 1000 }
 }
 
-export const runAnalysisBench = async (): Promise<string> => {
-  const data = await dataSet()
-  const runtime = ManagedRuntime.make(RepositorySqlite(data.file, { readOnly: true }))
+/** The hour the popularity windows end in (the generated sightings lie in the 8 days before it). */
+const H_END = T0 + 366 * DAY
+const NOW = H_END + 30 * 60_000
+const HOUR = 3_600_000
+
+/**
+ * Migration 0008's data, added to the cached data set once (it is migrated first): sightings per hour, source
+ * and infohash over the last 8 days (≈ 2.7 M rows, ≈ 5 M sightings), a BEP 33 estimate for a quarter of the
+ * infohashes, and 30 days of per-minute query counts.
+ */
+const augment = async (file: string) => {
+  await Effect.runPromise(Effect.scoped(Layer.build(RepositorySqlite(file))))
+  const db = new Database(file)
+  try {
+    if (((db.prepare("SELECT count(*) AS n FROM infohash_hours").get() as { n: number }).n) > 0) return 0
+    const t0 = performance.now()
+    db.pragma("cache_size = -524288")
+    const hour = db.prepare("INSERT INTO infohash_hours (hour, hash, source, sightings) VALUES (?, ?, ?, ?)")
+    const swarm = db.prepare("UPDATE infohashes SET seeders = ?, leechers = ?, scraped_at = ? WHERE hash = ?")
+    const rate = db.prepare("INSERT INTO response_rates (minute, queries, responses, timeouts) VALUES (?, ?, ?, ?)")
+    const chunk = db.transaction((from: number, to: number) => {
+      for (let i = from; i <= to; i++) {
+        for (const salt of ["t", "u"]) {
+          const hash = hashOf(i, salt)
+          const h = H_END - (i % 192) * HOUR
+          hour.run(h, hash, "sample", 1 + (i % 4))
+          if (i % 3 === 0) hour.run(h - HOUR, hash, "announce", 1 + (i % 2))
+          if (salt === "t" && i % 4 === 0) swarm.run(i % 50, i % 200, NOW - (i % 1000) * 60_000, hash)
+        }
+      }
+    })
+    for (let from = 1; from <= TORRENTS; from += 20_000) chunk(from, Math.min(TORRENTS, from + 19_999))
+    db.transaction(() => {
+      for (let m = 0; m < 30 * 1440; m++) rate.run(H_END - m * 60_000, 600, 300 + (m % 200), 250)
+    })()
+    return (performance.now() - t0) / 1000
+  } finally {
+    db.close()
+  }
+}
+
+const escapeCopy = (x: string) =>
+  x.replace(/[\\\t\n\r]/g, (c) => c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r")
+const copyField = (x: unknown) =>
+  x === null || x === undefined
+    ? "\\N"
+    : x instanceof Uint8Array
+    ? `\\\\x${Buffer.from(x).toString("hex")}`
+    : escapeCopy(String(x))
+
+/** Every table the analyses read, copied from the SQLite file into a migrated PostgreSQL database (COPY). */
+const loadPostgres = async (file: string, url: string, dir: string) => {
+  const db = new Database(file)
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query("SET maintenance_work_mem = '1GB'")
+    for (
+      const table of [
+        "nodes",
+        "infohashes",
+        "infohash_peers",
+        "torrents",
+        "files",
+        "file_extensions",
+        "infohash_hours",
+        "response_rates"
+      ]
+    ) {
+      const t0 = performance.now()
+      const pgColumns = new Set(
+        (await client.query(
+          `SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '${table}'`
+        )).rows.map((r) => String(r.column_name))
+      )
+      const columns = db.prepare(`SELECT name FROM pragma_table_info('${table}')`).raw(true)
+        .iterate() as IterableIterator<
+          [string]
+        >
+      const names = [...columns].map(([n]) => n).filter((n) => pgColumns.has(n))
+      // PostgreSQL's torrents carry a tsvector (SQLite's full-text index is a table of its own): empty here.
+      const extra = table === "torrents" ? ["search"] : []
+      const tsv = path.join(dir, `${table}.tsv`)
+      const fd = fs.openSync(tsv, "w", 0o644)
+      let lines: Array<string> = []
+      for (
+        const row of db.prepare(`SELECT ${names.join(", ")} FROM ${table}`).raw(true).iterate() as IterableIterator<
+          Array<unknown>
+        >
+      ) {
+        lines.push([...row.map(copyField), ...extra.map(() => "")].join("\t"))
+        if (lines.length >= 10_000) {
+          fs.writeSync(fd, lines.join("\n") + "\n")
+          lines = []
+        }
+      }
+      if (lines.length > 0) fs.writeSync(fd, lines.join("\n") + "\n")
+      fs.closeSync(fd)
+      await client.query(`COPY ${table} (${[...names, ...extra].join(", ")}) FROM '${tsv.replace(/'/g, "''")}'`)
+      fs.rmSync(tsv, { force: true })
+      log(`postgres: ${table} copied in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
+    }
+    await client.query("VACUUM ANALYZE")
+  } finally {
+    await client.end()
+    db.close()
+  }
+}
+
+const analyses = {
+  content: (r: typeof Repository.Service) => r.analyzeContent({ top: 20 }),
+  sources: (r: typeof Repository.Service) => r.analyzeSources({ days: 30 }),
+  clients: (r: typeof Repository.Service) => r.analyzeNodes({ top: 1000 }),
+  "churn (with response rates)": (r: typeof Repository.Service) => r.analyzeChurn({ days: 30 }),
+  "popularity (all time; windows; swarm)": (r: typeof Repository.Service) => r.analyzePopularity({ top: 20, now: NOW }),
+  "popularity (last 30 days)": (r: typeof Repository.Service) =>
+    r.analyzePopularity({ top: 20, since: T0 + 335 * DAY, now: NOW }),
+  "search, sort popular": (r: typeof Repository.Service) => r.search({ sort: "popular", limit: 20 }),
+  "search, category video": (r: typeof Repository.Service) => r.search({ category: "video", limit: 20 })
+}
+
+const timeAll = async (layer: Layer.Layer<Repository, unknown>) => {
+  const runtime = ManagedRuntime.make(layer)
   const rows: Array<string> = []
   try {
-    const analyses = {
-      content: (r: typeof Repository.Service) => r.analyzeContent({ top: 20 }),
-      sources: (r: typeof Repository.Service) => r.analyzeSources({ days: 30 }),
-      clients: (r: typeof Repository.Service) => r.analyzeNodes({ top: 1000 }),
-      churn: (r: typeof Repository.Service) => r.analyzeChurn({ days: 30 }),
-      "popularity (all time)": (r: typeof Repository.Service) => r.analyzePopularity({ top: 20 }),
-      "popularity (last 30 days)": (r: typeof Repository.Service) =>
-        r.analyzePopularity({ top: 20, since: T0 + 335 * DAY }),
-      "search, sort popular": (r: typeof Repository.Service) => r.search({ sort: "popular", limit: 20 }),
-      "search, category video": (r: typeof Repository.Service) => r.search({ category: "video", limit: 20 })
-    }
     for (const [name, run] of Object.entries(analyses)) {
       const times: Array<number> = []
       for (let k = 0; k < 3; k++) {
@@ -169,13 +293,46 @@ export const runAnalysisBench = async (): Promise<string> => {
   } finally {
     await runtime.dispose()
   }
-  return [
-    `SQLite, ${TORRENTS.toLocaleString("en")} torrents${
-      data.seconds > 0 ? ` (data set built in ${data.seconds.toFixed(0)} s)` : " (cached data set)"
-    }`,
-    "",
-    "| analysis | median | fastest | slowest |",
-    "|---|---|---|---|",
-    ...rows
-  ].join("\n")
+  return rows
+}
+
+export const runAnalysisBench = async (): Promise<string> => {
+  const data = await dataSet()
+  const augmented = await augment(data.file)
+  const sections: Array<string> = []
+  const table = (title: string, rows: ReadonlyArray<string>) =>
+    [title, "", "| analysis | median | fastest | slowest |", "|---|---|---|---|", ...rows].join("\n")
+  const built = `${data.seconds > 0 ? `data set built in ${data.seconds.toFixed(0)} s` : "cached data set"}${
+    augmented > 0 ? `, migration 0008's rows added in ${augmented.toFixed(0)} s` : ""
+  }`
+  if (BACKENDS.has("sqlite")) {
+    const rows = await timeAll(RepositorySqlite(data.file, { readOnly: true }))
+    sections.push(table(`SQLite, ${TORRENTS.toLocaleString("en")} torrents (${built})`, rows))
+  }
+  if (BACKENDS.has("postgres")) {
+    const scope = Effect.runSync(Scope.make())
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bitscrape-bench-analysis-copy-"))
+    fs.chmodSync(dir, 0o755)
+    try {
+      const t0 = performance.now()
+      const server = await Effect.runPromise(Scope.extend(makePostgresServer(), scope))
+      const url = await Effect.runPromise(server.createDatabase("bench_analysis"))
+      await Effect.runPromise(Effect.scoped(Layer.build(RepositoryPostgres(url))))
+      await loadPostgres(data.file, url, dir)
+      const load = (performance.now() - t0) / 1000
+      log(`postgres: loaded in ${load.toFixed(0)} s`)
+      const rows = await timeAll(RepositoryPostgres(url))
+      sections.push(
+        table(
+          `PostgreSQL (test server on 127.0.0.1: fsync off, default shared_buffers and work_mem), the same data ` +
+            `copied in ${load.toFixed(0)} s, then VACUUM ANALYZE`,
+          rows
+        )
+      )
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  }
+  return sections.join("\n\n")
 }

@@ -102,6 +102,14 @@ export const churnReport = (a: ChurnAnalysis) => {
       seen: d.seen,
       responded: d.responded,
       response_rate: d.seen === 0 ? 0 : d.responded / d.seen
+    })),
+    response_rate_interval_ms: a.responseRates.interval,
+    response_rates: a.responseRates.points.map((p) => ({
+      at: iso(p.at),
+      queries: p.queries,
+      responses: p.responses,
+      timeouts: p.timeouts,
+      response_rate: p.queries === 0 ? 0 : Math.min(1, p.responses / p.queries)
     }))
   }
 }
@@ -115,10 +123,35 @@ const popular = (x: PopularInfohash) => ({
   last_seen: iso(x.lastSeen)
 })
 
+const swarm = (x: { readonly seeders: number; readonly leechers: number; readonly at: number } | undefined) =>
+  x === undefined ? null : { seeders: x.seeders, leechers: x.leechers, at: iso(x.at) }
+
+const windowName = (hours: number) => hours % 24 === 0 ? `${hours / 24}d` : `${hours}h`
+
 export const popularityReport = (a: PopularityAnalysis) => ({
   since: a.since === undefined ? null : iso(a.since),
   by_peers: a.byPeers.map(popular),
-  by_sightings: a.bySightings.map(popular)
+  by_sightings: a.bySightings.map(popular),
+  now: iso(a.now),
+  windows: a.windows.map((w) => ({
+    window: windowName(w.hours),
+    since: iso(w.since),
+    top: w.top.map((x) => ({
+      infohash: Buffer.from(x.infoHash).toString("hex"),
+      name: x.name ?? null,
+      sightings: x.sightings,
+      by_source: x.bySource,
+      peers: x.peers,
+      swarm: swarm(x.swarm)
+    }))
+  })),
+  by_swarm: a.bySwarm.map((x) => ({
+    infohash: Buffer.from(x.infoHash).toString("hex"),
+    name: x.name ?? null,
+    seeders: x.seeders,
+    leechers: x.leechers,
+    scraped_at: iso(x.at)
+  }))
 })
 
 export type ContentReport = ReturnType<typeof contentReport>
@@ -177,17 +210,25 @@ export const csvRows = (report: Report): Array<[string, string, string, Scalar]>
     return Object.entries(item).filter(([, v]) => typeof v === "string" || v === null).map(([, v]) => v ?? "")
       .join("/")
   }
-  for (const [section, value] of Object.entries(report as Record<string, unknown>)) {
-    if (Array.isArray(value)) {
-      for (const item of value as Array<Record<string, unknown>>) {
-        const key = keyOf(item)
-        for (const [metric, v] of Object.entries(item)) {
-          if (typeof v === "number" && !["min", "max", "min_ms", "max_ms"].includes(metric)) {
-            rows.push([section, key, metric, v])
+  const list = (section: string, value: Array<Record<string, unknown>>) => {
+    for (const item of value) {
+      const key = keyOf(item)
+      for (const [metric, v] of Object.entries(item)) {
+        if (typeof v === "number" && !["min", "max", "min_ms", "max_ms"].includes(metric)) {
+          rows.push([section, key, metric, v])
+        } else if (Array.isArray(v)) list(`${section}.${key}`, v as Array<Record<string, unknown>>)
+        else if (typeof v === "object" && v !== null) {
+          // A nested record (sightings by source, a swarm estimate): its numbers as metric.field.
+          for (const [field, x] of Object.entries(v)) {
+            if (typeof x === "number") rows.push([section, key, `${metric}.${field}`, x])
           }
         }
       }
-    } else if (typeof value === "object" && value !== null) {
+    }
+  }
+  for (const [section, value] of Object.entries(report as Record<string, unknown>)) {
+    if (Array.isArray(value)) list(section, value as Array<Record<string, unknown>>)
+    else if (typeof value === "object" && value !== null) {
       for (const [metric, v] of Object.entries(value)) rows.push([section, "", metric, v as Scalar])
     } else rows.push([section, "", "", value as Scalar])
   }

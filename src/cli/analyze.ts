@@ -113,7 +113,13 @@ const churnText = (r: ChurnReport) => [
     } ${pct(b.surviving, 1).padStart(11)}`
   ),
   "first seen on      nodes  answered",
-  ...r.by_day.map((d) => `  ${d.day} ${String(d.seen).padStart(10)} ${pct(d.response_rate, 1).padStart(9)}`)
+  ...r.by_day.map((d) => `  ${d.day} ${String(d.seen).padStart(10)} ${pct(d.response_rate, 1).padStart(9)}`),
+  `our queries per ${duration(r.response_rate_interval_ms)}           sent  answered  timed out  rate`,
+  ...r.response_rates.map((p) =>
+    `  ${p.at.slice(0, 16).replace("T", " ")} ${String(p.queries).padStart(10)} ${String(p.responses).padStart(9)} ${
+      String(p.timeouts).padStart(10)
+    } ${pct(p.response_rate, 1).padStart(6)}`
+  )
 ]
 
 const popularLines = (list: PopularityReport["by_peers"]) =>
@@ -125,7 +131,25 @@ const popularityText = (r: PopularityReport) => [
   `by distinct peers${r.since === null ? "" : ` seen since ${r.since}`}          peers sightings`,
   ...popularLines(r.by_peers),
   `by sightings${r.since === null ? "" : ` (infohashes seen since ${r.since})`}`,
-  ...popularLines(r.by_sightings)
+  ...popularLines(r.by_sightings),
+  ...r.windows.flatMap((w) => [
+    `last ${w.window} (since ${w.since}) sightings  sample get_peers announce lookup   peers  seeders leechers`,
+    ...w.top.map((x) =>
+      `  ${x.infohash} ${String(x.sightings).padStart(9)} ${
+        [x.by_source.sample, x.by_source.get_peers, x.by_source.announce, x.by_source.lookup].map((n, i) =>
+          String(n).padStart([7, 10, 9, 7][i]!)
+        ).join("")
+      } ${String(x.peers).padStart(7)} ${String(x.swarm?.seeders ?? "-").padStart(8)} ${
+        String(x.swarm?.leechers ?? "-").padStart(8)
+      }  ${printable(x.name ?? "")}`
+    )
+  ]),
+  `by BEP 33 swarm estimate${r.since === null ? "" : ` (scraped since ${r.since})`}     seeders leechers  scraped`,
+  ...r.by_swarm.map((x) =>
+    `  ${x.infohash} ${String(x.seeders).padStart(8)} ${String(x.leechers).padStart(8)}  ${x.scraped_at}  ${
+      printable(x.name ?? "")
+    }`
+  )
 ]
 
 const texts: Record<AnalysisName, (r: never) => Array<string>> = {
@@ -141,7 +165,9 @@ const descriptions: Record<AnalysisName, string> = {
   sources: "Infohashes by discovery source, the sources' overlap, and the yield funnel overall and by day",
   clients: "Nodes by client version (KRPC v) and protocol support (BEP 42, 51, 43, IPv4/6); torrents by peer client",
   churn: "Node session lengths (first seen → last answer) with the survival curve, and answers by day first seen",
-  popularity: "The most popular infohashes by distinct peers (optionally since a date) and by sightings"
+  popularity:
+    "The most popular infohashes by distinct peers (optionally since a date), by sightings (all time, last hour, " +
+    "day, week) and by BEP 33 swarm estimate"
 }
 
 const since = filterOptions.since.pipe(

@@ -15,7 +15,15 @@ const line = (s: CrawlerStats, w: Readonly<Written>, elapsed: number, f: Funnel)
     elapsed.toFixed(0)
   }s] metadata ${w.torrents} fetched/${w.failures} failed · nodes ${s.knownNodes} known/${s.responsiveNodes} responsive · infohashes ${s.uniqueInfohashes} (sample ${s.discoveries.sample}, get_peers ${s.discoveries.get_peers}, announce ${s.discoveries.announce}, lookup ${s.discoveries.lookup}) · queries find_node ${s.queries.find_node}, sample ${s.queries.sample_infohashes}, get_peers ${s.queries.get_peers} · queues ${s.queueDepths.discoveries}/${s.queueDepths.lookups} · ${
     funnelLine(f)
-  }${s.backoffReason ? ` · slowed: ${s.backoffReason}` : ""}`
+  }${sizeText(s)}${s.backoffReason ? ` · slowed: ${s.backoffReason}` : ""}`
+
+/** The network-size estimate from the crawl's lookups, with its 95 % interval and the time-out rate beside it. */
+const sizeText = (s: CrawlerStats) =>
+  s.networkSize === undefined
+    ? ""
+    : ` · network ~${Math.round(s.networkSize.nodes)} nodes (95 % ${Math.round(s.networkSize.low)}–${
+      Math.round(s.networkSize.high)
+    }, ${s.networkSize.lookups} lookups, ${Math.round(s.timeoutRate.recent * 100)} % time-outs)`
 
 const panel = (s: CrawlerStats, w: Readonly<Written>, elapsed: number, f: Funnel) => [
   `BitScrape crawl — ${elapsed.toFixed(0)} s`,
@@ -28,7 +36,8 @@ const panel = (s: CrawlerStats, w: Readonly<Written>, elapsed: number, f: Funnel
   `  budget      ${
     Math.round(s.budgetShare * 100)
   } % in use · time-out ${s.timing.timeoutMillis} ms · ${s.identities} node id(s)`,
-  `  back-off    ${s.backoffReason ?? "none"}`
+  `  back-off    ${s.backoffReason ?? "none"}`,
+  `  network     ${sizeText(s).replace(/^ · network /, "") || "(no lookup yet)"}`
 ]
 
 /** Bytes an SQLite database occupies (file + WAL); undefined for PostgreSQL or a missing file. */

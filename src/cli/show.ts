@@ -42,7 +42,10 @@ export const show = Command.make(
           discovered_at: isoTime(t.discoveredAt),
           fetched_at: isoTime(t.fetchedAt),
           seen: t.seen,
-          peers_seen: t.peersSeen
+          peers_seen: t.peersSeen,
+          swarm: t.swarm === undefined
+            ? null
+            : { seeders: t.swarm.seeders, leechers: t.swarm.leechers, at: isoTime(t.swarm.at) }
         }))
       }
       yield* Console.log(printable(t.name))
@@ -52,6 +55,13 @@ export const show = Command.make(
       yield* Console.log(
         `  seen       sample ${t.seen.sample}, get_peers ${t.seen.get_peers}, announce ${t.seen.announce}, lookup ${t.seen.lookup}; ${t.peersSeen} peer(s)`
       )
+      if (t.swarm !== undefined) {
+        yield* Console.log(
+          `  swarm      ~${t.swarm.seeders} seeder(s), ~${t.swarm.leechers} leecher(s) (BEP 33 scrape, ${
+            isoTime(t.swarm.at)
+          })`
+        )
+      }
       yield* Console.log(`  magnet     ${link}`)
       yield* Console.log("  files")
       for (const f of t.files) yield* Console.log(`    ${humanSize(f.length).padStart(10)}  ${printable(f.path)}`)

@@ -3,6 +3,7 @@ import { Clock, Context, Effect, Fiber, Layer, Option, Queue } from "effect"
 import { CrawlerConfig } from "../config/CrawlerConfig.js"
 import { toHex } from "../krpc/ids.js"
 import type { Discovery, NodeSighting } from "../repository/model.js"
+import type { SizeEstimate } from "../rpc/networkSize.js"
 import { fromQueueLingering } from "../util/lingering.js"
 import type { Verdict } from "./addressFilter.js"
 import { makeControl } from "./backoff.js"
@@ -37,12 +38,16 @@ export interface CrawlerStats {
   readonly shares: Readonly<Partial<Record<Stage, number>>>
   /** UDP packets sent by all identities (queries and replies). */
   readonly packetsOut: number
+  /** Our queries so far, over all identities: sent, answered, timed out (the response rate's counts). */
+  readonly rpc: { readonly queries: number; readonly responses: number; readonly timeouts: number }
   /** Peer finding: get_peers to samplers and full lookups, and how many found peers. */
   readonly peerFinding: {
     readonly asked: number
     readonly askedWithPeers: number
     readonly lookups: number
     readonly lookupsWithPeers: number
+    /** Answers (asks and lookups) that carried BEP 33 filters, hence a swarm estimate. */
+    readonly scraped: number
     readonly queued: number
   }
   /** Distinct infohashes for which at least one peer was seen (announce or get_peers reply). */
@@ -52,6 +57,12 @@ export interface CrawlerStats {
   readonly invalidTokens: number
   /** Current query time-out (ms, from measured RTTs) and median RTT. */
   readonly timing: { readonly timeoutMillis: number; readonly medianRttMillis: number | undefined }
+  /**
+   * Number of DHT nodes estimated from the closest responders of the latest get_peers lookups (k-closest
+   * estimator, src/rpc/networkSize.ts) with its 95 % interval; undefined before the first lookup. Counts
+   * responsive nodes: read it beside `timeoutRate`.
+   */
+  readonly networkSize: SizeEstimate | undefined
   /** Share of our queries that timed out in the last 5 s, and its slow baseline. */
   readonly timeoutRate: { readonly recent: number; readonly baseline: number | undefined }
   readonly filtered: Readonly<Partial<Record<Verdict, number>>>
@@ -144,6 +155,12 @@ const make = Effect.gen(function*() {
       CrawlerMetrics.queueDepth("candidates").unsafeUpdate(s.depth(s.candidates), [])
       CrawlerMetrics.queueDepth("lookups").unsafeUpdate(peers.queued(), [])
       CrawlerMetrics.budgetShare.unsafeUpdate(s.backoff.share, [])
+      const size = peers.networkSize()
+      if (size !== undefined) {
+        CrawlerMetrics.networkSize("estimate").unsafeUpdate(size.nodes, [])
+        CrawlerMetrics.networkSize("low").unsafeUpdate(size.low, [])
+        CrawlerMetrics.networkSize("high").unsafeUpdate(size.high, [])
+      }
       for (const stage of STAGES) {
         CrawlerMetrics.stageQueries(stage).unsafeUpdate(s.spent[stage], [])
       }
@@ -213,9 +230,14 @@ const make = Effect.gen(function*() {
     const t = yield* Clock.currentTimeMillis
     let packetsOut = 0
     let invalidTokens = 0
+    const rpc = { queries: 0, responses: 0, timeouts: 0 }
     for (const id of identities) {
       packetsOut += id.socket.stats().packetsOut
-      invalidTokens += id.node.stats().invalidTokens
+      const n = id.node.stats()
+      invalidTokens += n.invalidTokens
+      rpc.queries += n.queriesOut
+      rpc.responses += n.responses
+      rpc.timeouts += n.timeouts
     }
     const families = s.known.families(t, 15 * 60_000)
     return {
@@ -228,6 +250,7 @@ const make = Effect.gen(function*() {
       spent: { ...s.spent },
       shares: dispatcher.shares(),
       packetsOut,
+      rpc,
       peerFinding: { ...peers.stats, queued: peers.queued() },
       infohashesWithPeers: s.withPeers.size(),
       // Node ids (a dual-stack id has a socket of each family, and counts once).
@@ -235,6 +258,7 @@ const make = Effect.gen(function*() {
       invalidTokens,
       timing: identities[0]!.node.timing(),
       timeoutRate: { recent: control.status.recent, baseline: control.status.baseline },
+      networkSize: peers.networkSize(),
       filtered: { ...s.filtered },
       queueDepths: {
         discoveries: s.depth(s.discoveries),

@@ -52,3 +52,8 @@ const stageQueriesBase = Metric.gauge("bitscrape_crawler_stage_queries", {
   description: "queries sent so far, by crawler stage (join, walk, sample, peers)"
 })
 export const stageQueries = (stage: string) => Metric.tagged(stageQueriesBase, "stage", stage)
+const networkSizeBase = Metric.gauge("bitscrape_dht_network_size_nodes", {
+  description:
+    "DHT nodes estimated from the crawl's lookups (k-closest estimator): estimate and 95 % bounds (low, high)"
+})
+export const networkSize = (bound: "estimate" | "low" | "high") => Metric.tagged(networkSizeBase, "bound", bound)

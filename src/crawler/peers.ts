@@ -1,8 +1,10 @@
 import { Either } from "effect"
 import type { SocketAddress } from "../krpc/address.js"
-import type { NodeContact } from "../krpc/compact.js"
+import { BLOOM_BYTES, estimateBloomSize } from "../krpc/bep33.js"
 import type { InfoHash } from "../krpc/ids.js"
 import { responseNodes } from "../krpc/messages.js"
+import type { LookupResult, Responder } from "../rpc/lookup.js"
+import { estimateNetworkSize, type SizeSample, xorFraction } from "../rpc/networkSize.js"
 import { IndexedHeap } from "../util/heap.js"
 import type { Task } from "./dispatch.js"
 import { ACTIVE_SOURCES, type InfohashEvidence } from "./evidence.js"
@@ -23,6 +25,8 @@ import type { CrawlState } from "./state.js"
 const MAX_LOOKUPS = 3
 /** A lookup that found no peer is repeated, once new sightings arrived, after this long (ms). */
 const RELOOK_AFTER_MS = 30_000
+/** Lookups whose closest responders feed the network-size estimate (the latest; a ring). */
+const SIZE_SAMPLES = 500
 /** Bonus of an infohash with a sampler still to ask (one packet) over one that needs a lookup. */
 const CHEAP_BONUS = 3
 
@@ -57,7 +61,18 @@ export const makePeers = (s: CrawlState) => {
   let lookupCost = 16
   // Lookups in flight, sized to the budget: each keeps α (3) queries in flight at a few RTTs each.
   const maxLookups = Math.max(2, Math.min(s.config.lookupConcurrency, Math.round(s.budget.maxPps / 25)))
-  const stats = { asked: 0, askedWithPeers: 0, lookups: 0, lookupsWithPeers: 0 }
+  /** `scraped`: peer-finding answers that carried a BEP 33 swarm estimate. */
+  // Network size from the lookups made anyway (src/rpc/networkSize.ts): an infohash is as random a target as any.
+  const sizeSamples: Array<SizeSample> = []
+  let sizeNext = 0
+  const noteSize = (target: Uint8Array, closest: ReadonlyArray<{ readonly contact: { readonly id: Uint8Array } }>) => {
+    if (closest.length === 0) return
+    const sample = { distances: closest.map((r) => xorFraction(r.contact.id, target)) }
+    if (sizeSamples.length < SIZE_SAMPLES) sizeSamples.push(sample)
+    else sizeSamples[sizeNext] = sample
+    sizeNext = (sizeNext + 1) % SIZE_SAMPLES
+  }
+  const stats = { asked: 0, askedWithPeers: 0, lookups: 0, lookupsWithPeers: 0, scraped: 0 }
 
   const askDue = (e: InfohashEvidence) => e.samplers.length > 0 && !e.peersKnown
   // Somebody is still looking for it (new sightings since the last lookup found nothing): worth another try.
@@ -90,18 +105,30 @@ export const makePeers = (s: CrawlState) => {
   }
   s.hooks.evidence = want
 
-  /** Hands the usable peers found for `infoHash` on; returns how many there were. */
-  const foundNow = (infoHash: InfoHash, peers: ReadonlyArray<{ host: string; port: number }>) => {
+  /**
+   * Hands the usable peers found for `infoHash` on, the BEP 33 swarm estimate (if any node sent filters) with the
+   * first of them; returns how many there were.
+   */
+  const foundNow = (
+    infoHash: InfoHash,
+    peers: ReadonlyArray<{ host: string; port: number }>,
+    swarm: { readonly seeders: number; readonly leechers: number } | undefined
+  ) => {
     const t = s.now()
     let usable = 0
     for (const p of peers) {
       if (!s.usable(p.host, p.port)) continue
       usable++
-      s.discoveredNow({ infoHash, source: "lookup", at: t, peer: p })
+      s.discoveredNow({ infoHash, source: "lookup", at: t, peer: p, swarm: usable === 1 ? swarm : undefined })
     }
     if (usable > 0) s.yields.peers++
+    if (swarm !== undefined) stats.scraped++
     return usable
   }
+  const swarmOf = (r: { readonly BFsd?: Uint8Array | undefined; readonly BFpe?: Uint8Array | undefined }) =>
+    r.BFsd?.length === BLOOM_BYTES && r.BFpe?.length === BLOOM_BYTES
+      ? { seeders: estimateBloomSize(r.BFsd), leechers: estimateBloomSize(r.BFpe) }
+      : undefined
 
   /** One get_peers to the node whose sample held the infohash, as a callback task. */
   const askSampler = (e: InfohashEvidence): Task => {
@@ -114,10 +141,12 @@ export const makePeers = (s: CrawlState) => {
       start: (done) => {
         s.queries.get_peers++
         s.spent.peers++
-        id.node.request(sampler, { method: "get_peers", infoHash: e.infoHash }, (result) => {
+        // BEP 33: scrape=1 rides on the ask (the sampler stores the infohash): its filters in the same answer.
+        id.node.request(sampler, { method: "get_peers", infoHash: e.infoHash, scrape: true }, (result) => {
           if (Either.isRight(result)) {
             s.learnNodes(responseNodes(result.right))
-            if (foundNow(e.infoHash, result.right.values ?? []) > 0) stats.askedWithPeers++
+            const swarm = swarmOf(result.right)
+            if (foundNow(e.infoHash, result.right.values ?? [], swarm) > 0) stats.askedWithPeers++
           }
           if (s.evidence.get(e.key) === e) want(e)
           done()
@@ -137,12 +166,15 @@ export const makePeers = (s: CrawlState) => {
       cost: lookupCost,
       start: (done) => {
         s.queries.get_peers++
+        // BEP 33: every get_peers of the lookup carries scrape=1 (no extra packet); the nodes near the infohash,
+        // which store it, answer with filters, merged into the swarm estimate.
         lookupBoth(e.infoHash, (result) => {
           s.spent.peers += result.queried
           lookupCost += (result.queried - lookupCost) / 8
-          s.learnNodes(result.closest)
-          if (foundNow(e.infoHash, result.peers) > 0) stats.lookupsWithPeers++
-          else s.discoveredNow({ infoHash: e.infoHash, source: "lookup", at: s.now() })
+          s.learnNodes(result.closest.map((r) => r.contact))
+          if (result.sizeSample !== undefined) noteSize(e.infoHash, result.sizeSample)
+          if (foundNow(e.infoHash, result.peers, result.swarm) > 0) stats.lookupsWithPeers++
+          else s.discoveredNow({ infoHash: e.infoHash, source: "lookup", at: s.now(), swarm: result.swarm })
           lookupsRunning--
           if (s.evidence.get(e.key) === e) want(e)
           done()
@@ -152,24 +184,47 @@ export const makePeers = (s: CrawlState) => {
   }
 
   /**
-   * A get_peers lookup from the identity nearest to the infohash on each address family we have (dual stack:
-   * BEP 32 keeps one routing table per family, and a torrent's seeders may be reachable over one only), the
-   * results merged; `done` once both ended.
+   * A get_peers lookup (with BEP 33's scrape=1) from the identity nearest to the infohash on each address family we
+   * have (dual stack: BEP 32 keeps one routing table per family, and a torrent's seeders may be reachable over one
+   * only), the results merged; `done` once both ended. The swarm estimate is the larger of the families' (each
+   * from the union of its nodes' filters; the two overlap); the network-size sample comes from the IPv4 DHT when
+   * there is one (the families are separate DHTs of different sizes).
    */
   const lookupBoth = (
     infoHash: InfoHash,
-    done: (merged: { queried: number; closest: Array<NodeContact>; peers: Array<SocketAddress> }) => void
+    done: (merged: {
+      queried: number
+      closest: Array<Responder>
+      peers: Array<SocketAddress>
+      swarm: LookupResult["swarm"]
+      sizeSample: ReadonlyArray<Responder> | undefined
+    }) => void
   ) => {
-    const merged = { queried: 0, closest: [] as Array<NodeContact>, peers: [] as Array<SocketAddress> }
+    const merged = {
+      queried: 0,
+      closest: [] as Array<Responder>,
+      peers: [] as Array<SocketAddress>,
+      swarm: undefined as LookupResult["swarm"],
+      sizeSample: undefined as ReadonlyArray<Responder> | undefined
+    }
     let open = s.families.length
     for (const family of s.families) {
       const id = nearestIdentity(family === 4 ? s.identitiesFor("0.0.0.0") : s.identitiesFor("::"), infoHash)
       id.dht.getPeersNow(infoHash, (result) => {
         merged.queried += result.queried
-        for (const r of result.closest) merged.closest.push(r.contact)
+        for (const r of result.closest) merged.closest.push(r)
         for (const p of result.peers) merged.peers.push(p)
+        const sw = result.swarm
+        if (sw !== undefined) {
+          merged.swarm = merged.swarm === undefined ? sw : {
+            seeders: Math.max(merged.swarm.seeders, sw.seeders),
+            leechers: Math.max(merged.swarm.leechers, sw.leechers),
+            nodes: merged.swarm.nodes + sw.nodes
+          }
+        }
+        if (family === 4 || s.families.length === 1) merged.sizeSample = result.closest
         if (--open === 0) done(merged)
-      })
+      }, { scrape: true })
     }
   }
 
@@ -209,6 +264,8 @@ export const makePeers = (s: CrawlState) => {
     next,
     fetchFailed,
     queued: () => asks.size + waiting.size + lookups.size,
+    /** The network-size estimate from the latest lookups (undefined before the first lookup found anybody). */
+    networkSize: () => estimateNetworkSize(sizeSamples),
     stats
   }
 }

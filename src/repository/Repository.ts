@@ -7,6 +7,7 @@ import type {
   ContentAnalysis,
   NodesAnalysis,
   PopularityAnalysis,
+  ResponseRate,
   SourcesAnalysis
 } from "./analysisModel.js"
 import type { BlockEntry, BlockRecord, Purged } from "./blocklist.js"
@@ -201,6 +202,11 @@ export class Repository extends Context.Tag("bitscrape/Repository")<Repository, 
   readonly analyzeSources: (options: AnalysisOptions) => Effect.Effect<SourcesAnalysis, RepositoryError>
   /** Nodes by client version and protocol support; torrents by the client of their source peer. */
   readonly analyzeNodes: (options: AnalysisOptions) => Effect.Effect<NodesAnalysis, RepositoryError>
+  /**
+   * Adds a crawl's query counts per minute (`at`: the minute's start, ms) to the stored series (counts of several
+   * crawls in one minute add up); minutes older than RESPONSE_RATE_RETENTION_MS before the newest are dropped.
+   */
+  readonly recordResponseRates: (rates: ReadonlyArray<ResponseRate>) => Effect.Effect<void, RepositoryError>
   /** Node session lengths and, by the day nodes were first seen, how many answered. */
   readonly analyzeChurn: (options: AnalysisOptions) => Effect.Effect<ChurnAnalysis, RepositoryError>
   /** The most popular infohashes by distinct peers (in a window) and by sightings. */

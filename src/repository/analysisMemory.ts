@@ -4,9 +4,19 @@ import type {
   NodesAnalysis,
   PopularInfohash,
   PopularityAnalysis,
-  SourcesAnalysis
+  ResponseRate,
+  SourcesAnalysis,
+  WindowedInfohash
 } from "./analysisModel.js"
-import { bucketOf, FILE_COUNT_EDGES, SESSION_EDGES, SIZE_EDGES } from "./analysisModel.js"
+import {
+  bucketOf,
+  FILE_COUNT_EDGES,
+  POPULARITY_WINDOWS,
+  rateInterval,
+  SESSION_EDGES,
+  SIZE_EDGES,
+  windowStart
+} from "./analysisModel.js"
 import { CATEGORIES, categoryOf, extensionOf } from "./categories.js"
 import type { DiscoverySource, InfohashRecord, Torrent } from "./model.js"
 import { DISCOVERY_SOURCES } from "./model.js"
@@ -151,9 +161,30 @@ export const nodesOf = (
   }
 }
 
+/** The stored per-minute rates of the last `days` days before the newest, summed per interval (as analysisSql). */
+const responseRatesOf = (minutes: ReadonlyArray<ResponseRate>, days: number): ChurnAnalysis["responseRates"] => {
+  if (minutes.length === 0) return { interval: rateInterval(0, 0), points: [] }
+  const last = Math.max(...minutes.map((m) => m.at))
+  const from = last - (days - 1) * DAY - (last % DAY)
+  const first = Math.min(...minutes.filter((m) => m.at >= from).map((m) => m.at))
+  const interval = rateInterval(first, last)
+  const sums = new Map<number, { at: number; queries: number; responses: number; timeouts: number }>()
+  for (const m of minutes) {
+    if (m.at < first) continue
+    const at = Math.floor(m.at / interval) * interval
+    const x = sums.get(at) ?? { at, queries: 0, responses: 0, timeouts: 0 }
+    x.queries += m.queries
+    x.responses += m.responses
+    x.timeouts += m.timeouts
+    sums.set(at, x)
+  }
+  return { interval, points: [...sums.values()].sort((a, b) => a.at - b.at) }
+}
+
 export const churnOf = (
   nodes: ReadonlyArray<{ readonly firstSeen: number; readonly lastResponse: number | undefined }>,
-  days: number
+  days: number,
+  rates: ReadonlyArray<ResponseRate> = []
 ): ChurnAnalysis => {
   const sessions = SESSION_EDGES.map(() => 0)
   const byDay = new Map<number, { seen: number; responded: number }>()
@@ -173,7 +204,8 @@ export const churnOf = (
     nodes: nodes.length,
     responded,
     sessions: { edges: SESSION_EDGES, counts: sessions },
-    byDay: [...byDay].sort(([a], [b]) => a - b).slice(-days).map(([day, x]) => ({ day, ...x }))
+    byDay: [...byDay].sort(([a], [b]) => a - b).slice(-days).map(([day, x]) => ({ day, ...x })),
+    responseRates: responseRatesOf(rates, days)
   }
 }
 
@@ -187,8 +219,46 @@ export interface MemoryInfohash {
 export const popularityOf = (
   rows: ReadonlyArray<MemoryInfohash>,
   since: number | undefined,
-  top: number
+  top: number,
+  now: number,
+  hours: ReadonlyMap<number, ReadonlyMap<string, Readonly<Record<DiscoverySource, number>>>>
 ): PopularityAnalysis => {
+  const byKey = new Map(rows.map((r) => [Buffer.from(r.record.infoHash).toString("hex"), r]))
+  const windows = POPULARITY_WINDOWS.map((h) => {
+    const start = windowStart(now, h)
+    const sums = new Map<string, Record<DiscoverySource, number>>()
+    for (const [hour, counts] of hours) {
+      if (hour < start || hour > now) continue
+      for (const [key, c] of counts) {
+        const x = sums.get(key) ?? { sample: 0, get_peers: 0, announce: 0, lookup: 0 }
+        for (const s of DISCOVERY_SOURCES) x[s] += c[s]
+        sums.set(key, x)
+      }
+    }
+    const list: Array<WindowedInfohash> = []
+    for (const [key, bySource] of sums) {
+      const r = byKey.get(key)
+      if (r === undefined) continue
+      list.push({
+        infoHash: r.record.infoHash,
+        sightings: DISCOVERY_SOURCES.reduce((n, s) => n + bySource[s], 0),
+        bySource,
+        peers: r.peerTimes.filter((t) => t >= start).length,
+        name: r.name,
+        swarm: r.record.swarm
+      })
+    }
+    const hex = (x: WindowedInfohash) => Buffer.from(x.infoHash).toString("hex")
+    list.sort((a, b) => b.sightings - a.sightings || (hex(a) < hex(b) ? -1 : 1))
+    return { hours: h, since: start, top: list.slice(0, top) }
+  })
+  const bySwarm = rows.filter((r) =>
+    r.record.swarm !== undefined && (since === undefined || r.record.swarm.at >= since)
+  ).map((r) => ({ infoHash: r.record.infoHash, ...r.record.swarm!, name: r.name }))
+    .sort((a, b) =>
+      b.seeders + b.leechers - a.seeders - a.leechers ||
+      (Buffer.from(a.infoHash).toString("hex") < Buffer.from(b.infoHash).toString("hex") ? -1 : 1)
+    ).slice(0, top)
   const item = (r: MemoryInfohash, peers: number): PopularInfohash => ({
     infoHash: r.record.infoHash,
     peers,
@@ -205,5 +275,5 @@ export const popularityOf = (
     .filter((x) => x.peers > 0).sort(order((x) => x.peers)).slice(0, top)
   const bySightings = rows.filter((r) => since === undefined || r.record.lastSeen >= since)
     .map((r) => item(r, r.peerTimes.length)).sort(order((x) => x.sightings)).slice(0, top)
-  return { since, byPeers, bySightings }
+  return { since, byPeers, bySightings, now, windows, bySwarm }
 }

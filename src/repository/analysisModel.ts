@@ -99,6 +99,8 @@ export interface AnalysisOptions {
   readonly days?: number | undefined
   /** Popularity: only what was seen at or after this time (ms). */
   readonly since?: number | undefined
+  /** Popularity: the time the windows (last hour, day, week) end at (ms; default the clock's now). */
+  readonly now?: number | undefined
 }
 
 /** At most this many rows of any list (extensions, versions, clients). */
@@ -129,7 +131,34 @@ export interface ChurnAnalysis {
   readonly sessions: Histogram
   /** Node rows first seen on each UTC day (at most `days`, the latest), and how many of them ever answered. */
   readonly byDay: ReadonlyArray<{ readonly day: number; readonly seen: number; readonly responded: number }>
+  /** Our queries over time (the crawls' counts per minute, summed per `interval`), over the last `days` days. */
+  readonly responseRates: {
+    /** Bucket length (ms): RATE_INTERVALS' shortest giving at most MAX_RATE_POINTS buckets over the span. */
+    readonly interval: number
+    readonly points: ReadonlyArray<ResponseRate>
+  }
 }
+
+/** Our queries in one interval (start, ms): sent, answered, timed out. */
+export interface ResponseRate {
+  readonly at: number
+  readonly queries: number
+  readonly responses: number
+  readonly timeouts: number
+}
+
+/** One minute (ms): the bucket of the stored query counts. */
+export const MINUTE_MS = 60_000
+/** Per-minute query counts older than this before the newest are dropped (ms). */
+export const RESPONSE_RATE_RETENTION_MS = 30 * 24 * 3_600_000
+/** The bucket lengths of the response-rate series: 1, 5, 15 min, 1, 6 h, 1 d. */
+export const RATE_INTERVALS: ReadonlyArray<number> = [1, 5, 15, 60, 360, 1440].map((m) => m * MINUTE_MS)
+/** At most this many points in the response-rate series. */
+export const MAX_RATE_POINTS = 240
+/** The bucket length for a series spanning `first` … `last` (ms, minute starts). */
+export const rateInterval = (first: number, last: number) =>
+  RATE_INTERVALS.find((i) => Math.floor(last / i) - Math.floor(first / i) + 1 <= MAX_RATE_POINTS) ??
+    RATE_INTERVALS[RATE_INTERVALS.length - 1]!
 
 /** One popular infohash: distinct peers (in the window, or ever), sightings by source, its name if fetched. */
 export interface PopularInfohash {
@@ -141,10 +170,54 @@ export interface PopularInfohash {
   readonly name: string | undefined
 }
 
+/** One popular infohash in a time window: sightings by source and distinct peers in the window, its swarm. */
+export interface WindowedInfohash {
+  readonly infoHash: Uint8Array
+  /** Sightings in the window over all sources. */
+  readonly sightings: number
+  readonly bySource: Readonly<Record<DiscoverySource, number>>
+  /** Distinct peers last seen in the window. */
+  readonly peers: number
+  readonly name: string | undefined
+  /** The latest BEP 33 estimate (whenever it was made), undefined if never scraped. */
+  readonly swarm: { readonly seeders: number; readonly leechers: number; readonly at: number } | undefined
+}
+
+/** The most sighted infohashes of one window: the `hours` hourly buckets up to `now` (`since` the first's start). */
+export interface PopularityWindow {
+  readonly hours: number
+  readonly since: number
+  readonly top: ReadonlyArray<WindowedInfohash>
+}
+
+/** The windows `analyze popularity` reports: the last hour, day and week. */
+export const POPULARITY_WINDOWS: ReadonlyArray<number> = [1, 24, 168]
+/** Sightings are counted per infohash, source and hour (UTC), and buckets older than this are dropped (ms). */
+export const POPULARITY_RETENTION_MS = 8 * 24 * 3_600_000
+/** One hour (ms): the bucket of the hourly sightings. */
+export const HOUR_MS = 3_600_000
+/** The start of the first hourly bucket of a window of `hours` ending at `now` (the current hour counts as one). */
+export const windowStart = (now: number, hours: number) => (Math.floor(now / HOUR_MS) - hours + 1) * HOUR_MS
+
+/** One infohash by its BEP 33 swarm estimate. */
+export interface SwarmInfohash {
+  readonly infoHash: Uint8Array
+  readonly seeders: number
+  readonly leechers: number
+  readonly at: number
+  readonly name: string | undefined
+}
+
 /** The most popular infohashes: by distinct peers seen since `since` (all time when undefined). */
 export interface PopularityAnalysis {
   readonly since: number | undefined
   readonly byPeers: ReadonlyArray<PopularInfohash>
   /** By sightings over all sources (infohashes last seen since `since`). */
   readonly bySightings: ReadonlyArray<PopularInfohash>
+  /** The time the windows end at. */
+  readonly now: number
+  /** Top infohashes by sightings in the last hour, day and week (POPULARITY_WINDOWS), from the hourly counts. */
+  readonly windows: ReadonlyArray<PopularityWindow>
+  /** Top infohashes by BEP 33 swarm estimate (seeders + leechers), scraped since `since` when given. */
+  readonly bySwarm: ReadonlyArray<SwarmInfohash>
 }

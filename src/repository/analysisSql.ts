@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import type {
   AnalysisOptions,
   ChurnAnalysis,
@@ -7,9 +7,20 @@ import type {
   NodesAnalysis,
   PopularInfohash,
   PopularityAnalysis,
-  SourcesAnalysis
+  PopularityWindow,
+  SourcesAnalysis,
+  SwarmInfohash
 } from "./analysisModel.js"
-import { daysOf, FILE_COUNT_EDGES, SESSION_EDGES, SIZE_EDGES, topOf } from "./analysisModel.js"
+import {
+  daysOf,
+  FILE_COUNT_EDGES,
+  POPULARITY_WINDOWS,
+  rateInterval,
+  SESSION_EDGES,
+  SIZE_EDGES,
+  topOf,
+  windowStart
+} from "./analysisModel.js"
 import { CATEGORIES, type Category } from "./categories.js"
 import { DISCOVERY_SOURCES } from "./model.js"
 
@@ -47,7 +58,13 @@ const extensionSql = (dialect: "sqlite" | "pg") =>
 export const makeSqlAnalyses = (
   dialect: "sqlite" | "pg",
   query: (text: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<Row>, unknown>,
-  columns: { readonly category: boolean; readonly bep51: boolean; readonly extensions: boolean }
+  columns: {
+    readonly category: boolean
+    readonly bep51: boolean
+    readonly extensions: boolean
+    readonly popularity: boolean
+    readonly responseRates: boolean
+  }
 ) => {
   const p = (i: number) => dialect === "pg" ? `$${i}` : "?"
 
@@ -220,12 +237,40 @@ export const makeSqlAnalyses = (
          FROM nodes GROUP BY first_seen / ${DAY} ORDER BY d DESC LIMIT ${p(1)}`,
         [daysOf(o)]
       )
+      // Response rates: the stored minutes of the last `days` days (before the newest), summed per interval.
+      const [span] = columns.responseRates
+        ? yield* query(`SELECT max(minute) AS last FROM response_rates`)
+        : [undefined]
+      let interval = rateInterval(0, 0)
+      let points: ReadonlyArray<Row> = []
+      if (span !== undefined && span.last !== null && span.last !== undefined) {
+        const last = num(span.last)
+        const [start] = yield* query(`SELECT min(minute) AS first FROM response_rates WHERE minute >= ${p(1)}`, [
+          last - (daysOf(o) - 1) * DAY - (last % DAY)
+        ])
+        const first = num(start!.first)
+        interval = rateInterval(first, last)
+        points = yield* query(
+          `SELECT minute / ${interval} AS b, sum(queries) AS q, sum(responses) AS r, sum(timeouts) AS t
+           FROM response_rates WHERE minute >= ${p(1)} GROUP BY minute / ${interval} ORDER BY 1`,
+          [first]
+        )
+      }
       const result: ChurnAnalysis = {
         nodes: num(r!.n),
         responded: num(r!.responded),
         sessions: histogram(SESSION_EDGES, sessions),
         byDay: days.map((d) => ({ day: Math.floor(num(d.d)) * DAY, seen: num(d.n), responded: num(d.responded) }))
-          .reverse()
+          .reverse(),
+        responseRates: {
+          interval,
+          points: points.map((x) => ({
+            at: Math.floor(num(x.b)) * interval,
+            queries: num(x.q),
+            responses: num(x.r),
+            timeouts: num(x.t)
+          }))
+        }
       }
       return result
     })
@@ -240,18 +285,23 @@ export const makeSqlAnalyses = (
     name: r.name === null || r.name === undefined ? undefined : String(r.name)
   })
 
+  const swarmOf = (r: Row) =>
+    r.scraped_at === null || r.scraped_at === undefined
+      ? undefined
+      : { seeders: num(r.seeders), leechers: num(r.leechers), at: num(r.scraped_at) }
+
   const analyzePopularity = (o: AnalysisOptions) =>
     Effect.gen(function*() {
       const top = topOf(o)
-      const columns = `i.hash, ${sightings} AS sightings, i.first_seen, i.last_seen, t.name`
+      const selected = `i.hash, ${sightings} AS sightings, i.first_seen, i.last_seen, t.name`
       const byPeers = o.since === undefined
         ? yield* query(
-          `SELECT ${columns}, i.peers_seen AS peers FROM infohashes i LEFT JOIN torrents t ON t.hash = i.hash
+          `SELECT ${selected}, i.peers_seen AS peers FROM infohashes i LEFT JOIN torrents t ON t.hash = i.hash
            WHERE i.peers_seen > 0 ORDER BY i.peers_seen DESC, i.hash ASC LIMIT ${p(1)}`,
           [top]
         )
         : yield* query(
-          `SELECT ${columns}, w.peers FROM (SELECT hash, count(*) AS peers FROM infohash_peers
+          `SELECT ${selected}, w.peers FROM (SELECT hash, count(*) AS peers FROM infohash_peers
              WHERE last_seen >= ${p(1)} GROUP BY hash ORDER BY count(*) DESC, hash ASC LIMIT ${p(2)}) w
            JOIN infohashes i ON i.hash = w.hash LEFT JOIN torrents t ON t.hash = i.hash
            ORDER BY w.peers DESC, i.hash ASC`,
@@ -259,15 +309,65 @@ export const makeSqlAnalyses = (
         )
       // Parameters in the order they appear (SQLite's "?" are positional).
       const bySightings = yield* query(
-        `SELECT ${columns}, i.peers_seen AS peers FROM infohashes i LEFT JOIN torrents t ON t.hash = i.hash
+        `SELECT ${selected}, i.peers_seen AS peers FROM infohashes i LEFT JOIN torrents t ON t.hash = i.hash
          ${o.since === undefined ? "" : `WHERE i.last_seen >= ${p(1)}`}
          ORDER BY ${sightings} DESC, i.hash ASC LIMIT ${p(o.since === undefined ? 1 : 2)}`,
         o.since === undefined ? [top] : [o.since, top]
       )
+      const now = o.now ?? (yield* Clock.currentTimeMillis)
+      const windows: Array<PopularityWindow> = []
+      for (const hours of columns.popularity ? POPULARITY_WINDOWS : []) {
+        const since = windowStart(now, hours)
+        // The window's hours summed per infohash (a range of the primary key), the top few joined to the rest.
+        const rows = yield* query(
+          `SELECT w.hash, w.n, ${DISCOVERY_SOURCES.map((_, i) => `w.s${i}`).join(", ")},
+             i.seeders, i.leechers, i.scraped_at, t.name,
+             (SELECT count(*) FROM infohash_peers p WHERE p.hash = w.hash AND p.last_seen >= ${p(1)}) AS peers
+           FROM (SELECT hash, sum(sightings) AS n, ${
+            DISCOVERY_SOURCES.map((s, i) => `sum(CASE WHEN source = '${s}' THEN sightings ELSE 0 END) AS s${i}`)
+              .join(", ")
+          } FROM infohash_hours WHERE hour >= ${p(2)} AND hour <= ${p(3)}
+             GROUP BY hash ORDER BY sum(sightings) DESC, hash ASC LIMIT ${p(4)}) w
+           JOIN infohashes i ON i.hash = w.hash LEFT JOIN torrents t ON t.hash = w.hash
+           ORDER BY w.n DESC, w.hash ASC`,
+          [since, since, now, top]
+        )
+        windows.push({
+          hours,
+          since,
+          top: rows.map((r) => ({
+            infoHash: r.hash instanceof Uint8Array ? new Uint8Array(r.hash) : new Uint8Array(0),
+            sightings: num(r.n),
+            bySource: Object.fromEntries(DISCOVERY_SOURCES.map((s, i) => [s, num(r[`s${i}`])])) as Record<
+              typeof DISCOVERY_SOURCES[number],
+              number
+            >,
+            peers: num(r.peers),
+            name: r.name === null || r.name === undefined ? undefined : String(r.name),
+            swarm: swarmOf(r)
+          }))
+        })
+      }
+      const swarmRows = columns.popularity
+        ? yield* query(
+          `SELECT i.hash, i.seeders, i.leechers, i.scraped_at, t.name FROM infohashes i
+           LEFT JOIN torrents t ON t.hash = i.hash
+           WHERE i.seeders IS NOT NULL${o.since === undefined ? "" : ` AND i.scraped_at >= ${p(1)}`}
+           ORDER BY (i.seeders + i.leechers) DESC, i.hash ASC LIMIT ${p(o.since === undefined ? 1 : 2)}`,
+          o.since === undefined ? [top] : [o.since, top]
+        )
+        : []
       const result: PopularityAnalysis = {
         since: o.since,
         byPeers: byPeers.map(popularOf),
-        bySightings: bySightings.map(popularOf)
+        bySightings: bySightings.map(popularOf),
+        now,
+        windows,
+        bySwarm: swarmRows.map((r): SwarmInfohash => ({
+          infoHash: r.hash instanceof Uint8Array ? new Uint8Array(r.hash) : new Uint8Array(0),
+          ...swarmOf(r)!,
+          name: r.name === null || r.name === undefined ? undefined : String(r.name)
+        }))
       }
       return result
     })

@@ -2,7 +2,14 @@ import { Clock, Effect, Layer, Option, Stream } from "effect"
 import type { InfoHash, NodeId } from "../krpc/ids.js"
 import { toHex } from "../krpc/ids.js"
 import { churnOf, contentOf, nodesOf, popularityOf, sourcesOf } from "./analysisMemory.js"
-import { daysOf, topOf } from "./analysisModel.js"
+import {
+  daysOf,
+  HOUR_MS,
+  MINUTE_MS,
+  POPULARITY_RETENTION_MS,
+  RESPONSE_RATE_RETENTION_MS,
+  topOf
+} from "./analysisModel.js"
 import { type BlockEntry, type BlockRecord, nameMatcher, parseBlockEntry } from "./blocklist.js"
 import { categoryOf } from "./categories.js"
 import type {
@@ -14,6 +21,7 @@ import type {
   NodeRecord,
   SavedSearch,
   SearchQuery,
+  SwarmEstimate,
   Torrent,
   TorrentSummary
 } from "./model.js"
@@ -33,6 +41,7 @@ interface IhRow {
     status: InfohashRecord["status"]
     attempts: number
     lastError: string | undefined
+    swarm: SwarmEstimate | undefined
   }
   peers: Map<string, { host: string; port: number; lastSeen: number }>
   lastAttempt: number
@@ -44,6 +53,11 @@ const make = Effect.sync(() => {
     { -readonly [K in keyof NodeRecord]: NodeRecord[K] } & { readOnly: boolean; bep51: boolean | undefined }
   >()
   const infohashes = new Map<string, IhRow>()
+  /** Sightings per hour (start, ms), infohash (hex) and source, kept POPULARITY_RETENTION_MS. */
+  const hours = new Map<number, Map<string, Record<DiscoverySource, number>>>()
+  let prunedHour = 0
+  /** Our queries per minute (start, ms), kept RESPONSE_RATE_RETENTION_MS before the newest. */
+  const rates = new Map<number, { at: number; queries: number; responses: number; timeouts: number }>()
   const torrents = new Map<string, Torrent & { discoveredAt: number; order: number }>()
   const bans = new Map<string, number>()
   const sessionList: Array<{ -readonly [K in keyof CrawlSessionInfo]: CrawlSessionInfo[K] }> = []
@@ -115,7 +129,8 @@ const make = Effect.sync(() => {
           seen: { sample: 0, get_peers: 0, announce: 0, lookup: 0 },
           status: "pending",
           attempts: 0,
-          lastError: undefined
+          lastError: undefined,
+          swarm: undefined
         },
         peers: new Map(),
         lastAttempt: 0
@@ -147,7 +162,13 @@ const make = Effect.sync(() => {
     return true
   }
 
-  const peersOf = (t: Torrent) => infohashes.get(toHex(t.infoHash))?.peers.size ?? 0
+  /** Popularity: the larger of distinct peers seen and the BEP 33 swarm estimate. */
+  const peersOf = (t: Torrent) => {
+    const r = infohashes.get(toHex(t.infoHash))
+    if (r === undefined) return 0
+    const swarm = r.record.swarm
+    return Math.max(r.peers.size, swarm === undefined ? 0 : swarm.seeders + swarm.leechers)
+  }
 
   const summary = (t: Torrent & { discoveredAt: number }): TorrentSummary => ({
     infoHash: t.infoHash,
@@ -264,6 +285,19 @@ const make = Effect.sync(() => {
           r.record.firstSeen = Math.min(r.record.firstSeen, d.at)
           r.record.lastSeen = Math.max(r.record.lastSeen, d.at)
           r.record.seen[d.source]++
+          const hour = Math.floor(d.at / HOUR_MS) * HOUR_MS
+          const counts = hours.get(hour) ?? new Map<string, Record<DiscoverySource, number>>()
+          hours.set(hour, counts)
+          const c = counts.get(toHex(d.infoHash)) ?? { sample: 0, get_peers: 0, announce: 0, lookup: 0 }
+          counts.set(toHex(d.infoHash), c)
+          c[d.source]++
+          if (d.swarm !== undefined && (r.record.swarm === undefined || r.record.swarm.at <= d.at)) {
+            r.record.swarm = { seeders: Math.round(d.swarm.seeders), leechers: Math.round(d.swarm.leechers), at: d.at }
+          }
+          if (hour > prunedHour) {
+            prunedHour = hour
+            for (const h of hours.keys()) if (h < hour - POPULARITY_RETENTION_MS) hours.delete(h)
+          }
           if (d.peer !== undefined && d.peer.port > 0) {
             const key = `${d.peer.host}|${d.peer.port}`
             const prev = r.peers.get(key)
@@ -354,6 +388,7 @@ const make = Effect.sync(() => {
           fileCount: t.files.length,
           seen: { ...r.record.seen },
           peersSeen: r.peers.size,
+          swarm: r.record.swarm,
           peers: [...r.peers.values()].sort((a, b) => b.lastSeen - a.lastSeen).slice(0, 100)
         })
       }),
@@ -471,9 +506,22 @@ const make = Effect.sync(() => {
     analyzeContent: (o) => Effect.sync(() => contentOf([...torrents.values()], topOf(o))),
     analyzeSources: (o) => Effect.sync(() => sourcesOf([...infohashes.values()].map(recordOf), daysOf(o))),
     analyzeNodes: (o) => Effect.sync(() => nodesOf([...nodes.values()], [...torrents.values()], topOf(o))),
-    analyzeChurn: (o) => Effect.sync(() => churnOf([...nodes.values()], daysOf(o))),
+    analyzeChurn: (o) => Effect.sync(() => churnOf([...nodes.values()], daysOf(o), [...rates.values()])),
+    recordResponseRates: (list) =>
+      Effect.sync(() => {
+        for (const r of list) {
+          const at = Math.floor(r.at / MINUTE_MS) * MINUTE_MS
+          const x = rates.get(at) ?? { at, queries: 0, responses: 0, timeouts: 0 }
+          x.queries += r.queries
+          x.responses += r.responses
+          x.timeouts += r.timeouts
+          rates.set(at, x)
+        }
+        const newest = Math.max(...rates.keys())
+        for (const at of rates.keys()) if (at < newest - RESPONSE_RATE_RETENTION_MS) rates.delete(at)
+      }),
     analyzePopularity: (o) =>
-      Effect.sync(() =>
+      Effect.map(Clock.currentTimeMillis, (clock) =>
         popularityOf(
           [...infohashes.entries()].map(([key, r]) => ({
             record: recordOf(r),
@@ -481,9 +529,10 @@ const make = Effect.sync(() => {
             name: torrents.get(key)?.name
           })),
           o.since,
-          topOf(o)
-        )
-      ),
+          topOf(o),
+          o.now ?? clock,
+          hours
+        )),
     // One process owns the memory: every open session belongs to a crawl still running in it.
     heartbeat: () => Effect.void,
     block: (entries) =>

@@ -149,6 +149,24 @@ export const sqliteMigrations = {
       )`,
       `CREATE INDEX torrents_fetched ON torrents (fetched_at)`,
       `CREATE TABLE import_queue (hash BLOB PRIMARY KEY NOT NULL, queued_at INTEGER NOT NULL) WITHOUT ROWID`
+    ])),
+  // Popularity (docs/analysis.md): each infohash's latest BEP 33 swarm estimate, and sightings per hour (start,
+  // ms), infohash and source, kept for POPULARITY_RETENTION_MS (bounded; the top-N of a window sums its hours).
+  // Churn: our queries sent, answered and timed out per minute (start, ms), kept RESPONSE_RATE_RETENTION_MS.
+  "0008_popularity_response_rates": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    statements(sql, [
+      `ALTER TABLE infohashes ADD COLUMN seeders INTEGER`,
+      `ALTER TABLE infohashes ADD COLUMN leechers INTEGER`,
+      `ALTER TABLE infohashes ADD COLUMN scraped_at INTEGER`,
+      `CREATE INDEX infohashes_swarm ON infohashes ((seeders + leechers))`,
+      `CREATE TABLE infohash_hours (
+        hour INTEGER NOT NULL, hash BLOB NOT NULL, source TEXT NOT NULL, sightings INTEGER NOT NULL,
+        PRIMARY KEY (hour, hash, source)
+      ) WITHOUT ROWID`,
+      `CREATE TABLE response_rates (
+        minute INTEGER PRIMARY KEY NOT NULL, queries INTEGER NOT NULL, responses INTEGER NOT NULL,
+        timeouts INTEGER NOT NULL
+      )`
     ]))
 }
 
@@ -233,5 +251,19 @@ export const pgMigrations = {
       )`,
       `CREATE INDEX torrents_fetched ON torrents (fetched_at)`,
       `CREATE TABLE import_queue (hash BYTEA PRIMARY KEY, queued_at BIGINT NOT NULL)`
+    ])),
+  "0008_popularity_response_rates": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    statements(sql, [
+      `ALTER TABLE infohashes ADD COLUMN seeders BIGINT`,
+      `ALTER TABLE infohashes ADD COLUMN leechers BIGINT`,
+      `ALTER TABLE infohashes ADD COLUMN scraped_at BIGINT`,
+      `CREATE INDEX infohashes_swarm ON infohashes ((seeders + leechers))`,
+      `CREATE TABLE infohash_hours (
+        hour BIGINT NOT NULL, hash BYTEA NOT NULL, source TEXT NOT NULL, sightings BIGINT NOT NULL,
+        PRIMARY KEY (hour, hash, source)
+      )`,
+      `CREATE TABLE response_rates (
+        minute BIGINT PRIMARY KEY, queries BIGINT NOT NULL, responses BIGINT NOT NULL, timeouts BIGINT NOT NULL
+      )`
     ]))
 }

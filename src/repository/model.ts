@@ -47,6 +47,15 @@ export interface Discovery {
   readonly source: DiscoverySource
   readonly at: number
   readonly peer?: { readonly host: string; readonly port: number } | undefined
+  /** BEP 33: the swarm size estimated from the Bloom filters of the nodes that answered a scrape with it. */
+  readonly swarm?: { readonly seeders: number; readonly leechers: number } | undefined
+}
+
+/** The latest BEP 33 swarm-size estimate of an infohash (distinct seeder and leecher IPs) and when (ms). */
+export interface SwarmEstimate {
+  readonly seeders: number
+  readonly leechers: number
+  readonly at: number
 }
 
 /** A file of a torrent (path joined with "/", raw bytes kept when not UTF-8). */
@@ -73,7 +82,7 @@ export type MetadataStatus = "pending" | "fetched" | "failed"
 
 /**
  * How search results are ordered ("relevance" needs `text`; size, discovery time or name otherwise; "popular":
- * most distinct peers seen first).
+ * the largest of distinct peers seen and the BEP 33 swarm estimate first).
  */
 export type SortOrder = "relevance" | "newest" | "oldest" | "largest" | "smallest" | "name" | "popular"
 
@@ -133,6 +142,8 @@ export interface TorrentDetail extends Torrent {
   readonly seen: Readonly<Record<DiscoverySource, number>>
   readonly peersSeen: number
   readonly peers: ReadonlyArray<{ readonly host: string; readonly port: number; readonly lastSeen: number }>
+  /** BEP 33 estimate (undefined: never scraped). */
+  readonly swarm?: SwarmEstimate | undefined
 }
 
 /** What is known about one infohash, with or without metadata: sightings by source, peers, fetch status. */
@@ -145,6 +156,8 @@ export interface InfohashRecord {
   readonly status: MetadataStatus
   readonly attempts: number
   readonly lastError: string | undefined
+  /** BEP 33 estimate (undefined: never scraped). */
+  readonly swarm?: SwarmEstimate | undefined
 }
 
 /** Totals over the whole store (rows per table, infohashes per discovery source, failed fetches). */

@@ -40,7 +40,11 @@ export class Dht extends Context.Tag("bitscrape/Dht")<Dht, {
    * `getPeers` without fibers (over `KrpcNode.request`): `done` is called once with the result; returns a
    * cancel function. For the crawler, which runs many lookups at once.
    */
-  readonly getPeersNow: (infoHash: InfoHash, done: (result: LookupResult) => void) => () => void
+  readonly getPeersNow: (
+    infoHash: InfoHash,
+    done: (result: LookupResult) => void,
+    options?: { /** BEP 33: ask each node for its Bloom filters too (`result.swarm`). */ readonly scrape?: boolean }
+  ) => () => void
   /** get_peers lookup, then announce_peer to the closest nodes that gave a token. */
   readonly announce: (infoHash: InfoHash, port: number, impliedPort?: boolean) => Effect.Effect<AnnounceResult>
 }>() {}
@@ -52,7 +56,8 @@ export class Dht extends Context.Tag("bitscrape/Dht")<Dht, {
 const toReply = (family: 4 | 6) => (r: Response): LookupReply => ({
   nodes: family === 4 ? r.nodes ?? [] : r.nodes6 ?? [],
   values: r.values,
-  token: r.token
+  token: r.token,
+  bloom: r.BFsd !== undefined && r.BFpe !== undefined ? { seeds: r.BFsd, peers: r.BFpe } : undefined
 })
 
 const make = Effect.gen(function*() {
@@ -77,13 +82,17 @@ const make = Effect.gen(function*() {
   const findNode = (target: Uint8Array) => traverse(target, (c) => node.findNode(c, target))
   const getPeers = (infoHash: InfoHash) => traverse(infoHash, (c) => node.getPeers(c, infoHash))
 
-  const getPeersNow = (infoHash: InfoHash, done: (result: LookupResult) => void) =>
+  const getPeersNow = (
+    infoHash: InfoHash,
+    done: (result: LookupResult) => void,
+    options?: { readonly scrape?: boolean }
+  ) =>
     traverseNow(
       { target: infoHash, seeds: table.unsafeClosest(infoHash, config.k * 2), alpha: config.alpha, k: config.k, self },
       (c, answer) =>
         node.request(
           c,
-          { method: "get_peers", infoHash },
+          { method: "get_peers", infoHash, ...(options?.scrape ? { scrape: true } : {}) },
           (r) => answer(Either.isRight(r) ? reply(r.right) : undefined)
         ),
       done

@@ -1,5 +1,6 @@
 import { Effect, Either, Exit, Fiber, Runtime } from "effect"
 import type { SocketAddress } from "../krpc/address.js"
+import { BLOOM_BYTES, emptyBloom, estimateBloomSize } from "../krpc/bep33.js"
 import type { NodeContact } from "../krpc/compact.js"
 import { compareDistance, equals, toHex } from "../krpc/ids.js"
 
@@ -12,6 +13,8 @@ export interface LookupReply {
   readonly nodes: ReadonlyArray<NodeContact>
   readonly values?: ReadonlyArray<SocketAddress> | undefined
   readonly token?: Uint8Array | undefined
+  /** BEP 33 (get_peers with scrape=1): the node's Bloom filters of the seeds and peers it stores. */
+  readonly bloom?: { readonly seeds: Uint8Array; readonly peers: Uint8Array } | undefined
 }
 
 /** A node that answered, with the token it gave (get_peers). */
@@ -30,6 +33,11 @@ export interface LookupResult {
   readonly queried: number
   /** Nodes that answered. */
   readonly responded: number
+  /**
+   * BEP 33, when some nodes answered with Bloom filters: distinct seeds and peers (not seeds) estimated from the
+   * union of the filters of every node that sent them, and how many did.
+   */
+  readonly swarm?: { readonly seeders: number; readonly leechers: number; readonly nodes: number } | undefined
 }
 
 /** What to look up and where to start. */
@@ -66,6 +74,10 @@ interface Candidate {
   token: Uint8Array | undefined
 }
 
+const orInto = (into: Uint8Array, from: Uint8Array) => {
+  for (let i = 0; i < into.length; i++) into[i]! |= from[i]!
+}
+
 /** Candidates kept per lookup; farther ones cannot matter once this many closer ones exist. */
 const MAX_CANDIDATES = 256
 
@@ -82,6 +94,9 @@ export const traverse = (options: TraversalOptions, ask: Ask, done: (result: Loo
   const seen = new Set<string>()
   const peers = new Map<string, SocketAddress>()
   const cancels = new Map<Candidate, () => void>()
+  const seedFilter = emptyBloom()
+  const peerFilter = emptyBloom()
+  let filters = 0
   let queried = 0
   let responded = 0
   let over = false
@@ -126,7 +141,10 @@ export const traverse = (options: TraversalOptions, ask: Ask, done: (result: Loo
       })),
       peers: [...peers.values()],
       queried,
-      responded
+      responded,
+      swarm: filters === 0
+        ? undefined
+        : { seeders: estimateBloomSize(seedFilter), leechers: estimateBloomSize(peerFilter), nodes: filters }
     })
   }
 
@@ -139,6 +157,11 @@ export const traverse = (options: TraversalOptions, ask: Ask, done: (result: Loo
       c.status = "ok"
       c.token = r.token
       for (const p of r.values ?? []) peers.set(`${p.host}|${p.port}`, p)
+      if (r.bloom !== undefined && r.bloom.seeds.length === BLOOM_BYTES && r.bloom.peers.length === BLOOM_BYTES) {
+        filters++
+        orInto(seedFilter, r.bloom.seeds)
+        orInto(peerFilter, r.bloom.peers)
+      }
       for (const n of r.nodes) add(n)
     }
     step()

@@ -20,10 +20,17 @@ import { makeSeenSet } from "../crawler/seen.js"
 import { toHex } from "../krpc/ids.js"
 import type { FetchOutcome, MetadataFetcher } from "../metadata/MetadataFetcher.js"
 import { HEARTBEAT_MILLIS } from "../repository/liveness.js"
-import { isUnreachable, Repository, RepositoryError, writeBatched } from "../repository/Repository.js"
+import {
+  isUnreachable,
+  Repository,
+  RepositoryError,
+  type ResponseRate,
+  writeBatched
+} from "../repository/Repository.js"
 import { type Funnel, makeFunnel } from "./funnel.js"
 import * as FunnelMetrics from "./funnelMetrics.js"
 import { type DatabaseState, housekeep, makeDatabaseState, torrentBytes } from "./housekeeping.js"
+import { makeResponseRates } from "./responseRates.js"
 
 // A crawl session: the pipeline crawler → repository (→ metadata fetcher, issue 6) and its shutdown order.
 //
@@ -293,6 +300,13 @@ export const runCrawlSession = (options: SessionOptions) =>
         onNone: () => Effect.succeed(makeFunnel(stats, undefined)),
         onSome: (f) => Effect.map(f.stats, (fs) => makeFunnel(stats, fs))
       })
+    const rates = makeResponseRates()
+    const recordRate = (rate: ResponseRate | undefined) =>
+      rate === undefined
+        ? Effect.void
+        : repo.recordResponseRates([rate]).pipe(
+          Effect.catchAll((e) => Effect.logDebug("recording the response rate failed", e))
+        )
     const progress = yield* Effect.gen(function*() {
       let beat = Date.now()
       for (;;) {
@@ -303,6 +317,7 @@ export const runCrawlSession = (options: SessionOptions) =>
           yield* repo.heartbeat(sessionId).pipe(Effect.catchAll((e) => Effect.logDebug("heartbeat failed", e)))
         }
         const stats = yield* crawler.stats
+        yield* recordRate(rates.observe(stats.rpc, Date.now()))
         const funnel = yield* funnelOf(stats)
         FunnelMetrics.update(funnel)
         yield* options.onProgress(stats, written, elapsed(), funnel, database)
@@ -354,6 +369,10 @@ export const runCrawlSession = (options: SessionOptions) =>
         Effect.catchAll((e) => quiet ? Effect.void : Effect.logWarning("could not record banned hosts", e))
       )
       const stats = yield* crawler.stats
+      // The last minutes of the response rate (the queries that settled while stopping included).
+      const lastMinute = rates.observe(stats.rpc, Date.now())
+      yield* (quiet ? Effect.void : recordRate(lastMinute))
+      yield* (quiet ? Effect.void : recordRate(rates.flush()))
       FunnelMetrics.update(funnel)
       const summary: SessionSummary = {
         sessionId,

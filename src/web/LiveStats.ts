@@ -50,6 +50,13 @@ export const LiveSnapshot = Schema.Struct({
   /** Datagrams dropped, by reason (process-wide). */
   drops: Schema.Record({ key: Schema.String, value: Schema.Number }),
   backoffMillis: Schema.Number,
+  /** DHT nodes estimated from the crawl's lookups, with the 95 % interval (absent before the first lookup). */
+  networkSize: Schema.optional(Schema.Struct({
+    nodes: Schema.Number,
+    low: Schema.Number,
+    high: Schema.Number,
+    lookups: Schema.Number
+  })),
   /** Why discovery slowed, when it did. */
   backoffReason: Schema.NullOr(Schema.String),
   /** The yield funnel: infohashes seen → with peers → connected → fetched, why the rest were lost, and where
@@ -112,6 +119,14 @@ export const snapshotOf = (
   >,
   drops: counterByTag("bitscrape_dht_drops_total", "reason"),
   backoffMillis: stats.backoffMillis,
+  ...(stats.networkSize === undefined ? {} : {
+    networkSize: {
+      nodes: stats.networkSize.nodes,
+      low: stats.networkSize.low,
+      high: stats.networkSize.high,
+      lookups: stats.networkSize.lookups
+    }
+  }),
   backoffReason: stats.backoffReason ?? null,
   ...(funnel === undefined ? {} : {
     funnel: {

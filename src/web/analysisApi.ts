@@ -111,6 +111,16 @@ export const ChurnReport = Schema.Struct({
     seen: Count,
     responded: Count,
     response_rate: Schema.Number
+  })),
+  /** The length of the intervals of `response_rates` (ms). */
+  response_rate_interval_ms: Count,
+  /** Our crawls' queries per interval (start `at`): sent, answered, timed out, and answered / sent. */
+  response_rates: Schema.Array(Schema.Struct({
+    at: Schema.String,
+    queries: Count,
+    responses: Count,
+    timeouts: Count,
+    response_rate: Schema.Number
   }))
 }).annotations({ identifier: "ChurnReport" })
 
@@ -126,10 +136,43 @@ const Popular = Schema.Struct({
   last_seen: Schema.String
 })
 
+/** BEP 33 estimate of distinct seeder and leecher IPs (union of the Bloom filters of the nodes that answered). */
+const Swarm = Schema.Struct({ seeders: Count, leechers: Count, at: Schema.String })
+
 export const PopularityReport = Schema.Struct({
   since: Schema.NullOr(Schema.String),
   by_peers: Schema.Array(Popular),
-  by_sightings: Schema.Array(Popular)
+  by_sightings: Schema.Array(Popular),
+  /** The time the windows end at. */
+  now: Schema.String,
+  /** The most sighted infohashes of the last hour, day and week (hourly buckets; `since`: the first's start). */
+  windows: Schema.Array(Schema.Struct({
+    window: Schema.String,
+    since: Schema.String,
+    top: Schema.Array(Schema.Struct({
+      infohash: Schema.String,
+      name: Schema.NullOr(Schema.String),
+      sightings: Count,
+      by_source: Schema.Struct(
+        Object.fromEntries(DISCOVERY_SOURCES.map((s) => [s, Count])) as Record<
+          typeof DISCOVERY_SOURCES[number],
+          typeof Count
+        >
+      ),
+      /** Distinct peers last seen in the window. */
+      peers: Count,
+      /** The latest BEP 33 estimate, whenever it was made. */
+      swarm: Schema.NullOr(Swarm)
+    }))
+  })),
+  /** By BEP 33 swarm estimate (seeders + leechers), scraped since `since` when given. */
+  by_swarm: Schema.Array(Schema.Struct({
+    infohash: Schema.String,
+    name: Schema.NullOr(Schema.String),
+    seeders: Count,
+    leechers: Count,
+    scraped_at: Schema.String
+  }))
 }).annotations({ identifier: "PopularityReport" })
 
 /** The Insights: analyses of the stored crawl. */

@@ -141,6 +141,10 @@ export const TorrentDetail = Schema.Struct({
   /** Sightings by discovery source. */
   seen: Sources,
   peers_seen: Schema.Number,
+  /** The latest BEP 33 estimate of distinct seeders and leechers (null: never scraped). */
+  swarm: Schema.optional(
+    Schema.NullOr(Schema.Struct({ seeders: Schema.Number, leechers: Schema.Number, at: Schema.String }))
+  ),
   /** Peers recorded for this infohash, most recent first (at most 50). */
   peers: Schema.Array(Schema.Struct({ host: Schema.String, port: Schema.Number, last_seen: Schema.String }))
 })

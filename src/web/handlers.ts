@@ -161,6 +161,9 @@ const TorrentHandlers = HttpApiBuilder.group(BitscrapeApi, "torrents", (handlers
               fetched_at: isoTime(t.fetchedAt),
               seen: t.seen,
               peers_seen: t.peersSeen,
+              swarm: t.swarm === undefined
+                ? null
+                : { seeders: t.swarm.seeders, leechers: t.swarm.leechers, at: isoTime(t.swarm.at) },
               peers: t.peers.slice(0, 50).map((p) => ({ host: p.host, port: p.port, last_seen: isoTime(p.lastSeen) }))
             }
           })

@@ -5,7 +5,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import * as Migrator from "@effect/sql/Migrator"
 import { assert, describe, it as vitestIt, layer } from "@effect/vitest"
 import type { Vitest } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -228,6 +228,49 @@ const analysisContract = <R>(it: Vitest.MethodsNonLive<R>, repository: Layer.Lay
   )
 
   test(
+    "churn: our queries sent, answered and timed out per interval, interval by span, days, retention",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const M0 = D0 + 10 * HOUR
+      const MIN = 60_000
+      const rate = (at: number, queries: number, responses: number, timeouts: number) => ({
+        at,
+        queries,
+        responses,
+        timeouts
+      })
+      const points = (o: { days?: number } = {}) =>
+        Effect.map(repo.analyzeChurn(o), (a) => ({
+          interval: a.responseRates.interval,
+          points: a.responseRates.points.map((p) => [p.at, p.queries, p.responses, p.timeouts])
+        }))
+      assert.deepStrictEqual(yield* points(), { interval: MIN, points: [] })
+      // Two reports in one minute add up (two crawls, or one crawl's minute written in two parts).
+      yield* repo.recordResponseRates([rate(M0, 100, 60, 30), rate(M0 + 30_000, 10, 10, 0)])
+      yield* repo.recordResponseRates([rate(M0 + MIN, 50, 25, 20), rate(M0 + 3 * HOUR, 20, 20, 0)])
+      assert.deepStrictEqual(yield* points(), {
+        interval: MIN,
+        points: [[M0, 110, 70, 30], [M0 + MIN, 50, 25, 20], [M0 + 3 * HOUR, 20, 20, 0]]
+      })
+      // Two days and more: 15-minute intervals (at most 240 points).
+      yield* repo.recordResponseRates([rate(M0 + 2 * DAY, 5, 1, 4)])
+      assert.deepStrictEqual(yield* points(), {
+        interval: 15 * MIN,
+        points: [[M0, 160, 95, 50], [M0 + 3 * HOUR, 20, 20, 0], [M0 + 2 * DAY, 5, 1, 4]]
+      })
+      // The last day only.
+      assert.deepStrictEqual(yield* points({ days: 1 }), { interval: MIN, points: [[M0 + 2 * DAY, 5, 1, 4]] })
+      // Minutes older than 30 days before the newest are dropped.
+      yield* repo.recordResponseRates([rate(M0 + 31 * DAY, 1, 1, 0)])
+      const kept = yield* points({ days: 3660 })
+      assert.deepStrictEqual(
+        kept.points.map((p) => p[0]),
+        [M0 + 2 * DAY, M0 + 31 * DAY].map((t) => Math.floor(t / kept.interval) * kept.interval)
+      )
+    })
+  )
+
+  test(
     "popularity: top infohashes by distinct peers (all time or in a window) and by sightings, with names",
     Effect.gen(function*() {
       const repo = yield* Repository
@@ -270,6 +313,72 @@ const analysisContract = <R>(it: Vitest.MethodsNonLive<R>, repository: Layer.Lay
       assert.deepStrictEqual(rows(recent.byPeers), [[hex(hB!), 2, 3], [hex(hD), 1, 1]])
       assert.deepStrictEqual(rows(recent.bySightings).map((r) => r[0]), [hex(hC!), hex(hB!), hex(hD)])
       assert.strictEqual((yield* repo.analyzePopularity({ top: 1 })).bySightings.length, 1)
+    })
+  )
+
+  test(
+    "popularity: sightings by source per hour over the last hour/day/week, retention, BEP 33 swarm estimates",
+    Effect.gen(function*() {
+      const repo = yield* Repository
+      const NOW = D0 + 10 * DAY + 30 * 60_000
+      const MIN = 60_000
+      const [tA, tB] = ["Peered", "Swarmed"].map((n) => makeTorrent(n, [{ path: n, length: 1 }]))
+      const [hA, hB, hC] = [tA!.infoHash, tB!.infoHash, randomInfoHash()]
+      const d = (
+        infoHash: InfoHash,
+        source: Discovery["source"],
+        at: number,
+        extra: Partial<Discovery> = {}
+      ): Discovery => ({ infoHash, source, at, ...extra })
+      // hC nine days before: alone, it is the last hour's top; once a batch nine days newer came, it is gone.
+      yield* repo.recordDiscoveries(Array.from({ length: 10 }, () => d(hC, "sample", NOW - 9 * DAY)))
+      const before = yield* repo.analyzePopularity({ now: NOW - 9 * DAY })
+      assert.deepStrictEqual(before.windows[0]!.top.map((x) => [x.infoHash, x.sightings]), [[hC, 10]])
+      yield* repo.recordDiscoveries([
+        ...Array.from({ length: 4 }, () => d(hA, "sample", NOW - 10 * MIN)),
+        d(hA, "announce", NOW - 10 * MIN, { peer: { host: "127.0.0.1", port: 1 } }),
+        d(hA, "announce", NOW - 10 * MIN, { peer: { host: "127.0.0.2", port: 1 } }),
+        d(hA, "lookup", NOW - 5 * MIN, { swarm: { seeders: 12.4, leechers: 30.6 } }),
+        // Older, and later in the batch: the latest estimate by time stays.
+        d(hA, "lookup", NOW - 50 * MIN, { swarm: { seeders: 1, leechers: 1 } }),
+        ...Array.from({ length: 3 }, () => d(hB, "get_peers", NOW - 2 * HOUR)),
+        ...Array.from(
+          { length: 6 },
+          (_, i) => d(hB, "lookup", NOW - 2 * DAY, i === 0 ? { swarm: { seeders: 100, leechers: 0 } } : {})
+        )
+      ])
+      yield* repo.saveTorrents([tA!, tB!])
+      const a = yield* repo.analyzePopularity({ now: NOW, top: 10 })
+      const hex = (h: Uint8Array) => Buffer.from(h).toString("hex")
+      const rows = (i: number) => a.windows[i]!.top.map((x) => [hex(x.infoHash), x.sightings, x.peers])
+      assert.deepStrictEqual(a.windows.map((w) => [w.hours, w.since]), [
+        [1, D0 + 10 * DAY],
+        [24, D0 + 9 * DAY + HOUR],
+        [168, D0 + 3 * DAY + HOUR]
+      ])
+      assert.deepStrictEqual(rows(0), [[hex(hA), 7, 2]])
+      assert.deepStrictEqual(a.windows[0]!.top[0]!.bySource, { sample: 4, get_peers: 0, announce: 2, lookup: 1 })
+      assert.strictEqual(a.windows[0]!.top[0]!.name, "Peered")
+      assert.deepStrictEqual(a.windows[0]!.top[0]!.swarm, { seeders: 12, leechers: 31, at: NOW - 5 * MIN })
+      assert.deepStrictEqual(rows(1), [[hex(hA), 8, 2], [hex(hB), 3, 0]])
+      assert.deepStrictEqual(rows(2), [[hex(hB), 9, 0], [hex(hA), 8, 2]])
+      assert.deepStrictEqual(a.windows[2]!.top[0]!.bySource, { sample: 0, get_peers: 3, announce: 0, lookup: 6 })
+      // hC's hours were older than the retention when the newer batch came: dropped.
+      const after = yield* repo.analyzePopularity({ now: NOW - 9 * DAY })
+      assert.deepStrictEqual(after.windows[0]!.top, [])
+      // By swarm estimate: hB (100) before hA (43); since a day ago, only hA was scraped.
+      assert.deepStrictEqual(a.bySwarm.map((x) => [hex(x.infoHash), x.seeders, x.leechers, x.name]), [
+        [hex(hB), 100, 0, "Swarmed"],
+        [hex(hA), 12, 31, "Peered"]
+      ])
+      const recent = yield* repo.analyzePopularity({ now: NOW, since: NOW - DAY })
+      assert.deepStrictEqual(recent.bySwarm.map((x) => hex(x.infoHash)), [hex(hA)])
+      // The estimate is kept with the infohash and shown with the torrent; "popular" sorts by it too.
+      const ihA = yield* repo.getInfohash(hA)
+      assert.deepStrictEqual(Option.getOrThrow(ihA).swarm, { seeders: 12, leechers: 31, at: NOW - 5 * MIN })
+      assert.deepStrictEqual((yield* repo.getTorrent(hB)).swarm, { seeders: 100, leechers: 0, at: NOW - 2 * DAY })
+      const page = yield* repo.search({ sort: "popular" })
+      assert.deepStrictEqual(page.items.map((t) => t.name), ["Swarmed", "Peered"])
     })
   )
 

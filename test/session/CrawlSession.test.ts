@@ -151,6 +151,14 @@ describe("graceful stop with a slow repository", () => {
         assert.deepStrictEqual(summary.stats.queueDepths.discoveries, 0)
         assert.deepStrictEqual(summary.stats.queueDepths.nodes, 0)
         assert.strictEqual((yield* repo.stats).torrents, delivered.n)
+        // The response rate over time: every query the crawl sent, answered or timed out is in one minute.
+        const rates = (yield* repo.analyzeChurn({})).responseRates.points
+        const sum = (k: "queries" | "responses" | "timeouts") => rates.reduce((n, p) => n + p[k], 0)
+        assert.isAbove(sum("queries"), 0)
+        assert.deepStrictEqual(
+          [sum("queries"), sum("responses"), sum("timeouts")],
+          [summary.stats.rpc.queries, summary.stats.rpc.responses, summary.stats.rpc.timeouts]
+        )
       }).pipe(Effect.provide(MemoryNetworkLive())),
     120_000
   )

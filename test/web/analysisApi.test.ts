@@ -44,9 +44,22 @@ describe("JSON API: /api/analysis", () => {
       const churn = yield* json(`${web.url}api/analysis/churn`, ChurnReport)
       assert.strictEqual(churn.status, 200)
       assert.strictEqual(churn.body!.nodes, 0)
+      assert.deepStrictEqual(churn.body!.response_rates, [])
+      yield* web.repo.recordResponseRates([{
+        at: Date.UTC(2026, 0, 1, 12, 0, 30),
+        queries: 8,
+        responses: 6,
+        timeouts: 2
+      }])
+      const rates = yield* json(`${web.url}api/analysis/churn`, ChurnReport)
+      assert.deepStrictEqual(rates.body!.response_rates, [
+        { at: "2026-01-01T12:00:00.000Z", queries: 8, responses: 6, timeouts: 2, response_rate: 0.75 }
+      ])
+      assert.strictEqual(rates.body!.response_rate_interval_ms, 60_000)
       const popularity = yield* json(`${web.url}api/analysis/popularity?top=2&since=2020-01-01`, PopularityReport)
       assert.strictEqual(popularity.body!.by_peers.length, 2)
       assert.strictEqual(popularity.body!.since, "2020-01-01T00:00:00.000Z")
+      assert.deepStrictEqual(popularity.body!.windows.map((w) => w.window), ["1h", "1d", "7d"])
       const badSince = yield* json(`${web.url}api/analysis/popularity?since=soon`, PopularityReport)
       assert.strictEqual(badSince.status, 400)
       const popular = yield* json(`${web.url}api/search?sort=popular`, SearchResponse)

@@ -380,6 +380,9 @@ describe("web UI in chromium", () => {
       assert.strictEqual(await waitForValue(page, "known-nodes", (n) => n === 300), 300)
       assert.strictEqual(await numberOf(page, "unique-infohashes"), 900)
       assert.strictEqual(await numberOf(page, "torrents-fetched"), 10)
+      // The network-size estimate of the latest snapshot (the fixture's: 10 × known nodes, 95 % ±10 %).
+      assert.strictEqual(await numberOf(page, "network-size"), 3000)
+      assert.include(await page.getByTestId("network-size-sub").textContent(), "2,700–3,300")
       assert.strictEqual(
         await page.getByTestId("chart-nodes").getAttribute("data-points"),
         "5"

@@ -50,6 +50,12 @@ beforeAll(async () => {
       version: Buffer.from(XSS_NAMES[0])
     }
   ]))
+  // Our queries over three minutes: 50 %, 75 %, 100 % answered.
+  await Effect.runPromise(web.repo.recordResponseRates([
+    { at: 1_764_000_000_000, queries: 100, responses: 50, timeouts: 50 },
+    { at: 1_764_000_060_000, queries: 40, responses: 30, timeouts: 10 },
+    { at: 1_764_000_120_000, queries: 10, responses: 10, timeouts: 0 }
+  ]))
 }, 60_000)
 
 afterAll(async () => {
@@ -98,6 +104,10 @@ describe("Insights page in chromium", () => {
         assert.include(clients, "LT libtorrent (Ras")
         assert.isTrue(clients.some((c) => c.startsWith("?")), "the markup `v` is an unknown client, shown as text")
         assert.strictEqual(await page.getByTestId("chart-survival").getAttribute("data-bars"), "7")
+        // The response rate over time: one bar per minute stored.
+        const rate = page.getByTestId("chart-query-rate")
+        assert.strictEqual(await rate.getAttribute("data-bars"), "3")
+        assert.include(await rate.textContent(), "75.0 % of 40")
         // Popularity: the XSS-named torrents are links whose text is the name, nothing injected.
         const popular = page.getByTestId("popular")
         assert.strictEqual(await popular.locator("tbody tr").count(), 4)

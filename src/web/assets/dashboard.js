@@ -113,6 +113,7 @@ const cards = {
   fetched: card("torrents-fetched", "Metadata fetched"),
   failed: card("torrents-failed", "Metadata failed"),
   qps: card("queries-per-second", "Queries / s"),
+  size: card("network-size", "DHT size (est.)"),
   backoff: card("backoff", "Back-off")
 }
 fill(byId("cards"), Object.values(cards).map((c) => c.el))
@@ -230,6 +231,12 @@ const renderCounters = () => {
     : ""
   cards.known.sub.textContent = `${perSecond(rateOf((x) => num(x.knownNodes)))} / s` +
     (s.families ? ` · IPv4 ${count(num(s.families.known.ipv4))}, IPv6 ${count(num(s.families.known.ipv6))}` : "")
+  if (s.networkSize) {
+    cards.size.set(Math.round(s.networkSize.nodes))
+    cards.size.sub.textContent = `95 %: ${count(Math.round(s.networkSize.low))}–${
+      count(Math.round(s.networkSize.high))
+    } · ${count(s.networkSize.lookups)} lookups`
+  }
   cards.unique.set(num(s.uniqueInfohashes))
   cards.unique.sub.textContent = `${perSecond(rateOf((x) => num(x.uniqueInfohashes)))} / s`
   cards.fetched.set(num(s.written?.torrents))

@@ -141,6 +141,15 @@ const churn = async () => {
       "response-rate",
       "Nodes that ever answered, by day first seen",
       r.by_day.map((d) => ({ label: d.day, value: d.response_rate, text: pct(d.response_rate, 1) }))
+    ),
+    bars(
+      "query-rate",
+      `Our queries answered, per ${minutes(r.response_rate_interval_ms)} (latest 24)`,
+      r.response_rates.slice(-24).map((p) => ({
+        label: p.at.slice(5, 16).replace("T", " "),
+        value: p.response_rate,
+        text: `${pct(p.response_rate, 1)} of ${count(p.queries)}`
+      }))
     )
   )
 }

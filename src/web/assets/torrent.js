@@ -208,6 +208,7 @@ const show = (t, ih) => {
       ["Metadata fetched", timeEl(t.fetched_at)],
       ["Seen by source", sourceList(t.seen)],
       ["Peers seen", count(t.peers_seen)],
+      t.swarm ? ["Swarm (BEP 33)", `~${count(t.swarm.seeders)} seeders, ~${count(t.swarm.leechers)} leechers`] : null,
       ["Metadata from", src ? `${src.host}:${src.port}` : "—"],
       ["Client", src?.client ?? "—"]
     ], { dataset: { testid: "facts" } }),
