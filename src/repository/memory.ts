@@ -17,7 +17,7 @@ import type {
   Torrent,
   TorrentSummary
 } from "./model.js"
-import { SEARCH_CAP } from "./model.js"
+import { RANK_WINDOW, SEARCH_CAP, WHOLE_WORDS_ABOVE } from "./model.js"
 import { Repository, SavedSearchExists, TorrentNotFound } from "./Repository.js"
 import { MAX_QUERY_WORDS, searchWords } from "./sqlText.js"
 
@@ -126,7 +126,7 @@ const make = Effect.sync(() => {
   }
   const recordOf = (r: IhRow): InfohashRecord => ({ ...r.record, seen: { ...r.record.seen }, peersSeen: r.peers.size })
 
-  const matches = (t: Torrent & { discoveredAt: number }, q: SearchQuery) => {
+  const matches = (t: Torrent & { discoveredAt: number }, q: SearchQuery, whole = false) => {
     if (q.minSize !== undefined && t.totalLength < q.minSize) return false
     if (q.maxSize !== undefined && t.totalLength > q.maxSize) return false
     if (q.minFiles !== undefined && t.files.length < q.minFiles) return false
@@ -141,7 +141,7 @@ const make = Effect.sync(() => {
         searchWords(`${t.name}\n${t.files.map((f) => f.path).join("\n")}`).map((w) => w.toLowerCase())
       )
       return words.every((w, i) =>
-        i === words.length - 1 ? [...haystack].some((h) => h.startsWith(w)) : haystack.has(w)
+        !whole && i === words.length - 1 ? [...haystack].some((h) => h.startsWith(w)) : haystack.has(w)
       )
     }
     return true
@@ -305,7 +305,13 @@ const make = Effect.sync(() => {
       }),
     search: (q) =>
       Effect.sync(() => {
-        let found = [...torrents.entries()].filter(([k, t]) => visible(k, t.name) && matches(t, q)).map(([, t]) => t)
+        // As the SQL backends: words that match more than WHOLE_WORDS_ABOVE torrents taken whole are searched whole.
+        const text = q.text === undefined ? undefined : { text: q.text }
+        const whole = text !== undefined && searchWords(text.text).length > 0 &&
+          [...torrents.values()].filter((t) => matches(t, text, true)).length > WHOLE_WORDS_ABOVE
+        let found = [...torrents.entries()].filter(([k, t]) => visible(k, t.name) && matches(t, q, whole)).map((
+          [, t]
+        ) => t)
         const sorters: Record<string, (a: typeof found[number], b: typeof found[number]) => number> = {
           relevance: (a, b) => b.discoveredAt - a.discoveredAt || a.order - b.order,
           newest: (a, b) => b.discoveredAt - a.discoveredAt || a.order - b.order,
@@ -318,14 +324,22 @@ const make = Effect.sync(() => {
         // As the SQL backends: past SEARCH_CAP matches, only the words' SEARCH_CAP most recently stored matches.
         if (found.length > SEARCH_CAP && q.text !== undefined && searchWords(q.text).length > 0) {
           const recent = new Set(
-            [...torrents.values()].filter((t) => matches(t, { text: q.text })).sort((a, b) => b.order - a.order)
+            [...torrents.values()].filter((t) => matches(t, { text: q.text }, whole)).sort((a, b) => b.order - a.order)
               .slice(0, SEARCH_CAP)
           )
           const total = found.length
-          found = found.filter((t) => recent.has(t))
-          found.sort(sorters[q.sort ?? "relevance"])
           const limit = Math.min(Math.max(1, q.limit ?? 20), 500)
           const offset = Math.max(0, q.offset ?? 0)
+          const sort = q.sort ?? "relevance"
+          const textOnly = q.minSize === undefined && q.maxSize === undefined && q.minFiles === undefined &&
+            q.maxFiles === undefined && q.since === undefined && q.until === undefined && q.category === undefined
+          // Text alone by relevance or newest: from the RANK_WINDOW most recent (or as many as the page reaches).
+          const window = textOnly && (sort === "relevance" || sort === "newest")
+            ? Math.min(SEARCH_CAP, Math.max(RANK_WINDOW, offset + limit))
+            : SEARCH_CAP
+          const considered = new Set([...recent].slice(0, window))
+          found = found.filter((t) => considered.has(t))
+          found.sort(sorters[sort])
           return {
             total: Math.min(total, SEARCH_CAP),
             capped: true,

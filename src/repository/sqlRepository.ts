@@ -21,7 +21,7 @@ import type {
   TorrentDetail,
   TorrentFile
 } from "./model.js"
-import { DISCOVERY_SOURCES, SEARCH_CAP } from "./model.js"
+import { DISCOVERY_SOURCES, RANK_WINDOW, SEARCH_CAP, WHOLE_WORDS_ABOVE } from "./model.js"
 import { Repository, RepositoryError, SavedSearchExists, TorrentNotFound } from "./Repository.js"
 import { savedSearchOf } from "./savedSearchRows.js"
 import { makeSqlBlocklist } from "./sqlBlocklist.js"
@@ -391,14 +391,18 @@ export const makeSqlRepository = (dialect: Dialect) =>
     // === Reads ===
 
     /**
-     * FROM and WHERE of a search. With `bounded`, the words' matches are only the SEARCH_CAP most recently stored
-     * (highest id), taken from the full-text index first: a common word's every match is then never visited.
-     */
-    /**
      * FROM and WHERE of a search or export. `visible`: the blocklist's condition (no parameters); `bounded`: the
-     * words match more than SEARCH_CAP torrents, so only their SEARCH_CAP most recent are considered.
+     * words match more than SEARCH_CAP torrents, so only their `bounded` most recent are considered (SEARCH_CAP, or
+     * fewer for a relevance ranking); `whole`: every word whole, the last too (see WHOLE_WORDS_ABOVE).
      */
-    const filtersOf = (q: SearchQuery | ExportQuery, params: Array<unknown>, visible = "", bounded = false) => {
+    const filtersOf = (
+      q: SearchQuery | ExportQuery,
+      params: Array<unknown>,
+      visible = "",
+      bounded: number | false = false,
+      whole = false,
+      ranked = true
+    ) => {
       const where: Array<string> = visible === "" ? [] : [visible]
       const p = (v: unknown) => {
         params.push(v)
@@ -410,22 +414,23 @@ export const makeSqlRepository = (dialect: Dialect) =>
       // The text first: with SQLite's positional placeholders, a bounded FROM's parameter comes before WHERE's.
       if (words.length > 0) {
         if (dialect === "pg") {
-          const tq = p(tsQuery(words))
-          if (bounded) {
+          const tq = p(tsQuery(words, whole))
+          if (bounded !== false) {
             from =
-              `(SELECT * FROM torrents WHERE search @@ to_tsquery('simple', ${tq}) ORDER BY id DESC LIMIT ${SEARCH_CAP}) t`
+              `(SELECT * FROM torrents WHERE search @@ to_tsquery('simple', ${tq}) ORDER BY id DESC LIMIT ${bounded}) t`
           } else {
             where.push(`t.search @@ to_tsquery('simple', ${tq})`)
           }
           rank = `ts_rank(t.search, to_tsquery('simple', ${tq})) DESC`
-        } else if (bounded) {
-          from = `(SELECT rowid, rank FROM torrents_fts WHERE torrents_fts MATCH ${
-            p(fts5Query(words))
-          } ORDER BY rowid DESC LIMIT ${SEARCH_CAP}) f JOIN torrents t ON t.id = f.rowid`
-          rank = "f.rank"
+        } else if (bounded !== false) {
+          // The rank (bm25) is computed for each row the subquery yields: only when the order needs it.
+          from = `(SELECT rowid${ranked ? ", rank" : ""} FROM torrents_fts WHERE torrents_fts MATCH ${
+            p(fts5Query(words, whole))
+          } ORDER BY rowid DESC LIMIT ${bounded}) f JOIN torrents t ON t.id = f.rowid`
+          rank = ranked ? "f.rank" : undefined
         } else {
           from = "torrents_fts f JOIN torrents t ON t.id = f.rowid"
-          where.push(`torrents_fts MATCH ${p(fts5Query(words))}`)
+          where.push(`torrents_fts MATCH ${p(fts5Query(words, whole))}`)
           rank = "f.rank"
         }
       }
@@ -466,6 +471,21 @@ export const makeSqlRepository = (dialect: Dialect) =>
         }
       )
 
+    /** How many torrents the words match (text alone, blocklist ignored), counting at most `atMost`. */
+    const textCount = (words: ReadonlyArray<string>, whole: boolean, atMost: number) =>
+      Effect.map(
+        dialect === "sqlite"
+          ? query(
+            `SELECT count(*) AS n FROM (SELECT 1 FROM torrents_fts WHERE torrents_fts MATCH ? LIMIT ${atMost}) c`,
+            [fts5Query(words, whole)]
+          )
+          : query(
+            `SELECT count(*) AS n FROM (SELECT 1 FROM torrents WHERE search @@ to_tsquery('simple', $1) LIMIT ${atMost}) c`,
+            [tsQuery(words, whole)]
+          ),
+        ([row]) => num(row!.n)
+      )
+
     const search = (q: SearchQuery) =>
       Effect.gen(function*() {
         yield* categoryKnown(q)
@@ -477,19 +497,32 @@ export const makeSqlRepository = (dialect: Dialect) =>
         const textOnly = visible === "" && words.length > 0 && q.minSize === undefined && q.maxSize === undefined &&
           q.minFiles === undefined && q.maxFiles === undefined && q.since === undefined && q.until === undefined &&
           q.category === undefined
+        // A common word as a prefix visits every match of every longer word: when the words taken whole already
+        // match more than WHOLE_WORDS_ABOVE, they are searched whole (the count is capped either way).
+        const whole = words.length > 0 &&
+          (yield* textCount(words, true, WHOLE_WORDS_ABOVE + 1)) > WHOLE_WORDS_ABOVE
         // The count first (capped). SQLite counts text alone in the full-text index, without touching `torrents`.
         const countParams: Array<unknown> = []
-        const counted = filtersOf(q, countParams, visible)
-        const count = dialect === "sqlite" && textOnly
-          ? yield* cappedCount("torrents_fts", "WHERE torrents_fts MATCH ?", [fts5Query(words)])
+        const counted = filtersOf(q, countParams, visible, false, whole)
+        const count = textOnly && whole
+          ? { total: SEARCH_CAP, capped: true } // the probe counted these very words past SEARCH_CAP
+          : textOnly
+          ? yield* Effect.map(textCount(words, whole, SEARCH_CAP + 1), (n) => ({
+            total: Math.min(n, SEARCH_CAP),
+            capped: n > SEARCH_CAP
+          }))
           : yield* cappedCount(counted.from, counted.where, countParams)
-        // When the words match more than SEARCH_CAP, the page comes from their SEARCH_CAP most recent matches.
+        // When the words match more than SEARCH_CAP, the page comes from their SEARCH_CAP most recent matches; on
+        // text alone, relevance and newest from fewer (RANK_WINDOW, or as many as the page reaches).
         const bounded = words.length > 0 && count.capped
+        const window = bounded && textOnly && (sort === "relevance" || sort === "newest")
+          ? Math.min(SEARCH_CAP, Math.max(RANK_WINDOW, offset + limit))
+          : SEARCH_CAP
         if (dialect === "sqlite" && textOnly && sort === "relevance") {
           // Relevance on text alone (SQLite): the page from the index first, joining only its rows.
-          const match = fts5Query(words)
+          const match = fts5Query(words, whole)
           const candidates = bounded
-            ? `(SELECT rowid, rank FROM torrents_fts WHERE torrents_fts MATCH ? ORDER BY rowid DESC LIMIT ${SEARCH_CAP})`
+            ? `(SELECT rowid, rank FROM torrents_fts WHERE torrents_fts MATCH ? ORDER BY rowid DESC LIMIT ${window})`
             : "torrents_fts WHERE torrents_fts MATCH ?"
           const rows = yield* query(
             `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn}
@@ -500,7 +533,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
           return { ...count, items: rows.map(summaryOf) }
         }
         const params: Array<unknown> = []
-        const f = filtersOf(q, params, visible, bounded)
+        const f = filtersOf(q, params, visible, bounded ? window : false, whole, sort === "relevance")
         const order = {
           relevance: f.rank ?? "t.discovered_at DESC",
           newest: "t.discovered_at DESC",
