@@ -305,10 +305,11 @@ const make = Effect.sync(() => {
       }),
     search: (q) =>
       Effect.sync(() => {
-        // As the SQL backends: words that match more than WHOLE_WORDS_ABOVE torrents taken whole are searched whole.
-        const text = q.text === undefined ? undefined : { text: q.text }
-        const whole = text !== undefined && searchWords(text.text).length > 0 &&
-          [...torrents.values()].filter((t) => matches(t, text, true)).length > WHOLE_WORDS_ABOVE
+        // As the SQL backends: a last word that matches more than WHOLE_WORDS_ABOVE torrents taken whole is
+        // searched whole.
+        const last = q.text === undefined ? undefined : searchWords(q.text).slice(0, MAX_QUERY_WORDS).at(-1)
+        const whole = last !== undefined &&
+          [...torrents.values()].filter((t) => matches(t, { text: last }, true)).length > WHOLE_WORDS_ABOVE
         let found = [...torrents.entries()].filter(([k, t]) => visible(k, t.name) && matches(t, q, whole)).map((
           [, t]
         ) => t)

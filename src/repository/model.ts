@@ -116,10 +116,9 @@ export interface TorrentSummary {
 export const SEARCH_CAP = 10_000
 
 /**
- * The last word of a search is a prefix ("ubu" finds "ubuntu"), except when the words taken whole already match
- * more than SEARCH_CAP torrents: then they are searched as whole words (the count says "more than 10,000" either
- * way, and the page comes from the most recent of those matches). Expanding a common word as a prefix visits every
- * match of every longer word, which made such searches slow.
+ * The last word of a search is a prefix ("ubu" finds "ubuntu"), except when that word taken whole already matches
+ * more than this many torrents: then it is searched whole ("1080p" does not also find "1080px"). Expanding a common
+ * word as a prefix visits every match of every longer word, which made such searches slow.
  */
 export const WHOLE_WORDS_ABOVE = SEARCH_CAP
 

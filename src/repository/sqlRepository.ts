@@ -497,15 +497,15 @@ export const makeSqlRepository = (dialect: Dialect) =>
         const textOnly = visible === "" && words.length > 0 && q.minSize === undefined && q.maxSize === undefined &&
           q.minFiles === undefined && q.maxFiles === undefined && q.since === undefined && q.until === undefined &&
           q.category === undefined
-        // A common word as a prefix visits every match of every longer word: when the words taken whole already
-        // match more than WHOLE_WORDS_ABOVE, they are searched whole (the count is capped either way).
+        // A common word as a prefix visits every match of every longer word: when the last word taken whole
+        // already matches more than WHOLE_WORDS_ABOVE torrents, it is searched whole.
         const whole = words.length > 0 &&
-          (yield* textCount(words, true, WHOLE_WORDS_ABOVE + 1)) > WHOLE_WORDS_ABOVE
+          (yield* textCount(words.slice(-1), true, WHOLE_WORDS_ABOVE + 1)) > WHOLE_WORDS_ABOVE
         // The count first (capped). SQLite counts text alone in the full-text index, without touching `torrents`.
         const countParams: Array<unknown> = []
         const counted = filtersOf(q, countParams, visible, false, whole)
-        const count = textOnly && whole
-          ? { total: SEARCH_CAP, capped: true } // the probe counted these very words past SEARCH_CAP
+        const count = textOnly && whole && words.length === 1
+          ? { total: SEARCH_CAP, capped: true } // the probe counted this very word past SEARCH_CAP
           : textOnly
           ? yield* Effect.map(textCount(words, whole, SEARCH_CAP + 1), (n) => ({
             total: Math.min(n, SEARCH_CAP),

@@ -536,7 +536,7 @@ export const repositoryContract = <R>(
           const recent = new Set(all.slice(n - SEARCH_CAP).map((t) => t.name))
           // The newest: a longer word that "common" is a prefix of.
           yield* repo.saveTorrents([
-            makeTorrent("commonality zzz", [{ path: "z.bin", length: 5000 }], {
+            makeTorrent("item commonality zzz", [{ path: "z.bin", length: 5000 }], {
               fetchedAt: T0 + n,
               pieceLength: 1 << 20
             })
@@ -565,13 +565,17 @@ export const repositoryContract = <R>(
           assert.deepStrictEqual({ total: narrow.total, capped: narrow.capped }, { total: 60, capped: false })
           assert.deepStrictEqual(narrow.items.map((t) => t.name), ["common item 0"])
 
-          // "common" matches more than SEARCH_CAP as a whole word: searched whole, so not "commonality"; "commo"
-          // matches no whole word: a prefix, which finds it.
-          const whole = yield* repo.search({ text: "common", sort: "newest", limit: 1 })
-          assert.deepStrictEqual(whole.items.map((t) => t.name), [`common item ${n - 1}`])
-          const prefix = yield* repo.search({ text: "commo", sort: "newest", limit: 1 })
-          assert.isTrue(prefix.capped)
-          assert.deepStrictEqual(prefix.items.map((t) => t.name), ["commonality zzz"])
+          // "common" matches more than SEARCH_CAP as a whole word: searched whole, so not "commonality", alone or
+          // as the last of two words; "commo" matches no whole word: a prefix, which finds it.
+          for (const text of ["common", "item common"]) {
+            const whole = yield* repo.search({ text, sort: "newest", limit: 1 })
+            assert.deepStrictEqual(whole.items.map((t) => t.name), [`common item ${n - 1}`], text)
+          }
+          for (const text of ["commo", "item commo"]) {
+            const prefix = yield* repo.search({ text, sort: "newest", limit: 1 })
+            assert.isTrue(prefix.capped)
+            assert.deepStrictEqual(prefix.items.map((t) => t.name), ["item commonality zzz"], text)
+          }
           const rare = yield* repo.search({ text: "rare" })
           assert.deepStrictEqual({ total: rare.total, capped: rare.capped }, { total: 3, capped: false })
           const everything = yield* repo.search({ limit: 1 })
