@@ -552,7 +552,10 @@ const replicatedDataSet = async (
     const time = (c: string) => `${T_START} + ((${c} - ${T_START}) + ${j} * ${span}) / ${copies}`
     db.transaction(() => {
       if (j === 0) {
-        db.exec(`UPDATE torrents SET discovered_at = ${time("discovered_at")}, fetched_at = ${time("fetched_at")}`)
+        db.exec(
+          `UPDATE torrents SET discovered_at = ${time("discovered_at")}, fetched_at = ${time("fetched_at")}
+           WHERE id <= ${BASE_TORRENTS}`
+        )
         return
       }
       db.exec(`INSERT INTO torrents (id, hash, hash_v2, name, name_raw, total_length, piece_length, private, version,
