@@ -501,10 +501,56 @@ export const makeSqlRepository = (dialect: Dialect) =>
         // already matches more than WHOLE_WORDS_ABOVE torrents, it is searched whole.
         const whole = words.length > 0 &&
           (yield* textCount(words.slice(-1), true, WHOLE_WORDS_ABOVE + 1)) > WHOLE_WORDS_ABOVE
+        // SQLite, text alone, not known to be capped yet: one pass over the full-text index collects the matching
+        // ids (at most SEARCH_CAP + 1; with their rank when the order needs it and several words intersect, where a
+        // second pass would intersect them again) and serves the count and, below the cap, the page.
+        const order = {
+          relevance: "t.discovered_at DESC",
+          newest: "t.discovered_at DESC",
+          oldest: "t.discovered_at ASC",
+          largest: "t.total_length DESC",
+          smallest: "t.total_length ASC",
+          name: "t.name ASC",
+          popular: "(SELECT i.peers_seen FROM infohashes i WHERE i.hash = t.hash) DESC"
+        }
+        let onePass: { total: number; capped: boolean } | undefined
+        if (dialect === "sqlite" && textOnly && !(whole && words.length === 1)) {
+          const ranked = sort === "relevance" && words.length > 1
+          const hits = yield* query(
+            `SELECT rowid AS id${ranked ? ", rank" : ""} FROM torrents_fts WHERE torrents_fts MATCH ? LIMIT ${
+              SEARCH_CAP + 1
+            }`,
+            [fts5Query(words, whole)]
+          )
+          onePass = { total: Math.min(hits.length, SEARCH_CAP), capped: hits.length > SEARCH_CAP }
+          if (!onePass.capped && (ranked || sort !== "relevance")) {
+            const columns =
+              `t.id, t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn}`
+            if (ranked) {
+              // As ORDER BY f.rank, t.id: the page's ids, then their rows.
+              const page = hits.map((h) => ({ id: num(h.id), rank: Number(h.rank) }))
+                .sort((a, b) => a.rank - b.rank || a.id - b.id).slice(offset, offset + limit).map((h) => h.id)
+              const rows = page.length === 0 ? [] : yield* query(
+                `SELECT ${columns} FROM torrents t WHERE t.id IN (SELECT value FROM json_each(?))`,
+                [JSON.stringify(page)]
+              )
+              const byId = new Map(rows.map((r) => [num(r.id), r]))
+              return { ...onePass, items: page.flatMap((id) => byId.has(id) ? [summaryOf(byId.get(id)!)] : []) }
+            }
+            const rows = yield* query(
+              `SELECT ${columns} FROM torrents t WHERE t.id IN (SELECT value FROM json_each(?))
+               ORDER BY ${order[sort]}, t.id LIMIT ? OFFSET ?`,
+              [JSON.stringify(hits.map((h) => num(h.id))), limit, offset]
+            )
+            return { ...onePass, items: rows.map(summaryOf) }
+          }
+        }
         // The count first (capped). SQLite counts text alone in the full-text index, without touching `torrents`.
         const countParams: Array<unknown> = []
         const counted = filtersOf(q, countParams, visible, false, whole)
-        const count = textOnly && whole && words.length === 1
+        const count = onePass !== undefined
+          ? onePass
+          : textOnly && whole && words.length === 1
           ? { total: SEARCH_CAP, capped: true } // the probe counted this very word past SEARCH_CAP
           : textOnly
           ? yield* Effect.map(textCount(words, whole, SEARCH_CAP + 1), (n) => ({
@@ -534,18 +580,10 @@ export const makeSqlRepository = (dialect: Dialect) =>
         }
         const params: Array<unknown> = []
         const f = filtersOf(q, params, visible, bounded ? window : false, whole, sort === "relevance")
-        const order = {
-          relevance: f.rank ?? "t.discovered_at DESC",
-          newest: "t.discovered_at DESC",
-          oldest: "t.discovered_at ASC",
-          largest: "t.total_length DESC",
-          smallest: "t.total_length ASC",
-          name: "t.name ASC",
-          popular: "(SELECT i.peers_seen FROM infohashes i WHERE i.hash = t.hash) DESC"
-        }[sort]
+        const by = sort === "relevance" ? (f.rank ?? order.relevance) : order[sort]
         const rows = yield* query(
           `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn} FROM ${f.from}
-           ${f.where} ORDER BY ${order}, t.id LIMIT ${f.p(limit)} OFFSET ${f.p(offset)}`,
+           ${f.where} ORDER BY ${by}, t.id LIMIT ${f.p(limit)} OFFSET ${f.p(offset)}`,
           params
         )
         return { ...count, items: rows.map(summaryOf) }
