@@ -80,7 +80,7 @@ const removeDb = (file: string) => {
 }
 
 /** Runs the Repository's migrations on a database, then closes it. */
-const migrate = (layer: Layer.Layer<Repository, unknown>) => Effect.runPromise(Effect.scoped(Layer.build(layer)))
+export const migrate = (layer: Layer.Layer<Repository, unknown>) => Effect.runPromise(Effect.scoped(Layer.build(layer)))
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 /** Nearest-rank percentile of a sorted list. */
@@ -516,11 +516,79 @@ const makeGenerator = (vocabulary: Vocabulary, total: number) => {
   }
 }
 
-/** Builds the SQLite data set (Repository schema, written directly) unless the cached file exists. */
-const sqliteDataSet = async (vocabulary: Vocabulary): Promise<{ file: string; built: boolean; seconds: number }> => {
-  const file = path.join(os.tmpdir(), `bitscrape-bench-${DATA_VERSION}-${TORRENTS}.sqlite`)
+/** The generated data set's size when a larger one is made by replicating it (see replicatedDataSet). */
+const BASE_TORRENTS = 1_000_000
+
+/**
+ * A data set of BASE_TORRENTS × k torrents made from the generated BASE_TORRENTS one inside SQLite (INSERT … SELECT;
+ * generating 10 M torrents in JavaScript takes hours on a busy 2-core machine): copy j of torrent i has id
+ * i + j × BASE_TORRENTS, a fresh random infohash, the same name, size and files (for the full-text index), an empty
+ * info dictionary, and its times squeezed into the j-th tenth… of the same year, so ids still grow with discovery
+ * time. The files and infohashes tables are not copied (no query of the mix reads them).
+ */
+const replicatedDataSet = async (
+  vocabulary: Vocabulary,
+  file: string,
+  count: number
+): Promise<{ file: string; built: boolean; seconds: number }> => {
+  const t0 = performance.now()
+  const base = await sqliteDataSet(vocabulary, BASE_TORRENTS)
+  const copies = count / BASE_TORRENTS
+  const partial = `${file}.partial-${process.pid}`
+  removeDb(partial)
+  fs.copyFileSync(base.file, partial)
+  const db = new Database(partial)
+  db.pragma("journal_mode = OFF")
+  db.pragma("synchronous = OFF")
+  db.pragma("cache_size = -524288")
+  db.exec(`CREATE TEMP TABLE paths AS SELECT torrent_id, group_concat(path, char(10)) AS paths
+    FROM (SELECT torrent_id, path FROM files ORDER BY torrent_id, idx) GROUP BY torrent_id`)
+  const span = T_END - T_START
+  const category = (db.prepare("SELECT count(*) AS n FROM pragma_table_info('torrents') WHERE name = 'category'")
+    .get() as { n: number }).n > 0
+  const extra = category ? ", category" : ""
+  for (let j = copies - 1; j >= 0; j--) {
+    // Times of copy j: the year squeezed into its j-th share; the original rows (j = 0) are rewritten too.
+    const time = (c: string) => `${T_START} + ((${c} - ${T_START}) + ${j} * ${span}) / ${copies}`
+    db.transaction(() => {
+      if (j === 0) {
+        db.exec(
+          `UPDATE torrents SET discovered_at = ${time("discovered_at")}, fetched_at = ${time("fetched_at")}
+           WHERE id <= ${BASE_TORRENTS}`
+        )
+        return
+      }
+      db.exec(`INSERT INTO torrents (id, hash, hash_v2, name, name_raw, total_length, piece_length, private, version,
+          file_count, info, discovered_at, fetched_at, source_host, source_port, source_client${extra})
+        SELECT id + ${j * BASE_TORRENTS}, randomblob(20), NULL, name, name_raw, total_length, piece_length, private,
+          version, file_count, x'', ${time("discovered_at")}, ${time("fetched_at")}, source_host, source_port,
+          source_client${extra}
+        FROM torrents WHERE id <= ${BASE_TORRENTS}`)
+      db.exec(`INSERT INTO torrents_fts (rowid, name, paths)
+        SELECT t.id + ${j * BASE_TORRENTS}, t.name, coalesce(p.paths, '')
+        FROM torrents t LEFT JOIN temp.paths p ON p.torrent_id = t.id WHERE t.id <= ${BASE_TORRENTS}`)
+    })()
+    log(`search: replicated copy ${j} of ${copies} (${seconds(t0)})`)
+  }
+  db.exec("INSERT INTO torrents_fts (torrents_fts) VALUES ('optimize')")
+  db.pragma("journal_mode = WAL")
+  db.close()
+  fs.renameSync(partial, file)
+  return { file, built: true, seconds: (performance.now() - t0) / 1000 }
+}
+
+/**
+ * Builds the SQLite data set (Repository schema, written directly) unless the cached file exists. Past
+ * BASE_TORRENTS (and a multiple of it) it is replicated from the BASE_TORRENTS one (replicatedDataSet).
+ */
+const sqliteDataSet = async (
+  vocabulary: Vocabulary,
+  count = TORRENTS
+): Promise<{ file: string; built: boolean; seconds: number }> => {
+  const file = path.join(os.tmpdir(), `bitscrape-bench-${DATA_VERSION}-${count}.sqlite`)
   const t0 = performance.now()
   if (fs.existsSync(file)) return { file, built: false, seconds: 0 }
+  if (count > BASE_TORRENTS && count % BASE_TORRENTS === 0) return replicatedDataSet(vocabulary, file, count)
   const partial = `${file}.partial-${process.pid}`
   removeDb(partial)
   await migrate(RepositorySqlite(partial))
@@ -539,7 +607,7 @@ const sqliteDataSet = async (vocabulary: Vocabulary): Promise<{ file: string; bu
     `INSERT INTO infohashes (hash, first_seen, last_seen, seen_sample, seen_get_peers, seen_announce, seen_lookup,
        peers_seen, status, attempts) VALUES (?, ?, ?, ?, ?, ?, 0, ?, 'fetched', 1)`
   )
-  const next = makeGenerator(vocabulary, TORRENTS)
+  const next = makeGenerator(vocabulary, count)
   const clients = ["-qB4630-", "-TR4050-", "-LT2090-", "-UT360S-", "-DE2110-"]
   const chunk = db.transaction((from: number, to: number) => {
     for (let id = from; id <= to; id++) {
@@ -565,9 +633,9 @@ const sqliteDataSet = async (vocabulary: Vocabulary): Promise<{ file: string; bu
       insertFts.run(t.id, t.name, t.files.map((f) => f.path).join("\n"))
     }
   })
-  for (let from = 1; from <= TORRENTS; from += 20_000) {
-    chunk(from, Math.min(TORRENTS, from + 19_999))
-    if ((from - 1) % 200_000 === 0) log(`search: SQLite data set ${from - 1}/${TORRENTS} (${seconds(t0)})`)
+  for (let from = 1; from <= count; from += 20_000) {
+    chunk(from, Math.min(count, from + 19_999))
+    if ((from - 1) % 200_000 === 0) log(`search: SQLite data set ${from - 1}/${count} (${seconds(t0)})`)
   }
   db.pragma("journal_mode = WAL")
   db.close()
@@ -603,7 +671,7 @@ class TsvWriter {
 }
 
 /** Writes torrents (with the search words), files and infohashes of the SQLite file as COPY text files. */
-const exportTsv = (sqliteFile: string, dir: string) => {
+export const exportTsv = (sqliteFile: string, dir: string) => {
   const torrentsDb = new Database(sqliteFile, { readonly: true })
   const filesDb = new Database(sqliteFile, { readonly: true })
   const out = {
@@ -674,7 +742,7 @@ const TORRENT_COLUMNS =
   "id, hash, hash_v2, name, name_raw, total_length, piece_length, private, version, file_count, info, discovered_at, fetched_at, source_host, source_port, source_client"
 
 /** Loads the exported rows into a migrated PostgreSQL database: COPY, to_tsvector, then the indexes. */
-const loadPostgres = async (url: string, tsv: ReturnType<typeof exportTsv>) => {
+export const loadPostgres = async (url: string, tsv: ReturnType<typeof exportTsv>) => {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {

@@ -25,7 +25,7 @@ import type {
   Torrent,
   TorrentSummary
 } from "./model.js"
-import { familyOfHost, SEARCH_CAP } from "./model.js"
+import { familyOfHost, RANK_WINDOW, SEARCH_CAP, WHOLE_WORDS_ABOVE } from "./model.js"
 import { Repository, SavedSearchExists, TorrentNotFound } from "./Repository.js"
 import { MAX_QUERY_WORDS, searchWords } from "./sqlText.js"
 
@@ -141,7 +141,7 @@ const make = Effect.sync(() => {
   }
   const recordOf = (r: IhRow): InfohashRecord => ({ ...r.record, seen: { ...r.record.seen }, peersSeen: r.peers.size })
 
-  const matches = (t: Torrent & { discoveredAt: number }, q: SearchQuery) => {
+  const matches = (t: Torrent & { discoveredAt: number }, q: SearchQuery, whole = false) => {
     if (q.minSize !== undefined && t.totalLength < q.minSize) return false
     if (q.maxSize !== undefined && t.totalLength > q.maxSize) return false
     if (q.minFiles !== undefined && t.files.length < q.minFiles) return false
@@ -156,7 +156,7 @@ const make = Effect.sync(() => {
         searchWords(`${t.name}\n${t.files.map((f) => f.path).join("\n")}`).map((w) => w.toLowerCase())
       )
       return words.every((w, i) =>
-        i === words.length - 1 ? [...haystack].some((h) => h.startsWith(w)) : haystack.has(w)
+        !whole && i === words.length - 1 ? [...haystack].some((h) => h.startsWith(w)) : haystack.has(w)
       )
     }
     return true
@@ -339,7 +339,14 @@ const make = Effect.sync(() => {
       }),
     search: (q) =>
       Effect.sync(() => {
-        let found = [...torrents.entries()].filter(([k, t]) => visible(k, t.name) && matches(t, q)).map(([, t]) => t)
+        // As the SQL backends: a last word that matches more than WHOLE_WORDS_ABOVE torrents taken whole is
+        // searched whole.
+        const last = q.text === undefined ? undefined : searchWords(q.text).slice(0, MAX_QUERY_WORDS).at(-1)
+        const whole = last !== undefined &&
+          [...torrents.values()].filter((t) => matches(t, { text: last }, true)).length > WHOLE_WORDS_ABOVE
+        let found = [...torrents.entries()].filter(([k, t]) => visible(k, t.name) && matches(t, q, whole)).map((
+          [, t]
+        ) => t)
         const sorters: Record<string, (a: typeof found[number], b: typeof found[number]) => number> = {
           relevance: (a, b) => b.discoveredAt - a.discoveredAt || a.order - b.order,
           newest: (a, b) => b.discoveredAt - a.discoveredAt || a.order - b.order,
@@ -352,14 +359,22 @@ const make = Effect.sync(() => {
         // As the SQL backends: past SEARCH_CAP matches, only the words' SEARCH_CAP most recently stored matches.
         if (found.length > SEARCH_CAP && q.text !== undefined && searchWords(q.text).length > 0) {
           const recent = new Set(
-            [...torrents.values()].filter((t) => matches(t, { text: q.text })).sort((a, b) => b.order - a.order)
+            [...torrents.values()].filter((t) => matches(t, { text: q.text }, whole)).sort((a, b) => b.order - a.order)
               .slice(0, SEARCH_CAP)
           )
           const total = found.length
-          found = found.filter((t) => recent.has(t))
-          found.sort(sorters[q.sort ?? "relevance"])
           const limit = Math.min(Math.max(1, q.limit ?? 20), 500)
           const offset = Math.max(0, q.offset ?? 0)
+          const sort = q.sort ?? "relevance"
+          const textOnly = q.minSize === undefined && q.maxSize === undefined && q.minFiles === undefined &&
+            q.maxFiles === undefined && q.since === undefined && q.until === undefined && q.category === undefined
+          // Text alone by relevance or newest: from the RANK_WINDOW most recent (or as many as the page reaches).
+          const window = textOnly && (sort === "relevance" || sort === "newest")
+            ? Math.min(SEARCH_CAP, Math.max(RANK_WINDOW, offset + limit))
+            : SEARCH_CAP
+          const considered = new Set([...recent].slice(0, window))
+          found = found.filter((t) => considered.has(t))
+          found.sort(sorters[sort])
           return {
             total: Math.min(total, SEARCH_CAP),
             capped: true,

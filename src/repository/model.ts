@@ -124,6 +124,21 @@ export interface TorrentSummary {
  */
 export const SEARCH_CAP = 10_000
 
+/**
+ * The last word of a search is a prefix ("ubu" finds "ubuntu"), except when that word taken whole already matches
+ * more than this many torrents: then it is searched whole ("1080p" does not also find "1080px"). Expanding a common
+ * word as a prefix visits every match of every longer word, which made such searches slow.
+ */
+export const WHOLE_WORDS_ABOVE = SEARCH_CAP
+
+/**
+ * A capped search of text alone sorted by relevance or newest considers at most this many matches (the most
+ * recently stored; `offset + limit` when that is more): scoring or sorting every one of SEARCH_CAP matches costs
+ * more than the rest of the search. (Newest: the most recently stored are the most recently discovered, give or
+ * take the time metadata took to fetch.)
+ */
+export const RANK_WINDOW = 2_000
+
 /** One page of search hits, and how many match in all. */
 export interface SearchPage {
   /** How many match, at most SEARCH_CAP. */

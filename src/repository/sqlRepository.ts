@@ -23,7 +23,7 @@ import type {
   TorrentDetail,
   TorrentFile
 } from "./model.js"
-import { DISCOVERY_SOURCES, SEARCH_CAP } from "./model.js"
+import { DISCOVERY_SOURCES, RANK_WINDOW, SEARCH_CAP, WHOLE_WORDS_ABOVE } from "./model.js"
 import { Repository, RepositoryError, SavedSearchExists, TorrentNotFound } from "./Repository.js"
 import { savedSearchOf } from "./savedSearchRows.js"
 import { makeSqlBlocklist } from "./sqlBlocklist.js"
@@ -479,14 +479,18 @@ export const makeSqlRepository = (dialect: Dialect) =>
     // === Reads ===
 
     /**
-     * FROM and WHERE of a search. With `bounded`, the words' matches are only the SEARCH_CAP most recently stored
-     * (highest id), taken from the full-text index first: a common word's every match is then never visited.
-     */
-    /**
      * FROM and WHERE of a search or export. `visible`: the blocklist's condition (no parameters); `bounded`: the
-     * words match more than SEARCH_CAP torrents, so only their SEARCH_CAP most recent are considered.
+     * words match more than SEARCH_CAP torrents, so only their `bounded` most recent are considered (SEARCH_CAP, or
+     * fewer for a relevance ranking); `whole`: every word whole, the last too (see WHOLE_WORDS_ABOVE).
      */
-    const filtersOf = (q: SearchQuery | ExportQuery, params: Array<unknown>, visible = "", bounded = false) => {
+    const filtersOf = (
+      q: SearchQuery | ExportQuery,
+      params: Array<unknown>,
+      visible = "",
+      bounded: number | false = false,
+      whole = false,
+      ranked = true
+    ) => {
       const where: Array<string> = visible === "" ? [] : [visible]
       const p = (v: unknown) => {
         params.push(v)
@@ -498,22 +502,23 @@ export const makeSqlRepository = (dialect: Dialect) =>
       // The text first: with SQLite's positional placeholders, a bounded FROM's parameter comes before WHERE's.
       if (words.length > 0) {
         if (dialect === "pg") {
-          const tq = p(tsQuery(words))
-          if (bounded) {
+          const tq = p(tsQuery(words, whole))
+          if (bounded !== false) {
             from =
-              `(SELECT * FROM torrents WHERE search @@ to_tsquery('simple', ${tq}) ORDER BY id DESC LIMIT ${SEARCH_CAP}) t`
+              `(SELECT * FROM torrents WHERE search @@ to_tsquery('simple', ${tq}) ORDER BY id DESC LIMIT ${bounded}) t`
           } else {
             where.push(`t.search @@ to_tsquery('simple', ${tq})`)
           }
           rank = `ts_rank(t.search, to_tsquery('simple', ${tq})) DESC`
-        } else if (bounded) {
-          from = `(SELECT rowid, rank FROM torrents_fts WHERE torrents_fts MATCH ${
-            p(fts5Query(words))
-          } ORDER BY rowid DESC LIMIT ${SEARCH_CAP}) f JOIN torrents t ON t.id = f.rowid`
-          rank = "f.rank"
+        } else if (bounded !== false) {
+          // The rank (bm25) is computed for each row the subquery yields: only when the order needs it.
+          from = `(SELECT rowid${ranked ? ", rank" : ""} FROM torrents_fts WHERE torrents_fts MATCH ${
+            p(fts5Query(words, whole))
+          } ORDER BY rowid DESC LIMIT ${bounded}) f JOIN torrents t ON t.id = f.rowid`
+          rank = ranked ? "f.rank" : undefined
         } else {
           from = "torrents_fts f JOIN torrents t ON t.id = f.rowid"
-          where.push(`torrents_fts MATCH ${p(fts5Query(words))}`)
+          where.push(`torrents_fts MATCH ${p(fts5Query(words, whole))}`)
           rank = "f.rank"
         }
       }
@@ -554,6 +559,21 @@ export const makeSqlRepository = (dialect: Dialect) =>
         }
       )
 
+    /** How many torrents the words match (text alone, blocklist ignored), counting at most `atMost`. */
+    const textCount = (words: ReadonlyArray<string>, whole: boolean, atMost: number) =>
+      Effect.map(
+        dialect === "sqlite"
+          ? query(
+            `SELECT count(*) AS n FROM (SELECT 1 FROM torrents_fts WHERE torrents_fts MATCH ? LIMIT ${atMost}) c`,
+            [fts5Query(words, whole)]
+          )
+          : query(
+            `SELECT count(*) AS n FROM (SELECT 1 FROM torrents WHERE search @@ to_tsquery('simple', $1) LIMIT ${atMost}) c`,
+            [tsQuery(words, whole)]
+          ),
+        ([row]) => num(row!.n)
+      )
+
     const search = (q: SearchQuery) =>
       Effect.gen(function*() {
         yield* categoryKnown(q)
@@ -565,19 +585,84 @@ export const makeSqlRepository = (dialect: Dialect) =>
         const textOnly = visible === "" && words.length > 0 && q.minSize === undefined && q.maxSize === undefined &&
           q.minFiles === undefined && q.maxFiles === undefined && q.since === undefined && q.until === undefined &&
           q.category === undefined
+        // A common word as a prefix visits every match of every longer word: when the last word taken whole
+        // already matches more than WHOLE_WORDS_ABOVE torrents, it is searched whole.
+        const whole = words.length > 0 &&
+          (yield* textCount(words.slice(-1), true, WHOLE_WORDS_ABOVE + 1)) > WHOLE_WORDS_ABOVE
+        // SQLite, text alone, not known to be capped yet: one pass over the full-text index collects the matching
+        // ids (at most SEARCH_CAP + 1; with their rank when the order needs it and several words intersect, where a
+        // second pass would intersect them again) and serves the count and, below the cap, the page.
+        const order = {
+          relevance: "t.discovered_at DESC",
+          newest: "t.discovered_at DESC",
+          oldest: "t.discovered_at ASC",
+          largest: "t.total_length DESC",
+          smallest: "t.total_length ASC",
+          name: "t.name ASC",
+          // The larger of distinct peers seen and the BEP 33 swarm estimate. PostgreSQL reads the infohash row
+          // through a join (alias ip, added to FROM below); SQLite looks each one up.
+          popular: dialect === "pg"
+            ? `COALESCE(${MAX}(ip.peers_seen, ${columns.popularity ? "ip.seeders + ip.leechers" : "0"}), 0) DESC`
+            : columns.popularity
+            ? `(SELECT ${MAX}(i.peers_seen, COALESCE(i.seeders + i.leechers, 0)) FROM infohashes i WHERE i.hash = t.hash) DESC`
+            : "(SELECT i.peers_seen FROM infohashes i WHERE i.hash = t.hash) DESC"
+        }
+        let onePass: { total: number; capped: boolean } | undefined
+        if (dialect === "sqlite" && textOnly && !(whole && words.length === 1)) {
+          const ranked = sort === "relevance" && words.length > 1
+          const hits = yield* query(
+            `SELECT rowid AS id${ranked ? ", rank" : ""} FROM torrents_fts WHERE torrents_fts MATCH ? LIMIT ${
+              SEARCH_CAP + 1
+            }`,
+            [fts5Query(words, whole)]
+          )
+          onePass = { total: Math.min(hits.length, SEARCH_CAP), capped: hits.length > SEARCH_CAP }
+          if (!onePass.capped && (ranked || sort !== "relevance")) {
+            const columns =
+              `t.id, t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn}`
+            if (ranked) {
+              // As ORDER BY f.rank, t.id: the page's ids, then their rows.
+              const page = hits.map((h) => ({ id: num(h.id), rank: Number(h.rank) }))
+                .sort((a, b) => a.rank - b.rank || a.id - b.id).slice(offset, offset + limit).map((h) => h.id)
+              const rows = page.length === 0 ? [] : yield* query(
+                `SELECT ${columns} FROM torrents t WHERE t.id IN (SELECT value FROM json_each(?))`,
+                [JSON.stringify(page)]
+              )
+              const byId = new Map(rows.map((r) => [num(r.id), r]))
+              return { ...onePass, items: page.flatMap((id) => byId.has(id) ? [summaryOf(byId.get(id)!)] : []) }
+            }
+            const rows = yield* query(
+              `SELECT ${columns} FROM torrents t WHERE t.id IN (SELECT value FROM json_each(?))
+               ORDER BY ${order[sort]}, t.id LIMIT ? OFFSET ?`,
+              [JSON.stringify(hits.map((h) => num(h.id))), limit, offset]
+            )
+            return { ...onePass, items: rows.map(summaryOf) }
+          }
+        }
         // The count first (capped). SQLite counts text alone in the full-text index, without touching `torrents`.
         const countParams: Array<unknown> = []
-        const counted = filtersOf(q, countParams, visible)
-        const count = dialect === "sqlite" && textOnly
-          ? yield* cappedCount("torrents_fts", "WHERE torrents_fts MATCH ?", [fts5Query(words)])
+        const counted = filtersOf(q, countParams, visible, false, whole)
+        const count = onePass !== undefined
+          ? onePass
+          : textOnly && whole && words.length === 1
+          ? { total: SEARCH_CAP, capped: true } // the probe counted this very word past SEARCH_CAP
+          : textOnly
+          ? yield* Effect.map(textCount(words, whole, SEARCH_CAP + 1), (n) => ({
+            total: Math.min(n, SEARCH_CAP),
+            capped: n > SEARCH_CAP
+          }))
           : yield* cappedCount(counted.from, counted.where, countParams)
-        // When the words match more than SEARCH_CAP, the page comes from their SEARCH_CAP most recent matches.
+        // When the words match more than SEARCH_CAP, the page comes from their SEARCH_CAP most recent matches; on
+        // text alone, relevance and newest from fewer (RANK_WINDOW, or as many as the page reaches).
         const bounded = words.length > 0 && count.capped
+        const window = bounded && textOnly && (sort === "relevance" || sort === "newest")
+          ? Math.min(SEARCH_CAP, Math.max(RANK_WINDOW, offset + limit))
+          : SEARCH_CAP
         if (dialect === "sqlite" && textOnly && sort === "relevance") {
           // Relevance on text alone (SQLite): the page from the index first, joining only its rows.
-          const match = fts5Query(words)
+          const match = fts5Query(words, whole)
           const candidates = bounded
-            ? `(SELECT rowid, rank FROM torrents_fts WHERE torrents_fts MATCH ? ORDER BY rowid DESC LIMIT ${SEARCH_CAP})`
+            ? `(SELECT rowid, rank FROM torrents_fts WHERE torrents_fts MATCH ? ORDER BY rowid DESC LIMIT ${window})`
             : "torrents_fts WHERE torrents_fts MATCH ?"
           const rows = yield* query(
             `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn}
@@ -588,20 +673,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
           return { ...count, items: rows.map(summaryOf) }
         }
         const params: Array<unknown> = []
-        const f = filtersOf(q, params, visible, bounded)
-        const order = {
-          relevance: f.rank ?? "t.discovered_at DESC",
-          newest: "t.discovered_at DESC",
-          oldest: "t.discovered_at ASC",
-          largest: "t.total_length DESC",
-          smallest: "t.total_length ASC",
-          name: "t.name ASC",
-          popular: dialect === "pg"
-            ? `COALESCE(${MAX}(ip.peers_seen, ${columns.popularity ? "ip.seeders + ip.leechers" : "0"}), 0) DESC`
-            : columns.popularity
-            ? `(SELECT ${MAX}(i.peers_seen, COALESCE(i.seeders + i.leechers, 0)) FROM infohashes i WHERE i.hash = t.hash) DESC`
-            : "(SELECT i.peers_seen FROM infohashes i WHERE i.hash = t.hash) DESC"
-        }[sort]
+        const f = filtersOf(q, params, visible, bounded ? window : false, whole, sort === "relevance")
+        const by = sort === "relevance" ? (f.rank ?? order.relevance) : order[sort]
         // PostgreSQL joins the infohash rows for "popular" (a hash join: 1 M index lookups took 27 s, see
         // docs/benchmarks.md); SQLite's plan is the same lookups either way.
         const from = sort === "popular" && dialect === "pg"
@@ -609,7 +682,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
           : f.from
         const rows = yield* query(
           `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn} FROM ${from}
-           ${f.where} ORDER BY ${order}, t.id LIMIT ${f.p(limit)} OFFSET ${f.p(offset)}`,
+           ${f.where} ORDER BY ${by}, t.id LIMIT ${f.p(limit)} OFFSET ${f.p(offset)}`,
           params
         )
         return { ...count, items: rows.map(summaryOf) }

@@ -24,10 +24,15 @@ import { openApiDocument } from "./openapi.js"
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js"
 import {
   allowedOnLoopback,
+  CSRF_HEADER,
+  csrfValue,
   isLoopbackHost,
+  isMutation,
   makeRateLimiter,
   makeStreamLimiter,
   MalformedRequest,
+  MAX_BODY_BYTES,
+  mutationProblem,
   normalisedRoute,
   presentedToken,
   sameSecret,
@@ -109,6 +114,15 @@ const QUERY_KEY_ROUTES: Readonly<Record<string, string>> = {
   [FEED_ATOM_PATH]: "token"
 }
 
+/** The normalised route of a request URL, or "" when it cannot be read (the guard answers 400 for it later). */
+const routeOf = (requestUrl: string) => {
+  try {
+    return normalisedRoute(new URL(requestUrl.startsWith("/") ? `http://localhost${requestUrl}` : requestUrl).pathname)
+  } catch {
+    return ""
+  }
+}
+
 const clientOf = (request: HttpServerRequest.HttpServerRequest) => Option.getOrElse(request.remoteAddress, () => "?")
 
 const make = Effect.gen(function*() {
@@ -127,6 +141,8 @@ const make = Effect.gen(function*() {
   const authFailures = makeRateLimiter({ rate: 0.5, burst: 10 })
   const streams = makeStreamLimiter(8, MAX_LIVE_STREAMS)
   const loopbackOnly = isLoopbackHost(config.host)
+  // What a page of this server sends with a change (MUTATING_ROUTES); it reads the value from /api/session.
+  const csrf = csrfValue(Option.getOrUndefined(token))
 
   const asset = (name: string, cacheable: boolean) =>
     Effect.gen(function*() {
@@ -194,6 +210,13 @@ const make = Effect.gen(function*() {
       yield* router.add("GET", "/api/live", liveEvents)
       yield* router.add("GET", "/api/torrents/:infohash/file", download)
       yield* router.add("GET", "/api/openapi.json", Effect.sync(() => HttpServerResponse.unsafeJson(openapi)))
+      yield* router.add(
+        "GET",
+        "/api/session",
+        Effect.sync(() =>
+          HttpServerResponse.unsafeJson({ csrf, header: CSRF_HEADER }, { headers: { "cache-control": "no-store" } })
+        )
+      )
       yield* router.add("GET", TORZNAB_PATH, torznabResponse(repo, info.version))
       yield* router.add("GET", FEED_RSS_PATH, feedResponse(repo, "rss"))
       yield* router.add("GET", FEED_ATOM_PATH, feedResponse(repo, "atom"))
@@ -217,16 +240,25 @@ const make = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const deny = (status: number, text: string, headers: Record<string, string> = {}) =>
         HttpServerResponse.text(`${text}\n`, { status, headers: { ...SECURITY_HEADERS, ...headers } })
-      // Every route is a read: GET only (the router has no HEAD routes, so HEAD is refused rather than a 404).
-      if (request.method !== "GET") {
+      // Every route is a read, GET only (the router has no HEAD routes, so HEAD is refused rather than a 404),
+      // except the few changes MUTATING_ROUTES lists, which must carry a header that proves their origin.
+      const mutation = request.method !== "GET" && isMutation(request.method, routeOf(request.url))
+      if (request.method !== "GET" && !mutation) {
         return deny(405, "only GET is accepted", { allow: "GET" })
       }
       const lengthHeader = request.headers["content-length"]
       if (lengthHeader !== undefined && !/^\d+$/.test(lengthHeader.trim())) return deny(400, "malformed Content-Length")
-      if (Number(lengthHeader ?? "0") > 0 || request.headers["transfer-encoding"] !== undefined) {
+      if (mutation) {
+        if (request.headers["transfer-encoding"] !== undefined) return deny(411, "send the body with a Content-Length")
+        if (Number(lengthHeader ?? "0") > MAX_BODY_BYTES) {
+          return deny(413, `a body here is at most ${MAX_BODY_BYTES} bytes`)
+        }
+      } else if (Number(lengthHeader ?? "0") > 0 || request.headers["transfer-encoding"] !== undefined) {
         return deny(413, "requests carry no body here")
       }
-      if (request.url.length > 4096) return deny(414, "URL too long")
+      if (request.url.length > 4096) {
+        return deny(414, "URL too long")
+      }
       let url: URL
       let route: string
       let presented: ReturnType<typeof presentedToken> | undefined
@@ -268,17 +300,21 @@ const make = Effect.gen(function*() {
             "www-authenticate": "Bearer"
           })
         }
-        if (presented.fromQuery) {
-          // The token goes into an HttpOnly cookie and out of the address bar and history: redirect to the same
-          // address without it.
-          url.searchParams.delete("token")
-          const location = `${url.pathname}${url.search}`
-          return deny(303, "the token is now in a cookie", {
-            location,
-            "cache-control": "no-store",
-            "set-cookie": `${TOKEN_COOKIE}=${encodeURIComponent(token.value)}; HttpOnly; SameSite=Strict; Path=/`
-          })
-        }
+      }
+      if (mutation) {
+        const problem = mutationProblem(request.headers, Option.getOrUndefined(token), csrf)
+        if (problem !== undefined) return deny(403, problem)
+      }
+      if (Option.isSome(token) && presented?.fromQuery === true) {
+        // The token goes into an HttpOnly cookie and out of the address bar and history: redirect to the same
+        // address without it.
+        url.searchParams.delete("token")
+        const location = `${url.pathname}${url.search}`
+        return deny(303, "the token is now in a cookie", {
+          location,
+          "cache-control": "no-store",
+          "set-cookie": `${TOKEN_COOKIE}=${encodeURIComponent(token.value)}; HttpOnly; SameSite=Strict; Path=/`
+        })
       }
       const response = yield* app.pipe(
         Effect.catchAllDefect(() => Effect.succeed(HttpServerResponse.text("internal error\n", { status: 500 })))

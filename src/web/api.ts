@@ -244,12 +244,66 @@ export class TorrentsApiGroup extends HttpApiGroup.make("torrents")
   .annotate(OpenApi.Description, "Torrents whose metadata was fetched: search and detail")
 {}
 
+/** 400: a saved search that cannot be saved; the message says which field and why. */
+export class InvalidSavedSearch extends Schema.TaggedError<InvalidSavedSearch>()(
+  "InvalidSavedSearch",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/** 409: a saved search of that name exists already. */
+export class SavedSearchNameTaken extends Schema.TaggedError<SavedSearchNameTaken>()(
+  "SavedSearchNameTaken",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+/** A saved search's name: 1–64 letters, digits, spaces, dots, dashes or underscores, from a letter or digit. */
+export const SavedSearchName = Schema.String.pipe(
+  Schema.pattern(/^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,63}$/u, {
+    message: () =>
+      "a name is 1–64 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit"
+  })
+)
+
+/** A new saved search (POST /api/saved-searches). */
+export const SavedSearchCreate = Schema.Struct({
+  name: SavedSearchName,
+  /** Words, a search's URL parameters (`q=ubuntu&min_size=1GB`) or a search page's address. */
+  search: Schema.String.pipe(Schema.maxLength(2000)),
+  /** Where new matches are POSTed as JSON: an http:// or https:// URL. */
+  webhook: Schema.String.pipe(
+    Schema.maxLength(2000),
+    Schema.pattern(/^https?:\/\/[^/?#\s]+/i, { message: () => "a webhook is an http:// or https:// URL with a host" })
+  )
+})
+
 export class SavedSearchesApiGroup extends HttpApiGroup.make("saved")
   .add(HttpApiEndpoint.get("savedSearches", "/saved-searches").addSuccess(Schema.Array(SavedSearchInfo)))
+  .add(
+    HttpApiEndpoint.post("createSavedSearch", "/saved-searches")
+      .setPayload(SavedSearchCreate)
+      .addSuccess(SavedSearchInfo, { status: 201 })
+      .addError(InvalidSavedSearch)
+      .addError(SavedSearchNameTaken)
+      .annotate(
+        OpenApi.Description,
+        "Saves a search; torrents fetched from now on that match it are POSTed to its webhook. A change: send " +
+          "`Authorization: Bearer <token>`, or from a page the `x-bitscrape-csrf` header with the value of " +
+          "GET /api/session (a cookie alone is refused with 403)."
+      )
+  )
+  .add(
+    HttpApiEndpoint.del("deleteSavedSearch", "/saved-searches/:name")
+      .setPath(Schema.Struct({ name: SavedSearchName }))
+      .addSuccess(Schema.Void, { status: 204 })
+      .addError(NotFound)
+      .annotate(OpenApi.Description, "Removes a saved search (the same headers as creating one)")
+  )
   .addError(ServerError)
   .annotate(
     OpenApi.Description,
-    "Saved searches whose new matches are POSTed as JSON to a webhook (managed with `bitscrape saved`)"
+    "Saved searches whose new matches are POSTed as JSON to a webhook (also managed with `bitscrape saved`)"
   )
 {}
 

@@ -1,12 +1,14 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import { Context, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Either, Layer, Option } from "effect"
+import { webhookProblem } from "../alerts/webhook.js"
 import { reports } from "../analysis/reports.js"
 import { isoTime, magnet, summaryJson, torrentJson } from "../cli/format.js"
 import { infoHashFromHex, toHex } from "../krpc/ids.js"
-import { Repository, type RepositoryError } from "../repository/Repository.js"
+import { Repository, type RepositoryError, type SavedSearch } from "../repository/Repository.js"
 import { decodeText } from "../wire/torrentInfo.js"
-import { BitscrapeApi, NotFound, ServerError } from "./api.js"
+import { BitscrapeApi, InvalidSavedSearch, NotFound, SavedSearchNameTaken, ServerError } from "./api.js"
 import { LiveStats } from "./LiveStats.js"
+import { canonicalSearch } from "./searchQuery.js"
 
 // The JSON API's handlers: thin translations between the Repository / live feed and the API's Schemas.
 
@@ -170,28 +172,56 @@ const TorrentHandlers = HttpApiBuilder.group(BitscrapeApi, "torrents", (handlers
         ))
   }))
 
+const savedInfo = (s: SavedSearch) => ({
+  id: s.id,
+  name: s.name,
+  query: s.query,
+  webhook: s.webhook,
+  created_at: isoTime(s.createdAt),
+  delivered: s.delivered,
+  delivered_up_to: isoTime(s.cursor.fetchedAt),
+  last_attempt_at: s.lastAttemptAt === undefined ? null : isoTime(s.lastAttemptAt),
+  last_error: s.lastError ?? null
+})
+
 const SavedHandlers = HttpApiBuilder.group(
   BitscrapeApi,
   "saved",
   (handlers) =>
     Effect.map(Repository, (repo) =>
-      handlers.handle("savedSearches", () =>
-        repo.savedSearches.pipe(
-          Effect.mapError(serverError),
-          Effect.map((list) =>
-            list.map((s) => ({
-              id: s.id,
-              name: s.name,
-              query: s.query,
-              webhook: s.webhook,
-              created_at: isoTime(s.createdAt),
-              delivered: s.delivered,
-              delivered_up_to: isoTime(s.cursor.fetchedAt),
-              last_attempt_at: s.lastAttemptAt === undefined ? null : isoTime(s.lastAttemptAt),
-              last_error: s.lastError ?? null
-            }))
-          )
-        )))
+      handlers
+        .handle(
+          "savedSearches",
+          () => repo.savedSearches.pipe(Effect.mapError(serverError), Effect.map((list) => list.map(savedInfo)))
+        )
+        .handle("createSavedSearch", ({ payload }) =>
+          Effect.gen(function*() {
+            // The same checks as `bitscrape saved add`: a search that parses, a webhook URL with a host.
+            const query = canonicalSearch(payload.search)
+            if (Either.isLeft(query)) return yield* new InvalidSavedSearch({ message: `search: ${query.left}` })
+            const problem = webhookProblem(payload.webhook)
+            if (problem !== undefined) return yield* new InvalidSavedSearch({ message: `webhook: ${problem}` })
+            const saved = yield* repo.addSavedSearch({
+              name: payload.name,
+              query: query.right,
+              webhook: payload.webhook,
+              createdAt: yield* Clock.currentTimeMillis
+            }).pipe(
+              Effect.catchTags({
+                SavedSearchExists: (e) =>
+                  Effect.fail(new SavedSearchNameTaken({ message: `a saved search named "${e.name}" exists already` })),
+                RepositoryError: (e) => Effect.fail(serverError(e))
+              })
+            )
+            return savedInfo(saved)
+          }))
+        .handle("deleteSavedSearch", ({ path }) =>
+          repo.removeSavedSearch(path.name).pipe(
+            Effect.mapError(serverError),
+            Effect.flatMap((removed) =>
+              removed ? Effect.void : Effect.fail(new NotFound({ message: `no saved search named "${path.name}"` }))
+            )
+          )))
 )
 
 const AnalysisHandlers = HttpApiBuilder.group(BitscrapeApi, "analysis", (handlers) =>

@@ -127,6 +127,29 @@ const extraPaths = (spec: OpenApi.OpenAPISpec): Record<string, { get: Operation 
       }
     }
   },
+  "/api/session": {
+    get: {
+      tags: ["saved"],
+      operationId: "session",
+      summary: "The CSRF value for changes made from a page",
+      description:
+        "`{ csrf, header }`: a page of this server sends `csrf` in the `header` request header with every change (creating or deleting a saved search); other sites cannot read it. API clients may send `Authorization: Bearer <token>` instead.",
+      responses: {
+        "200": {
+          description: "The CSRF value and the header that carries it",
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                required: ["csrf", "header"],
+                properties: { csrf: { type: "string" }, header: { type: "string" } }
+              }
+            }
+          }
+        }
+      }
+    }
+  },
   "/metrics": {
     get: {
       tags: ["metrics"],

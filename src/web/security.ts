@@ -1,4 +1,4 @@
-import { timingSafeEqual } from "node:crypto"
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto"
 import { isLoopback } from "../krpc/address.js"
 
 // Pure parts of the web server's protection: response headers, the access token, per-client rate limits.
@@ -184,4 +184,53 @@ export const makeStreamLimiter = (perClient: number, total = Infinity) => {
       else open.set(client, n)
     }
   }
+}
+
+// === Changes through the API (mutating routes) ===
+
+/**
+ * The routes that change something, as `METHOD /normalised/route` patterns; every other route is a read (GET).
+ * A request to one of them must prove in a header that it is not a cross-site form or a stray link: either
+ * `Authorization: Bearer <token>`, or the CSRF header with the value `GET /api/session` gives a page of this
+ * server (which other sites cannot read). A cookie alone is never enough. Add a route here to allow it.
+ */
+export const MUTATING_ROUTES: ReadonlyArray<readonly [method: string, route: RegExp]> = [
+  ["POST", /^\/api\/saved-searches$/],
+  ["DELETE", /^\/api\/saved-searches\/[^/]+$/]
+]
+
+/** Whether `method` on the normalised `route` is an allowed change. */
+export const isMutation = (method: string, route: string) =>
+  MUTATING_ROUTES.some(([m, r]) => m === method && r.test(route))
+
+/** Largest request body (bytes) a mutating route accepts; every other request carries none. */
+export const MAX_BODY_BYTES = 16 * 1024
+
+/** The header that carries the CSRF value on a change made from the web UI. */
+export const CSRF_HEADER = "x-bitscrape-csrf"
+
+/**
+ * The CSRF value of a server: derived from its token (stable across restarts), or random per process when it runs
+ * without one (on loopback).
+ */
+export const csrfValue = (token: string | undefined): string =>
+  createHmac("sha256", token ?? randomBytes(32)).update("bitscrape web UI CSRF").digest("hex")
+
+/**
+ * Why a mutating request is refused (undefined: allowed): it must carry `Authorization: Bearer <token>` (when the
+ * server has a token; checked as every request's token) or the CSRF header.
+ */
+export const mutationProblem = (
+  headers: Readonly<Record<string, string | undefined>>,
+  token: string | undefined,
+  csrf: string
+): string | undefined => {
+  const auth = headers["authorization"]
+  if (token !== undefined && auth !== undefined && /^Bearer\s+/i.test(auth)) {
+    return sameSecret(auth.replace(/^Bearer\s+/i, ""), token) ? undefined : "wrong token"
+  }
+  const given = headers[CSRF_HEADER]
+  if (given !== undefined && sameSecret(given, csrf)) return undefined
+  return `a change needs the ${CSRF_HEADER} header (its value is at GET /api/session)` +
+    (token === undefined ? "" : " or Authorization: Bearer <token>")
 }

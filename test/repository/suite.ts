@@ -4,7 +4,7 @@ import type { Layer } from "effect"
 import { Chunk, Effect, Either, Option, Stream } from "effect"
 import { type NodeId, toHex } from "../../src/krpc/index.js"
 import type { Discovery } from "../../src/repository/Repository.js"
-import { Repository, SEARCH_CAP } from "../../src/repository/Repository.js"
+import { RANK_WINDOW, Repository, SEARCH_CAP } from "../../src/repository/Repository.js"
 import { makeTorrent, randomInfoHash } from "../support/torrents.js"
 
 const T0 = 1_700_000_000_000
@@ -534,12 +534,21 @@ export const repositoryContract = <R>(
           yield* repo.saveTorrents(all.slice(0, n - SEARCH_CAP))
           for (let i = n - SEARCH_CAP; i < n; i += 1000) yield* repo.saveTorrents(all.slice(i, i + 1000))
           const recent = new Set(all.slice(n - SEARCH_CAP).map((t) => t.name))
+          // The newest: a longer word that "common" is a prefix of.
+          yield* repo.saveTorrents([
+            makeTorrent("item commonality zzz", [{ path: "z.bin", length: 5000 }], {
+              fetchedAt: T0 + n,
+              pieceLength: 1 << 20
+            })
+          ])
 
           const common = yield* repo.search({ text: "common", limit: 50 })
           assert.strictEqual(common.total, SEARCH_CAP)
           assert.isTrue(common.capped)
           assert.strictEqual(common.items.length, 50)
-          for (const t of common.items) assert.isTrue(recent.has(t.name), t.name)
+          // Ranked among the RANK_WINDOW most recent only (text alone, capped).
+          const ranked = new Set(all.slice(n - RANK_WINDOW).map((t) => t.name))
+          for (const t of common.items) assert.isTrue(recent.has(t.name) && ranked.has(t.name), t.name)
           const largest = yield* repo.search({ text: "item", sort: "largest", limit: 3 })
           assert.isTrue(largest.capped)
           assert.deepStrictEqual(largest.items.map((t) => t.name), [n - 1, n - 2, n - 3].map((i) => `common item ${i}`))
@@ -556,6 +565,17 @@ export const repositoryContract = <R>(
           assert.deepStrictEqual({ total: narrow.total, capped: narrow.capped }, { total: 60, capped: false })
           assert.deepStrictEqual(narrow.items.map((t) => t.name), ["common item 0"])
 
+          // "common" matches more than SEARCH_CAP as a whole word: searched whole, so not "commonality", alone or
+          // as the last of two words; "commo" matches no whole word: a prefix, which finds it.
+          for (const text of ["common", "item common"]) {
+            const whole = yield* repo.search({ text, sort: "newest", limit: 1 })
+            assert.deepStrictEqual(whole.items.map((t) => t.name), [`common item ${n - 1}`], text)
+          }
+          for (const text of ["commo", "item commo"]) {
+            const prefix = yield* repo.search({ text, sort: "newest", limit: 1 })
+            assert.isTrue(prefix.capped)
+            assert.deepStrictEqual(prefix.items.map((t) => t.name), ["item commonality zzz"], text)
+          }
           const rare = yield* repo.search({ text: "rare" })
           assert.deepStrictEqual({ total: rare.total, capped: rare.capped }, { total: 3, capped: false })
           const everything = yield* repo.search({ limit: 1 })

@@ -163,10 +163,57 @@ const show = (p, body) => {
 // Alerts: the command that saves the search shown, and the saved searches with their delivery state.
 const shellQuote = (text) => `'${text.replace(/'/g, "'\\''")}'`
 
+/** The search shown, as a saved search stores it (no page, no page size). */
+let savedQuery = ""
+
+/**
+ * Sends a change (POST/DELETE) to the API with the CSRF header whose value GET /api/session gives: the server
+ * refuses changes that carry only the cookie. Throws ApiError like getJson.
+ */
+const change = async (method, path, body) => {
+  const session = await getJson("/api/session")
+  const headers = { accept: "application/json", [session.header]: session.csrf }
+  if (body !== undefined) headers["content-type"] = "application/json"
+  return getJson(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+}
+
+byId("save-form").addEventListener("submit", (e) => {
+  e.preventDefault()
+  const name = byId("save-name").value.trim()
+  const webhook = byId("save-webhook").value.trim()
+  void (async () => {
+    try {
+      await change("POST", "/api/saved-searches", { name, search: savedQuery, webhook })
+      fill(byId("save-errors"))
+      byId("save-name").value = ""
+      await showSaved(paramsFromUrl())
+    } catch (err) {
+      fill(
+        byId("save-errors"),
+        errorBox("The search was not saved:", err instanceof ApiError ? err.messages : [String(err)])
+      )
+    }
+  })()
+})
+
+const deleteSaved = async (name) => {
+  try {
+    await change("DELETE", `/api/saved-searches/${encodeURIComponent(name)}`)
+    fill(byId("save-errors"))
+  } catch (err) {
+    fill(
+      byId("save-errors"),
+      errorBox(`"${name}" was not deleted:`, err instanceof ApiError ? err.messages : [String(err)])
+    )
+  }
+  await showSaved(paramsFromUrl())
+}
+
 const showSaved = async (p) => {
   const query = new URLSearchParams(p)
   query.delete("page")
   query.delete("limit")
+  savedQuery = query.toString()
   byId("save-command").textContent = `bitscrape saved add NAME --search ${
     shellQuote(query.toString() || "q=")
   } --webhook URL`
@@ -183,7 +230,7 @@ const showSaved = async (p) => {
   fill(
     byId("saved-list"),
     !Array.isArray(list) || list.length === 0 ? h("p", {}, "No saved searches yet.") : table(
-      ["Name", "Search", "Webhook", { label: "Delivered", class: "num" }, "State"],
+      ["Name", "Search", "Webhook", { label: "Delivered", class: "num" }, "State", ""],
       list.map((s) =>
         h(
           "tr",
@@ -200,11 +247,18 @@ const showSaved = async (p) => {
           ),
           h("td", { class: "name" }, s.webhook),
           h("td", { class: "num" }, count(s.delivered)),
-          h("td", {}, s.last_error === null ? "ok" : `failing (retried): ${s.last_error}`)
+          h("td", {}, s.last_error === null ? "ok" : `failing (retried): ${s.last_error}`),
+          h("td", {}, deleteButton(s.name))
         )
       )
     )
   )
+}
+
+const deleteButton = (name) => {
+  const b = h("button", { type: "button", class: "link-button", dataset: { testid: "saved-delete" } }, "Delete")
+  b.addEventListener("click", () => void deleteSaved(name))
+  return b
 }
 
 const navigate = (url) => {
