@@ -25,15 +25,18 @@ import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js"
 import {
   allowedOnLoopback,
   isLoopbackHost,
+  isWriteRoute,
   makeRateLimiter,
   makeStreamLimiter,
   MalformedRequest,
+  MAX_WRITE_BODY,
   normalisedRoute,
   presentedToken,
   sameSecret,
   SECURITY_HEADERS,
   TOKEN_COOKIE,
-  tokenProblem
+  tokenProblem,
+  writeProblem
 } from "./security.js"
 import { errorResponse as torznabError, TORZNAB_PATH, TorznabError, torznabResponse } from "./torznab.js"
 
@@ -217,15 +220,6 @@ const make = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const deny = (status: number, text: string, headers: Record<string, string> = {}) =>
         HttpServerResponse.text(`${text}\n`, { status, headers: { ...SECURITY_HEADERS, ...headers } })
-      // Every route is a read: GET only (the router has no HEAD routes, so HEAD is refused rather than a 404).
-      if (request.method !== "GET") {
-        return deny(405, "only GET is accepted", { allow: "GET" })
-      }
-      const lengthHeader = request.headers["content-length"]
-      if (lengthHeader !== undefined && !/^\d+$/.test(lengthHeader.trim())) return deny(400, "malformed Content-Length")
-      if (Number(lengthHeader ?? "0") > 0 || request.headers["transfer-encoding"] !== undefined) {
-        return deny(413, "requests carry no body here")
-      }
       if (request.url.length > 4096) return deny(414, "URL too long")
       let url: URL
       let route: string
@@ -243,6 +237,18 @@ const make = Effect.gen(function*() {
         }
       } catch (e) {
         return deny(400, e instanceof MalformedRequest ? e.message : "malformed request")
+      }
+      // Every route is a read (GET; the router has no HEAD routes, so HEAD is refused rather than a 404), but
+      // the blocklist's changes (POST /api/blocklist, DELETE /api/blocklist/ID), which may carry a small body.
+      const write = isWriteRoute(request.method, route)
+      if (request.method !== "GET" && !write) {
+        return deny(405, "only GET is accepted here", { allow: "GET" })
+      }
+      const lengthHeader = request.headers["content-length"]
+      if (lengthHeader !== undefined && !/^\d+$/.test(lengthHeader.trim())) return deny(400, "malformed Content-Length")
+      if (request.headers["transfer-encoding"] !== undefined) return deny(411, "send a Content-Length")
+      if (Number(lengthHeader ?? "0") > (write ? MAX_WRITE_BODY : 0)) {
+        return deny(413, write ? `a body of at most ${MAX_WRITE_BODY} bytes` : "requests carry no body here")
       }
       // DNS rebinding: bound to loopback, answer only to loopback names (a rebound page sends its own name).
       if (loopbackOnly && !allowedOnLoopback(request.headers["host"], request.headers["origin"], config.host)) {
@@ -279,6 +285,10 @@ const make = Effect.gen(function*() {
             "set-cookie": `${TOKEN_COOKIE}=${encodeURIComponent(token.value)}; HttpOnly; SameSite=Strict; Path=/`
           })
         }
+      }
+      if (write) {
+        const problem = writeProblem(request.headers, request.method, Option.getOrUndefined(token))
+        if (problem !== undefined) return deny(problem.startsWith("a change sends") ? 415 : 403, problem)
       }
       const response = yield* app.pipe(
         Effect.catchAllDefect(() => Effect.succeed(HttpServerResponse.text("internal error\n", { status: 500 })))

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from "node:crypto"
+import { randomBytes, timingSafeEqual } from "node:crypto"
 import { isLoopback } from "../krpc/address.js"
 
 // Pure parts of the web server's protection: response headers, the access token, per-client rate limits.
@@ -184,4 +184,61 @@ export const makeStreamLimiter = (perClient: number, total = Infinity) => {
       else open.set(client, n)
     }
   }
+}
+
+// === Changes (the only requests that are not reads) ===
+
+/**
+ * The key a change must carry in the `X-BitScrape-Write` header (unless it carries the token in an
+ * `Authorization: Bearer` header). Pages of this server read it from GET /api/write-key; another site cannot
+ * (no CORS headers), so a browser holding the token cookie cannot be made to change anything (CSRF). Random per
+ * process.
+ */
+export const WRITE_KEY = randomBytes(18).toString("base64url")
+
+/** The header that carries WRITE_KEY. */
+export const WRITE_HEADER = "x-bitscrape-write"
+
+/** Longest body a change may send. */
+export const MAX_WRITE_BODY = 4096
+
+/**
+ * Whether `method` on `route` (as normalisedRoute gives it) is one of the changes the server accepts: adding a
+ * blocklist entry (POST /api/blocklist) and removing one (DELETE /api/blocklist/ID). Every other route is GET.
+ */
+export const isWriteRoute = (method: string, route: string): boolean =>
+  (method === "POST" && route === "/api/blocklist") ||
+  (method === "DELETE" && /^\/api\/blocklist\/\d{1,15}$/.test(route))
+
+/**
+ * Why a change may not go ahead, or undefined when it may: it must present the write key in its header, or the
+ * token (when one is set) in an Authorization header — never a cookie alone; an Origin, when sent, must be the
+ * server's own (the Host's); a body must be JSON.
+ */
+export const writeProblem = (
+  headers: Readonly<Record<string, string | undefined>>,
+  method: string,
+  token: string | undefined
+): string | undefined => {
+  const key = headers[WRITE_HEADER]
+  const auth = headers["authorization"]
+  const bearer = auth !== undefined && /^Bearer\s+/i.test(auth) ? auth.replace(/^Bearer\s+/i, "") : undefined
+  const keyOk = key !== undefined && sameSecret(key, WRITE_KEY)
+  const bearerOk = token !== undefined && bearer !== undefined && sameSecret(bearer, token)
+  if (!keyOk && !bearerOk) {
+    return `a change needs the ${WRITE_HEADER} header (its value from GET /api/write-key)${
+      token === undefined ? "" : " or Authorization: Bearer <token>"
+    }`
+  }
+  const origin = headers["origin"]
+  if (origin !== undefined) {
+    const m = /^https?:\/\/([^/]+)$/i.exec(origin.trim())
+    if (m === null || m[1]!.toLowerCase() !== (headers["host"] ?? "").trim().toLowerCase()) {
+      return "a change must come from this server's own pages (Origin refused)"
+    }
+  }
+  if (method === "POST" && !/^application\/json\s*(;|$)/i.test(headers["content-type"] ?? "")) {
+    return "a change sends Content-Type: application/json"
+  }
+  return undefined
 }
