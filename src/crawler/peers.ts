@@ -106,16 +106,17 @@ export const makePeers = (s: CrawlState) => {
     const sampler = e.samplers.shift()!
     e.asked++
     stats.asked++
-    const id = nearestIdentity(s.identities, e.infoHash)
+    const infoHash = e.infoHash // decoded from the key once per task
+    const id = nearestIdentity(s.identities, infoHash)
     return {
       stage: "peers",
       start: (done) => {
         s.queries.get_peers++
         s.spent.peers++
-        id.node.request(sampler, { method: "get_peers", infoHash: e.infoHash }, (result) => {
+        id.node.request(sampler, { method: "get_peers", infoHash }, (result) => {
           if (Either.isRight(result)) {
             s.learnNodes(responseNodes(result.right))
-            if (foundNow(e.infoHash, result.right.values ?? []) > 0) stats.askedWithPeers++
+            if (foundNow(infoHash, result.right.values ?? []) > 0) stats.askedWithPeers++
           }
           if (s.evidence.get(e.key) === e) want(e)
           done()
@@ -130,18 +131,19 @@ export const makePeers = (s: CrawlState) => {
     e.lookupAt = s.now()
     stats.lookups++
     lookupsRunning++
-    const id = nearestIdentity(s.identities, e.infoHash)
+    const infoHash = e.infoHash // decoded from the key once per task
+    const id = nearestIdentity(s.identities, infoHash)
     return {
       stage: "peers",
       cost: lookupCost,
       start: (done) => {
         s.queries.get_peers++
-        id.dht.getPeersNow(e.infoHash, (result) => {
+        id.dht.getPeersNow(infoHash, (result) => {
           s.spent.peers += result.queried
           lookupCost += (result.queried - lookupCost) / 8
           s.learnNodes(result.closest.map((r) => r.contact))
-          if (foundNow(e.infoHash, result.peers) > 0) stats.lookupsWithPeers++
-          else s.discoveredNow({ infoHash: e.infoHash, source: "lookup", at: s.now() })
+          if (foundNow(infoHash, result.peers) > 0) stats.lookupsWithPeers++
+          else s.discoveredNow({ infoHash, source: "lookup", at: s.now() })
           lookupsRunning--
           if (s.evidence.get(e.key) === e) want(e)
           done()
