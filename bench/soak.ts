@@ -180,6 +180,8 @@ interface Sample {
   readonly minute: number
   readonly rssMiB: number
   readonly heapMiB: number | undefined
+  readonly heapTotalMiB: number | undefined
+  readonly externalMiB: number | undefined
   readonly flood: boolean
   readonly discoveries: number | undefined
   readonly nodeSightings: number | undefined
@@ -199,14 +201,22 @@ const rssOf = (pid: number) => {
   }
 }
 
-const heapOf = async () => {
+/** The crawl's memory gauges from its /metrics (MiB): V8 heap used and reserved, external (Buffers). */
+const memoryOf = async () => {
   try {
     const r = await fetch(`http://${HOST}:${UI_PORT}/metrics`, { signal: AbortSignal.timeout(5000) })
     const text = await r.text()
-    const m = /^nodejs_heap_used_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text)
-    return m === null ? undefined : Number(m[1]) / 2 ** 20
+    const gauge = (name: string) => {
+      const m = new RegExp(`^${name} (\\d+(?:\\.\\d+)?(?:e\\+\\d+)?)$`, "m").exec(text)
+      return m === null ? undefined : Number(m[1]) / 2 ** 20
+    }
+    return {
+      heap: gauge("nodejs_heap_used_bytes"),
+      heapTotal: gauge("nodejs_heap_total_bytes"),
+      external: gauge("nodejs_external_memory_bytes")
+    }
   } catch {
-    return undefined
+    return { heap: undefined, heapTotal: undefined, external: undefined }
   }
 }
 
@@ -296,7 +306,9 @@ export const soakSvg = (samples: ReadonlyArray<Sample>, title: string): string =
   }
   panel(top, "MiB", [
     { name: "RSS", colour: "#1f77b4", value: (s) => s.rssMiB },
-    { name: "V8 heap used", colour: "#2ca02c", value: (s) => s.heapMiB }
+    { name: "V8 heap used", colour: "#2ca02c", value: (s) => s.heapMiB },
+    { name: "V8 heap reserved", colour: "#98df8a", value: (s) => s.heapTotalMiB },
+    { name: "external (Buffers)", colour: "#7f7f7f", value: (s) => s.externalMiB }
   ])
   panel(top + panelH + gap, "queued records", [
     { name: "discoveries", colour: "#d62728", value: (s) => s.discoveries },
@@ -372,7 +384,7 @@ export const runSoakBench = async (): Promise<string> => {
       const samples: Array<Sample> = []
       mkdirSync(path.dirname(csvPath), { recursive: true })
       const header =
-        "minute,rss_mib,heap_used_mib,flood,queue_discoveries,queue_nodes,queue_candidates,queue_lookups,known_nodes,unique_infohashes,torrents"
+        "minute,rss_mib,heap_used_mib,heap_total_mib,external_mib,flood,queue_discoveries,queue_nodes,queue_candidates,queue_lookups,known_nodes,unique_infohashes,torrents"
       writeFileSync(csvPath, `${header}\n`)
       const loads: Array<number> = []
       while (running && Date.now() - started < (seconds + 15) * 1000) {
@@ -381,10 +393,13 @@ export const runSoakBench = async (): Promise<string> => {
         flood.set(minute >= minutes / 3 && minute < (2 * minutes) / 3)
         const q = (last["queueDepths"] ?? {}) as Record<string, number | undefined>
         const written = (last["written"] ?? {}) as Record<string, number | undefined>
+        const memory = await memoryOf()
         const s: Sample = {
           minute,
           rssMiB: rssOf(child.pid!),
-          heapMiB: await heapOf(),
+          heapMiB: memory.heap,
+          heapTotalMiB: memory.heapTotal,
+          externalMiB: memory.external,
           flood: flood.on(),
           discoveries: q["discoveries"],
           nodeSightings: q["nodes"],
@@ -404,6 +419,8 @@ export const runSoakBench = async (): Promise<string> => {
               s.minute.toFixed(2),
               s.rssMiB.toFixed(1),
               s.heapMiB?.toFixed(1) ?? "",
+              s.heapTotalMiB?.toFixed(1) ?? "",
+              s.externalMiB?.toFixed(1) ?? "",
               s.flood ? 1 : 0,
               s.discoveries ?? "",
               s.nodeSightings ?? "",
