@@ -239,7 +239,8 @@ export const slope = (points: ReadonlyArray<readonly [number, number]>) => {
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;")
 
-/** Two panels over time: memory (RSS, heap; MiB) and queue depths; the flood's minutes shaded. */
+/** Three panels over time: memory (MiB), the peer-finding queue with the infohashes seen, and the crawler's
+ * queues to the session; the flood's minutes shaded. */
 export const soakSvg = (samples: ReadonlyArray<Sample>, title: string): string => {
   const W = 900
   const panelH = 220
@@ -248,7 +249,7 @@ export const soakSvg = (samples: ReadonlyArray<Sample>, title: string): string =
   const top = 40
   const gap = 60
   const plotW = W - left - right
-  const H = top + 2 * panelH + gap + 50
+  const H = top + 3 * panelH + 2 * gap + 50
   const maxX = Math.max(1, ...samples.map((s) => s.minute))
   const x = (m: number) => left + (m / maxX) * plotW
   const out: Array<string> = [
@@ -310,11 +311,14 @@ export const soakSvg = (samples: ReadonlyArray<Sample>, title: string): string =
     { name: "V8 heap reserved", colour: "#98df8a", value: (s) => s.heapTotalMiB },
     { name: "external (Buffers)", colour: "#7f7f7f", value: (s) => s.externalMiB }
   ])
-  panel(top + panelH + gap, "queued records", [
+  panel(top + panelH + gap, "infohashes", [
+    { name: "distinct seen", colour: "#17becf", value: (s) => s.uniqueInfohashes },
+    { name: "queued for peers", colour: "#8c564b", value: (s) => s.lookups }
+  ])
+  panel(top + 2 * (panelH + gap), "queued records", [
     { name: "discoveries", colour: "#d62728", value: (s) => s.discoveries },
     { name: "node sightings", colour: "#9467bd", value: (s) => s.nodeSightings },
-    { name: "candidates", colour: "#ff7f0e", value: (s) => s.candidates },
-    { name: "lookups", colour: "#8c564b", value: (s) => s.lookups }
+    { name: "candidates", colour: "#ff7f0e", value: (s) => s.candidates }
   ])
   out.push(
     `<text x="${left + plotW / 2}" y="${
