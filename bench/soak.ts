@@ -329,6 +329,59 @@ export const soakSvg = (samples: ReadonlyArray<Sample>, title: string): string =
   return `${out.join("\n")}\n`
 }
 
+// === Figures ===
+
+const fmt = (v: number) => (isFinite(v) ? v.toFixed(2) : "—")
+
+/** The table of docs/benchmarks.md: RSS and heap over the run, and the RSS slopes (least squares, MiB/min). */
+export const figures = (samples: ReadonlyArray<Sample>, minutes: number): ReadonlyArray<string> => {
+  const secondHalf = samples.filter((s) => s.minute >= minutes / 2)
+  const rssSlope = slope(secondHalf.map((s) => [s.minute, s.rssMiB] as const))
+  const heapSlope = slope(secondHalf.flatMap((s) => s.heapMiB === undefined ? [] : [[s.minute, s.heapMiB] as const]))
+  const afterFlood = samples.filter((s) => s.minute >= (2 * minutes) / 3)
+  const afterSlope = slope(afterFlood.map((s) => [s.minute, s.rssMiB] as const))
+  const peak = Math.max(...samples.map((s) => s.rssMiB))
+  const last = samples.at(-1)
+  const lastHeap = [...samples].reverse().find((s) => s.heapMiB !== undefined)?.heapMiB
+  return [
+    "| samples | RSS at 5 min | peak RSS | RSS at end | heap at end | RSS slope, second half | heap slope, second half | RSS slope, last third (after the flood) | target |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    `| ${samples.length} | ${samples.find((s) => s.minute >= 5)?.rssMiB.toFixed(0) ?? "—"} MiB | ${
+      peak.toFixed(0)
+    } MiB | ${last?.rssMiB.toFixed(0) ?? "—"} MiB | ${lastHeap?.toFixed(0) ?? "—"} MiB | ${fmt(rssSlope)} MiB/min | ${
+      fmt(heapSlope)
+    } MiB/min | ${fmt(afterSlope)} MiB/min | < 1 MiB/min (second half) |`
+  ]
+}
+
+/** Samples back from a CSV this bench wrote (columns by name, so older CSVs without some columns read too). */
+export const readSoakCsv = (file: string): ReadonlyArray<Sample> => {
+  const [head, ...rows] = readFileSync(file, "utf8").trim().split("\n")
+  const cols = head!.split(",")
+  return rows.map((line) => {
+    const fields = line.split(",")
+    const get = (name: string) => {
+      const v = fields[cols.indexOf(name)]
+      return v === undefined || v === "" ? undefined : Number(v)
+    }
+    return {
+      minute: get("minute")!,
+      rssMiB: get("rss_mib")!,
+      heapMiB: get("heap_used_mib"),
+      heapTotalMiB: get("heap_total_mib"),
+      externalMiB: get("external_mib"),
+      flood: get("flood") === 1,
+      discoveries: get("queue_discoveries"),
+      nodeSightings: get("queue_nodes"),
+      candidates: get("queue_candidates"),
+      lookups: get("queue_lookups"),
+      knownNodes: get("known_nodes"),
+      uniqueInfohashes: get("unique_infohashes"),
+      torrents: get("torrents")
+    }
+  })
+}
+
 // === The run ===
 
 /** The environment without a UI token: the dashboard stays on loopback, and /metrics is read without one. */
@@ -340,6 +393,15 @@ const withoutToken = (env: NodeJS.ProcessEnv) => {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 export const runSoakBench = async (): Promise<string> => {
+  // BITSCRAPE_BENCH_SOAK_FROM_CSV=<csv>: no run; the chart (to BITSCRAPE_BENCH_SOAK_SVG, titled
+  // BITSCRAPE_BENCH_SOAK_TITLE) and the figures again from a run's samples.
+  const from = process.env["BITSCRAPE_BENCH_SOAK_FROM_CSV"]
+  if (from !== undefined) {
+    const samples = readSoakCsv(from)
+    writeFileSync(svgPath, soakSvg(samples, process.env["BITSCRAPE_BENCH_SOAK_TITLE"] ?? `soak samples of ${from}`))
+    log(`wrote ${svgPath}`)
+    return [`From ${from} (${minutes} min run):`, "", ...figures(samples, minutes)].join("\n")
+  }
   const seconds = Math.round(minutes * 60)
   const program = bitscrapeProgram("bench-soak", log)
   log(`BitScrape runs as ${program.label}`)
@@ -457,22 +519,13 @@ export const runSoakBench = async (): Promise<string> => {
       if (exitCode !== 0) log(`crawl exited with ${exitCode}: ${stderr.slice(-1500)}`)
       rmSync(dir, { recursive: true, force: true })
 
-      const secondHalf = samples.filter((s) => s.minute >= minutes / 2)
-      const rssSlope = slope(secondHalf.map((s) => [s.minute, s.rssMiB] as const))
-      const heapSlope = slope(
-        secondHalf.flatMap((s) => s.heapMiB === undefined ? [] : [[s.minute, s.heapMiB] as const])
-      )
-      const afterFlood = samples.filter((s) => s.minute >= (2 * minutes) / 3)
-      const afterSlope = slope(afterFlood.map((s) => [s.minute, s.rssMiB] as const))
-      const peak = Math.max(...samples.map((s) => s.rssMiB))
-      const lastSample = samples.at(-1)
       const title = `bitscrape crawl, ${minutes} min soak on ${nodes.toLocaleString("en")} churning loopback nodes (${
         new Date().toISOString().slice(0, 10)
       })`
       mkdirSync(path.dirname(svgPath), { recursive: true })
       writeFileSync(svgPath, soakSvg(samples, title))
       log(`wrote ${csvPath} and ${svgPath}`)
-      const fmt = (v: number) => (isFinite(v) ? v.toFixed(2) : "—")
+      const lastSample = samples.at(-1)
       const stats = (summary?.["stats"] ?? last) as Record<string, unknown>
       return [
         `${minutes} min, ${nodes.toLocaleString("en")} model nodes (churn ${
@@ -487,13 +540,7 @@ export const runSoakBench = async (): Promise<string> => {
           Math.max(...loads).toFixed(1)
         } during.`,
         "",
-        "| samples | RSS at 5 min | peak RSS | RSS at end | heap at end | RSS slope, second half | heap slope, second half | RSS slope after the flood | target |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-        `| ${samples.length} | ${samples.find((s) => s.minute >= 5)?.rssMiB.toFixed(0) ?? "—"} MiB | ${
-          peak.toFixed(0)
-        } MiB | ${lastSample?.rssMiB.toFixed(0) ?? "—"} MiB | ${lastSample?.heapMiB?.toFixed(0) ?? "—"} MiB | ${
-          fmt(rssSlope)
-        } MiB/min | ${fmt(heapSlope)} MiB/min | ${fmt(afterSlope)} MiB/min | < 1 MiB/min |`,
+        ...figures(samples, minutes),
         "",
         `Sent at the crawler: ${fresh.sent().toLocaleString("en")} fresh-infohash lookups, ${
           flood.sent().toLocaleString("en")
