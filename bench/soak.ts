@@ -18,6 +18,7 @@
 //
 //   nohup bash scripts/netns.sh npx tsx bench/run.ts soak > soak.out 2>&1 &           (≈ 32 min)
 //   BITSCRAPE_BENCH_SOAK_MINUTES=3 bash scripts/netns.sh npx tsx bench/run.ts soak    (smoke run)
+//   BITSCRAPE_BENCH_SOAK_FLOOD=4-12 …                                                   (the flood in minutes 4–12)
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import dgram from "node:dgram"
@@ -36,6 +37,11 @@ const nodes = envNumber("BITSCRAPE_BENCH_SOAK_NODES", 3_000)
 const churn = envNumber("BITSCRAPE_BENCH_SOAK_CHURN", 0.05)
 const newPerSecond = envNumber("BITSCRAPE_BENCH_SOAK_NEW_PER_S", 20)
 const floodPps = envNumber("BITSCRAPE_BENCH_SOAK_FLOOD_PPS", 1_500)
+/** BITSCRAPE_BENCH_SOAK_FLOOD="FROM-TO": the flood's minutes (default the middle third). */
+const floodWindow = (() => {
+  const m = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(process.env["BITSCRAPE_BENCH_SOAK_FLOOD"] ?? "")
+  return m === null ? { from: minutes / 3, to: (2 * minutes) / 3 } : { from: Number(m[1]), to: Number(m[2]) }
+})()
 const csvPath = process.env["BITSCRAPE_BENCH_SOAK_CSV"] ?? path.join(root, "test-artifacts/soak.csv")
 const svgPath = process.env["BITSCRAPE_BENCH_SOAK_SVG"] ?? path.join(root, "docs/soak.svg")
 const extraArgs = (process.env["BITSCRAPE_BENCH_SOAK_ARGS"] ?? "").split(" ").filter((s) => s !== "")
@@ -338,13 +344,14 @@ export const figures = (samples: ReadonlyArray<Sample>, minutes: number): Readon
   const secondHalf = samples.filter((s) => s.minute >= minutes / 2)
   const rssSlope = slope(secondHalf.map((s) => [s.minute, s.rssMiB] as const))
   const heapSlope = slope(secondHalf.flatMap((s) => s.heapMiB === undefined ? [] : [[s.minute, s.heapMiB] as const]))
-  const afterFlood = samples.filter((s) => s.minute >= (2 * minutes) / 3)
+  const floodEnd = Math.max(0, ...samples.filter((s) => s.flood).map((s) => s.minute))
+  const afterFlood = samples.filter((s) => s.minute > floodEnd)
   const afterSlope = slope(afterFlood.map((s) => [s.minute, s.rssMiB] as const))
   const peak = Math.max(...samples.map((s) => s.rssMiB))
   const last = samples.at(-1)
   const lastHeap = [...samples].reverse().find((s) => s.heapMiB !== undefined)?.heapMiB
   return [
-    "| samples | RSS at 5 min | peak RSS | RSS at end | heap at end | RSS slope, second half | heap slope, second half | RSS slope, last third (after the flood) | target |",
+    "| samples | RSS at 5 min | peak RSS | RSS at end | heap at end | RSS slope, second half | heap slope, second half | RSS slope after the flood | target |",
     "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     `| ${samples.length} | ${samples.find((s) => s.minute >= 5)?.rssMiB.toFixed(0) ?? "—"} MiB | ${
       peak.toFixed(0)
@@ -456,7 +463,7 @@ export const runSoakBench = async (): Promise<string> => {
       while (running && Date.now() - started < (seconds + 15) * 1000) {
         await sleep(SAMPLE_MS)
         const minute = (Date.now() - started) / 60_000
-        flood.set(minute >= minutes / 3 && minute < (2 * minutes) / 3)
+        flood.set(minute >= floodWindow.from && minute < floodWindow.to)
         const q = (last["queueDepths"] ?? {}) as Record<string, number | undefined>
         const written = (last["written"] ?? {}) as Record<string, number | undefined>
         const memory = await memoryOf()
@@ -532,8 +539,8 @@ export const runSoakBench = async (): Promise<string> => {
           churn * 100
         } %/min), ${newPerSecond} fresh infohashes/s looked up at the crawler, KRPC flood of ${
           floodPps.toLocaleString("en")
-        } datagrams/s from 1,024 addresses in minutes ${(minutes / 3).toFixed(0)}–${
-          ((2 * minutes) / 3).toFixed(0)
+        } datagrams/s from 1,024 addresses in minutes ${floodWindow.from.toFixed(0)}–${
+          floodWindow.to.toFixed(0)
         }; BitScrape as ${program.label}${
           extraArgs.length > 0 ? ` with ${extraArgs.join(" ")}` : ""
         }; exit code ${exitCode}. Load (1-minute average): ${loadBefore} before, ${Math.min(...loads).toFixed(1)}–${
