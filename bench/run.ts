@@ -9,6 +9,7 @@ import { runDhtBench } from "./dht.js"
 import { runMetadataBench } from "./metadata.js"
 import { runNetworkSizeBench } from "./networkSize.js"
 import { runRepositoryBench } from "./repository.js"
+import { runSoakBench } from "./soak.js"
 import { runSparseBench } from "./sparse.js"
 import { runYieldBench } from "./yield.js"
 
@@ -21,12 +22,14 @@ const benches: Record<string, () => Promise<string> | string> = {
   metadata: runMetadataBench,
   networkSize: runNetworkSizeBench,
   repository: runRepositoryBench,
+  soak: runSoakBench,
   sparse: runSparseBench,
   yield: runYieldBench
 }
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"))
-const names = wanted.length > 0 ? wanted : Object.keys(benches)
+// soak runs only when named (30 min).
+const names = wanted.length > 0 ? wanted : Object.keys(benches).filter((n) => n !== "soak")
 const cpu = os.cpus()[0]?.model ?? "unknown CPU"
 process.stdout.write(
   `Machine: ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; ${

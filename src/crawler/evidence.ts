@@ -42,8 +42,16 @@ export class InfohashEvidence {
   /** When its sampler's IP is free for the ask. */
   askAt = 0
   lastSeen: number
-  constructor(readonly key: string, readonly infoHash: InfoHash, readonly firstSeen: number) {
+  /** `key` is the infohash in hex; the bytes are decoded when needed (a Uint8Array per entry costs ~200 bytes,
+   * and the store holds up to a million entries). */
+  constructor(readonly key: string, readonly firstSeen: number) {
     this.lastSeen = firstSeen
+  }
+  /** The infohash (a fresh array of its own on every call, not a view of Buffer's shared pool). */
+  get infoHash(): InfoHash {
+    const bytes = new Uint8Array(20)
+    Buffer.from(bytes.buffer).write(this.key, "hex")
+    return bytes as InfoHash
   }
   /** How strongly the sightings say the infohash is live: distinct sources and reporters, repeat sightings. */
   get weight(): number {
@@ -72,10 +80,10 @@ export interface EvidenceStore {
 export const makeEvidence = (capacity: number, askSampler = true): EvidenceStore => {
   const entries = new Map<string, InfohashEvidence>()
   const store: EvidenceStore = {
-    note: (key, infoHash, source, reporter, withPeer, now) => {
+    note: (key, _infoHash, source, reporter, withPeer, now) => {
       let e = entries.get(key)
       if (e === undefined) {
-        e = new InfohashEvidence(key, copyId(infoHash), now)
+        e = new InfohashEvidence(key, now)
         if (entries.size >= capacity) {
           const oldest = entries.values().next().value!
           entries.delete(oldest.key)

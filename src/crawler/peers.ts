@@ -135,18 +135,19 @@ export const makePeers = (s: CrawlState) => {
     const sampler = e.samplers.shift()!
     e.asked++
     stats.asked++
-    const id = nearestIdentity(s.identitiesFor(sampler.host), e.infoHash)
+    const infoHash = e.infoHash // decoded from the key once per task
+    const id = nearestIdentity(s.identitiesFor(sampler.host), infoHash)
     return {
       stage: "peers",
       start: (done) => {
         s.queries.get_peers++
         s.spent.peers++
         // BEP 33: scrape=1 rides on the ask (the sampler stores the infohash): its filters in the same answer.
-        id.node.request(sampler, { method: "get_peers", infoHash: e.infoHash, scrape: true }, (result) => {
+        id.node.request(sampler, { method: "get_peers", infoHash, scrape: true }, (result) => {
           if (Either.isRight(result)) {
             s.learnNodes(responseNodes(result.right))
             const swarm = swarmOf(result.right)
-            if (foundNow(e.infoHash, result.right.values ?? [], swarm) > 0) stats.askedWithPeers++
+            if (foundNow(infoHash, result.right.values ?? [], swarm) > 0) stats.askedWithPeers++
           }
           if (s.evidence.get(e.key) === e) want(e)
           done()
@@ -161,6 +162,7 @@ export const makePeers = (s: CrawlState) => {
     e.lookupAt = s.now()
     stats.lookups++
     lookupsRunning++
+    const infoHash = e.infoHash // decoded from the key once per task
     return {
       stage: "peers",
       cost: lookupCost,
@@ -168,13 +170,13 @@ export const makePeers = (s: CrawlState) => {
         s.queries.get_peers++
         // BEP 33: every get_peers of the lookup carries scrape=1 (no extra packet); the nodes near the infohash,
         // which store it, answer with filters, merged into the swarm estimate.
-        lookupBoth(e.infoHash, (result) => {
+        lookupBoth(infoHash, (result) => {
           s.spent.peers += result.queried
           lookupCost += (result.queried - lookupCost) / 8
           s.learnNodes(result.closest.map((r) => r.contact))
-          if (result.sizeSample !== undefined) noteSize(e.infoHash, result.sizeSample)
-          if (foundNow(e.infoHash, result.peers, result.swarm) > 0) stats.lookupsWithPeers++
-          else s.discoveredNow({ infoHash: e.infoHash, source: "lookup", at: s.now(), swarm: result.swarm })
+          if (result.sizeSample !== undefined) noteSize(infoHash, result.sizeSample)
+          if (foundNow(infoHash, result.peers, result.swarm) > 0) stats.lookupsWithPeers++
+          else s.discoveredNow({ infoHash, source: "lookup", at: s.now(), swarm: result.swarm })
           lookupsRunning--
           if (s.evidence.get(e.key) === e) want(e)
           done()

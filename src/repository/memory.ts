@@ -433,6 +433,8 @@ const make = Effect.sync(() => {
       }),
     recordBans: (hosts, ban) =>
       Effect.sync(() => {
+        if (hosts.length === 0) return
+        for (const [h, until] of bans) if (until <= ban.at) bans.delete(h)
         for (const h of hosts) bans.set(h, ban.until)
       }),
     activeBans: (now) => Effect.sync(() => [...bans].filter(([, until]) => until > now).map(([h]) => h)),

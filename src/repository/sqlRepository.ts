@@ -816,15 +816,19 @@ export const makeSqlRepository = (dialect: Dialect) =>
         return new Set(rows.map((r) => toHex(bytes(r.hash))))
       }).pipe(Effect.mapError(fail("settledInfohashes")))
 
+    // Bans that have run out are deleted whenever new ones are recorded: the table holds only live bans.
     const recordBans = (hosts: ReadonlyArray<string>, ban: { at: number; until: number; reason: string }) =>
       hosts.length === 0 ? Effect.void : transaction(
         "recordBans",
-        Effect.forEach([...new Set(hosts)].sort(), (host) =>
-          query(
-            `INSERT INTO bans (host, at, until, reason) VALUES (${placeholders(4).join(",")})
+        Effect.zipRight(
+          query(`DELETE FROM bans WHERE until <= ${placeholders(1)[0]}`, [ban.at]),
+          Effect.forEach([...new Set(hosts)].sort(), (host) =>
+            query(
+              `INSERT INTO bans (host, at, until, reason) VALUES (${placeholders(4).join(",")})
              ON CONFLICT (host) DO UPDATE SET at = excluded.at, until = excluded.until, reason = excluded.reason`,
-            [host, ban.at, ban.until, ban.reason]
-          ), { discard: true })
+              [host, ban.at, ban.until, ban.reason]
+            ), { discard: true })
+        )
       )
 
     const activeBans = (now: number) =>

@@ -302,8 +302,8 @@ const make = Effect.gen(function*() {
         }
       }
       if (mutation) {
-        const problem = mutationProblem(request.headers, Option.getOrUndefined(token), csrf)
-        if (problem !== undefined) return deny(403, problem)
+        const problem = mutationProblem(request.headers, Option.getOrUndefined(token), csrf, request.method)
+        if (problem !== undefined) return deny(problem.startsWith("a change sends") ? 415 : 403, problem)
       }
       if (Option.isSome(token) && presented?.fromQuery === true) {
         // The token goes into an HttpOnly cookie and out of the address bar and history: redirect to the same

@@ -29,6 +29,13 @@ export class ServerError extends Schema.TaggedError<ServerError>()(
   HttpApiSchema.annotations({ status: 500 })
 ) {}
 
+/** 400: a request the server understood but cannot do (a blocklist entry that is neither infohash nor pattern). */
+export class BadRequest extends Schema.TaggedError<BadRequest>()(
+  "BadRequest",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
 // === Parameters ===
 
 const textParam = <A>(parse: (s: string) => A | undefined, form: string) =>
@@ -184,6 +191,21 @@ export const BlocklistEntry = Schema.Struct({
   via: Schema.NullOr(Schema.String)
 })
 
+/** POST /api/blocklist: one entry as `bitscrape block add` takes it, and why. */
+export const BlocklistAdd = Schema.Struct({
+  /** An infohash (40 hex digits or a magnet link), or a name pattern (`name:GLOB` or any other text). */
+  entry: Schema.String.pipe(Schema.maxLength(2000)),
+  reason: Schema.optional(Schema.String.pipe(Schema.maxLength(500)))
+})
+
+export const BlocklistAddResponse = Schema.Struct({
+  /** The entries added (empty when the entry was already on the blocklist: it keeps its date and reason). */
+  added: Schema.Array(BlocklistEntry),
+  already: Schema.Number,
+  /** What the entry removed from the database. */
+  purged: Schema.Struct({ torrents: Schema.Number, infohashes: Schema.Number })
+})
+
 export const AboutResponse = Schema.Struct({
   version: Schema.String,
   /** Settings of the crawl in force (null when only serving a database). */
@@ -228,6 +250,26 @@ export class CrawlApiGroup extends HttpApiGroup.make("crawl")
   )
   .add(HttpApiEndpoint.get("about", "/about").addSuccess(AboutResponse))
   .add(HttpApiEndpoint.get("blocklist", "/blocklist").addSuccess(Schema.Array(BlocklistEntry)))
+  .add(
+    HttpApiEndpoint.post("blockAdd", "/blocklist")
+      .setPayload(BlocklistAdd)
+      .addSuccess(BlocklistAddResponse)
+      .addError(BadRequest)
+      .annotate(
+        OpenApi.Description,
+        "Adds a blocklist entry and removes what it blocks from the database. Needs the `x-bitscrape-csrf` header (its value from GET /api/session) or `Authorization: Bearer <token>`."
+      )
+  )
+  .add(
+    HttpApiEndpoint.del("blockRemove", "/blocklist/:id")
+      .setPath(Schema.Struct({ id: Schema.NumberFromString.pipe(Schema.int(), Schema.positive()) }))
+      .addSuccess(Schema.Struct({ removed: Schema.Number }))
+      .addError(NotFound)
+      .annotate(
+        OpenApi.Description,
+        "Removes a blocklist entry (a name pattern with the infohashes it had blocked). Needs the `x-bitscrape-csrf` header (its value from GET /api/session) or `Authorization: Bearer <token>`."
+      )
+  )
   .addError(ServerError)
   .annotate(OpenApi.Description, "The crawl: statistics, nodes, sessions and settings")
 {}

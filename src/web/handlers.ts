@@ -4,9 +4,10 @@ import { webhookProblem } from "../alerts/webhook.js"
 import { reports } from "../analysis/reports.js"
 import { isoTime, magnet, summaryJson, torrentJson } from "../cli/format.js"
 import { infoHashFromHex, toHex } from "../krpc/ids.js"
-import { Repository, type RepositoryError, type SavedSearch } from "../repository/Repository.js"
+import { parseBlockEntry } from "../repository/blocklist.js"
+import { type BlockRecord, Repository, type RepositoryError, type SavedSearch } from "../repository/Repository.js"
 import { decodeText } from "../wire/torrentInfo.js"
-import { BitscrapeApi, InvalidSavedSearch, NotFound, SavedSearchNameTaken, ServerError } from "./api.js"
+import { BadRequest, BitscrapeApi, InvalidSavedSearch, NotFound, SavedSearchNameTaken, ServerError } from "./api.js"
 import { LiveStats } from "./LiveStats.js"
 import { canonicalSearch } from "./searchQuery.js"
 
@@ -21,6 +22,30 @@ export class WebInfo extends Context.Tag("bitscrape/WebInfo")<WebInfo, {
   readonly port: number
   readonly token: boolean
 }>() {}
+
+/**
+ * Where the web UI's blocklist changes go. Absent: the server's Repository (a crawl's, which writes). `serve`
+ * reads through a read-only repository and provides a writable one here.
+ */
+export class BlocklistStore extends Context.Tag("bitscrape/BlocklistStore")<
+  BlocklistStore,
+  Pick<Context.Tag.Service<Repository>, "block" | "unblock">
+>() {}
+
+/** A BlocklistStore writing through the Repository in context. */
+export const BlocklistStoreFromRepository = Layer.effect(
+  BlocklistStore,
+  Effect.map(Repository, (repo) => ({ block: repo.block, unblock: repo.unblock }))
+)
+
+const blockJson = (b: BlockRecord) => ({
+  id: b.id,
+  kind: b.kind,
+  value: b.value,
+  added_at: isoTime(b.addedAt),
+  reason: b.reason ?? null,
+  via: b.via ?? null
+})
 
 const serverError = (e: RepositoryError) => new ServerError({ message: e.message })
 
@@ -39,6 +64,7 @@ const CrawlHandlers = HttpApiBuilder.group(BitscrapeApi, "crawl", (handlers) =>
     const info = yield* WebInfo
     // Database totals scan whole tables: computed at most every few seconds however many dashboards poll.
     const totals = yield* Effect.cachedWithTTL(repo.stats, "5 seconds")
+    const store = Option.getOrElse(yield* Effect.serviceOption(BlocklistStore), () => repo)
     return handlers
       .handle("stats", () =>
         Effect.gen(function*() {
@@ -93,16 +119,27 @@ const CrawlHandlers = HttpApiBuilder.group(BitscrapeApi, "crawl", (handlers) =>
       .handle("blocklist", () =>
         repo.blocklist.pipe(
           Effect.mapError(serverError),
-          Effect.map((list) =>
-            list.map((b) => ({
-              id: b.id,
-              kind: b.kind,
-              value: b.value,
-              added_at: isoTime(b.addedAt),
-              reason: b.reason ?? null,
-              via: b.via ?? null
-            }))
+          Effect.map((list) => list.map(blockJson))
+        ))
+      .handle("blockAdd", ({ payload }) =>
+        Effect.gen(function*() {
+          const parsed = parseBlockEntry(payload.entry)
+          if (!parsed.ok) return yield* new BadRequest({ message: parsed.error })
+          const reason = payload.reason?.trim()
+          const { added, purged } = yield* Effect.mapError(
+            store.block([{ ...parsed.entry, reason: reason === "" ? undefined : reason }]),
+            serverError
           )
+          return { added: added.map(blockJson), already: 1 - added.length, purged }
+        }))
+      .handle("blockRemove", ({ path }) =>
+        store.unblock(String(path.id)).pipe(
+          Effect.mapError(serverError),
+          Effect.filterOrFail(
+            (removed) => removed > 0,
+            () => new NotFound({ message: `no blocklist entry ${path.id}` })
+          ),
+          Effect.map((removed) => ({ removed }))
         ))
       .handle("about", () =>
         Effect.map(live.settings, (crawl) => ({

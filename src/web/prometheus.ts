@@ -121,6 +121,12 @@ const processMetrics = (): string => {
     "# HELP nodejs_heap_used_bytes V8 heap in use, in bytes.",
     "# TYPE nodejs_heap_used_bytes gauge",
     `nodejs_heap_used_bytes ${m.heapUsed}`,
+    "# HELP nodejs_heap_total_bytes V8 heap reserved, in bytes.",
+    "# TYPE nodejs_heap_total_bytes gauge",
+    `nodejs_heap_total_bytes ${m.heapTotal}`,
+    "# HELP nodejs_external_memory_bytes Memory outside the V8 heap held by JavaScript objects (Buffers), in bytes.",
+    "# TYPE nodejs_external_memory_bytes gauge",
+    `nodejs_external_memory_bytes ${m.external}`,
     ""
   ].join("\n")
 }

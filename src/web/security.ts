@@ -196,7 +196,9 @@ export const makeStreamLimiter = (perClient: number, total = Infinity) => {
  */
 export const MUTATING_ROUTES: ReadonlyArray<readonly [method: string, route: RegExp]> = [
   ["POST", /^\/api\/saved-searches$/],
-  ["DELETE", /^\/api\/saved-searches\/[^/]+$/]
+  ["DELETE", /^\/api\/saved-searches\/[^/]+$/],
+  ["POST", /^\/api\/blocklist$/],
+  ["DELETE", /^\/api\/blocklist\/\d{1,15}$/]
 ]
 
 /** Whether `method` on the normalised `route` is an allowed change. */
@@ -218,19 +220,32 @@ export const csrfValue = (token: string | undefined): string =>
 
 /**
  * Why a mutating request is refused (undefined: allowed): it must carry `Authorization: Bearer <token>` (when the
- * server has a token; checked as every request's token) or the CSRF header.
+ * server has a token; checked as every request's token) or the CSRF header; an Origin, when sent, must be the
+ * server's own (the Host's); a POST body must be JSON.
  */
 export const mutationProblem = (
   headers: Readonly<Record<string, string | undefined>>,
   token: string | undefined,
-  csrf: string
+  csrf: string,
+  method = "POST"
 ): string | undefined => {
   const auth = headers["authorization"]
-  if (token !== undefined && auth !== undefined && /^Bearer\s+/i.test(auth)) {
-    return sameSecret(auth.replace(/^Bearer\s+/i, ""), token) ? undefined : "wrong token"
-  }
+  const bearer = token !== undefined && auth !== undefined && /^Bearer\s+/i.test(auth)
+  if (bearer && !sameSecret(auth.replace(/^Bearer\s+/i, ""), token)) return "wrong token"
   const given = headers[CSRF_HEADER]
-  if (given !== undefined && sameSecret(given, csrf)) return undefined
-  return `a change needs the ${CSRF_HEADER} header (its value is at GET /api/session)` +
-    (token === undefined ? "" : " or Authorization: Bearer <token>")
+  if (!bearer && !(given !== undefined && sameSecret(given, csrf))) {
+    return `a change needs the ${CSRF_HEADER} header (its value is at GET /api/session)` +
+      (token === undefined ? "" : " or Authorization: Bearer <token>")
+  }
+  const origin = headers["origin"]
+  if (origin !== undefined) {
+    const m = /^https?:\/\/([^/]+)$/i.exec(origin.trim())
+    if (m === null || m[1]!.toLowerCase() !== (headers["host"] ?? "").trim().toLowerCase()) {
+      return "a change must come from this server's own pages (Origin refused)"
+    }
+  }
+  if (method === "POST" && !/^application\/json\s*(;|$)/i.test(headers["content-type"] ?? "")) {
+    return "a change sends Content-Type: application/json"
+  }
+  return undefined
 }

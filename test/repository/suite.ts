@@ -5,6 +5,7 @@ import { Chunk, Effect, Either, Option, Stream } from "effect"
 import { type NodeId, toHex } from "../../src/krpc/index.js"
 import type { Discovery } from "../../src/repository/Repository.js"
 import { RANK_WINDOW, Repository, SEARCH_CAP } from "../../src/repository/Repository.js"
+import { housekeep, makeDatabaseState } from "../../src/session/housekeeping.js"
 import { makeTorrent, randomInfoHash } from "../support/torrents.js"
 
 const T0 = 1_700_000_000_000
@@ -431,6 +432,80 @@ export const repositoryContract = <R>(
       yield* repo.reclaim(1_000_000)
     })
   )
+
+  // Issue 16 item 2: each `--keep-…` setting, alone, through the crawl's housekeeping pass: the old rows of its
+  // table go, the recent ones and every other table stay.
+  for (
+    const [setting, what] of [
+      ["keepPeers", "peers"],
+      ["keepInfohashes", "infohashes"],
+      ["keepNodes", "nodes"],
+      ["keepTorrents", "torrents"]
+    ] as const
+  ) {
+    test(
+      `retention: ${setting} deletes old ${what} and keeps recent ones (and nothing else)`,
+      Effect.gen(function*() {
+        const repo = yield* Repository
+        const DAY = 86_400_000
+        const now = T0 + 100 * DAY
+        const ago = (days: number) => now - days * DAY
+        const [peerOld, peerNew, unfetchedOld, unfetchedNew] = Array.from({ length: 4 }, randomInfoHash)
+        yield* repo.recordDiscoveries([
+          // Peer sightings 8 days and 1 hour old (the infohashes themselves are recent: seen by sample today).
+          { infoHash: peerOld!, source: "announce", at: ago(8), peer: { host: "127.0.0.1", port: 1 } },
+          { infoHash: peerOld!, source: "sample", at: ago(0.01) },
+          { infoHash: peerNew!, source: "announce", at: ago(0.04), peer: { host: "127.0.0.2", port: 2 } },
+          // Never-fetched infohashes without peers, last seen 40 days and 1 day ago.
+          { infoHash: unfetchedOld!, source: "sample", at: ago(40) },
+          { infoHash: unfetchedNew!, source: "get_peers", at: ago(1) }
+        ])
+        const oldTorrent = makeTorrent("old torrent", [{ path: "o.bin", length: 1 }], { fetchedAt: ago(60) })
+        const newTorrent = makeTorrent("new torrent", [{ path: "n.bin", length: 1 }], { fetchedAt: ago(1) })
+        yield* repo.saveTorrents([oldTorrent, newTorrent])
+        yield* repo.upsertNodes([
+          { id: peerOld as Uint8Array as NodeId, host: "127.0.0.3", port: 3, seenAt: ago(20) },
+          { id: peerNew as Uint8Array as NodeId, host: "127.0.0.4", port: 4, seenAt: ago(0.04) }
+        ])
+        const before = yield* repo.rowCounts
+        assert.deepStrictEqual(before, { peers: 2, infohashes: 4, nodes: 2, torrents: 2 })
+        const settings = {
+          maxDbSize: undefined,
+          keepPeers: undefined,
+          keepInfohashes: undefined,
+          keepNodes: undefined,
+          keepTorrents: undefined,
+          housekeepingMillis: 60_000,
+          // The defaults: 7 days, 30 days, 14 days; torrents have none (30 days here).
+          [setting]: { keepPeers: 7, keepInfohashes: 30, keepNodes: 14, keepTorrents: 30 }[setting] * DAY
+        }
+        const state = makeDatabaseState(undefined)
+        yield* housekeep(repo, settings, state, now)
+        const after = yield* repo.rowCounts
+        assert.deepStrictEqual(after, { ...before, [what]: before[what] - 1 })
+        assert.strictEqual(state.expired[what], 1)
+        switch (what) {
+          case "infohashes":
+            assert.isTrue(Option.isNone(yield* repo.getInfohash(unfetchedOld!)))
+            assert.isTrue(Option.isSome(yield* repo.getInfohash(unfetchedNew!)))
+            break
+          case "nodes":
+            assert.deepStrictEqual((yield* repo.nodes(10)).map((n) => n.host), ["127.0.0.4"])
+            break
+          case "torrents":
+            assert.deepStrictEqual((yield* repo.search({})).items.map((t) => t.name), ["new torrent"])
+            break
+          case "peers":
+            // The old sighting went; its infohash (seen recently) stays.
+            assert.isTrue(Option.isSome(yield* repo.getInfohash(peerOld!)))
+            break
+        }
+        // A second pass finds nothing more to delete.
+        yield* housekeep(repo, settings, state, now)
+        assert.deepStrictEqual(yield* repo.rowCounts, after)
+      })
+    )
+  }
 
   test(
     "saved searches: unique names, new matches after a cursor in (fetched time, infohash) order, deliveries recorded",

@@ -22,6 +22,7 @@ const ROUTES = [
   "/api/saved-searches/{name}",
   "/api/session",
   "/api/blocklist",
+  "/api/blocklist/{id}",
   "/api/analysis/content",
   "/api/analysis/sources",
   "/api/analysis/clients",
@@ -50,8 +51,11 @@ describe("OpenAPI description", () => {
       assert.strictEqual(spec.info.version, pkg.version)
       assert.sameMembers(Object.keys(spec.paths), ROUTES)
 
-      // Every described route answers (the SSE stream is cut after its headers).
+      // Every described GET route answers (the SSE stream is cut after its headers); the blocklist's changes
+      // are exercised in blocklist.test.ts.
       const t = web.hashes[0]!
+      assert.sameMembers(Object.keys(spec.paths["/api/blocklist"]!), ["get", "post"])
+      assert.sameMembers(Object.keys(spec.paths["/api/blocklist/{id}"]!), ["delete"])
       for (const path of Object.keys(spec.paths).filter((p) => spec.paths[p]!["get"] !== undefined)) {
         const url = `${web.url}${path.slice(1).replace("{infohash}", t)}${path === "/api/torznab" ? "?t=caps" : ""}`
         const abort = new AbortController()

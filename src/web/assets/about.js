@@ -1,5 +1,6 @@
-// "About this crawl": the configuration in force, recent crawl sessions and a sample of the nodes.
-import { ApiError, byId, count, duration, errorBox, facts, fill, getJson, h, table, timeEl } from "./app.js"
+// "About this crawl": the configuration in force, recent crawl sessions, the blocklist (add and remove entries)
+// and a sample of the nodes.
+import { ApiError, byId, change, count, duration, errorBox, facts, fill, getJson, h, table, timeEl } from "./app.js"
 
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v)
 const isPrimitive = (v) => v === null || ["string", "number", "boolean"].includes(typeof v)
@@ -133,6 +134,116 @@ const nodes = async () => {
   )
 }
 
+// === The blocklist ===
+
+const blockStatus = h("p", { class: "muted", role: "status", dataset: { testid: "block-status" } })
+const say = (text, error = false) => {
+  blockStatus.className = error ? "error" : "muted"
+  blockStatus.textContent = text
+}
+
+const blockForm = () => {
+  const entry = h("input", {
+    name: "entry",
+    type: "text",
+    required: true,
+    maxlength: "2000",
+    "aria-label": "Infohash, magnet link or name pattern",
+    placeholder: "infohash, magnet link, or a name pattern such as *sample*",
+    dataset: { testid: "block-entry" }
+  })
+  const reason = h("input", {
+    name: "reason",
+    type: "text",
+    maxlength: "500",
+    "aria-label": "Why (optional)",
+    placeholder: "why (optional)",
+    dataset: { testid: "block-reason" }
+  })
+  const form = h(
+    "form",
+    { class: "search-form", dataset: { testid: "block-form" } },
+    h(
+      "div",
+      { class: "row" },
+      h("label", { class: "grow" }, "Block ", entry),
+      h("label", {}, "Reason ", reason),
+      h("button", { type: "submit", class: "primary", dataset: { testid: "block-add" } }, "Block")
+    )
+  )
+  form.addEventListener("submit", (event) => {
+    event.preventDefault()
+    void (async () => {
+      try {
+        const r = await change("POST", "/api/blocklist", {
+          entry: entry.value,
+          ...(reason.value.trim() === "" ? {} : { reason: reason.value })
+        })
+        say(
+          r.added.length > 0
+            ? `Blocked ${r.added[0].kind} ${
+              r.added[0].value
+            }; removed ${r.purged.torrents} torrents and ${r.purged.infohashes} infohashes from the database.`
+            : "Already on the blocklist (kept as it was)."
+        )
+        entry.value = ""
+        reason.value = ""
+        await section("blocklist-list", blockList)
+      } catch (e) {
+        say(`Not blocked: ${e instanceof ApiError ? e.messages.join("; ") : String(e)}`, true)
+      }
+    })()
+  })
+  return form
+}
+
+const blockList = async () => {
+  const list = await getJson("/api/blocklist")
+  if (!Array.isArray(list) || list.length === 0) {
+    return h("p", { class: "muted", dataset: { testid: "block-empty" } }, "The blocklist is empty.")
+  }
+  return table(
+    ["#", "Kind", "Blocks", "Added", "Why", ""],
+    list.map((b) => {
+      const remove = h(
+        "button",
+        { type: "button", dataset: { testid: "block-remove" }, "aria-label": `Remove ${b.value} from the blocklist` },
+        "Remove"
+      )
+      remove.addEventListener("click", () => {
+        remove.disabled = true
+        void (async () => {
+          try {
+            await change("DELETE", `/api/blocklist/${encodeURIComponent(b.id)}`)
+            say(`Unblocked ${b.kind} ${b.value}.`)
+          } catch (e) {
+            say(`Not removed: ${e instanceof ApiError ? e.messages.join("; ") : String(e)}`, true)
+          }
+          await section("blocklist-list", blockList)
+        })()
+      })
+      return h(
+        "tr",
+        { dataset: { testid: "block-row" } },
+        h("td", { class: "num" }, String(b.id)),
+        h("td", {}, b.kind),
+        h("td", {}, h("code", {}, b.value)),
+        h("td", { class: "nowrap" }, timeEl(b.added_at)),
+        h("td", {}, b.reason ?? h("span", { class: "muted" }, "—")),
+        h("td", {}, b.via ? h("span", { class: "muted" }, `matched ${b.via}`) : remove)
+      )
+    }),
+    { class: "blocklist" }
+  )
+}
+
+const blocklist = async () => [
+  blockForm(),
+  blockStatus,
+  h("div", { id: "blocklist-list", dataset: { testid: "blocklist-list" } }, await blockList())
+]
+
 void section("config", config)
 void section("sessions", sessions)
+void section("blocklist", blocklist)
 void section("nodes", nodes)

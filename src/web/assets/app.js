@@ -191,6 +191,17 @@ export const getJson = async (path, init = {}) => {
 }
 
 /** An error box (role=alert) listing messages. */
+/**
+ * Sends a change (POST/DELETE) to the API with the CSRF header whose value GET /api/session gives: the server
+ * refuses changes that carry only the cookie. Throws ApiError like getJson.
+ */
+export const change = async (method, path, body) => {
+  const session = await getJson("/api/session")
+  const headers = { accept: "application/json", [session.header]: session.csrf }
+  if (body !== undefined) headers["content-type"] = "application/json"
+  return getJson(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+}
+
 export const errorBox = (title, messages = []) =>
   h(
     "div",

@@ -3,6 +3,7 @@
 import {
   ApiError,
   byId,
+  change,
   count,
   errorBox,
   fill,
@@ -165,17 +166,6 @@ const shellQuote = (text) => `'${text.replace(/'/g, "'\\''")}'`
 
 /** The search shown, as a saved search stores it (no page, no page size). */
 let savedQuery = ""
-
-/**
- * Sends a change (POST/DELETE) to the API with the CSRF header whose value GET /api/session gives: the server
- * refuses changes that carry only the cookie. Throws ApiError like getJson.
- */
-const change = async (method, path, body) => {
-  const session = await getJson("/api/session")
-  const headers = { accept: "application/json", [session.header]: session.csrf }
-  if (body !== undefined) headers["content-type"] = "application/json"
-  return getJson(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
-}
 
 byId("save-form").addEventListener("submit", (e) => {
   e.preventDefault()
