@@ -493,9 +493,10 @@ describe("web UI in chromium", () => {
       const firstNodes = await waitForValue(page, "known-nodes", (n) => n > 0, 15_000)
       const firstInfohashes = await numberOf(page, "unique-infohashes")
       const firstFetched = await numberOf(page, "torrents-fetched")
-      // The swarm's 15 torrents are found and fetched within seconds.
-      await waitForValue(page, "unique-infohashes", (n) => n > firstInfohashes, 20_000)
-      await waitForValue(page, "torrents-fetched", (n) => n > firstFetched, 20_000)
+      // The swarm's 15 torrents are found and fetched within seconds (on a busy machine the crawl may have found
+      // them all before the page's first reading: then the counters are already there).
+      await waitForValue(page, "unique-infohashes", (n) => n > firstInfohashes || n >= 15, 20_000)
+      await waitForValue(page, "torrents-fetched", (n) => n > firstFetched || n >= 15, 20_000)
       assert.isAtLeast(await numberOf(page, "known-nodes"), firstNodes)
       const chart = page.getByTestId("chart-nodes")
       const until = Date.now() + 10_000
