@@ -79,8 +79,13 @@ const make = Effect.sync(() => {
     blocked.push(record)
     return record
   }
+  /** An infohash's hourly sightings go with it (blocklist, eviction), as in the SQL repository. */
+  const dropHours = (key: string) => {
+    for (const counts of hours.values()) counts.delete(key)
+  }
   const forget = (key: string) => {
     const gone = { torrent: torrents.delete(key), infohash: infohashes.delete(key) }
+    dropHours(key)
     return gone
   }
   /** Deletes up to `limit` of the oldest rows of a class seen before `before`. */
@@ -104,7 +109,10 @@ const make = Effect.sync(() => {
           [...infohashes.entries()].filter(([, r]) => r.record.status !== "fetched"),
           ([, r]) => r.record.lastSeen
         )
-        for (const [k] of gone) infohashes.delete(k)
+        for (const [k] of gone) {
+          infohashes.delete(k)
+          dropHours(k)
+        }
         return gone.length
       }
       case "torrents": {

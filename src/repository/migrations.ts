@@ -167,7 +167,12 @@ export const sqliteMigrations = {
         minute INTEGER PRIMARY KEY NOT NULL, queries INTEGER NOT NULL, responses INTEGER NOT NULL,
         timeouts INTEGER NOT NULL
       )`
-    ]))
+    ])),
+  // An infohash's hourly sightings are deleted with it (blocklist, eviction): find them by hash.
+  "0009_infohash_hours_hash": Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => statements(sql, [`CREATE INDEX infohash_hours_hash ON infohash_hours (hash)`])
+  )
 }
 
 export const pgMigrations = {
@@ -265,5 +270,9 @@ export const pgMigrations = {
       `CREATE TABLE response_rates (
         minute BIGINT PRIMARY KEY, queries BIGINT NOT NULL, responses BIGINT NOT NULL, timeouts BIGINT NOT NULL
       )`
-    ]))
+    ])),
+  "0009_infohash_hours_hash": Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => statements(sql, [`CREATE INDEX infohash_hours_hash ON infohash_hours (hash)`])
+  )
 }

@@ -100,6 +100,8 @@ export const makeSqlBlocklist = (c: SqlContext) => {
       let n = 0
       for (const chunk of chunkRows(hashes, 1, c.maxParams)) {
         yield* query(`DELETE FROM infohash_peers WHERE hash IN (${inList(chunk.length)})`, chunk)
+        // Its sightings over time go with it (blocked: never kept; evicted: the space is wanted).
+        yield* query(`DELETE FROM infohash_hours WHERE hash IN (${inList(chunk.length)})`, chunk)
         const gone = yield* query(
           `DELETE FROM infohashes WHERE hash IN (${inList(chunk.length)}) RETURNING hash`,
           chunk

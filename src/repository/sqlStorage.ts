@@ -12,6 +12,9 @@ type Row = Record<string, unknown>
 
 const num = (x: unknown) => Number(x)
 
+/** Rows deleted per eviction transaction. */
+const EVICT_CHUNK = 500
+
 export const makeSqlStorage = (
   c: SqlContext & {
     readonly transaction: <A, E>(operation: string, effect: Effect.Effect<A, E>) => Effect.Effect<A, unknown>
@@ -63,9 +66,25 @@ export const makeSqlStorage = (
     }
   }
 
-  /** Deletes up to `limit` rows of a class, oldest first, in one transaction. */
+  /**
+   * Deletes up to `limit` rows of a class, oldest first, EVICT_CHUNK rows per transaction. Eviction runs only under
+   * a disk budget, where the WAL counts too: on SQLite each chunk's pages are checkpointed out of the WAL before the
+   * next (one transaction deleting thousands of rows grew the WAL to a third of a 3 MB budget).
+   */
   const evict = (what: EvictionClass, limit: number) =>
-    c.transaction(`evict ${what}`, deleteOldest(what, Math.max(1, Math.floor(limit))))
+    Effect.gen(function*() {
+      let left = Math.max(1, Math.floor(limit))
+      let total = 0
+      while (left > 0) {
+        const want = Math.min(EVICT_CHUNK, left)
+        const n = yield* c.transaction(`evict ${what}`, deleteOldest(what, want))
+        if (dialect === "sqlite") yield* query("PRAGMA wal_checkpoint(TRUNCATE)")
+        total += n
+        left -= want
+        if (n < want) break
+      }
+      return total
+    })
 
   /** Deletes the rows of a class older than `before`, `chunk` rows per transaction; returns how many. */
   const expire = (what: EvictionClass, before: number, chunk = 5000) =>

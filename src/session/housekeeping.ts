@@ -33,6 +33,11 @@ export interface DatabaseState {
   overBudget: boolean
   /** Set while writes fail because the database server cannot be reached (they are retried). */
   unreachable: string | undefined
+  /**
+   * The most bytes on disk seen beyond the live pages (SQLite: the WAL and free pages): a write batch's
+   * transaction passes through the WAL before a checkpoint, so the live pages are kept that much under the budget.
+   */
+  overheadPeak: number
 }
 
 export const makeDatabaseState = (budget: number | undefined): DatabaseState => ({
@@ -42,7 +47,8 @@ export const makeDatabaseState = (budget: number | undefined): DatabaseState => 
   expired: { peers: 0, infohashes: 0, nodes: 0, torrents: 0 },
   evicted: { peers: 0, infohashes: 0, nodes: 0, torrents: 0 },
   overBudget: false,
-  unreachable: undefined
+  unreachable: undefined,
+  overheadPeak: 0
 })
 
 const KEEP: Record<EvictionClass, keyof StorageSettings> = {
@@ -75,8 +81,11 @@ export const housekeep = (
     let size = yield* repo.size
     let evicted = false
     const budget = settings.maxDbSize
-    if (budget !== undefined && size.used + incoming > HIGH_WATER * budget) {
-      const target = Math.max(0, LOW_WATER * budget - incoming)
+    state.overheadPeak = Math.max(state.overheadPeak, size.bytes - size.used)
+    // Room for the WAL a write batch needs (at most a third of the budget).
+    const room = budget === undefined ? 0 : Math.min(budget / 3, state.overheadPeak)
+    if (budget !== undefined && size.used + incoming + room > HIGH_WATER * budget) {
+      const target = Math.max(0, LOW_WATER * budget - incoming - room)
       const classes = EVICTION_ORDER.filter((w) => w !== "torrents" || settings.keepTorrents !== undefined)
       for (const what of classes) {
         while (size.used > target) {

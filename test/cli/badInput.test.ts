@@ -112,7 +112,8 @@ describe("bad command lines (real CLI): one clear line, exit 2 or 1, no stack tr
     const failures: Array<string> = []
     CASES.forEach((c, i) => {
       const r = results[i]!
-      const lines = r.stderr.split("\n").filter((l) => l !== "")
+      // Log lines (logfmt, on stderr too: docs/configuration.md) are not the error message.
+      const lines = r.stderr.split("\n").filter((l) => l !== "" && !/^timestamp=\S+ level=/.test(l))
       const line = (lines[0] ?? "").replace(/^bitscrape: /, "")
       const what = `${c.args.join(" ")} → exit ${r.status}, stderr ${JSON.stringify(r.stderr)}`
       if (r.status !== c.code) failures.push(`exit ${c.code} expected: ${what}`)

@@ -27,7 +27,8 @@ const torrent = makeTorrent("Sintel", [{ path: "sintel.mkv", length: 1_000_000 }
 const digest = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex")
 const oneLine = (r: CliResult, code: number, says: RegExp) => {
   assert.strictEqual(r.status, code, `exit ${r.status}: ${r.stderr}`)
-  const lines = r.stderr.split("\n").filter((l) => l !== "")
+  // Log lines (logfmt, on stderr too) are not the error message.
+  const lines = r.stderr.split("\n").filter((l) => l !== "" && !/^timestamp=\S+ level=/.test(l))
   assert.strictEqual(lines.length, 1, r.stderr)
   assert.match(lines[0]!, /^bitscrape: /)
   assert.match(lines[0]!.slice("bitscrape: ".length), says)

@@ -379,6 +379,10 @@ const analysisContract = <R>(it: Vitest.MethodsNonLive<R>, repository: Layer.Lay
       assert.deepStrictEqual((yield* repo.getTorrent(hB)).swarm, { seeders: 100, leechers: 0, at: NOW - 2 * DAY })
       const page = yield* repo.search({ sort: "popular" })
       assert.deepStrictEqual(page.items.map((t) => t.name), ["Swarmed", "Peered"])
+      // A blocked infohash takes its hourly sightings with it: it is in no window any more.
+      yield* repo.block([{ kind: "infohash", value: hex(hB), reason: "test" }])
+      const blocked = yield* repo.analyzePopularity({ now: NOW, top: 10 })
+      assert.deepStrictEqual(blocked.windows[2]!.top.map((x) => hex(x.infoHash)), [hex(hA)])
     })
   )
 
