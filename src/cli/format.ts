@@ -1,7 +1,7 @@
 // Text formats shared by the CLI commands (and later the web UI): sizes, dates, magnets, CSV.
 import type { InfoHash } from "../krpc/ids.js"
 import { toHex } from "../krpc/ids.js"
-import type { TorrentSummary } from "../repository/model.js"
+import type { SavedSearch, TorrentSummary } from "../repository/model.js"
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
 
@@ -108,4 +108,17 @@ export const torrentJson = (t: {
   files: t.files.map((f) => ({ path: f.path, length: f.length })),
   source: t.sourcePeer ? { ...t.sourcePeer, client: t.sourceClient } : null,
   magnet: magnet(t.infoHash, t.name, t.infoHashV2)
+})
+
+/** A saved search as `saved … --json` prints it and `/api/saved-searches` returns it. */
+export const savedSearchJson = (s: SavedSearch) => ({
+  id: s.id,
+  name: s.name,
+  query: s.query,
+  webhook: s.webhook,
+  created_at: isoTime(s.createdAt),
+  delivered: s.delivered,
+  delivered_up_to: isoTime(s.cursor.fetchedAt),
+  last_attempt_at: s.lastAttemptAt === undefined ? null : isoTime(s.lastAttemptAt),
+  last_error: s.lastError ?? null
 })

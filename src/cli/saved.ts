@@ -9,10 +9,10 @@ import {
 import { webhookProblem } from "../alerts/webhook.js"
 import { WebhookConfigLive } from "../config/WebhookConfig.js"
 import { RepositoryLive } from "../repository/layers.js"
-import { Repository, type SavedSearch } from "../repository/Repository.js"
+import { Repository } from "../repository/Repository.js"
 import { canonicalSearch } from "../web/searchQuery.js"
 import { CommandError, usage } from "./errors.js"
-import { isoTime } from "./format.js"
+import { savedSearchJson } from "./format.js"
 import { dbOption, jsonOption, resolveDb } from "./repositoryOptions.js"
 
 // `bitscrape saved`: searches whose new matches are POSTed as JSON to a webhook. `add`, `list` and `remove`
@@ -24,18 +24,6 @@ const writableRepository = (flag: Parameters<typeof resolveDb>[0]) =>
   Layer.unwrapEffect(Effect.map(resolveDb(flag), (db) => RepositoryLive(db)))
 
 const nameArg = Args.text({ name: "name" }).pipe(Args.withDescription("the saved search's name (unique)"))
-
-const savedJson = (s: SavedSearch) => ({
-  id: s.id,
-  name: s.name,
-  query: s.query,
-  webhook: s.webhook,
-  created_at: isoTime(s.createdAt),
-  delivered: s.delivered,
-  delivered_up_to: isoTime(s.cursor.fetchedAt),
-  last_attempt_at: s.lastAttemptAt === undefined ? null : isoTime(s.lastAttemptAt),
-  last_error: s.lastError ?? null
-})
 
 /** Checks and normalises a saved search's name, search and webhook; the problem as a usage error. */
 export const checkSavedSearch = (name: string, search: string, webhook: string) =>
@@ -80,7 +68,7 @@ const add = Command.make(
           Effect.fail(new CommandError({ message: `a saved search named "${e.name}" exists already` })))
       )
       if (flags.json) {
-        return yield* Console.log(JSON.stringify(savedJson(saved)))
+        return yield* Console.log(JSON.stringify(savedSearchJson(saved)))
       }
       yield* Console.log(
         `saved "${saved.name}" (${
@@ -95,7 +83,7 @@ const list = Command.make("list", { json: jsonOption, db: dbOption }, (flags) =>
     const repo = yield* Repository
     const all = yield* repo.savedSearches
     if (flags.json) {
-      for (const s of all) yield* Console.log(JSON.stringify(savedJson(s)))
+      for (const s of all) yield* Console.log(JSON.stringify(savedSearchJson(s)))
       return
     }
     if (all.length === 0) return yield* Console.log("no saved searches (add one with bitscrape saved add)")

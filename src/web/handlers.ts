@@ -2,10 +2,10 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Clock, Context, Effect, Either, Layer, Option } from "effect"
 import { webhookProblem } from "../alerts/webhook.js"
 import { reports } from "../analysis/reports.js"
-import { isoTime, magnet, summaryJson, torrentJson } from "../cli/format.js"
+import { isoTime, magnet, savedSearchJson, summaryJson, torrentJson } from "../cli/format.js"
 import { infoHashFromHex, toHex } from "../krpc/ids.js"
 import { parseBlockEntry } from "../repository/blocklist.js"
-import { type BlockRecord, Repository, type RepositoryError, type SavedSearch } from "../repository/Repository.js"
+import { type BlockRecord, Repository, type RepositoryError } from "../repository/Repository.js"
 import { decodeText } from "../wire/torrentInfo.js"
 import { BadRequest, BitscrapeApi, InvalidSavedSearch, NotFound, SavedSearchNameTaken, ServerError } from "./api.js"
 import { LiveStats } from "./LiveStats.js"
@@ -209,18 +209,6 @@ const TorrentHandlers = HttpApiBuilder.group(BitscrapeApi, "torrents", (handlers
         ))
   }))
 
-const savedInfo = (s: SavedSearch) => ({
-  id: s.id,
-  name: s.name,
-  query: s.query,
-  webhook: s.webhook,
-  created_at: isoTime(s.createdAt),
-  delivered: s.delivered,
-  delivered_up_to: isoTime(s.cursor.fetchedAt),
-  last_attempt_at: s.lastAttemptAt === undefined ? null : isoTime(s.lastAttemptAt),
-  last_error: s.lastError ?? null
-})
-
 const SavedHandlers = HttpApiBuilder.group(
   BitscrapeApi,
   "saved",
@@ -229,7 +217,7 @@ const SavedHandlers = HttpApiBuilder.group(
       handlers
         .handle(
           "savedSearches",
-          () => repo.savedSearches.pipe(Effect.mapError(serverError), Effect.map((list) => list.map(savedInfo)))
+          () => repo.savedSearches.pipe(Effect.mapError(serverError), Effect.map((list) => list.map(savedSearchJson)))
         )
         .handle("createSavedSearch", ({ payload }) =>
           Effect.gen(function*() {
@@ -250,7 +238,7 @@ const SavedHandlers = HttpApiBuilder.group(
                 RepositoryError: (e) => Effect.fail(serverError(e))
               })
             )
-            return savedInfo(saved)
+            return savedSearchJson(saved)
           }))
         .handle("deleteSavedSearch", ({ path }) =>
           repo.removeSavedSearch(path.name).pipe(
