@@ -4,32 +4,21 @@
 // reads from the server, as the guard demands (blocklist.test.ts covers the refusals).
 import { assert } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
-import { existsSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
-import { type Browser, chromium } from "playwright-core"
+import { type Browser } from "playwright-core"
 import { afterAll, beforeAll, describe, it } from "vitest"
+import { launchChromium, SCREENSHOTS } from "../support/chromium.js"
 import { type WebFixture, webFixture } from "../support/web.js"
-
-const CHROMIUM = "/usr/bin/chromium"
-const SCREENSHOTS = fileURLToPath(new URL("../../test-artifacts/screenshots/", import.meta.url))
 
 let browser: Browser
 let scope: Scope.CloseableScope
 let web: WebFixture
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: the browser tests need Debian's chromium package (scripts/provision.sh)`)
-  }
-  mkdirSync(SCREENSHOTS, { recursive: true })
   scope = Effect.runSync(Scope.make())
   ;[web, browser] = await Promise.all([
     Effect.runPromise(Scope.extend(webFixture({ token: "a-token-for-the-browser-test" }), scope)),
-    chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-    })
+    launchChromium()
   ])
 }, 60_000)
 

@@ -4,21 +4,18 @@
 import { assert } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
+import { type Browser, type BrowserContext, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, it } from "vitest"
 import { type NodeId, toHex } from "../../src/krpc/index.js"
 import { type LiveSnapshot, snapshotOf } from "../../src/web/LiveStats.js"
+import { launchChromium, SCREENSHOTS } from "../support/chromium.js"
 import { spawnCli } from "../support/cli.js"
 import { CrawlerStatsFixture } from "../support/liveStats.js"
 import { makeTorrent } from "../support/torrents.js"
 import { type WebFixture, webFixture, XSS_NAMES } from "../support/web.js"
-
-const CHROMIUM = "/usr/bin/chromium"
-const SCREENSHOTS = fileURLToPath(new URL("../../test-artifacts/screenshots/", import.meta.url))
 
 let browser: Browser
 let scope: Scope.CloseableScope
@@ -28,30 +25,11 @@ let idle: WebFixture
 let crawl: WebFixture
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: the browser tests need Debian's chromium package (run scripts/provision.sh, ` +
-        "or apt-get install chromium); they never download a browser"
-    )
-  }
-  mkdirSync(SCREENSHOTS, { recursive: true })
   scope = Effect.runSync(Scope.make())
   ;[idle, crawl, browser] = await Promise.all([
     Effect.runPromise(Scope.extend(webFixture(), scope)),
     Effect.runPromise(Scope.extend(webFixture(), scope)),
-    chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-quic",
-        "--disable-sync"
-      ]
-    })
+    launchChromium(["--disable-component-update", "--disable-quic", "--disable-sync"])
   ])
   // A node whose client version is markup (client versions come from the network too).
   await Effect.runPromise(idle.repo.upsertNodes([{

@@ -2,33 +2,22 @@
 // from /api/analysis/*, network-supplied labels rendered as text, no CSP violation, phone-width layout.
 import { assert } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
-import { existsSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
-import { type Browser, chromium } from "playwright-core"
+import { type Browser } from "playwright-core"
 import { afterAll, beforeAll, describe, it } from "vitest"
 import type { NodeId } from "../../src/krpc/index.js"
+import { launchChromium, SCREENSHOTS } from "../support/chromium.js"
 import { type WebFixture, webFixture, XSS_NAMES } from "../support/web.js"
-
-const CHROMIUM = "/usr/bin/chromium"
-const SCREENSHOTS = fileURLToPath(new URL("../../test-artifacts/screenshots/", import.meta.url))
 
 let browser: Browser
 let scope: Scope.CloseableScope
 let web: WebFixture
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: run scripts/provision.sh (Debian's chromium); no browser is downloaded`)
-  }
-  mkdirSync(SCREENSHOTS, { recursive: true })
   scope = Effect.runSync(Scope.make())
   ;[web, browser] = await Promise.all([
     Effect.runPromise(Scope.extend(webFixture(), scope)),
-    chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-    })
+    launchChromium()
   ])
   // Nodes with client versions: one real (libtorrent 2.0), one whose `v` is markup.
   await Effect.runPromise(web.repo.upsertNodes([

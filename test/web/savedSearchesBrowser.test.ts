@@ -3,26 +3,16 @@
 // with the cookie and the CSRF header it reads from /api/session), and a refused one shows the server's message.
 import { assert } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
-import { existsSync } from "node:fs"
-import { chromium } from "playwright-core"
-import { describe, it } from "vitest"
-import { webFixture } from "../support/web.js"
 
-const CHROMIUM = "/usr/bin/chromium"
+import { describe, it } from "vitest"
+import { launchChromium } from "../support/chromium.js"
+import { webFixture } from "../support/web.js"
 
 describe("saved searches from the web UI (chromium)", () => {
   it("saves the search shown, refuses a bad webhook with the server's message, deletes", async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} is missing: install Debian's chromium (scripts/provision.sh); no browser is downloaded`
-      )
-    }
     const token = "browser-test-token-0123456789"
     const scope = Effect.runSync(Scope.make())
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-    })
+    const browser = await launchChromium()
     try {
       const web = await Effect.runPromise(Scope.extend(webFixture({ token }), scope))
       const page = await browser.newPage()
