@@ -7,11 +7,11 @@ import { createHash } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { type Browser, type BrowserContext, type Page } from "playwright-core"
+import { type Browser, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, it } from "vitest"
 import { type NodeId, toHex } from "../../src/krpc/index.js"
 import { type LiveSnapshot, snapshotOf } from "../../src/web/LiveStats.js"
-import { launchChromium, SCREENSHOTS } from "../support/chromium.js"
+import { launchChromium, openWatched, SCREENSHOTS, type Watched } from "../support/chromium.js"
 import { spawnCli } from "../support/cli.js"
 import { CrawlerStatsFixture } from "../support/liveStats.js"
 import { makeTorrent } from "../support/torrents.js"
@@ -47,37 +47,14 @@ afterAll(async () => {
   if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
 })
 
-/** What went wrong in a page: dialogs, console errors, uncaught exceptions, CSP violations. */
-interface Watched {
-  readonly page: Page
-  readonly context: BrowserContext
-  readonly problems: Array<string>
-}
-
 /** A fresh context and page, recording everything that should never happen. */
-const open = async (options: { viewport?: { width: number; height: number }; mobile?: boolean } = {}) => {
-  const context = await browser.newContext({
+const open = (options: { viewport?: { width: number; height: number }; mobile?: boolean } = {}) =>
+  openWatched(browser, {
     viewport: options.viewport ?? { width: 1280, height: 900 },
     isMobile: options.mobile ?? false,
     hasTouch: options.mobile ?? false,
     acceptDownloads: true
   })
-  await context.addInitScript(
-    "document.addEventListener('securitypolicyviolation', (e) => " +
-      "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
-  )
-  const page = await context.newPage()
-  const problems: Array<string> = []
-  page.on("dialog", (d) => {
-    problems.push(`dialog: ${d.type()} ${d.message()}`)
-    void d.dismiss()
-  })
-  page.on("console", (m) => {
-    if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`)
-  })
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`))
-  return { page, context, problems } satisfies Watched
-}
 
 const screenshot = (page: Page, name: string) =>
   page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })

@@ -6,7 +6,7 @@ import { join } from "node:path"
 import { type Browser } from "playwright-core"
 import { afterAll, beforeAll, describe, it } from "vitest"
 import type { NodeId } from "../../src/krpc/index.js"
-import { launchChromium, SCREENSHOTS } from "../support/chromium.js"
+import { launchChromium, openWatched, SCREENSHOTS } from "../support/chromium.js"
 import { type WebFixture, webFixture, XSS_NAMES } from "../support/web.js"
 
 let browser: Browser
@@ -52,24 +52,8 @@ afterAll(async () => {
   if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
 })
 
-const open = async (viewport: { width: number; height: number }) => {
-  const context = await browser.newContext({ viewport, isMobile: viewport.width < 500 })
-  await context.addInitScript(
-    "document.addEventListener('securitypolicyviolation', (e) => " +
-      "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
-  )
-  const page = await context.newPage()
-  const problems: Array<string> = []
-  page.on("dialog", (d) => {
-    problems.push(`dialog: ${d.message()}`)
-    void d.dismiss()
-  })
-  page.on("console", (m) => {
-    if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`)
-  })
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`))
-  return { page, context, problems }
-}
+const open = (viewport: { width: number; height: number }) =>
+  openWatched(browser, { viewport, isMobile: viewport.width < 500 })
 
 describe("Insights page in chromium", () => {
   it(

@@ -1,6 +1,6 @@
 // "About this crawl": the configuration in force, recent crawl sessions, the blocklist (add and remove entries)
 // and a sample of the nodes.
-import { ApiError, byId, change, count, duration, errorBox, facts, fill, getJson, h, table, timeEl } from "./app.js"
+import { ApiError, change, count, duration, facts, getJson, h, section, table, timeEl } from "./app.js"
 
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v)
 const isPrimitive = (v) => v === null || ["string", "number", "boolean"].includes(typeof v)
@@ -22,15 +22,6 @@ const value = (v, depth = 0) => {
     return facts(entries.map(([k, x]) => [k, value(x, depth + 1)]), { class: depth > 0 ? "facts nested" : "facts" })
   }
   return String(v)
-}
-
-const section = async (id, load) => {
-  const el = byId(id)
-  try {
-    fill(el, await load())
-  } catch (e) {
-    fill(el, errorBox("Could not load this part:", e instanceof ApiError ? e.messages : [String(e)]))
-  }
 }
 
 const config = async () => {

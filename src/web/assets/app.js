@@ -191,6 +191,16 @@ export const getJson = async (path, init = {}) => {
 }
 
 /** An error box (role=alert) listing messages. */
+/** Fills the element `id` with what `load` builds, or with an error box saying why it could not. */
+export const section = async (id, load) => {
+  const el = byId(id)
+  try {
+    fill(el, await load())
+  } catch (e) {
+    fill(el, errorBox("Could not load this part:", e instanceof ApiError ? e.messages : [String(e)]))
+  }
+}
+
 /**
  * Sends a change (POST/DELETE) to the API with the CSRF header whose value GET /api/session gives: the server
  * refuses changes that carry only the cookie. Throws ApiError like getJson.

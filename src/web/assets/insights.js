@@ -1,6 +1,6 @@
 // Insights: the analyses of the stored crawl (/api/analysis/*) as bar charts and tables, in the dashboard's style.
 // Every label that may come from the network (extensions, client names and versions, torrent names) is text.
-import { ApiError, byId, count, errorBox, facts, fill, getJson, h, humanSize, svg, table, torrentHref } from "./app.js"
+import { count, facts, getJson, h, humanSize, section, svg, table, torrentHref } from "./app.js"
 
 const W = 420
 const ROW = 22
@@ -170,15 +170,6 @@ const popularity = async () => {
     ),
     { dataset: { testid: "popular" } }
   )
-}
-
-const section = async (id, load) => {
-  const el = byId(id)
-  try {
-    fill(el, await load())
-  } catch (e) {
-    fill(el, errorBox("Could not load this part:", e instanceof ApiError ? e.messages : [String(e)]))
-  }
 }
 
 await Promise.all([
