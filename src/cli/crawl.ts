@@ -1,5 +1,5 @@
 import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
-import { Config, Duration, Effect, Either, Layer, Option } from "effect"
+import { Clock, Config, Duration, Effect, Either, Layer, Option } from "effect"
 import os from "node:os"
 import { CrawlerConfig, crawlerConfigFromEnv, type CrawlerSettings } from "../config/CrawlerConfig.js"
 import { DhtConfig, dhtConfigFromEnv, type DhtSettings } from "../config/DhtConfig.js"
@@ -314,7 +314,7 @@ export const runCrawl = (
       Effect.gen(function*() {
         const repo = yield* Repository
         const saved = yield* repo.recentNodes(200)
-        const banned = yield* repo.activeBans(Date.now())
+        const banned = yield* repo.activeBans(yield* Clock.currentTimeMillis)
         return {
           ...settings.crawler,
           savedNodes: saved.map((n) => formatHostPort(n.host, n.port)),
@@ -365,13 +365,17 @@ export const runCrawl = (
         onProgress: (stats, written, elapsed, funnel, database) =>
           Effect.zipRight(
             progress.onProgress(stats, written, elapsed, funnel, database),
-            live.publish(snapshotOf(stats, written, elapsed, true, funnel, database))
+            Effect.flatMap(
+              Clock.currentTimeMillis,
+              (at) => live.publish(snapshotOf(at, stats, written, elapsed, true, funnel, database))
+            )
           ),
         onSummary: (summary) =>
           Effect.all([
-            live.publish(
-              snapshotOf(summary.stats, summary.written, summary.seconds, false, summary.funnel, summary.database)
-            ),
+            Effect.flatMap(Clock.currentTimeMillis, (at) =>
+              live.publish(
+                snapshotOf(at, summary.stats, summary.written, summary.seconds, false, summary.funnel, summary.database)
+              )),
             progress.onSummary(summary),
             options.onSummary?.(summary) ?? Effect.void
           ], { discard: true })

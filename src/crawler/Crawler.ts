@@ -5,6 +5,7 @@ import { toHex } from "../krpc/ids.js"
 import type { Discovery, NodeSighting } from "../repository/model.js"
 import type { SizeEstimate } from "../rpc/networkSize.js"
 import { fromQueueLingering } from "../util/lingering.js"
+import { makeTimers } from "../util/timers.js"
 import type { Verdict } from "./addressFilter.js"
 import { makeControl } from "./backoff.js"
 import { makeDispatcher } from "./dispatch.js"
@@ -122,10 +123,10 @@ const CANDIDATE_LINGER_MILLIS = 50
 const make = Effect.gen(function*() {
   const config = yield* CrawlerConfig
   const { all: identities, budget } = yield* Identities
-  const clock = yield* Effect.clock
-  const now = () => clock.unsafeCurrentTimeMillis()
+  const timers = yield* makeTimers
+  const now = timers.now
 
-  const s = yield* makeCrawlState(config, identities, budget, now)
+  const s = yield* makeCrawlState(config, identities, budget, timers)
   const walk = makeWalk(s)
   const sample = makeSample(s)
   const peers = makePeers(s)

@@ -57,7 +57,7 @@ export const makeSample = (s: CrawlState) => {
     const finish = (result: Either.Either<Response, QueryFailure> | undefined) => {
       if (over) return
       over = true
-      if (probe !== undefined) clearTimeout(probe)
+      cancelProbe?.()
       if (result === undefined) {
         cancel()
         silent(n)
@@ -73,8 +73,8 @@ export const makeSample = (s: CrawlState) => {
     }
     // A node not yet known to answer BEP 51 gets a short probe: many ignore the query without a word. (Only
     // needed when the query's own time-out is longer.)
-    const probe = n.samples !== true && id.node.timing().timeoutMillis > s.config.sampleProbeTimeoutMillis
-      ? setTimeout(() => finish(undefined), s.config.sampleProbeTimeoutMillis)
+    const cancelProbe = n.samples !== true && id.node.timing().timeoutMillis > s.config.sampleProbeTimeoutMillis
+      ? s.timers.after(s.config.sampleProbeTimeoutMillis, () => finish(undefined))
       : undefined
     const cancel = id.node.request(
       n.contact,

@@ -9,6 +9,7 @@ import type { Discovery, NodeSighting } from "../repository/model.js"
 import type { QueryFailure } from "../rpc/KrpcNode.js"
 import { type Budget, paceHost } from "../socket/budget.js"
 import { IndexedHeap } from "../util/heap.js"
+import type { Timers } from "../util/timers.js"
 import { makeAddressFilter, type Verdict } from "./addressFilter.js"
 import { type InfohashEvidence, makeEvidence } from "./evidence.js"
 import type { Identity } from "./identities.js"
@@ -43,9 +44,10 @@ export const makeCrawlState = (
   config: CrawlerSettings,
   identities: ReadonlyArray<Identity>,
   budget: Budget,
-  now: () => number
+  timers: Timers
 ) =>
   Effect.gen(function*() {
+    const now = timers.now
     const filter = makeAddressFilter({
       allow: config.allow,
       deny: config.deny,
@@ -249,6 +251,8 @@ export const makeCrawlState = (
       families: [...(v4.length > 0 ? [4 as const] : []), ...(v6.length > 0 ? [6 as const] : [])],
       budget,
       now,
+      /** One-shot timers on the crawler's Clock (the sample probe). */
+      timers,
       filter,
       sampleQueue,
       known,

@@ -89,7 +89,8 @@ const makeNode = (i: number, kind: "v4" | "v6" | "dual") =>
 
 export const makeDemoSwarm = (options: DemoSwarmOptions): Effect.Effect<DemoSwarm, unknown, Scope.Scope> =>
   Effect.gen(function*() {
-    const started = Date.now()
+    const clock = yield* Effect.clock
+    const started = clock.unsafeCurrentTimeMillis()
     const ipv6 = options.ipv6 === true
     const kindOf = (i: number) =>
       !ipv6 ? "v4" as const : i % 4 === 0 ? "dual" as const : i % 4 === 1 ? "v6" as const : "v4" as const
@@ -115,7 +116,7 @@ export const makeDemoSwarm = (options: DemoSwarmOptions): Effect.Effect<DemoSwar
     }
     yield* options.log(
       `demo: ${nodes.length} DHT nodes up on 127.77.x.y${ipv6 ? " and [::1]" : ""} in ${
-        ((Date.now() - started) / 1000).toFixed(1)
+        ((clock.unsafeCurrentTimeMillis() - started) / 1000).toFixed(1)
       } s${ipv6 ? ` (${families.v4} IPv4 only, ${families.v6} IPv6 only, ${families.dual} on both)` : ""}`
     )
 
@@ -151,7 +152,7 @@ export const makeDemoSwarm = (options: DemoSwarmOptions): Effect.Effect<DemoSwar
     ).pipe(Effect.map((lists) => lists.flat()))
     yield* options.log(
       `demo: ${seederCount} seeders announced ${torrents.length} torrents in ${
-        ((Date.now() - started) / 1000).toFixed(1)
+        ((clock.unsafeCurrentTimeMillis() - started) / 1000).toFixed(1)
       } s`
     )
 

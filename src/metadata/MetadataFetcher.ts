@@ -19,6 +19,7 @@ import { copyId, type InfoHash, toHex } from "../krpc/ids.js"
 import { taggedCounter } from "../observability/metrics.js"
 import type { FetchFailure, Torrent } from "../repository/model.js"
 import { makeRttEstimator } from "../util/rtt.js"
+import { makeTimers } from "../util/timers.js"
 import { type AttemptSuccess, makeConnectionLimiter, startAttempt } from "./attempt.js"
 import { type FailureKind, failureKind, MetadataUnavailable, type PeerFetchError } from "./errors.js"
 import { makeFetchQueue } from "./fetchQueue.js"
@@ -91,8 +92,8 @@ const OUTCOME_BUFFER = 1024
 
 const make = Effect.gen(function*() {
   const config = yield* FetcherConfig
-  const clock = yield* Effect.clock
-  const now = () => clock.unsafeCurrentTimeMillis()
+  const timers = yield* makeTimers
+  const now = timers.now
   const peerId = Buffer.concat([Buffer.from("-BS0001-"), randomBytes(12)])
   const connections = makeConnectionLimiter(config.maxConnections, (open) => connectionsMetric.unsafeUpdate(open, []))
   const dead = new Map<string, number>() // peer → until (ms)
@@ -142,6 +143,7 @@ const make = Effect.gen(function*() {
     peers,
     parallelPeers: config.parallelPeers,
     deadlineMillis,
+    timers,
     limiter: connections,
     session,
     onPeerError,

@@ -1,6 +1,7 @@
 import { Either } from "effect"
 import type { SocketAddress } from "../krpc/address.js"
 import { toHex } from "../krpc/ids.js"
+import type { Timers } from "../util/timers.js"
 import { MetadataUnavailable, type PeerFetchError } from "./errors.js"
 import { openPeerSession, type PeerMetadata, type PeerSessionOptions } from "./peerSession.js"
 
@@ -67,6 +68,8 @@ export interface AttemptOptions {
   readonly peers: ReadonlyArray<SocketAddress>
   readonly parallelPeers: number
   readonly deadlineMillis: number
+  /** The clock of the attempt's deadline and of its sessions' time-outs (the fetcher's Effect Clock). */
+  readonly timers: Timers
   readonly limiter: ConnectionLimiter
   readonly session: Omit<PeerSessionOptions, "infoHash" | "host" | "port">
   /** Every peer that failed, as it fails (for counters and the dead-peer cache). */
@@ -107,7 +110,7 @@ export const startAttempt = (
   const finish = (result: Either.Either<AttemptSuccess, MetadataUnavailable>) => {
     if (done) return
     done = true
-    clearTimeout(deadline)
+    cancelDeadline()
     cancelAll()
     onDone(result)
   }
@@ -133,6 +136,7 @@ export const startAttempt = (
         cancelWait = undefined
         cancelSession = openPeerSession(
           { ...o.session, infoHash: o.infoHash, host: peer.host, port: peer.port, onConnected },
+          o.timers,
           (r) => {
             cancels.delete(cancel)
             running--
@@ -152,18 +156,18 @@ export const startAttempt = (
     }
   }
 
-  const deadline = setTimeout(
+  const cancelDeadline = o.timers.after(
+    o.deadlineMillis,
     () =>
       finish(
         Either.left(new MetadataUnavailable({ infoHash: toHex(o.infoHash), reason: "Deadline", attempts: errors }))
-      ),
-    o.deadlineMillis
+      )
   )
   launch()
   return () => {
     if (done) return
     done = true
-    clearTimeout(deadline)
+    cancelDeadline()
     cancelAll()
   }
 }

@@ -1,5 +1,6 @@
 import { Effect, Either } from "effect"
 import net from "node:net"
+import { makeTimers, type Timers } from "../util/timers.js"
 import {
   decodeExtendedHandshake,
   decodeHandshake,
@@ -69,10 +70,12 @@ const ourExtendedHandshake = (client: string) => {
 /**
  * Starts one metadata download and calls `onDone` exactly once with its result, unless the returned cancel
  * function is called first (which destroys the socket and silences `onDone`). The callback core of
- * `fetchFromPeer`, for callers that run many sessions inside one effect (the fetcher's attempts).
+ * `fetchFromPeer`, for callers that run many sessions inside one effect (the fetcher's attempts); its time-outs
+ * run on `timers` (the caller's Effect Clock).
  */
 export const openPeerSession = (
   o: PeerSessionOptions,
+  timers: Timers,
   onDone: (result: Either.Either<PeerMetadata, PeerFetchError>) => void
 ): () => void => {
   const peer = `${o.host}:${o.port}`
@@ -81,7 +84,7 @@ export const openPeerSession = (
   const finish = (result: Either.Either<PeerMetadata, PeerFetchError>) => {
     if (done) return
     done = true
-    clearTimeout(timer)
+    cancelTimer()
     socket.destroy()
     onDone(result)
   }
@@ -91,13 +94,13 @@ export const openPeerSession = (
   }
 
   // One timer per session: the connect deadline, then (re-armed on connect) the peer deadline.
-  const started = Date.now()
+  const started = timers.now()
   const peerDeadline = o.peerTimeoutMillis
-  let timer = peerDeadline !== undefined && peerDeadline <= o.connectTimeoutMillis
-    ? setTimeout(() => fail("Timeout", "peer deadline passed"), peerDeadline)
-    : setTimeout(
-      () => fail("ConnectTimeout", `no connection within ${o.connectTimeoutMillis} ms`),
-      o.connectTimeoutMillis
+  let cancelTimer = peerDeadline !== undefined && peerDeadline <= o.connectTimeoutMillis
+    ? timers.after(peerDeadline, () => fail("Timeout", "peer deadline passed"))
+    : timers.after(
+      o.connectTimeoutMillis,
+      () => fail("ConnectTimeout", `no connection within ${o.connectTimeoutMillis} ms`)
     )
   const reader = makeFrameReader(MAX_MESSAGE)
   let handshaken = false
@@ -187,10 +190,11 @@ export const openPeerSession = (
   let nextRequest = 0
 
   socket.on("connect", () => {
-    clearTimeout(timer)
-    o.onConnected?.(Date.now() - started)
+    cancelTimer()
+    const connected = timers.now()
+    o.onConnected?.(connected - started)
     if (peerDeadline !== undefined) {
-      timer = setTimeout(() => fail("Timeout", "peer deadline passed"), started + peerDeadline - Date.now())
+      cancelTimer = timers.after(started + peerDeadline - connected, () => fail("Timeout", "peer deadline passed"))
     }
     socket.setNoDelay(true)
     // Our handshake and extended handshake in one segment.
@@ -229,14 +233,19 @@ export const openPeerSession = (
   }
   return () => {
     done = true
-    clearTimeout(timer)
+    cancelTimer()
     socket.destroy()
   }
 }
 
 /** One metadata download from one peer, as an effect whose interruption destroys the socket. */
 export const fetchFromPeer = (o: PeerSessionOptions): Effect.Effect<PeerMetadata, PeerFetchError> =>
-  Effect.async<PeerMetadata, PeerFetchError>((resume) => {
-    const cancel = openPeerSession(o, (r) => resume(Either.isRight(r) ? Effect.succeed(r.right) : Effect.fail(r.left)))
-    return Effect.sync(cancel)
-  })
+  Effect.flatMap(makeTimers, (timers) =>
+    Effect.async<PeerMetadata, PeerFetchError>((resume) => {
+      const cancel = openPeerSession(
+        o,
+        timers,
+        (r) => resume(Either.isRight(r) ? Effect.succeed(r.right) : Effect.fail(r.left))
+      )
+      return Effect.sync(cancel)
+    }))

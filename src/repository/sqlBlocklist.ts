@@ -1,5 +1,5 @@
 import type { SqlError } from "@effect/sql/SqlError"
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import { toHex } from "../krpc/ids.js"
 import {
   type BlockEntry,
@@ -45,7 +45,7 @@ export const makeSqlBlocklist = (c: SqlContext) => {
   /** The in-memory copy, fresh to within REFRESH_MILLIS (or now, with `force`). */
   const current = (force = false) =>
     Effect.gen(function*() {
-      const now = Date.now()
+      const now = yield* Clock.currentTimeMillis
       if (!force && now - cache.checkedAt < REFRESH_MILLIS) return cache
       // A database from before the blocklist, opened read-only (serve, search), has no such table: empty list.
       const [sig] = yield* query("SELECT count(*) AS n, max(id) AS m FROM blocklist").pipe(

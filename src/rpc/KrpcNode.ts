@@ -14,6 +14,7 @@ import { paceHost } from "../socket/budget.js"
 import { DhtSocket } from "../socket/DhtSocket.js"
 import { fromQueueLingering } from "../util/lingering.js"
 import { makeRttEstimator } from "../util/rtt.js"
+import { makeTimers } from "../util/timers.js"
 import { KrpcError, MalformedResponse, type QueryFailure, QueryPaced, QueryTimeout } from "./errors.js"
 import { makePeerStore } from "./peerStore.js"
 import { respond } from "./responder.js"
@@ -139,8 +140,8 @@ const make = Effect.gen(function*() {
   const config = yield* DhtConfig
   const socket = yield* DhtSocket
   const table = yield* RoutingTable
-  const clock = yield* Effect.clock
-  const now = () => clock.unsafeCurrentTimeMillis()
+  const timers = yield* makeTimers
+  const now = timers.now
   const self = table.self
   const family = socket.local.host.includes(":") ? 6 as const : 4 as const
   // Dual stack (BEP 32): the node of the other family with our id registers its table here too.
@@ -516,7 +517,7 @@ const make = Effect.gen(function*() {
     const bytes = encodeMessage(build(q)(t))
     const packetWait = reservePacket(paceHost(to.host, to.port), t0)
     if (packetWait === 0) socket.transmit(to.host, to.port, bytes)
-    else setTimeout(() => socket.transmit(to.host, to.port, bytes), packetWait)
+    else timers.after(packetWait, () => socket.transmit(to.host, to.port, bytes))
     return () => {
       if (pending.get(key) === p) close(key)
       p.done = () => {}

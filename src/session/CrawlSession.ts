@@ -115,7 +115,9 @@ export const runCrawlSession = (options: SessionOptions) =>
   Effect.gen(function*() {
     const repo = yield* Repository
     const crawler = yield* Crawler
-    const started = Date.now()
+    const clock = yield* Effect.clock
+    const now = () => clock.unsafeCurrentTimeMillis()
+    const started = now()
     // Sessions left open by a crawl that was killed (-9, a crash, a power cut) are closed as interrupted.
     const interrupted = yield* repo.closeInterruptedSessions.pipe(
       Effect.catchAll((e) => Effect.as(Effect.logWarning("could not check for interrupted sessions", e), []))
@@ -232,7 +234,7 @@ export const runCrawlSession = (options: SessionOptions) =>
         if (unknown.size > 0) {
           const found = yield* repo.settledInfohashes([...unknown.values()], {
             minAttempts: giveUp.attempts,
-            since: Date.now() - giveUp.ttlMillis
+            since: now() - giveUp.ttlMillis
           }).pipe(Effect.orElseSucceed(() => new Set<string>()))
           for (const k of unknown.keys()) (found.has(k) ? settled : unsettled).add(k)
         }
@@ -258,7 +260,7 @@ export const runCrawlSession = (options: SessionOptions) =>
               for (const f of failures) yield* crawler.fetchFailed(f.infoHash)
               // Large torrents arrive in bursts: with a disk budget, room is made before they are written.
               if (torrents.length > 0 && options.storage?.maxDbSize !== undefined) {
-                yield* housekeep(repo, options.storage, database, Date.now(), false, torrentBytes(torrents)).pipe(
+                yield* housekeep(repo, options.storage, database, now(), false, torrentBytes(torrents)).pipe(
                   Effect.catchAll((e) => Effect.logWarning("making room for torrents failed", e))
                 )
               }
@@ -268,28 +270,29 @@ export const runCrawlSession = (options: SessionOptions) =>
           { size: 100, within: Duration.millis(500) }
         ).pipe(failed, Effect.forkIn(writers), Effect.map(Option.some))
     })
-    const elapsed = () => (Date.now() - started) / 1000
+    const elapsed = () => (now() - started) / 1000
     // Retention and the budget every `housekeepingMillis`; the budget alone also after writes (at most every
     // 250 ms), so a burst of writes overshoots it by little.
     const housekeeping = yield* Option.match(Option.fromNullable(options.storage), {
       onNone: () => Effect.void,
       onSome: (storage) =>
         Effect.gen(function*() {
-          let full = 0
+          // The first round applies retention (-Infinity: whatever the clock's origin, TestClock's is 0).
+          let full = -Infinity
           for (;;) {
-            const now = Date.now()
-            const retention = now - full >= storage.housekeepingMillis
-            if (retention) full = now
-            yield* housekeep(repo, storage, database, now, retention).pipe(
+            const t = now()
+            const retention = t - full >= storage.housekeepingMillis
+            if (retention) full = t
+            yield* housekeep(repo, storage, database, t, retention).pipe(
               Effect.catchAll((e) => Effect.logWarning("housekeeping (retention, disk budget) failed", e))
             )
             yield* Effect.sleep(250)
             if (storage.maxDbSize === undefined) {
-              yield* Effect.sleep(Math.max(0, full + storage.housekeepingMillis - Date.now()))
+              yield* Effect.sleep(Math.max(0, full + storage.housekeepingMillis - now()))
             } else {
               yield* Effect.raceFirst(
                 Queue.take(wrote),
-                Effect.sleep(Math.max(0, full + storage.housekeepingMillis - Date.now()))
+                Effect.sleep(Math.max(0, full + storage.housekeepingMillis - now()))
               )
             }
           }
@@ -308,16 +311,16 @@ export const runCrawlSession = (options: SessionOptions) =>
           Effect.catchAll((e) => Effect.logDebug("recording the response rate failed", e))
         )
     const progress = yield* Effect.gen(function*() {
-      let beat = Date.now()
+      let beat = now()
       for (;;) {
         yield* Effect.sleep("1 second")
         // The heartbeat tells other crawlers on this database (and the next start) that this session is alive.
-        if (Date.now() - beat >= HEARTBEAT_MILLIS) {
-          beat = Date.now()
+        if (now() - beat >= HEARTBEAT_MILLIS) {
+          beat = now()
           yield* repo.heartbeat(sessionId).pipe(Effect.catchAll((e) => Effect.logDebug("heartbeat failed", e)))
         }
         const stats = yield* crawler.stats
-        yield* recordRate(rates.observe(stats.rpc, Date.now()))
+        yield* recordRate(rates.observe(stats.rpc, now()))
         const funnel = yield* funnelOf(stats)
         FunnelMetrics.update(funnel)
         yield* options.onProgress(stats, written, elapsed(), funnel, database)
@@ -362,7 +365,7 @@ export const runCrawlSession = (options: SessionOptions) =>
       yield* Fiber.interrupt(draining)
       yield* Scope.close(writers, Exit.void)
       const bans = yield* crawler.bans
-      const at = Date.now()
+      const at = now()
       // After a failed write, these fail the same way: the one message below says why.
       const quiet = yield* Deferred.isDone(fatal)
       yield* repo.recordBans(bans, { at, until: at + BAN_TTL_MILLIS, reason: "malformed replies" }).pipe(
@@ -370,7 +373,7 @@ export const runCrawlSession = (options: SessionOptions) =>
       )
       const stats = yield* crawler.stats
       // The last minutes of the response rate (the queries that settled while stopping included).
-      const lastMinute = rates.observe(stats.rpc, Date.now())
+      const lastMinute = rates.observe(stats.rpc, now())
       yield* (quiet ? Effect.void : recordRate(lastMinute))
       yield* (quiet ? Effect.void : recordRate(rates.flush()))
       FunnelMetrics.update(funnel)

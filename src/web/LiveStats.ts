@@ -94,8 +94,9 @@ export const LiveSnapshot = Schema.Struct({
 })
 export type LiveSnapshot = typeof LiveSnapshot.Type
 
-/** Builds a snapshot from the session's progress report. */
+/** Builds a snapshot, taken at `at` (ms, from the session's Clock), from the session's progress report. */
 export const snapshotOf = (
+  at: number,
   stats: CrawlerStats,
   written: Readonly<Written>,
   elapsed: number,
@@ -103,7 +104,7 @@ export const snapshotOf = (
   funnel?: Funnel,
   database?: Readonly<DatabaseState>
 ): LiveSnapshot => ({
-  at: Date.now(),
+  at,
   elapsed,
   running,
   knownNodes: stats.knownNodes,

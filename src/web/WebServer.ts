@@ -4,7 +4,7 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Context, Data, Effect, Layer, Option, Redacted, Schedule, Stream } from "effect"
+import { Clock, Context, Data, Effect, Layer, Option, Redacted, Schedule, Stream } from "effect"
 import { createHash } from "node:crypto"
 import { readdirSync, readFileSync } from "node:fs"
 import { createServer } from "node:http"
@@ -281,7 +281,7 @@ const make = Effect.gen(function*() {
         return deny(403, "this server answers only to localhost and loopback addresses (Host/Origin refused)")
       }
       const client = clientOf(request)
-      const now = Date.now()
+      const now = yield* Clock.currentTimeMillis
       const limiter = route.startsWith("/api/") || route === "/metrics" ? apiLimiter : pageLimiter
       if (!limiter.take(client, now)) return deny(429, "too many requests; slow down", { "retry-after": "1" })
       if (Option.isSome(token)) {

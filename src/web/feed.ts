@@ -3,7 +3,7 @@
 // readers keep no cookies: the token may be given as `?token=` here (no redirect).
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Effect, Either } from "effect"
+import { Clock, Effect, Either } from "effect"
 import { magnet } from "../cli/format.js"
 import { toHex } from "../krpc/ids.js"
 import type { Repository, TorrentSummary } from "../repository/Repository.js"
@@ -26,8 +26,16 @@ const titleOf = (query: URLSearchParams) => {
 const description = (t: TorrentSummary) =>
   `${t.fileCount} file${t.fileCount === 1 ? "" : "s"}, ${t.totalLength} bytes; infohash ${toHex(t.infoHash)}`
 
-/** An RSS 2.0 document of search hits. `base` is the server's address ending in "/", `search` the query string. */
-export const rssXml = (items: ReadonlyArray<TorrentSummary>, base: string, search: URLSearchParams): string => {
+/**
+ * An RSS 2.0 document of search hits. `base` is the server's address ending in "/", `search` the query string,
+ * `now` the build time (ms).
+ */
+export const rssXml = (
+  items: ReadonlyArray<TorrentSummary>,
+  base: string,
+  search: URLSearchParams,
+  now: number
+): string => {
   const page = `${base}search${search.size > 0 ? `?${search}` : ""}`
   const entries = items.map((t) => {
     const hex = toHex(t.infoHash)
@@ -59,15 +67,20 @@ ${
     })
   }
 ${element("description", {}, "Torrents found on the BitTorrent DHT matching a BitScrape search")}
-${element("lastBuildDate", {}, rfc822(Date.now()))}
+${element("lastBuildDate", {}, rfc822(now))}
 ${entries.join("\n")}
 </channel>
 </rss>
 `
 }
 
-/** An Atom (RFC 4287) document of search hits. */
-export const atomXml = (items: ReadonlyArray<TorrentSummary>, base: string, search: URLSearchParams): string => {
+/** An Atom (RFC 4287) document of search hits (`now`: when none has a fetch time). */
+export const atomXml = (
+  items: ReadonlyArray<TorrentSummary>,
+  base: string,
+  search: URLSearchParams,
+  now: number
+): string => {
   const suffix = search.size > 0 ? `?${search}` : ""
   const updated = items.reduce((m, t) => Math.max(m, t.fetchedAt), 0)
   const entries = items.map((t) => {
@@ -92,7 +105,7 @@ export const atomXml = (items: ReadonlyArray<TorrentSummary>, base: string, sear
   return `${XML_DECLARATION}<feed xmlns="http://www.w3.org/2005/Atom">
 ${element("id", {}, `${base}api/feed.atom${suffix}`)}
 ${element("title", {}, titleOf(search))}
-${element("updated", {}, iso(updated === 0 ? Date.now() : updated))}
+${element("updated", {}, iso(updated === 0 ? now : updated))}
 ${element("link", { rel: "self", type: "application/atom+xml", href: `${base}api/feed.atom${suffix}` })}
 ${element("link", { rel: "alternate", type: "text/html", href: `${base}search${suffix}` })}
 <author><name>BitScrape</name></author>
@@ -113,13 +126,14 @@ export const feedResponse = (repo: Repository["Type"], format: "rss" | "atom") =
     // A feed lists the newest hits unless the search names a sort.
     const query = { ...searchQueryOf(p, FEED_ITEMS), sort: p.sort ?? "newest" as const }
     const base = `http://${request.headers["host"] ?? "localhost"}/`
+    const now = yield* Clock.currentTimeMillis
     return yield* repo.search(query).pipe(
       Effect.map((page) =>
         format === "rss"
-          ? HttpServerResponse.text(rssXml(page.items, base, url.searchParams), {
+          ? HttpServerResponse.text(rssXml(page.items, base, url.searchParams, now), {
             contentType: "application/rss+xml; charset=utf-8"
           })
-          : HttpServerResponse.text(atomXml(page.items, base, url.searchParams), {
+          : HttpServerResponse.text(atomXml(page.items, base, url.searchParams, now), {
             contentType: "application/atom+xml; charset=utf-8"
           })
       ),

@@ -151,7 +151,7 @@ describe("Live stats", () => {
     Effect.gen(function*() {
       const web = yield* webFixture()
       yield* web.live.publish(
-        snapshotOf(CrawlerStatsFixture(10), { discoveries: 1, nodes: 2, torrents: 0, failures: 0 }, 1)
+        snapshotOf(Date.now(), CrawlerStatsFixture(10), { discoveries: 1, nodes: 2, torrents: 0, failures: 0 }, 1)
       )
       const events: Array<{ event: string; data: unknown }> = []
       const controller = new AbortController()
@@ -181,11 +181,17 @@ describe("Live stats", () => {
         })
       yield* waitFor(1)
       yield* web.live.publish(
-        snapshotOf(CrawlerStatsFixture(20), { discoveries: 5, nodes: 9, torrents: 1, failures: 0 }, 2)
+        snapshotOf(Date.now(), CrawlerStatsFixture(20), { discoveries: 5, nodes: 9, torrents: 1, failures: 0 }, 2)
       )
       yield* waitFor(2)
       yield* web.live.publish(
-        snapshotOf(CrawlerStatsFixture(21), { discoveries: 6, nodes: 9, torrents: 1, failures: 0 }, 3, false)
+        snapshotOf(
+          Date.now(),
+          CrawlerStatsFixture(21),
+          { discoveries: 6, nodes: 9, torrents: 1, failures: 0 },
+          3,
+          false
+        )
       )
       yield* waitFor(3)
       // The server ends the stream after "stopped": the reader sees its end without aborting.

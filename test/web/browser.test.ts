@@ -308,6 +308,7 @@ describe("web UI in chromium", () => {
     /** The n-th second of a made-up crawl, every counter rising with n. */
     const snapshot = (n: number, running = true): LiveSnapshot => {
       const s = snapshotOf(
+        start + n * 1000,
         CrawlerStatsFixture(100 + 40 * n),
         { discoveries: 10 * n, nodes: 30 * n, torrents: 2 * n, failures: n },
         n,
