@@ -5,10 +5,10 @@ import { Clock, Context, DefaultServices, Duration, Effect, Exit, FiberId, Runti
 // come from the Effect `Clock` of the environment that made them, so `TestClock` drives them in tests.
 //
 // With Effect's live clock, `after` calls the same primitive the live `Clock.sleep` uses (setTimeout, with its
-// "longer than 2^31 - 1 ms is never" rule) instead of forking a fiber per timer: a fiber that sleeps costs
-// 15–45 µs to start and cancel against under 1 µs for a timer (docs/architecture.md, "Time"), and these paths
-// arm a timer per peer connection and per probe. Any other clock (TestClock, a clock a caller provides) gets a
-// fiber per timer that sleeps on that clock. This file is the one place in src/ that arms a timer directly.
+// "longer than 2^31 - 1 ms is never" rule) instead of forking a fiber per timer: a fiber that sleeps costs ~40×
+// a JS timer (docs/benchmarks.md, "timers"), and these paths arm a timer per peer connection, attempt and probe.
+// Any other clock (TestClock, a clock a caller provides) gets a fiber per timer that sleeps on that clock. This
+// file is the one place in src/ that arms a timer directly.
 
 /** The clock of a callback core: read the time, arm a one-shot timer. */
 export interface Timers {
@@ -36,7 +36,7 @@ export const liveTimers: Timers = {
 }
 
 /** Timers on any clock: each is a fiber (forked with `runtime`) sleeping on `clock`. */
-const fiberTimers = (clock: Clock.Clock, runtime: Runtime.Runtime<never>): Timers => {
+export const fiberTimers = (clock: Clock.Clock, runtime: Runtime.Runtime<never>): Timers => {
   const runFork = Runtime.runFork(runtime)
   return {
     now: () => clock.unsafeCurrentTimeMillis(),

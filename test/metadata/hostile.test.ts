@@ -1,13 +1,17 @@
 // The fetcher against peers that misbehave in every way we know: each ends in a typed, counted outcome —
 // never a crash, a hang past the deadline, or unbounded memory — and no socket is left open.
+// Under TestClock (`it.scoped`): the seeders are real loopback sockets, the sessions' time-outs run on the test's
+// clock, so a stall is ended by `TestClock.adjust`, never by waiting, and a failure that needs the clock to move
+// before it happens is not "before the deadline".
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Either, Fiber } from "effect"
+import { Duration, Effect, Either, Fiber, TestClock } from "effect"
 import { randomBytes } from "node:crypto"
 import { fetcherConfig } from "../../src/config/FetcherConfig.js"
 import type { InfoHash } from "../../src/krpc/index.js"
 import { MetadataFetcher, MetadataFetcherLive } from "../../src/metadata/MetadataFetcher.js"
 import { fetchFromPeer } from "../../src/metadata/peerSession.js"
 import { encode } from "../../src/wire/bencode.js"
+import { eventually } from "../support/eventually.js"
 import { type HostileBehaviour, makeHostileSeeder } from "../support/seeders/hostileSeeder.js"
 
 /** A multi-file info dictionary of about 40 KiB: three metadata pieces. */
@@ -45,7 +49,7 @@ const expectations: ReadonlyArray<readonly [HostileBehaviour, string]> = [
 ]
 
 describe("peer sessions against hostile seeders", () => {
-  it.scopedLive("an honest seeder gives verified metadata of several pieces", () =>
+  it.scoped("an honest seeder gives verified metadata of several pieces", () =>
     Effect.gen(function*() {
       const seeder = yield* makeHostileSeeder({ host: "127.30.0.1", infoDict: bigInfo, behaviour: "honest" })
       const r = yield* session(seeder)
@@ -59,7 +63,7 @@ describe("peer sessions against hostile seeders", () => {
     }))
 
   for (const [behaviour, reason] of expectations) {
-    it.scopedLive(`${behaviour} → ${reason}`, () =>
+    it.scoped(`${behaviour} → ${reason}`, () =>
       Effect.gen(function*() {
         const seeder = yield* makeHostileSeeder({ host: "127.30.0.2", infoDict: bigInfo, behaviour })
         const r = yield* session(seeder)
@@ -68,12 +72,12 @@ describe("peer sessions against hostile seeders", () => {
           assert.strictEqual(r.left._tag, "PeerFetchError", "a typed failure before the deadline")
           if (r.left._tag === "PeerFetchError") assert.strictEqual(r.left.reason, reason, r.left.detail)
         }
-        yield* Effect.sleep("50 millis")
+        yield* eventually(() => seeder.openConnections() === 0)
         assert.strictEqual(seeder.openConnections(), 0, "no connection left open")
       }))
   }
 
-  it.scopedLive("metadata larger than the limit is refused before any piece is requested", () =>
+  it.scoped("metadata larger than the limit is refused before any piece is requested", () =>
     Effect.gen(function*() {
       const seeder = yield* makeHostileSeeder({ host: "127.30.0.3", infoDict: bigInfo, behaviour: "honest" })
       const r = yield* session(seeder, 16384)
@@ -81,26 +85,29 @@ describe("peer sessions against hostile seeders", () => {
       assert.strictEqual(seeder.requests(), 0)
     }))
 
-  it.scopedLive("a stalled peer hits the per-peer deadline, and interruption closes the socket", () =>
+  it.scoped("a stalled peer hits the per-peer deadline, and interruption closes the socket", () =>
     Effect.gen(function*() {
       const seeder = yield* makeHostileSeeder({ host: "127.30.0.4", infoDict: bigInfo, behaviour: "stall" })
       const fetcher = yield* Effect.provide(MetadataFetcher, MetadataFetcherLive).pipe(
         Effect.provide(fetcherConfig({ peerTimeout: Duration.millis(500) }))
       )
-      const r = yield* Effect.either(fetcher.fetch(seeder.infoHash as InfoHash, [seeder]))
+      const fetching = yield* Effect.fork(Effect.either(fetcher.fetch(seeder.infoHash as InfoHash, [seeder])))
+      yield* eventually(() => seeder.requests() > 0) // connected, both handshakes done, pieces asked for
+      yield* TestClock.adjust("500 millis")
+      const r = yield* Fiber.join(fetching)
       assert.isTrue(Either.isLeft(r))
       if (Either.isLeft(r)) assert.strictEqual(r.left.attempts[0]?.reason, "Timeout")
       const stalled = yield* Effect.fork(session({ ...seeder }))
-      yield* Effect.sleep("200 millis")
+      yield* eventually(() => seeder.openConnections() === 1)
       assert.strictEqual(seeder.openConnections(), 1)
       yield* Fiber.interrupt(stalled)
-      yield* Effect.sleep("50 millis")
+      yield* eventually(() => seeder.openConnections() === 0)
       assert.strictEqual(seeder.openConnections(), 0)
     }))
 })
 
 describe("MetadataFetcher", () => {
-  it.scopedLive("a peer with an impossible address (port 0, as a hostile DHT node may announce) fails typed", () =>
+  it.scoped("a peer with an impossible address (port 0, as a hostile DHT node may announce) fails typed", () =>
     Effect.gen(function*() {
       const fetcher = yield* Effect.provide(MetadataFetcher, MetadataFetcherLive).pipe(
         Effect.provide(fetcherConfig())
@@ -112,7 +119,7 @@ describe("MetadataFetcher", () => {
       assert.strictEqual(e.attempts[0]?.reason, "ConnectFailed")
     }))
 
-  it.scopedLive("tries several peers: liars and stallers lose, the honest one wins; dead peers are remembered", () =>
+  it.scoped("tries several peers: liars and stallers lose, the honest one wins; dead peers are remembered", () =>
     Effect.gen(function*() {
       const liar = yield* makeHostileSeeder({ host: "127.31.0.1", infoDict: bigInfo, behaviour: "wrong-pieces" })
       const staller = yield* makeHostileSeeder({ host: "127.31.0.2", infoDict: bigInfo, behaviour: "stall" })

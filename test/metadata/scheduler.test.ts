@@ -1,16 +1,19 @@
+// Under TestClock (`it.scoped`): the seeders are real loopback sockets; the backoffs, the sessions' time-outs and the
+// input's end run on the test's clock, which moves only while no attempt is in flight.
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Fiber, Stream } from "effect"
+import { Chunk, Duration, Effect, Fiber, Option, Stream, TestClock } from "effect"
 import { randomBytes } from "node:crypto"
 import { fetcherConfig } from "../../src/config/FetcherConfig.js"
 import { type InfoHash, toHex } from "../../src/krpc/index.js"
 import { MetadataFetcher, MetadataFetcherLive } from "../../src/metadata/MetadataFetcher.js"
 import { encode } from "../../src/wire/bencode.js"
+import { eventually } from "../support/eventually.js"
 import { makeHostileSeeder } from "../support/seeders/hostileSeeder.js"
 
 const info = (name: string) => encode({ name, "piece length": 16384, pieces: randomBytes(20), length: 1234 })
 
 describe("MetadataFetcher.run (scheduler)", () => {
-  it.scopedLive(
+  it.scoped(
     "fetches what it can, retries with backoff, gives up after maxAttempts, and ends with its input",
     () =>
       Effect.gen(function*() {
@@ -28,7 +31,17 @@ describe("MetadataFetcher.run (scheduler)", () => {
           ...good.map((s) => ({ infoHash: s.infoHash as InfoHash, peers: [s] })),
           { infoHash: liar.infoHash as InfoHash, peers: [{ host: liar.host, port: liar.port }] }
         ]).pipe(Stream.concat(Stream.fromEffect(Effect.sleep("1500 millis")).pipe(Stream.drain)))
-        const outcomes = Chunk.toReadonlyArray(yield* Stream.runCollect(fetcher.run(requests)))
+        const collecting = yield* Effect.fork(Stream.runCollect(fetcher.run(requests)))
+        // The clock moves in 100 ms steps, each once the first attempts are over and nothing is in flight.
+        const quiet = () => {
+          const stats = Effect.runSync(fetcher.stats)
+          return stats.fetched === 2 && stats.active === 0 && liar.connections() > 0
+        }
+        for (let step = 0; step < 30 && Option.isNone(yield* Fiber.poll(collecting)); step++) {
+          yield* eventually(quiet)
+          yield* TestClock.adjust("100 millis")
+        }
+        const outcomes = Chunk.toReadonlyArray(yield* Fiber.join(collecting))
         const fetched = outcomes.flatMap((o) => o._tag === "Fetched" ? [o.torrent.name] : [])
         assert.sameMembers(fetched, ["alpha", "beta"])
         const failures = outcomes.flatMap((o) => o._tag === "Failed" ? [o] : [])
@@ -41,7 +54,7 @@ describe("MetadataFetcher.run (scheduler)", () => {
     30_000
   )
 
-  it.scopedLive("takes the most announced infohash first when connections are scarce", () =>
+  it.scoped("takes the most announced infohash first when connections are scarce", () =>
     Effect.gen(function*() {
       const seeders = yield* Effect.forEach(
         ["alpha", "beta", "gamma"],
@@ -63,7 +76,7 @@ describe("MetadataFetcher.run (scheduler)", () => {
       assert.deepStrictEqual(names, ["beta", "gamma", "alpha"])
     }))
 
-  it.scopedLive("closing the outcome stream interrupts the attempts and closes every connection", () =>
+  it.scoped("closing the outcome stream interrupts the attempts and closes every connection", () =>
     Effect.gen(function*() {
       const stallers = yield* Effect.forEach(
         ["s1", "s2", "s3"],
@@ -76,11 +89,11 @@ describe("MetadataFetcher.run (scheduler)", () => {
         .pipe(Stream.concat(Stream.never))
       const consumer = yield* Effect.fork(Stream.runDrain(fetcher.run(requests)))
       const open = () => stallers.reduce((n, s) => n + s.openConnections(), 0)
-      yield* Effect.sleep("300 millis")
+      yield* eventually(() => open() === 3)
       assert.strictEqual(open(), 3)
       assert.strictEqual((yield* fetcher.stats).active, 3)
       yield* Fiber.interrupt(consumer)
-      yield* Effect.sleep("100 millis")
+      yield* eventually(() => open() === 0)
       assert.strictEqual(open(), 0, "no connection left open")
       assert.strictEqual((yield* fetcher.stats).active, 0)
     }))
