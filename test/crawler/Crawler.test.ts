@@ -15,6 +15,7 @@ import { RepositoryMemory } from "../../src/repository/memory.js"
 import { Repository, writeBatched } from "../../src/repository/Repository.js"
 import { memoryCrawler } from "../support/crawlerNode.js"
 import { memoryNode, type TestNode, testSettings } from "../support/dhtNodes.js"
+import { advance } from "../support/eventually.js"
 
 /** An in-memory swarm of our own nodes, with `torrents` infohashes announced into it. */
 const swarm = (n: number, torrents: number) =>
@@ -118,7 +119,9 @@ const ok = <A>(r: { readonly ok: true; readonly value: A } | { readonly ok: fals
 }
 
 describe("Crawler BEP 51 probes", () => {
-  it.scopedLive(
+  // Under TestClock (`it.scoped`): the in-memory network, the per-IP pace, the probe and the query time-outs all
+  // run on the test's clock, moved in 100 ms steps.
+  it.scoped(
     "gives up on a node that ignores sample_infohashes after the short probe time-out",
     () =>
       Effect.gen(function*() {
@@ -148,14 +151,16 @@ describe("Crawler BEP 51 probes", () => {
         const drain = yield* Stream.runDrain(crawler.discoveries).pipe(Effect.fork)
         // Every query to the node is paced one per second per IP (join, the DHT's own bootstrap lookups, the walk):
         // the probe goes out within a few seconds.
-        for (let i = 0; i < 150 && samplesIn === 0; i++) yield* Effect.sleep("100 millis")
+        for (let i = 0; i < 150 && samplesIn === 0; i++) yield* advance(100)
         assert.strictEqual(samplesIn, 1, "the node is probed")
-        yield* Effect.sleep("600 millis")
+        yield* advance(600)
         // The probe was abandoned long before the 30 s query time-out, and the node is not probed again.
         assert.strictEqual(yield* node.inflight, 0)
-        yield* Effect.sleep("2500 millis")
+        yield* advance(2500)
         assert.strictEqual(samplesIn, 1)
-        yield* crawler.stop(500)
+        const stopping = yield* Effect.fork(crawler.stop(500))
+        yield* advance(600)
+        yield* Fiber.join(stopping)
         yield* Fiber.join(drain)
       }).pipe(Effect.provide(MemoryNetworkLive())),
     30_000
