@@ -1,6 +1,6 @@
+import { copyId, idPrefix32, type InfoHash } from "../domain/ids.js"
+import type { Discovery } from "../domain/model.js"
 import type { NodeContact } from "../krpc/compact.js"
-import { copyId, idPrefix32, type InfoHash } from "../krpc/ids.js"
-import type { Discovery } from "../repository/model.js"
 
 // What the crawl has heard about each recent infohash, to decide which ones deserve peer finding and fetching
 // first. On the real DHT most infohashes have no live peer (a rule-abiding crawler fetched 176 torrents from
