@@ -3,6 +3,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import * as Migrator from "@effect/sql/Migrator"
 import { Cause, Effect, Layer, Redacted, Schedule } from "effect"
 import { redactDb } from "../config/redact.js"
+import { postgres, sqlite } from "./dialect.js"
 import { pgMigrations, sqliteMigrations } from "./migrations.js"
 import { Repository, RepositoryError } from "./Repository.js"
 import { type Access, checkSqliteFile, diagnoseSqlite } from "./sqliteFile.js"
@@ -70,7 +71,7 @@ export const RepositorySqlite = (filename: string, options: RepositoryOptions = 
       yield* sql.unsafe("PRAGMA journal_mode = WAL")
       yield* migrate(sqliteMigrations as never)
     }
-    return yield* makeSqlRepository("sqlite")
+    return yield* makeSqlRepository(sqlite)
   })
   return Layer.effect(Repository, open).pipe(
     Layer.provide(SqliteClient.layer({ filename, readonly: access === "read", disableWAL: true })),
@@ -97,7 +98,7 @@ export const RepositoryPostgres = (url: string, options: RepositoryOptions = {})
                 : Effect.void
           ))
         : migrate(pgMigrations as never),
-      makeSqlRepository("pg")
+      makeSqlRepository(postgres)
     )
   ).pipe(
     // Loaded only when a PostgreSQL URL is given: every other command starts without the pg driver.
