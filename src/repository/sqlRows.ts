@@ -1,5 +1,5 @@
 import { type Either, ParseResult, Schema } from "effect"
-import { CATEGORIES } from "./categories.js"
+import { CATEGORIES } from "../domain/categories.js"
 
 // What the SQL backends' rows hold, as Schemas: every query's rows are decoded through one of these before use
 // (sqlRepository.ts, sqlBlocklist.ts, sqlStorage.ts, analysisSql.ts), so a value of the wrong kind is a typed

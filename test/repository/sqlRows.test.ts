@@ -7,7 +7,7 @@ import { Schema } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import type { InfoHash } from "../../src/krpc/ids.js"
+import type { InfoHash } from "../../src/domain/ids.js"
 import { RepositorySqlite } from "../../src/repository/layers.js"
 import { Repository, RepositoryError } from "../../src/repository/Repository.js"
 import {
