@@ -148,7 +148,7 @@ export const makeSqlAnalyses = (
            GROUP BY ext ORDER BY n DESC, ext ASC LIMIT ${p(1)}`,
           [topOf(o)]
         )
-      const found = new Map(byCategory.map((r) => [String(r.category), r]))
+      const found = new Map(byCategory.map((r) => [r.category ?? "", r]))
       const result: ContentAnalysis = {
         torrents: totals!.n,
         bytes: totals!.bytes,
