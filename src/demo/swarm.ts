@@ -1,11 +1,11 @@
 import { Context, Duration, Effect, Layer, Option, Schedule, type Scope } from "effect"
 import { dhtConfig } from "../config/DhtConfig.js"
-import { Dht, DhtNodeLive, KrpcNode } from "../dht/index.js"
+import { Dht, DhtNodeLive, type DhtSocketError, KrpcNode } from "../dht/index.js"
 import type { SocketAddress } from "../krpc/address.js"
 import { type InfoHash, randomNodeId, toHex } from "../krpc/ids.js"
 import { FamilyTables, makeFamilyTables } from "../routing/FamilyTables.js"
 import { demoCatalog, type DemoTorrent } from "./catalog.js"
-import { makeMetadataSeeder } from "./seeder.js"
+import { makeMetadataSeeder, type SeederError } from "./seeder.js"
 
 // The offline demo's world: a loopback DHT of BitScrape nodes (each on its own 127.77.x.y address), seeders on
 // some of those addresses holding generated torrents and announcing them into the DHT, and ongoing get_peers
@@ -87,7 +87,9 @@ const makeNode = (i: number, kind: "v4" | "v6" | "dual") =>
     }
   })
 
-export const makeDemoSwarm = (options: DemoSwarmOptions): Effect.Effect<DemoSwarm, unknown, Scope.Scope> =>
+export const makeDemoSwarm = (
+  options: DemoSwarmOptions
+): Effect.Effect<DemoSwarm, DhtSocketError | SeederError, Scope.Scope> =>
   Effect.gen(function*() {
     const started = Date.now()
     const ipv6 = options.ipv6 === true
