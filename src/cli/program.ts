@@ -2,7 +2,8 @@ import { ValidationError } from "@effect/cli"
 import { ConfigProvider, Console, Effect, Logger, Ref } from "effect"
 import { configFileProvider, extractConfigFlag, KNOWN_SETTINGS } from "../config/configFile.js"
 import { redactText } from "../config/redact.js"
-import { run } from "./Cli.js"
+import { type TracingConfigError, tracingLayer } from "../observability/tracing.js"
+import { run, version } from "./Cli.js"
 import {
   configErrorText,
   EXIT_FAILURE,
@@ -35,7 +36,13 @@ export const cliProgram = (argv: ReadonlyArray<string>) =>
     // `--config FILE` is global: its settings sit below the environment's (flag > env > file > default).
     const { argv: args, path } = yield* extractConfigFlag(argv)
     const file = path === undefined ? undefined : yield* configFileProvider(path, KNOWN_SETTINGS)
-    return yield* command(args).pipe(belowEnvironment(file), reportFailures(wantsDebug(argv)))
+    return yield* command(args).pipe(
+      // One trace per run, rooted here; exported only when the OTEL_* variables ask for it (observability/tracing.ts).
+      Effect.withSpan(rootSpanName(args)),
+      Effect.provide(tracingLayer(version)),
+      belowEnvironment(file),
+      reportFailures(wantsDebug(argv))
+    )
   }).pipe(
     // A bad `--config` stops the run before any command starts: a usage error, never with a stack.
     Effect.catchTag("ConfigFileError", (e) => Effect.succeed(failedWith(EXIT_USAGE, e.message))),
@@ -60,6 +67,15 @@ const command = (args: ReadonlyArray<string>) =>
       Effect.provide(Logger.replace(Logger.defaultLogger, redactingLogger))
     )
   })
+
+/** `bitscrape crawl`, `bitscrape block add`, …: the command a run names (global flags skipped), else `bitscrape`. */
+const rootSpanName = (args: ReadonlyArray<string>) => {
+  const words = args.slice(2).filter((a, i, all) =>
+    !a.startsWith("--log-level") && !(all[i - 1] === "--log-level" && !a.startsWith("-"))
+  )
+  const path = commandPath(words)
+  return path === "" ? "bitscrape" : `bitscrape ${path}`
+}
 
 /** The config file's settings below those of the current provider (the environment), when a file was given. */
 const belowEnvironment = (file: ConfigProvider.ConfigProvider | undefined) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
@@ -98,15 +114,16 @@ const reportFailures =
           MetadataUnavailable: runtimeFailure,
           RealisticNetworkError: runtimeFailure,
           RepositoryError: runtimeFailure,
-          SeederError: runtimeFailure
+          SeederError: runtimeFailure,
+          TracingConfigError: (e) => usageError(e.message)
         }),
         // What is left holds no typed failure: an interruption or a defect.
         Effect.catchAllCause((cause) => Effect.succeed(unexpectedOutcome(cause, debug)))
       )
     })
 
-/** Every error a command can fail with. */
-type CommandFailure = Effect.Effect.Error<ReturnType<typeof run>>
+/** Every error a run can fail with once the command line is read: the commands' own, and the tracer's settings. */
+type CommandFailure = Effect.Effect.Error<ReturnType<typeof run>> | TracingConfigError
 
 /**
  * The one logger (main.ts turns off the runtime's own pretty logger, which printed every line a second time): on

@@ -2,6 +2,7 @@ import type { Stream } from "effect"
 import { Clock, Context, Effect, Fiber, Layer, Option, Queue } from "effect"
 import { CrawlerConfig } from "../config/CrawlerConfig.js"
 import { toHex } from "../krpc/ids.js"
+import { spanStarter } from "../observability/spans.js"
 import type { Discovery, NodeSighting } from "../repository/model.js"
 import type { SizeEstimate } from "../rpc/networkSize.js"
 import { fromQueueLingering } from "../util/lingering.js"
@@ -126,9 +127,11 @@ const make = Effect.gen(function*() {
   const now = () => clock.unsafeCurrentTimeMillis()
 
   const s = yield* makeCrawlState(config, identities, budget, now)
-  const walk = makeWalk(s)
-  const sample = makeSample(s)
-  const peers = makePeers(s)
+  // Spans of the stages' queries (children of the span current now, e.g. the crawl command's), when exported.
+  const startSpan = yield* spanStarter
+  const walk = makeWalk(s, startSpan)
+  const sample = makeSample(s, startSpan)
+  const peers = makePeers(s, startSpan)
   /** Dispatched tasks in flight at most (memory bound; the budget usually limits them long before). */
   const maxInflight = 512
   const dispatcher = yield* makeDispatcher(s, [
