@@ -1,11 +1,13 @@
 import { Context, Duration, Effect, Layer, Option, Schedule, type Scope } from "effect"
 import { dhtConfig } from "../config/DhtConfig.js"
-import { Dht, DhtNodeLive, type DhtSocketError, KrpcNode } from "../dht/index.js"
-import type { SocketAddress } from "../krpc/address.js"
-import { type InfoHash, randomNodeId, toHex } from "../krpc/ids.js"
+import type { SocketAddress } from "../domain/address.js"
+import { type InfoHash, randomNodeId, toHex } from "../domain/ids.js"
 import { FamilyTables, makeFamilyTables } from "../routing/FamilyTables.js"
+import { Dht } from "../rpc/Dht.js"
+import { KrpcNode } from "../rpc/KrpcNode.js"
+import { DhtNodeLive } from "../rpc/node.js"
 import { demoCatalog, type DemoTorrent } from "./catalog.js"
-import { makeMetadataSeeder, type SeederError } from "./seeder.js"
+import { makeMetadataSeeder } from "./seeder.js"
 
 // The offline demo's world: a loopback DHT of BitScrape nodes (each on its own 127.77.x.y address), seeders on
 // some of those addresses holding generated torrents and announcing them into the DHT, and ongoing get_peers
@@ -36,6 +38,11 @@ export interface DemoSeeder {
    */
   readonly reach: "v4" | "v6" | "both"
 }
+
+/** Why the swarm could not start: the errors of its nodes (their sockets) and seeders. */
+type SwarmError =
+  | Effect.Effect.Error<ReturnType<typeof makeNode>>
+  | Effect.Effect.Error<ReturnType<typeof makeMetadataSeeder>>
 
 export interface DemoSwarmOptions {
   readonly nodes: number
@@ -87,9 +94,8 @@ const makeNode = (i: number, kind: "v4" | "v6" | "dual") =>
     }
   })
 
-export const makeDemoSwarm = (
-  options: DemoSwarmOptions
-): Effect.Effect<DemoSwarm, DhtSocketError | SeederError, Scope.Scope> =>
+/** Fails when a node's socket or a seeder cannot be opened (`DhtSocketError`, `SeederError`). */
+export const makeDemoSwarm = (options: DemoSwarmOptions): Effect.Effect<DemoSwarm, SwarmError, Scope.Scope> =>
   Effect.gen(function*() {
     const started = Date.now()
     const ipv6 = options.ipv6 === true

@@ -1,4 +1,6 @@
 import { Clock, Effect } from "effect"
+import { CATEGORIES, type Category } from "../domain/categories.js"
+import { DISCOVERY_SOURCES } from "../domain/model.js"
 import type {
   AnalysisOptions,
   ChurnAnalysis,
@@ -21,8 +23,6 @@ import {
   topOf,
   windowStart
 } from "./analysisModel.js"
-import { CATEGORIES, type Category } from "./categories.js"
-import { DISCOVERY_SOURCES } from "./model.js"
 
 // The analyses in SQL, for SQLite and PostgreSQL: every answer is a handful of aggregate queries (full scans or
 // GROUP BYs with a bounded number of groups), so memory stays bounded however many rows there are.

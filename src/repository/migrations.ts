@@ -1,6 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
-import { categoryOf, extensionOf } from "./categories.js"
+import { categoryOf, extensionOf } from "../domain/categories.js"
 
 // Versioned schema migrations (run by @effect/sql's Migrator from a record, so the npm package needs no
 // migrations folder on disk). One record per dialect; the two describe the same data model.

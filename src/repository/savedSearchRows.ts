@@ -1,6 +1,6 @@
 // Saved searches: a database row to the model (shared by the SQL backends).
-import type { InfoHash } from "../krpc/ids.js"
-import type { SavedSearch } from "./model.js"
+import type { InfoHash } from "../domain/ids.js"
+import type { SavedSearch } from "../domain/model.js"
 
 const optNum = (x: unknown): number | undefined => x === null || x === undefined ? undefined : Number(x)
 

@@ -1,7 +1,7 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
 import { statSync } from "node:fs"
-import type { DatabaseSize, EvictionClass } from "./model.js"
+import type { DatabaseSize, EvictionClass } from "../domain/model.js"
 import type { SqlBlocklist, SqlContext } from "./sqlBlocklist.js"
 
 // Retention and eviction over SQL (docs/scaling.md "Disk budget and retention"): deleting old rows in bounded
