@@ -11,6 +11,7 @@ import { runNetworkSizeBench } from "./networkSize.js"
 import { runRepositoryBench } from "./repository.js"
 import { runSoakBench } from "./soak.js"
 import { runSparseBench } from "./sparse.js"
+import { runTracingBench } from "./tracing.js"
 import { runYieldBench } from "./yield.js"
 
 const benches: Record<string, () => Promise<string> | string> = {
@@ -24,6 +25,7 @@ const benches: Record<string, () => Promise<string> | string> = {
   repository: runRepositoryBench,
   soak: runSoakBench,
   sparse: runSparseBench,
+  tracing: runTracingBench,
   yield: runYieldBench
 }
 
