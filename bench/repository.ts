@@ -765,7 +765,11 @@ export const loadPostgres = async (url: string, tsv: ReturnType<typeof exportTsv
     await q("DROP TABLE bench_staging")
     await q("SELECT setval('torrents_id_seq', (SELECT max(id) FROM torrents))")
     await q(`COPY files FROM ${quote(tsv.files)}`)
-    await q(`COPY infohashes FROM ${quote(tsv.infohashes)}`)
+    // The columns exported (the swarm columns of migration 0008 stay NULL).
+    await q(
+      `COPY infohashes (hash, first_seen, last_seen, seen_sample, seen_get_peers, seen_announce, seen_lookup,
+         peers_seen, status, attempts, last_attempt, last_error) FROM ${quote(tsv.infohashes)}`
+    )
     await q("CREATE INDEX torrents_discovered ON torrents (discovered_at)")
     await q("CREATE INDEX torrents_length ON torrents (total_length)")
     await q("CREATE INDEX torrents_search ON torrents USING GIN (search)")

@@ -1,5 +1,5 @@
 import type { SqlError } from "@effect/sql/SqlError"
-import { Effect } from "effect"
+import { Effect, type ParseResult, type Schema } from "effect"
 import { toHex } from "../domain/ids.js"
 import {
   type BlockEntry,
@@ -9,31 +9,49 @@ import {
   parseBlockEntry,
   type Purged
 } from "./blocklist.js"
+import { type Dialect, placeholdersOf } from "./dialect.js"
+import {
+  BlockEntryRow,
+  BlockRow,
+  BlockSignatureRow,
+  IdRow,
+  PathRow,
+  TorrentHashRow,
+  TorrentNameRow
+} from "./sqlRows.js"
 import { chunkRows } from "./sqlText.js"
 
 // The blocklist over SQL (table `blocklist`): entries with when and why; purging what an entry blocks; an
 // in-memory copy for the write paths (refreshed from the table at most every few seconds, so entries added by
 // another process apply within that time); and the clause that hides blocked torrents from queries.
 
-type Row = Record<string, unknown>
-
 /** How stale the in-memory copy may get before a write or query checks the table again. */
 const REFRESH_MILLIS = 5000
 
 export interface SqlContext {
-  readonly dialect: "sqlite" | "pg"
-  readonly query: (text: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<Row>, SqlError>
-  readonly placeholders: (count: number, start?: number) => Array<string>
-  readonly maxParams: number
+  readonly dialect: Dialect
+  /** Runs a statement whose rows are not read (only counted). */
+  readonly run: (text: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<unknown>, SqlError>
+  /** Runs a query and decodes its rows. */
+  readonly select: <A, I>(
+    schema: Schema.Schema<A, I, never>,
+    text: string,
+    params?: ReadonlyArray<unknown>
+  ) => Effect.Effect<ReadonlyArray<A>, SqlError | ParseResult.ParseError>
   /** Torrents' `paths` text as it was put into the full-text index (SQLite's contentless index needs it). */
   readonly indexedPaths: (paths: ReadonlyArray<string>) => string
 }
 
-const num = (x: unknown) => Number(x)
+/** A table missing from a database opened read-only that predates it. */
+const noSuchTable = (e: SqlError | ParseResult.ParseError) =>
+  e._tag === "SqlError" &&
+  /no such table|does not exist/i.test(String((e.cause as { message?: unknown })?.message ?? e.message))
 
 export const makeSqlBlocklist = (c: SqlContext) => {
-  const { dialect, placeholders, query } = c
-  const LIKE = dialect === "pg" ? "ILIKE" : "LIKE"
+  const { dialect, run: query, select } = c
+  const maxParams = dialect.maxParams
+  const placeholders = (count: number, start = 0) => placeholdersOf(dialect, count, start)
+  const LIKE = dialect.ilike
   let cache = {
     checkedAt: -Infinity,
     signature: "",
@@ -48,23 +66,20 @@ export const makeSqlBlocklist = (c: SqlContext) => {
       const now = Date.now()
       if (!force && now - cache.checkedAt < REFRESH_MILLIS) return cache
       // A database from before the blocklist, opened read-only (serve, search), has no such table: empty list.
-      const [sig] = yield* query("SELECT count(*) AS n, max(id) AS m FROM blocklist").pipe(
-        Effect.catchIf(
-          (e) => /no such table|does not exist/i.test(String((e.cause as { message?: unknown })?.message ?? e.message)),
-          () => Effect.succeed([{ n: 0, m: null }] as ReadonlyArray<Row>)
-        )
+      const [sig] = yield* select(BlockSignatureRow, "SELECT count(*) AS n, max(id) AS m FROM blocklist").pipe(
+        Effect.catchIf(noSuchTable, () => Effect.succeed([{ n: 0, m: undefined }]))
       )
-      const signature = `${num(sig!.n)}|${String(sig!.m)}`
-      if (signature !== cache.signature && num(sig!.n) === 0) {
+      const signature = `${sig!.n}|${String(sig!.m)}`
+      if (signature !== cache.signature && sig!.n === 0) {
         cache = { checkedAt: now, signature, size: 0, hashes: new Set(), name: () => undefined }
       } else if (signature !== cache.signature) {
-        const rows = yield* query("SELECT kind, value FROM blocklist")
+        const rows = yield* select(BlockEntryRow, "SELECT kind, value FROM blocklist")
         cache = {
           checkedAt: now,
           signature,
           size: rows.length,
-          hashes: new Set(rows.filter((r) => r.kind === "infohash").map((r) => String(r.value))),
-          name: nameMatcher(rows.filter((r) => r.kind === "name").map((r) => String(r.value)))
+          hashes: new Set(rows.filter((r) => r.kind === "infohash").map((r) => r.value)),
+          name: nameMatcher(rows.filter((r) => r.kind === "name").map((r) => r.value))
         }
       }
       cache.checkedAt = now
@@ -76,17 +91,23 @@ export const makeSqlBlocklist = (c: SqlContext) => {
   /** Deletes torrents (their files and full-text entries too) by id. */
   const deleteTorrents = (ids: ReadonlyArray<number>) =>
     Effect.gen(function*() {
-      for (const chunk of chunkRows(ids, 1, c.maxParams)) {
-        if (dialect === "sqlite") {
-          // A contentless FTS5 index forgets a row only when given the exact text it indexed.
-          const rows = yield* query(`SELECT id, name FROM torrents WHERE id IN (${inList(chunk.length)})`, chunk)
+      const unindex = dialect.fullText.unindexTorrent
+      for (const chunk of chunkRows(ids, 1, maxParams)) {
+        if (unindex !== undefined) {
+          // The index forgets a row only when given the exact text it indexed.
+          const rows = yield* select(
+            TorrentNameRow,
+            `SELECT id, name FROM torrents WHERE id IN (${inList(chunk.length)})`,
+            chunk
+          )
           for (const r of rows) {
-            const files = yield* query("SELECT path FROM files WHERE torrent_id = ? ORDER BY idx", [r.id])
-            yield* query("INSERT INTO torrents_fts (torrents_fts, rowid, name, paths) VALUES ('delete', ?, ?, ?)", [
-              r.id,
-              r.name,
-              c.indexedPaths(files.map((f) => String(f.path)))
-            ])
+            const files = yield* select(
+              PathRow,
+              `SELECT path FROM files WHERE torrent_id = ${placeholders(1)[0]} ORDER BY idx`,
+              [r.id]
+            )
+            const s = unindex(r.id, r.name, c.indexedPaths(files.map((f) => f.path)))
+            yield* query(s.text, s.params)
           }
         }
         yield* query(`DELETE FROM files WHERE torrent_id IN (${inList(chunk.length)})`, chunk)
@@ -98,7 +119,7 @@ export const makeSqlBlocklist = (c: SqlContext) => {
   const deleteInfohashes = (hashes: ReadonlyArray<Buffer>) =>
     Effect.gen(function*() {
       let n = 0
-      for (const chunk of chunkRows(hashes, 1, c.maxParams)) {
+      for (const chunk of chunkRows(hashes, 1, maxParams)) {
         yield* query(`DELETE FROM infohash_peers WHERE hash IN (${inList(chunk.length)})`, chunk)
         // Its sightings over time go with it (blocked: never kept; evicted: the space is wanted).
         yield* query(`DELETE FROM infohash_hours WHERE hash IN (${inList(chunk.length)})`, chunk)
@@ -116,7 +137,8 @@ export const makeSqlBlocklist = (c: SqlContext) => {
     Effect.gen(function*() {
       const added: Array<BlockRecord> = []
       for (const e of entries) {
-        const rows = yield* query(
+        const rows = yield* select(
+          IdRow,
           `INSERT INTO blocklist (kind, value, hash, pattern, added_at, reason, via) VALUES (${inList(7)})
            ON CONFLICT (kind, value) DO NOTHING RETURNING id`,
           [
@@ -130,7 +152,7 @@ export const makeSqlBlocklist = (c: SqlContext) => {
           ]
         )
         if (rows.length === 0) continue
-        added.push({ id: num(rows[0]!.id), kind: e.kind, value: e.value, reason: e.reason, addedAt: at })
+        added.push({ id: rows[0]!.id, kind: e.kind, value: e.value, reason: e.reason, addedAt: at })
         // Applies at once to this process's writes (the next refresh reads the table anyway).
         if (e.kind === "infohash") {
           cache.hashes.add(e.value)
@@ -144,12 +166,14 @@ export const makeSqlBlocklist = (c: SqlContext) => {
   /** Blocks the infohashes of torrents whose names match (recorded `via` the pattern) and removes them. */
   const purgeName = (glob: string, at: number) =>
     Effect.gen(function*() {
-      const rows = yield* query(`SELECT id, hash FROM torrents WHERE name ${LIKE} ${placeholders(1)[0]} ESCAPE '\\'`, [
-        globToLike(glob)
-      ])
+      const rows = yield* select(
+        TorrentHashRow,
+        `SELECT id, hash FROM torrents WHERE name ${LIKE} ${placeholders(1)[0]} ESCAPE '\\'`,
+        [globToLike(glob)]
+      )
       if (rows.length === 0) return { torrents: 0, infohashes: 0 }
-      yield* deleteTorrents(rows.map((r) => num(r.id)))
-      const hashes = rows.map((r) => Buffer.from(r.hash as Uint8Array))
+      yield* deleteTorrents(rows.map((r) => r.id))
+      const hashes = rows.map((r) => Buffer.from(r.hash))
       yield* insert(
         hashes.map((h) => ({
           kind: "infohash",
@@ -169,9 +193,9 @@ export const makeSqlBlocklist = (c: SqlContext) => {
       const hashes = entries.filter((e) => e.kind === "infohash").map((e) => Buffer.from(e.value, "hex"))
       let torrents = 0
       let infohashes = 0
-      for (const chunk of chunkRows(hashes, 1, c.maxParams)) {
-        const ids = yield* query(`SELECT id FROM torrents WHERE hash IN (${inList(chunk.length)})`, chunk)
-        yield* deleteTorrents(ids.map((r) => num(r.id)))
+      for (const chunk of chunkRows(hashes, 1, maxParams)) {
+        const ids = yield* select(IdRow, `SELECT id FROM torrents WHERE hash IN (${inList(chunk.length)})`, chunk)
+        yield* deleteTorrents(ids.map((r) => r.id))
         torrents += ids.length
       }
       infohashes += yield* deleteInfohashes(hashes)
@@ -188,17 +212,25 @@ export const makeSqlBlocklist = (c: SqlContext) => {
   const unblock = (text: string) =>
     Effect.gen(function*() {
       const t = text.trim()
-      let rows: ReadonlyArray<Row>
+      let rows: ReadonlyArray<typeof BlockEntryRow.Type>
       if (/^\d+$/.test(t)) {
-        rows = yield* query(`DELETE FROM blocklist WHERE id = ${placeholders(1)[0]} RETURNING kind, value`, [Number(t)])
+        rows = yield* select(
+          BlockEntryRow,
+          `DELETE FROM blocklist WHERE id = ${placeholders(1)[0]} RETURNING kind, value`,
+          [Number(t)]
+        )
       } else {
         const parsed = parseBlockEntry(t)
         if (!parsed.ok) return 0
         const [a, b] = placeholders(2)
-        rows = yield* query(`DELETE FROM blocklist WHERE kind = ${a} AND value = ${b} RETURNING kind, value`, [
-          parsed.entry.kind,
-          parsed.entry.value
-        ])
+        rows = yield* select(
+          BlockEntryRow,
+          `DELETE FROM blocklist WHERE kind = ${a} AND value = ${b} RETURNING kind, value`,
+          [
+            parsed.entry.kind,
+            parsed.entry.value
+          ]
+        )
       }
       let n = rows.length
       for (const r of rows) {
@@ -209,19 +241,16 @@ export const makeSqlBlocklist = (c: SqlContext) => {
       return n
     })
 
-  const list = query("SELECT id, kind, value, added_at, reason, via FROM blocklist ORDER BY id").pipe(
-    Effect.catchIf(
-      (e) => /no such table|does not exist/i.test(String((e.cause as { message?: unknown })?.message ?? e.message)),
-      () => Effect.succeed([] as ReadonlyArray<Row>)
-    ),
+  const list = select(BlockRow, "SELECT id, kind, value, added_at, reason, via FROM blocklist ORDER BY id").pipe(
+    Effect.catchIf(noSuchTable, () => Effect.succeed([])),
     Effect.map((rows) =>
       rows.map((r): BlockRecord => ({
-        id: num(r.id),
-        kind: String(r.kind) as BlockRecord["kind"],
-        value: String(r.value),
-        addedAt: num(r.added_at),
-        reason: r.reason === null ? undefined : String(r.reason),
-        via: r.via === null || r.via === undefined ? undefined : String(r.via)
+        id: r.id,
+        kind: r.kind,
+        value: r.value,
+        addedAt: r.added_at,
+        reason: r.reason,
+        via: r.via
       }))
     )
   )

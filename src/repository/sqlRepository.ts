@@ -1,6 +1,6 @@
 import { SqlClient } from "@effect/sql"
-import { Clock, Effect, Option, Stream } from "effect"
-import { type Category, categoryOf, extensionOf } from "../domain/categories.js"
+import { Clock, Effect, Option, type Schema, Stream } from "effect"
+import { categoryOf, extensionOf } from "../domain/categories.js"
 import type { InfoHash, NodeId } from "../domain/ids.js"
 import { toHex } from "../domain/ids.js"
 import type {
@@ -9,7 +9,6 @@ import type {
   ExportQuery,
   FetchFailure,
   InfohashRecord,
-  MetadataStatus,
   NodeRecord,
   NodeSighting,
   SavedSearchCursor,
@@ -23,42 +22,109 @@ import type { AnalysisOptions } from "./analysisModel.js"
 import type { ResponseRate } from "./analysisModel.js"
 import { HOUR_MS, MINUTE_MS, POPULARITY_RETENTION_MS, RESPONSE_RATE_RETENTION_MS } from "./analysisModel.js"
 import { makeSqlAnalyses } from "./analysisSql.js"
+import { type Binder, type Dialect, MAX_INDEXED_TEXT, placeholdersOf, type Statement, tuplesOf } from "./dialect.js"
 import { sessionIsDead, thisProcess } from "./liveness.js"
 import { Repository, RepositoryError, SavedSearchExists, TorrentNotFound } from "./Repository.js"
 import { savedSearchOf } from "./savedSearchRows.js"
 import { makeSqlBlocklist } from "./sqlBlocklist.js"
+import {
+  AddressRow,
+  CountRow,
+  decodeRows,
+  FamilyRow,
+  FileRow,
+  FirstSeenRow,
+  HashRow,
+  HitRow,
+  HostRow,
+  IdRow,
+  InfohashExportRow,
+  InfohashRow,
+  InfohashTotalsRow,
+  NodeRow,
+  OpenSessionRow,
+  PageRow,
+  PeerRow,
+  SavedSearchRow,
+  SessionRow,
+  SummaryRow,
+  TorrentRow,
+  TorrentTotalsRow
+} from "./sqlRows.js"
 import { makeSqlStorage } from "./sqlStorage.js"
-import { chunkRows, fts5Query, MAX_QUERY_WORDS, searchWords, tsQuery } from "./sqlText.js"
+import { chunkRows, MAX_QUERY_WORDS, searchWords } from "./sqlText.js"
 
-// One SQL implementation of the Repository for SQLite and PostgreSQL; the dialects differ only in placeholders,
-// MIN/MAX spelling, the full-text index, and id generation. Batches are aggregated in memory first (so one
+// One SQL implementation of the Repository for SQLite and PostgreSQL; what differs between them is in dialect.ts,
+// and every row read is decoded through its Schema in sqlRows.ts. Batches are aggregated in memory first (so one
 // statement never touches a row twice, which PostgreSQL forbids) and sorted by key (so concurrent writers to
 // one PostgreSQL take row locks in the same order and cannot deadlock).
 
-type Dialect = "sqlite" | "pg"
-type Row = Record<string, unknown>
-
 const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength)
-const num = (x: unknown): number => Number(x)
-const optNum = (x: unknown): number | undefined => x === null || x === undefined ? undefined : Number(x)
-const bytes = (x: unknown): Uint8Array => x instanceof Uint8Array ? new Uint8Array(x) : new Uint8Array(0)
 const compareBytes = (a: Uint8Array, b: Uint8Array) => Buffer.compare(buf(a), buf(b))
-/** Longest text of file paths put into the full-text index per torrent. */
-const MAX_INDEXED_PATHS = 64 * 1024
+const byKey = <A>([a]: readonly [string, A], [b]: readonly [string, A]) => a < b ? -1 : a > b ? 1 : 0
 const PAGE = 500
+/** A torrent's file paths as put into the full-text index (SQLite's contentless index needs the same text back). */
+const indexedPaths = (paths: ReadonlyArray<string>) => paths.join("\n").slice(0, MAX_INDEXED_TEXT)
+
+/** A node's sightings of a batch, merged. */
+interface NodeUpsert {
+  readonly id: Uint8Array
+  readonly host: string
+  readonly port: number
+  firstSeen: number
+  lastSeen: number
+  lastResponse: number | null
+  timesSeen: number
+  bep42: 0 | 1 | null
+  version: Buffer | null
+  readOnly: 0 | 1
+  bep51: 0 | 1 | null
+}
+/** An infohash's peer of a batch, merged. */
+interface PeerUpsert {
+  readonly hash: Uint8Array
+  readonly host: string
+  readonly port: number
+  firstSeen: number
+  lastSeen: number
+}
+/** Sightings of an infohash by one source in one hour. */
+interface HourUpsert {
+  readonly hour: number
+  readonly hash: Uint8Array
+  readonly source: string
+  sightings: number
+}
+/** An infohash's latest swarm estimate of a batch. */
+interface SwarmUpdate {
+  readonly hash: Uint8Array
+  readonly seeders: number
+  readonly leechers: number
+  readonly at: number
+}
+/** Response counts of one minute. */
+interface RateUpsert {
+  readonly minute: number
+  queries: number
+  responses: number
+  timeouts: number
+}
 
 export const makeSqlRepository = (dialect: Dialect) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    // SQLite: ~500-row statements keep each statement journal small (measured: no worse than 4,000-row ones).
-    const maxParams = dialect === "pg" ? 60_000 : 3_500
-    const MIN = dialect === "pg" ? "LEAST" : "min"
-    const MAX = dialect === "pg" ? "GREATEST" : "max"
-    const placeholders = (count: number, start = 0) =>
-      Array.from({ length: count }, (_, i) => dialect === "pg" ? `$${start + i + 1}` : "?")
-    const tuples = (rows: number, width: number, start = 0) =>
-      Array.from({ length: rows }, (_, r) => `(${placeholders(width, start + r * width).join(",")})`).join(",")
-    const query = (text: string, params: ReadonlyArray<unknown> = []) => sql.unsafe<Row>(text, params as Array<unknown>)
+    const maxParams = dialect.maxParams
+    const MIN = dialect.least
+    const MAX = dialect.greatest
+    const placeholders = (count: number, start = 0) => placeholdersOf(dialect, count, start)
+    const tuples = (rows: number, width: number) => tuplesOf(dialect, rows, width)
+    /** Runs a statement whose rows are not read. */
+    const query = (text: string, params: ReadonlyArray<unknown> = []) =>
+      sql.unsafe<object>(text, params as Array<unknown>)
+    /** Runs a query and decodes its rows. */
+    const select = <A, I>(schema: Schema.Schema<A, I, never>, text: string, params: ReadonlyArray<unknown> = []) =>
+      Effect.flatMap(query(text, params), (rows) => decodeRows(schema, rows))
+    const run = (s: Statement) => query(s.text, s.params)
     const fail = (operation: string) => (cause: unknown) => new RepositoryError({ operation, cause })
     const transaction = <A, E>(operation: string, effect: Effect.Effect<A, E>) =>
       sql.withTransaction(effect).pipe(
@@ -69,7 +135,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
           (defect as { _tag?: unknown } | null)?._tag === "SqlError"
             ? Option.some(
               Effect.zipRight(
-                dialect === "sqlite" ? Effect.ignore(query("ROLLBACK")) : Effect.void,
+                dialect.afterFailedCommit === undefined ? Effect.void : Effect.ignore(query(dialect.afterFailedCommit)),
                 Effect.fail(fail(operation)(defect))
               )
             )
@@ -77,21 +143,9 @@ export const makeSqlRepository = (dialect: Dialect) =>
         ),
         Effect.uninterruptible
       )
-    const bl = makeSqlBlocklist({
-      dialect,
-      query,
-      placeholders,
-      maxParams,
-      indexedPaths: (paths) => paths.join("\n").slice(0, MAX_INDEXED_PATHS)
-    })
-    const storage = makeSqlStorage({
-      dialect,
-      query,
-      placeholders,
-      maxParams,
-      indexedPaths: (paths) => paths.join("\n").slice(0, MAX_INDEXED_PATHS),
-      transaction
-    }, bl)
+    const context = { dialect, run: query, select, indexedPaths }
+    const bl = makeSqlBlocklist(context)
+    const storage = makeSqlStorage({ ...context, transaction }, bl)
     /**
      * Runs `write` on the items the blocklist lets through, deciding inside the write's transaction (so an
      * infohash blocked by a torrent saved just before is not written back by a batch that was already waiting).
@@ -110,31 +164,16 @@ export const makeSqlRepository = (dialect: Dialect) =>
         })
       )
 
-    if (dialect === "sqlite") {
-      // Wait for other processes' write locks instead of failing at once; WAL + NORMAL keeps every committed
-      // transaction across a process crash (kill -9), fsyncing at checkpoints.
-      yield* query("PRAGMA busy_timeout = 10000").pipe(Effect.orDie)
-      yield* query("PRAGMA synchronous = NORMAL").pipe(Effect.orDie)
-      // A multi-row upsert journals each page it changes so the statement can be undone alone; keeping that
-      // statement journal in memory instead of a temp file raised ingest by ~25% (docs/benchmarks.md).
-      yield* query("PRAGMA temp_store = MEMORY").pipe(Effect.orDie)
-    }
+    for (const statement of dialect.setup) yield* query(statement).pipe(Effect.orDie)
 
     // Columns added by migration 0005 (a database opened read-only is not migrated, so they may be missing).
     const hasColumn = (table: string, column: string) =>
-      query(
-        dialect === "pg"
-          ? "SELECT 1 AS x FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2"
-          : "SELECT 1 AS x FROM pragma_table_info(?) WHERE name = ?",
-        [table, column]
-      ).pipe(Effect.map((rows) => rows.length > 0), Effect.mapError(fail("open")))
+      query(dialect.hasColumn, [table, column]).pipe(
+        Effect.map((rows) => rows.length > 0),
+        Effect.mapError(fail("open"))
+      )
     const hasTable = (table: string) =>
-      query(
-        dialect === "pg"
-          ? "SELECT 1 AS x FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
-          : "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?",
-        [table]
-      ).pipe(Effect.map((rows) => rows.length > 0), Effect.mapError(fail("open")))
+      query(dialect.hasTable, [table]).pipe(Effect.map((rows) => rows.length > 0), Effect.mapError(fail("open")))
     const columns = {
       category: yield* hasColumn("torrents", "category"),
       bep51: yield* hasColumn("nodes", "bep51"),
@@ -147,7 +186,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
     // === Writes ===
 
     const upsertNodes = (nodes: ReadonlyArray<NodeSighting>) => {
-      const merged = new Map<string, Array<unknown>>()
+      const merged = new Map<string, NodeUpsert>()
       for (const n of nodes) {
         const key = `${toHex(n.id)}|${n.host}|${n.port}`
         const prev = merged.get(key)
@@ -155,30 +194,44 @@ export const makeSqlRepository = (dialect: Dialect) =>
         const version = n.version === undefined ? null : buf(n.version)
         const bep51 = n.bep51 === undefined ? null : n.bep51 ? 1 : 0
         if (prev === undefined) {
-          merged.set(key, [
-            buf(n.id),
-            n.host,
-            n.port,
-            n.seenAt,
-            n.seenAt,
-            n.respondedAt ?? null,
-            1,
+          merged.set(key, {
+            id: n.id,
+            host: n.host,
+            port: n.port,
+            firstSeen: n.seenAt,
+            lastSeen: n.seenAt,
+            lastResponse: n.respondedAt ?? null,
+            timesSeen: 1,
             bep42,
             version,
-            n.readOnly ? 1 : 0,
+            readOnly: n.readOnly ? 1 : 0,
             bep51
-          ])
+          })
         } else {
-          prev[3] = Math.min(prev[3] as number, n.seenAt)
-          prev[4] = Math.max(prev[4] as number, n.seenAt)
-          if (n.respondedAt !== undefined) prev[5] = Math.max((prev[5] as number | null) ?? 0, n.respondedAt)
-          prev[6] = (prev[6] as number) + 1
-          if (bep42 !== null) prev[7] = bep42
-          if (version !== null) prev[8] = version
-          if (bep51 !== null) prev[10] = bep51
+          prev.firstSeen = Math.min(prev.firstSeen, n.seenAt)
+          prev.lastSeen = Math.max(prev.lastSeen, n.seenAt)
+          if (n.respondedAt !== undefined) prev.lastResponse = Math.max(prev.lastResponse ?? 0, n.respondedAt)
+          prev.timesSeen++
+          if (bep42 !== null) prev.bep42 = bep42
+          if (version !== null) prev.version = version
+          if (bep51 !== null) prev.bep51 = bep51
         }
       }
-      const rows = [...merged.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([, r]) => r)
+      const rows = [...merged.entries()].sort(byKey).map((
+        [, n]
+      ) => [
+        buf(n.id),
+        n.host,
+        n.port,
+        n.firstSeen,
+        n.lastSeen,
+        n.lastResponse,
+        n.timesSeen,
+        n.bep42,
+        n.version,
+        n.readOnly,
+        n.bep51
+      ])
       return transaction(
         "upsertNodes",
         Effect.forEach(chunkRows(rows, 11, maxParams), (chunk) =>
@@ -204,7 +257,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
 
     const recordAllowedDiscoveries = (discoveries: ReadonlyArray<Discovery>) => {
       const byHash = new Map<string, { hash: Uint8Array; first: number; last: number; counts: Array<number> }>()
-      const peers = new Map<string, Array<unknown>>()
+      const peers = new Map<string, PeerUpsert>()
       for (const d of discoveries) {
         const key = toHex(d.infoHash)
         let agg = byHash.get(key)
@@ -218,44 +271,47 @@ export const makeSqlRepository = (dialect: Dialect) =>
         if (d.peer !== undefined && d.peer.port > 0) {
           const pk = `${key}|${d.peer.host}|${d.peer.port}`
           const prev = peers.get(pk)
-          if (prev === undefined) peers.set(pk, [buf(d.infoHash), d.peer.host, d.peer.port, d.at, d.at])
-          else {
-            prev[3] = Math.min(prev[3] as number, d.at)
-            prev[4] = Math.max(prev[4] as number, d.at)
+          if (prev === undefined) {
+            peers.set(pk, { hash: d.infoHash, host: d.peer.host, port: d.peer.port, firstSeen: d.at, lastSeen: d.at })
+          } else {
+            prev.firstSeen = Math.min(prev.firstSeen, d.at)
+            prev.lastSeen = Math.max(prev.lastSeen, d.at)
           }
         }
       }
-      const hashRows = [...byHash.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
-        .map(([, a]) => [buf(a.hash), a.first, a.last, ...a.counts])
+      const hashRows = [...byHash.entries()].sort(byKey).map(([, a]) => [buf(a.hash), a.first, a.last, ...a.counts])
       // Sightings per hour, infohash and source; each infohash's latest swarm estimate of the batch.
-      const hours = new Map<string, Array<unknown>>()
-      const swarms = new Map<string, Array<unknown>>()
+      const hours = new Map<string, HourUpsert>()
+      const swarms = new Map<string, SwarmUpdate>()
       let newestHour = 0
       for (const d of discoveries) {
         const hour = Math.floor(d.at / HOUR_MS) * HOUR_MS
         newestHour = Math.max(newestHour, hour)
         const key = `${hour}|${toHex(d.infoHash)}|${d.source}`
         const prev = hours.get(key)
-        if (prev === undefined) hours.set(key, [hour, buf(d.infoHash), d.source, 1])
-        else prev[3] = (prev[3] as number) + 1
+        if (prev === undefined) hours.set(key, { hour, hash: d.infoHash, source: d.source, sightings: 1 })
+        else prev.sightings++
         if (d.swarm !== undefined) {
           const sk = toHex(d.infoHash)
           const s = swarms.get(sk)
-          if (s === undefined || (s[2] as number) <= d.at) {
-            swarms.set(sk, [Math.round(d.swarm.seeders), Math.round(d.swarm.leechers), d.at, buf(d.infoHash)])
+          if (s === undefined || s.at <= d.at) {
+            swarms.set(sk, {
+              hash: d.infoHash,
+              seeders: Math.round(d.swarm.seeders),
+              leechers: Math.round(d.swarm.leechers),
+              at: d.at
+            })
           }
         }
       }
-      const hourRows = columns.popularity ?
-        [...hours.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
-          .map(([, r]) => r) :
-        []
-      const swarmRows = columns.popularity ?
-        [...swarms.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
-          .map(([, r]) => r) :
-        []
+      const hourRows = columns.popularity
+        ? [...hours.entries()].sort(byKey).map(([, h]) => [h.hour, buf(h.hash), h.source, h.sightings])
+        : []
+      const swarmRows = columns.popularity ? [...swarms.entries()].sort(byKey).map(([, s]) => s) : []
       const prune = columns.popularity && newestHour > prunedHour
-      const peerRows = [...peers.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([, r]) => r)
+      const peerRows = [...peers.entries()].sort(byKey).map((
+        [, p]
+      ) => [buf(p.hash), p.host, p.port, p.firstSeen, p.lastSeen])
       const touched = [...new Set([...peers.keys()].map((k) => k.slice(0, 40)))].sort()
         .map((h) => Buffer.from(h, "hex"))
       return transaction(
@@ -296,12 +352,12 @@ export const makeSqlRepository = (dialect: Dialect) =>
               chunk.flat()
             )
           }
-          for (const row of swarmRows) {
+          for (const s of swarmRows) {
             const [a, b, c, d, e] = placeholders(5)
             yield* query(
               `UPDATE infohashes SET seeders = ${a}, leechers = ${b}, scraped_at = ${c}
                WHERE hash = ${d} AND (scraped_at IS NULL OR scraped_at <= ${e})`,
-              [...row, row[2]]
+              [s.seeders, s.leechers, s.at, buf(s.hash), s.at]
             )
           }
           // Hourly counts older than the retention go, at most once per hour of data.
@@ -319,16 +375,17 @@ export const makeSqlRepository = (dialect: Dialect) =>
     let prunedHour = 0
 
     const recordResponseRates = (rates: ReadonlyArray<ResponseRate>) => {
-      const byMinute = new Map<number, Array<number>>()
+      const byMinute = new Map<number, RateUpsert>()
       for (const r of rates) {
         const minute = Math.floor(r.at / MINUTE_MS) * MINUTE_MS
-        const x = byMinute.get(minute) ?? [minute, 0, 0, 0]
-        x[1]! += r.queries
-        x[2]! += r.responses
-        x[3]! += r.timeouts
+        const x = byMinute.get(minute) ?? { minute, queries: 0, responses: 0, timeouts: 0 }
+        x.queries += r.queries
+        x.responses += r.responses
+        x.timeouts += r.timeouts
         byMinute.set(minute, x)
       }
-      const rows = [...byMinute.values()].sort((a, b) => a[0]! - b[0]!)
+      const sorted = [...byMinute.values()].sort((a, b) => a.minute - b.minute)
+      const rows = sorted.map((x) => [x.minute, x.queries, x.responses, x.timeouts])
       if (rows.length === 0 || !columns.responseRates) return Effect.void
       return transaction(
         "recordResponseRates",
@@ -343,7 +400,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
             )
           }
           yield* query(`DELETE FROM response_rates WHERE minute < ${placeholders(1)[0]}`, [
-            rows[rows.length - 1]![0]! - RESPONSE_RATE_RETENTION_MS
+            sorted[sorted.length - 1]!.minute - RESPONSE_RATE_RETENTION_MS
           ])
         })
       )
@@ -357,11 +414,15 @@ export const makeSqlRepository = (dialect: Dialect) =>
            ON CONFLICT (hash) DO UPDATE SET status = excluded.status`,
           [buf(t.infoHash), t.fetchedAt, t.fetchedAt, "fetched"]
         )
-        const [ih] = yield* query(`SELECT first_seen FROM infohashes WHERE hash = ${placeholders(1)[0]}`, [
-          buf(t.infoHash)
-        ])
-        const discoveredAt = num(ih!.first_seen)
-        const paths = t.files.map((f) => f.path).join("\n").slice(0, MAX_INDEXED_PATHS)
+        const [ih] = yield* select(
+          FirstSeenRow,
+          `SELECT first_seen FROM infohashes WHERE hash = ${placeholders(1)[0]}`,
+          [
+            buf(t.infoHash)
+          ]
+        )
+        const discoveredAt = ih!.first_seen
+        const paths = indexedPaths(t.files.map((f) => f.path))
         const values = [
           buf(t.infoHash),
           t.infoHashV2 === undefined ? null : buf(t.infoHashV2),
@@ -382,20 +443,12 @@ export const makeSqlRepository = (dialect: Dialect) =>
         ]
         const columns =
           "hash, hash_v2, name, name_raw, total_length, piece_length, private, version, file_count, info, discovered_at, fetched_at, source_host, source_port, source_client, category"
-        const inserted = dialect === "pg"
-          ? yield* query(
-            `INSERT INTO torrents (${columns}, search) VALUES (${placeholders(16).join(",")},
-               to_tsvector('simple', $17)) ON CONFLICT (hash) DO NOTHING RETURNING id`,
-            // Tokenised here exactly as queries are (searchWords), so paths like "a/b/c.srt" index each word.
-            [...values, searchWords(`${t.name}\n${paths}`.slice(0, MAX_INDEXED_PATHS)).join(" ")]
-          )
-          : yield* query(
-            `INSERT INTO torrents (${columns}) VALUES (${placeholders(16).join(",")})
-             ON CONFLICT (hash) DO NOTHING RETURNING id`,
-            values
-          )
+        const inserted = yield* Effect.flatMap(
+          run(dialect.fullText.insertTorrent(columns, values, t.name, paths)),
+          (rows) => decodeRows(IdRow, rows)
+        )
         if (inserted.length === 0) return
-        const id = num(inserted[0]!.id)
+        const id = inserted[0]!.id
         for (const f of t.files) {
           const ext = extensionOf(f.path)
           const e = extensions.get(ext) ?? { files: 0, bytes: 0 }
@@ -413,9 +466,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
             chunk.flat()
           )
         }
-        if (dialect === "sqlite") {
-          yield* query(`INSERT INTO torrents_fts (rowid, name, paths) VALUES (?, ?, ?)`, [id, t.name, paths])
-        }
+        if (dialect.fullText.indexTorrent !== undefined) yield* run(dialect.fullText.indexTorrent(id, t.name, paths))
       })
 
     // A torrent whose name matches a blocked pattern is not stored: its infohash is blocked (via the pattern)
@@ -441,7 +492,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
               yield* bl.deleteInfohashes([buf(t.infoHash)])
             }
             // The batch's extension counts at the end, in key order (concurrent writers lock rows in one order).
-            const rows = [...extensions].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([ext, e]) => [
+            const rows = [...extensions].sort(byKey).map(([ext, e]) => [
               ext,
               e.files,
               e.bytes
@@ -485,42 +536,23 @@ export const makeSqlRepository = (dialect: Dialect) =>
      */
     const filtersOf = (
       q: SearchQuery | ExportQuery,
-      params: Array<unknown>,
+      binder: Binder,
       visible = "",
       bounded: number | false = false,
       whole = false,
       ranked = true
     ) => {
       const where: Array<string> = visible === "" ? [] : [visible]
-      const p = (v: unknown) => {
-        params.push(v)
-        return dialect === "pg" ? `$${params.length}` : "?"
-      }
+      const p = binder.bind
       let from = "torrents t"
       let rank: string | undefined
       const words = q.text === undefined ? [] : searchWords(q.text).slice(0, MAX_QUERY_WORDS)
       // The text first: with SQLite's positional placeholders, a bounded FROM's parameter comes before WHERE's.
       if (words.length > 0) {
-        if (dialect === "pg") {
-          const tq = p(tsQuery(words, whole))
-          if (bounded !== false) {
-            from =
-              `(SELECT * FROM torrents WHERE search @@ to_tsquery('simple', ${tq}) ORDER BY id DESC LIMIT ${bounded}) t`
-          } else {
-            where.push(`t.search @@ to_tsquery('simple', ${tq})`)
-          }
-          rank = `ts_rank(t.search, to_tsquery('simple', ${tq})) DESC`
-        } else if (bounded !== false) {
-          // The rank (bm25) is computed for each row the subquery yields: only when the order needs it.
-          from = `(SELECT rowid${ranked ? ", rank" : ""} FROM torrents_fts WHERE torrents_fts MATCH ${
-            p(fts5Query(words, whole))
-          } ORDER BY rowid DESC LIMIT ${bounded}) f JOIN torrents t ON t.id = f.rowid`
-          rank = ranked ? "f.rank" : undefined
-        } else {
-          from = "torrents_fts f JOIN torrents t ON t.id = f.rowid"
-          where.push(`torrents_fts MATCH ${p(fts5Query(words, whole))}`)
-          rank = "f.rank"
-        }
+        const match = dialect.fullText.match(binder, words, whole, bounded, ranked)
+        from = match.from
+        rank = match.rank
+        if (match.where !== undefined) where.push(match.where)
       }
       if (q.minSize !== undefined) where.push(`t.total_length >= ${p(q.minSize)}`)
       if (q.maxSize !== undefined) where.push(`t.total_length <= ${p(q.maxSize)}`)
@@ -539,40 +571,37 @@ export const makeSqlRepository = (dialect: Dialect) =>
         new Error("this database predates content categories: open it once for writing (e.g. crawl) to add them")
       )
 
-    const summaryOf = (r: Row) => ({
-      infoHash: bytes(r.hash) as InfoHash,
-      name: String(r.name),
-      totalLength: num(r.total_length),
-      fileCount: num(r.file_count),
-      discoveredAt: num(r.discovered_at),
-      fetchedAt: num(r.fetched_at),
-      category: r.category === null || r.category === undefined ? undefined : String(r.category) as Category
+    const summaryOf = (r: typeof SummaryRow.Type) => ({
+      infoHash: r.hash as InfoHash,
+      name: r.name,
+      totalLength: r.total_length,
+      fileCount: r.file_count,
+      discoveredAt: r.discovered_at,
+      fetchedAt: r.fetched_at,
+      category: r.category
     })
+    const summaries = (text: string, params: ReadonlyArray<unknown>) =>
+      Effect.map(select(SummaryRow, text, params), (rows) => rows.map(summaryOf))
 
     /** How many rows `from where` holds, counting at most SEARCH_CAP + 1. */
     const cappedCount = (from: string, where: string, params: ReadonlyArray<unknown>) =>
       Effect.map(
-        query(`SELECT count(*) AS n FROM (SELECT 1 FROM ${from} ${where} LIMIT ${SEARCH_CAP + 1}) c`, params),
+        select(
+          CountRow,
+          `SELECT count(*) AS n FROM (SELECT 1 FROM ${from} ${where} LIMIT ${SEARCH_CAP + 1}) c`,
+          params
+        ),
         ([row]) => {
-          const n = num(row!.n)
+          const n = row!.n
           return { total: Math.min(n, SEARCH_CAP), capped: n > SEARCH_CAP }
         }
       )
 
     /** How many torrents the words match (text alone, blocklist ignored), counting at most `atMost`. */
-    const textCount = (words: ReadonlyArray<string>, whole: boolean, atMost: number) =>
-      Effect.map(
-        dialect === "sqlite"
-          ? query(
-            `SELECT count(*) AS n FROM (SELECT 1 FROM torrents_fts WHERE torrents_fts MATCH ? LIMIT ${atMost}) c`,
-            [fts5Query(words, whole)]
-          )
-          : query(
-            `SELECT count(*) AS n FROM (SELECT 1 FROM torrents WHERE search @@ to_tsquery('simple', $1) LIMIT ${atMost}) c`,
-            [tsQuery(words, whole)]
-          ),
-        ([row]) => num(row!.n)
-      )
+    const textCount = (words: ReadonlyArray<string>, whole: boolean, atMost: number) => {
+      const s = dialect.fullText.count(words, whole, atMost)
+      return Effect.map(select(CountRow, s.text, s.params), ([row]) => row!.n)
+    }
 
     const search = (q: SearchQuery) =>
       Effect.gen(function*() {
@@ -589,9 +618,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
         // already matches more than WHOLE_WORDS_ABOVE torrents, it is searched whole.
         const whole = words.length > 0 &&
           (yield* textCount(words.slice(-1), true, WHOLE_WORDS_ABOVE + 1)) > WHOLE_WORDS_ABOVE
-        // SQLite, text alone, not known to be capped yet: one pass over the full-text index collects the matching
-        // ids (at most SEARCH_CAP + 1; with their rank when the order needs it and several words intersect, where a
-        // second pass would intersect them again) and serves the count and, below the cap, the page.
+        // The larger of distinct peers seen and the BEP 33 swarm estimate (dialect.popular).
+        const popular = (from: string) => dialect.popular(from, columns.popularity)
         const order = {
           relevance: "t.discovered_at DESC",
           newest: "t.discovered_at DESC",
@@ -599,49 +627,46 @@ export const makeSqlRepository = (dialect: Dialect) =>
           largest: "t.total_length DESC",
           smallest: "t.total_length ASC",
           name: "t.name ASC",
-          // The larger of distinct peers seen and the BEP 33 swarm estimate. PostgreSQL reads the infohash row
-          // through a join (alias ip, added to FROM below); SQLite looks each one up.
-          popular: dialect === "pg"
-            ? `COALESCE(${MAX}(ip.peers_seen, ${columns.popularity ? "ip.seeders + ip.leechers" : "0"}), 0) DESC`
-            : columns.popularity
-            ? `(SELECT ${MAX}(i.peers_seen, COALESCE(i.seeders + i.leechers, 0)) FROM infohashes i WHERE i.hash = t.hash) DESC`
-            : "(SELECT i.peers_seen FROM infohashes i WHERE i.hash = t.hash) DESC"
+          popular: popular("").order
         }
+        const summaryColumns =
+          `t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn}`
+        // An index that lists its hits (SQLite's FTS5), text alone, not known to be capped yet: one pass over the
+        // full-text index collects the matching ids (at most SEARCH_CAP + 1; with their rank when the order needs
+        // it and several words intersect, where a second pass would intersect them again) and serves the count
+        // and, below the cap, the page.
         let onePass: { total: number; capped: boolean } | undefined
-        if (dialect === "sqlite" && textOnly && !(whole && words.length === 1)) {
+        const { byIds, hits: listHits, rankedPage } = dialect.fullText
+        if (listHits !== undefined && byIds !== undefined && textOnly && !(whole && words.length === 1)) {
           const ranked = sort === "relevance" && words.length > 1
-          const hits = yield* query(
-            `SELECT rowid AS id${ranked ? ", rank" : ""} FROM torrents_fts WHERE torrents_fts MATCH ? LIMIT ${
-              SEARCH_CAP + 1
-            }`,
-            [fts5Query(words, whole)]
-          )
+          const s = listHits(words, whole, ranked, SEARCH_CAP + 1)
+          const hits = yield* select(HitRow, s.text, s.params)
           onePass = { total: Math.min(hits.length, SEARCH_CAP), capped: hits.length > SEARCH_CAP }
           if (!onePass.capped && (ranked || sort !== "relevance")) {
-            const columns =
-              `t.id, t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn}`
+            const columns = `t.id, ${summaryColumns}`
             if (ranked) {
               // As ORDER BY f.rank, t.id: the page's ids, then their rows.
-              const page = hits.map((h) => ({ id: num(h.id), rank: Number(h.rank) }))
+              const page = hits.map((h) => ({ id: h.id, rank: h.rank ?? 0 }))
                 .sort((a, b) => a.rank - b.rank || a.id - b.id).slice(offset, offset + limit).map((h) => h.id)
-              const rows = page.length === 0 ? [] : yield* query(
-                `SELECT ${columns} FROM torrents t WHERE t.id IN (SELECT value FROM json_each(?))`,
-                [JSON.stringify(page)]
-              )
-              const byId = new Map(rows.map((r) => [num(r.id), r]))
+              const b = dialect.binder()
+              const rows = page.length === 0
+                ? []
+                : yield* select(PageRow, `SELECT ${columns} FROM torrents t WHERE ${byIds(b, page)}`, b.params)
+              const byId = new Map(rows.map((r) => [r.id, r]))
               return { ...onePass, items: page.flatMap((id) => byId.has(id) ? [summaryOf(byId.get(id)!)] : []) }
             }
-            const rows = yield* query(
-              `SELECT ${columns} FROM torrents t WHERE t.id IN (SELECT value FROM json_each(?))
-               ORDER BY ${order[sort]}, t.id LIMIT ? OFFSET ?`,
-              [JSON.stringify(hits.map((h) => num(h.id))), limit, offset]
+            const b = dialect.binder()
+            const items = yield* summaries(
+              `SELECT ${columns} FROM torrents t WHERE ${byIds(b, hits.map((h) => h.id))}
+               ORDER BY ${order[sort]}, t.id LIMIT ${b.bind(limit)} OFFSET ${b.bind(offset)}`,
+              b.params
             )
-            return { ...onePass, items: rows.map(summaryOf) }
+            return { ...onePass, items }
           }
         }
         // The count first (capped). SQLite counts text alone in the full-text index, without touching `torrents`.
-        const countParams: Array<unknown> = []
-        const counted = filtersOf(q, countParams, visible, false, whole)
+        const countBinder = dialect.binder()
+        const counted = filtersOf(q, countBinder, visible, false, whole)
         const count = onePass !== undefined
           ? onePass
           : textOnly && whole && words.length === 1
@@ -651,46 +676,34 @@ export const makeSqlRepository = (dialect: Dialect) =>
             total: Math.min(n, SEARCH_CAP),
             capped: n > SEARCH_CAP
           }))
-          : yield* cappedCount(counted.from, counted.where, countParams)
+          : yield* cappedCount(counted.from, counted.where, countBinder.params)
         // When the words match more than SEARCH_CAP, the page comes from their SEARCH_CAP most recent matches; on
         // text alone, relevance and newest from fewer (RANK_WINDOW, or as many as the page reaches).
         const bounded = words.length > 0 && count.capped
         const window = bounded && textOnly && (sort === "relevance" || sort === "newest")
           ? Math.min(SEARCH_CAP, Math.max(RANK_WINDOW, offset + limit))
           : SEARCH_CAP
-        if (dialect === "sqlite" && textOnly && sort === "relevance") {
+        if (rankedPage !== undefined && textOnly && sort === "relevance") {
           // Relevance on text alone (SQLite): the page from the index first, joining only its rows.
-          const match = fts5Query(words, whole)
-          const candidates = bounded
-            ? `(SELECT rowid, rank FROM torrents_fts WHERE torrents_fts MATCH ? ORDER BY rowid DESC LIMIT ${window})`
-            : "torrents_fts WHERE torrents_fts MATCH ?"
-          const rows = yield* query(
-            `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn}
-             FROM (SELECT rowid, rank FROM ${candidates} ORDER BY rank LIMIT ? OFFSET ?) f
-             JOIN torrents t ON t.id = f.rowid ORDER BY f.rank, t.id`,
-            [match, limit, offset]
-          )
-          return { ...count, items: rows.map(summaryOf) }
+          const s = rankedPage(words, whole, bounded ? window : false, summaryColumns, limit, offset)
+          return { ...count, items: yield* summaries(s.text, s.params) }
         }
-        const params: Array<unknown> = []
-        const f = filtersOf(q, params, visible, bounded ? window : false, whole, sort === "relevance")
+        const binder = dialect.binder()
+        const f = filtersOf(q, binder, visible, bounded ? window : false, whole, sort === "relevance")
         const by = sort === "relevance" ? (f.rank ?? order.relevance) : order[sort]
-        // PostgreSQL joins the infohash rows for "popular" (a hash join: 1 M index lookups took 27 s, see
-        // docs/benchmarks.md); SQLite's plan is the same lookups either way.
-        const from = sort === "popular" && dialect === "pg"
-          ? `${f.from} LEFT JOIN infohashes ip ON ip.hash = t.hash`
-          : f.from
-        const rows = yield* query(
-          `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn} FROM ${from}
+        const from = sort === "popular" ? popular(f.from).from : f.from
+        const items = yield* summaries(
+          `SELECT ${summaryColumns} FROM ${from}
            ${f.where} ORDER BY ${by}, t.id LIMIT ${f.p(limit)} OFFSET ${f.p(offset)}`,
-          params
+          binder.params
         )
-        return { ...count, items: rows.map(summaryOf) }
+        return { ...count, items }
       }).pipe(Effect.mapError(fail("search")))
 
     const filesOf = (ids: ReadonlyArray<number>) =>
       ids.length === 0 ? Effect.succeed(new Map<number, Array<TorrentFile>>()) : Effect.map(
-        query(
+        select(
+          FileRow,
           `SELECT torrent_id, idx, path, path_raw, length FROM files WHERE torrent_id IN (${
             placeholders(ids.length).join(",")
           }) ORDER BY torrent_id, idx`,
@@ -699,58 +712,53 @@ export const makeSqlRepository = (dialect: Dialect) =>
         (rows) => {
           const out = new Map<number, Array<TorrentFile>>()
           for (const r of rows) {
-            const id = num(r.torrent_id)
-            const list = out.get(id) ?? []
-            list.push({
-              path: String(r.path),
-              pathRaw: r.path_raw === null ? undefined : bytes(r.path_raw),
-              length: num(r.length)
-            })
-            out.set(id, list)
+            const list = out.get(r.torrent_id) ?? []
+            list.push({ path: r.path, pathRaw: r.path_raw, length: r.length })
+            out.set(r.torrent_id, list)
           }
           return out
         }
       )
 
-    const torrentOf = (r: Row, files: ReadonlyArray<TorrentFile>) => ({
-      infoHash: bytes(r.hash) as InfoHash,
-      infoHashV2: r.hash_v2 === null ? undefined : bytes(r.hash_v2),
-      name: String(r.name),
-      nameRaw: bytes(r.name_raw),
-      totalLength: num(r.total_length),
-      pieceLength: optNum(r.piece_length),
-      private: num(r.private) === 1,
-      version: String(r.version) as Torrent["version"],
+    const torrentOf = (r: TorrentRow, files: ReadonlyArray<TorrentFile>) => ({
+      infoHash: r.hash as InfoHash,
+      infoHashV2: r.hash_v2,
+      name: r.name,
+      nameRaw: r.name_raw,
+      totalLength: r.total_length,
+      pieceLength: r.piece_length,
+      private: r.private,
+      version: r.version,
       files,
-      info: bytes(r.info),
-      fetchedAt: num(r.fetched_at),
-      discoveredAt: num(r.discovered_at),
-      sourcePeer: r.source_host === null ? undefined : { host: String(r.source_host), port: num(r.source_port) },
-      sourceClient: r.source_client === null ? undefined : String(r.source_client),
-      category: r.category === null || r.category === undefined ? undefined : String(r.category) as Category
+      info: r.info,
+      fetchedAt: r.fetched_at,
+      discoveredAt: r.discovered_at,
+      sourcePeer: r.source_host === undefined ? undefined : { host: r.source_host, port: r.source_port ?? 0 },
+      sourceClient: r.source_client,
+      category: r.category
     })
 
-    const infohashOf = (r: Row): InfohashRecord => ({
-      infoHash: bytes(r.hash) as InfoHash,
-      firstSeen: num(r.first_seen),
-      lastSeen: num(r.last_seen),
+    const infohashOf = (r: typeof InfohashRow.Type): InfohashRecord => ({
+      infoHash: r.hash as InfoHash,
+      firstSeen: r.first_seen,
+      lastSeen: r.last_seen,
       seen: {
-        sample: num(r.seen_sample),
-        get_peers: num(r.seen_get_peers),
-        announce: num(r.seen_announce),
-        lookup: num(r.seen_lookup)
+        sample: r.seen_sample,
+        get_peers: r.seen_get_peers,
+        announce: r.seen_announce,
+        lookup: r.seen_lookup
       },
-      peersSeen: num(r.peers_seen),
-      status: String(r.status) as MetadataStatus,
-      attempts: num(r.attempts),
-      lastError: r.last_error === null ? undefined : String(r.last_error),
-      swarm: r.scraped_at === null || r.scraped_at === undefined
+      peersSeen: r.peers_seen,
+      status: r.status,
+      attempts: r.attempts,
+      lastError: r.last_error,
+      swarm: r.scraped_at === undefined
         ? undefined
-        : { seeders: num(r.seeders), leechers: num(r.leechers), at: num(r.scraped_at) }
+        : { seeders: r.seeders ?? 0, leechers: r.leechers ?? 0, at: r.scraped_at }
     })
 
     const getInfohash = (infoHash: InfoHash) =>
-      query(`SELECT * FROM infohashes WHERE hash = ${placeholders(1)[0]}`, [buf(infoHash)]).pipe(
+      select(InfohashRow, `SELECT * FROM infohashes WHERE hash = ${placeholders(1)[0]}`, [buf(infoHash)]).pipe(
         Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), infohashOf)),
         Effect.mapError(fail("getInfohash"))
       )
@@ -758,14 +766,16 @@ export const makeSqlRepository = (dialect: Dialect) =>
     const getTorrent = (infoHash: InfoHash) =>
       Effect.gen(function*() {
         const visible = yield* Effect.mapError(bl.visible(), fail("getTorrent"))
-        const [row] = yield* query(
+        const [row] = yield* select(
+          TorrentRow,
           `SELECT * FROM torrents t WHERE hash = ${placeholders(1)[0]}${visible === "" ? "" : ` AND ${visible}`}`,
           [buf(infoHash)]
         ).pipe(Effect.mapError(fail("getTorrent")))
         if (row === undefined) return yield* Effect.fail(new TorrentNotFound({ infoHash: toHex(infoHash) }))
-        const files = yield* filesOf([num(row.id)]).pipe(Effect.mapError(fail("getTorrent")))
+        const files = yield* filesOf([row.id]).pipe(Effect.mapError(fail("getTorrent")))
         const ih = yield* getInfohash(infoHash)
-        const peers = yield* query(
+        const peers = yield* select(
+          PeerRow,
           `SELECT host, port, last_seen FROM infohash_peers WHERE hash = ${
             placeholders(1)[0]
           } ORDER BY last_seen DESC LIMIT 100`,
@@ -773,18 +783,19 @@ export const makeSqlRepository = (dialect: Dialect) =>
         ).pipe(Effect.mapError(fail("getTorrent")))
         const record = Option.getOrUndefined(ih)
         const detail: TorrentDetail = {
-          ...torrentOf(row, files.get(num(row.id)) ?? []),
-          fileCount: num(row.file_count),
+          ...torrentOf(row, files.get(row.id) ?? []),
+          fileCount: row.file_count,
           seen: record?.seen ?? { sample: 0, get_peers: 0, announce: 0, lookup: 0 },
           peersSeen: record?.peersSeen ?? 0,
           swarm: record?.swarm,
-          peers: peers.map((p) => ({ host: String(p.host), port: num(p.port), lastSeen: num(p.last_seen) }))
+          peers: peers.map((p) => ({ host: p.host, port: p.port, lastSeen: p.last_seen }))
         }
         return detail
       })
 
     const pendingMetadata = (limit: number) =>
-      query(
+      select(
+        InfohashRow,
         `SELECT * FROM infohashes WHERE status <> 'fetched'
          ORDER BY peers_seen DESC, (seen_announce + seen_get_peers + seen_sample + seen_lookup) DESC, attempts ASC
          LIMIT ${placeholders(1)[0]}`,
@@ -796,24 +807,15 @@ export const makeSqlRepository = (dialect: Dialect) =>
       giveUp: { readonly minAttempts: number; readonly since: number }
     ) =>
       hashes.length === 0 ? Effect.succeed(new Set<string>()) : Effect.gen(function*() {
-        const list = placeholders(hashes.length).join(",")
-        const params = hashes.map(buf)
-        const [a, b] = placeholders(2, hashes.length)
+        const b = dialect.binder()
+        const list = b.list(hashes.map(buf))
         // Blocked infohashes are settled too: never fetched.
-        const rows = yield* query(
-          `SELECT hash FROM torrents WHERE hash IN (${list})
-           UNION SELECT hash FROM blocklist WHERE hash IN (${list})
-           UNION SELECT hash FROM infohashes WHERE hash IN (${list}) AND status = 'failed'
-             AND attempts >= ${a} AND last_attempt >= ${b}`,
-          dialect === "pg" ? [...params, giveUp.minAttempts, giveUp.since] : [
-            ...params,
-            ...params,
-            ...params,
-            giveUp.minAttempts,
-            giveUp.since
-          ]
-        )
-        return new Set(rows.map((r) => toHex(bytes(r.hash))))
+        const text = `SELECT hash FROM torrents WHERE hash IN (${list.text})
+           UNION SELECT hash FROM blocklist WHERE hash IN (${list.again()})
+           UNION SELECT hash FROM infohashes WHERE hash IN (${list.again()}) AND status = 'failed'
+             AND attempts >= ${b.bind(giveUp.minAttempts)} AND last_attempt >= ${b.bind(giveUp.since)}`
+        const rows = yield* select(HashRow, text, b.params)
+        return new Set(rows.map((r) => toHex(r.hash)))
       }).pipe(Effect.mapError(fail("settledInfohashes")))
 
     // Bans that have run out are deleted whenever new ones are recorded: the table holds only live bans.
@@ -832,47 +834,51 @@ export const makeSqlRepository = (dialect: Dialect) =>
       )
 
     const activeBans = (now: number) =>
-      query(`SELECT host FROM bans WHERE until > ${placeholders(1)[0]} LIMIT 100000`, [now]).pipe(
-        Effect.map((rows) => rows.map((r) => String(r.host))),
+      select(HostRow, `SELECT host FROM bans WHERE until > ${placeholders(1)[0]} LIMIT 100000`, [now]).pipe(
+        Effect.map((rows) => rows.map((r) => r.host)),
         Effect.mapError(fail("activeBans"))
       )
 
     const recentNodes = (limit: number) =>
-      query(
+      select(
+        AddressRow,
         `SELECT host, port FROM nodes WHERE last_response IS NOT NULL ORDER BY last_response DESC LIMIT ${
           placeholders(1)[0]
         }`,
         [limit]
       ).pipe(
-        Effect.map((rows) => rows.map((r) => ({ host: String(r.host), port: num(r.port) }))),
+        Effect.map((rows) => rows.map((r) => ({ host: r.host, port: r.port }))),
         Effect.mapError(fail("recentNodes"))
       )
 
     const nodes = (limit: number) =>
-      query(
+      select(
+        NodeRow,
         `SELECT id, host, port, first_seen, last_seen, last_response, times_seen, bep42, version FROM nodes
          ORDER BY last_seen DESC LIMIT ${placeholders(1)[0]}`,
         [limit]
       ).pipe(
         Effect.map((rows) =>
           rows.map((r): NodeRecord => ({
-            id: bytes(r.id) as NodeId,
-            host: String(r.host),
-            port: num(r.port),
-            firstSeen: num(r.first_seen),
-            lastSeen: num(r.last_seen),
-            lastResponse: optNum(r.last_response),
-            timesSeen: num(r.times_seen),
-            bep42: r.bep42 === null || r.bep42 === undefined ? undefined : num(r.bep42) === 1,
-            version: r.version === null || r.version === undefined ? undefined : bytes(r.version)
+            id: r.id as NodeId,
+            host: r.host,
+            port: r.port,
+            firstSeen: r.first_seen,
+            lastSeen: r.last_seen,
+            lastResponse: r.last_response,
+            timesSeen: r.times_seen,
+            bep42: r.bep42,
+            version: r.version
           }))
         ),
         Effect.mapError(fail("nodes"))
       )
 
     const stats = Effect.gen(function*() {
-      const one = (text: string) => Effect.map(query(text), (rows) => rows[0]!)
+      const one = <A, I>(schema: Schema.Schema<A, I, never>, text: string) =>
+        Effect.map(select(schema, text), (rows) => rows[0]!)
       const ih = yield* one(
+        InfohashTotalsRow,
         `SELECT count(*) AS n, sum(CASE WHEN seen_sample > 0 THEN 1 ELSE 0 END) AS sample,
           sum(CASE WHEN seen_get_peers > 0 THEN 1 ELSE 0 END) AS get_peers,
           sum(CASE WHEN seen_announce > 0 THEN 1 ELSE 0 END) AS announce,
@@ -882,25 +888,23 @@ export const makeSqlRepository = (dialect: Dialect) =>
       )
       // The family is read from the address (an IPv6 literal has a colon): see RepositoryStats.byFamily.
       const v6 = "sum(CASE WHEN host LIKE '%:%' THEN 1 ELSE 0 END) AS v6"
-      const nodes = yield* one(`SELECT count(*) AS n, ${v6} FROM nodes`)
-      const peers = yield* one(`SELECT count(*) AS n, ${v6} FROM infohash_peers`)
-      const split = (r: Record<string, unknown>) => ({ ipv4: num(r.n) - num(r.v6 ?? 0), ipv6: num(r.v6 ?? 0) })
-      const torrents = yield* one("SELECT count(*) AS n, COALESCE(sum(file_count), 0) AS files FROM torrents")
-      const sessions = yield* one("SELECT count(*) AS n FROM sessions")
+      const nodes = yield* one(FamilyRow, `SELECT count(*) AS n, ${v6} FROM nodes`)
+      const peers = yield* one(FamilyRow, `SELECT count(*) AS n, ${v6} FROM infohash_peers`)
+      const split = (r: typeof FamilyRow.Type) => ({ ipv4: r.n - r.v6, ipv6: r.v6 })
+      const torrents = yield* one(
+        TorrentTotalsRow,
+        "SELECT count(*) AS n, COALESCE(sum(file_count), 0) AS files FROM torrents"
+      )
+      const sessions = yield* one(CountRow, "SELECT count(*) AS n FROM sessions")
       return {
-        nodes: num(nodes.n),
-        infohashes: num(ih.n),
-        bySource: {
-          sample: num(ih.sample ?? 0),
-          get_peers: num(ih.get_peers ?? 0),
-          announce: num(ih.announce ?? 0),
-          lookup: num(ih.lookup ?? 0)
-        },
-        withPeers: num(ih.with_peers ?? 0),
-        torrents: num(torrents.n),
-        files: num(torrents.files),
-        failed: num(ih.failed ?? 0),
-        sessions: num(sessions.n),
+        nodes: nodes.n,
+        infohashes: ih.n,
+        bySource: { sample: ih.sample, get_peers: ih.get_peers, announce: ih.announce, lookup: ih.lookup },
+        withPeers: ih.with_peers,
+        torrents: torrents.n,
+        files: torrents.files,
+        failed: ih.failed,
+        sessions: sessions.n,
         byFamily: { nodes: split(nodes), peers: split(peers) }
       }
     }).pipe(Effect.mapError(fail("stats")))
@@ -909,46 +913,53 @@ export const makeSqlRepository = (dialect: Dialect) =>
       Stream.paginateEffect(0, (afterId: number) =>
         Effect.gen(function*() {
           yield* categoryKnown(q)
-          const params: Array<unknown> = []
-          const f = filtersOf(q, params, yield* bl.visible())
+          const binder = dialect.binder()
+          const f = filtersOf(q, binder, yield* bl.visible())
           const where = f.where === "" ? `WHERE t.id > ${f.p(afterId)}` : `${f.where} AND t.id > ${f.p(afterId)}`
-          const rows = yield* query(`SELECT t.* FROM ${f.from} ${where} ORDER BY t.id LIMIT ${PAGE}`, params)
-          const files = yield* filesOf(rows.map((r) => num(r.id)))
+          const rows = yield* select(
+            TorrentRow,
+            `SELECT t.* FROM ${f.from} ${where} ORDER BY t.id LIMIT ${PAGE}`,
+            binder.params
+          )
+          const files = yield* filesOf(rows.map((r) => r.id))
           const items: Array<ExportItem> = rows.map((r) => ({
-            infoHash: bytes(r.hash) as InfoHash,
-            discoveredAt: num(r.discovered_at),
-            torrent: torrentOf(r, files.get(num(r.id)) ?? [])
+            infoHash: r.hash as InfoHash,
+            discoveredAt: r.discovered_at,
+            torrent: torrentOf(r, files.get(r.id) ?? [])
           }))
-          const next = rows.length < PAGE ? Option.none<number>() : Option.some(num(rows[rows.length - 1]!.id))
+          const next = rows.length < PAGE ? Option.none<number>() : Option.some(rows[rows.length - 1]!.id)
           return [items, next] as const
         }).pipe(Effect.mapError(fail("export")))).pipe(Stream.flatMap((chunk) => Stream.fromIterable(chunk)))
 
     const exportInfohashes = (q: ExportQuery) =>
       Stream.paginateEffect(Buffer.alloc(0), (after: Buffer) =>
         Effect.gen(function*() {
-          const params: Array<unknown> = [after]
-          const where: Array<string> = [`i.hash > ${placeholders(1)[0]}`]
-          const p = (v: unknown) => {
-            params.push(v)
-            return dialect === "pg" ? `$${params.length}` : "?"
-          }
+          const b = dialect.binder()
+          const where: Array<string> = [`i.hash > ${b.bind(after)}`]
           if (q.hasMetadata === false) where.push("i.status <> 'fetched'")
           const visible = yield* bl.visible("i.hash", "t.name")
           if (visible !== "") where.push(visible)
-          if (q.since !== undefined) where.push(`i.first_seen >= ${p(q.since)}`)
-          if (q.until !== undefined) where.push(`i.first_seen < ${p(q.until)}`)
-          const rows = yield* query(
+          if (q.since !== undefined) where.push(`i.first_seen >= ${b.bind(q.since)}`)
+          if (q.until !== undefined) where.push(`i.first_seen < ${b.bind(q.until)}`)
+          const raw = yield* query(
             `SELECT i.hash AS ih, i.first_seen, t.* FROM infohashes i LEFT JOIN torrents t ON t.hash = i.hash
              WHERE ${where.join(" AND ")} ORDER BY i.hash LIMIT ${PAGE}`,
-            params
+            b.params
           )
-          const files = yield* filesOf(rows.filter((r) => r.id !== null).map((r) => num(r.id)))
-          const items: Array<ExportItem> = rows.map((r) => ({
-            infoHash: bytes(r.ih) as InfoHash,
-            discoveredAt: num(r.first_seen),
-            torrent: r.id === null ? undefined : torrentOf(r, files.get(num(r.id)) ?? [])
-          }))
-          const next = rows.length < PAGE ? Option.none<Buffer>() : Option.some(buf(bytes(rows[rows.length - 1]!.ih)))
+          // Each row is an infohash, and its torrent's columns when it has one (NULL otherwise).
+          const rows = yield* decodeRows(InfohashExportRow, raw)
+          const torrents = yield* decodeRows(TorrentRow, raw.filter((_, i) => rows[i]!.id !== undefined))
+          const files = yield* filesOf(torrents.map((t) => t.id))
+          const byId = new Map(torrents.map((t) => [t.id, t]))
+          const items: Array<ExportItem> = rows.map((r) => {
+            const t = r.id === undefined ? undefined : byId.get(r.id)
+            return {
+              infoHash: r.ih as InfoHash,
+              discoveredAt: r.first_seen,
+              torrent: t === undefined ? undefined : torrentOf(t, files.get(t.id) ?? [])
+            }
+          })
+          const next = rows.length < PAGE ? Option.none<Buffer>() : Option.some(buf(rows[rows.length - 1]!.ih))
           return [items, next] as const
         }).pipe(Effect.mapError(fail("export")))).pipe(Stream.flatMap((chunk) => Stream.fromIterable(chunk)))
 
@@ -960,13 +971,14 @@ export const makeSqlRepository = (dialect: Dialect) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const me = thisProcess()
-        const [row] = yield* query(
+        const [row] = yield* select(
+          IdRow,
           `INSERT INTO sessions (started_at, settings, state, host, pid, alive_at) VALUES (${
             placeholders(6).join(",")
           }) RETURNING id`,
           [now, JSON.stringify(settings ?? null), "running", me.host, me.pid, now]
         )
-        return num(row!.id)
+        return row!.id
       }).pipe(Effect.mapError(fail("startSession")))
 
     const endSession = (id: number, totals: unknown) =>
@@ -988,38 +1000,37 @@ export const makeSqlRepository = (dialect: Dialect) =>
 
     const closeInterruptedSessions = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const open = yield* query("SELECT id, host, pid, alive_at, started_at FROM sessions WHERE ended_at IS NULL")
+      const open = yield* select(
+        OpenSessionRow,
+        "SELECT id, host, pid, alive_at, started_at FROM sessions WHERE ended_at IS NULL"
+      )
       const dead = open.filter((r) =>
-        sessionIsDead({
-          host: r.host === null ? null : String(r.host),
-          pid: r.pid === null ? null : num(r.pid),
-          aliveAt: r.alive_at === null ? null : num(r.alive_at)
-        }, now)
+        sessionIsDead({ host: r.host ?? null, pid: r.pid ?? null, aliveAt: r.alive_at ?? null }, now)
       )
       for (const r of dead) {
         const [a, b] = placeholders(2)
         yield* query(
           `UPDATE sessions SET state = 'interrupted', ended_at = ${a} WHERE id = ${b} AND ended_at IS NULL`,
-          [optNum(r.alive_at) ?? num(r.started_at), num(r.id)]
+          [r.alive_at ?? r.started_at, r.id]
         )
       }
-      return dead.map((r) => num(r.id))
+      return dead.map((r) => r.id)
     }).pipe(Effect.mapError(fail("closeInterruptedSessions")))
 
     const sessions = (limit: number) =>
-      query(`SELECT * FROM sessions ORDER BY id DESC LIMIT ${placeholders(1)[0]}`, [limit]).pipe(
+      select(SessionRow, `SELECT * FROM sessions ORDER BY id DESC LIMIT ${placeholders(1)[0]}`, [limit]).pipe(
         Effect.map((rows) =>
           rows.map((r) => ({
-            id: num(r.id),
-            startedAt: num(r.started_at),
-            endedAt: optNum(r.ended_at),
+            id: r.id,
+            startedAt: r.started_at,
+            endedAt: r.ended_at,
             state: r.state === "interrupted"
               ? "interrupted" as const
-              : r.ended_at === null || r.ended_at === undefined
+              : r.ended_at === undefined
               ? "running" as const
               : "ended" as const,
-            settings: r.settings === null ? null : JSON.parse(String(r.settings)),
-            totals: r.totals === null ? null : JSON.parse(String(r.totals))
+            settings: r.settings,
+            totals: r.totals
           }))
         ),
         Effect.mapError(fail("sessions"))
@@ -1029,9 +1040,9 @@ export const makeSqlRepository = (dialect: Dialect) =>
 
     const newMatches = (q: SearchQuery, after: SavedSearchCursor, until: number, limit: number) =>
       Effect.gen(function*() {
-        const params: Array<unknown> = []
+        const binder = dialect.binder()
         // Blocked torrents are never delivered either.
-        const f = filtersOf({ ...q, sort: undefined, limit: undefined, offset: undefined }, params, yield* bl.visible())
+        const f = filtersOf({ ...q, sort: undefined, limit: undefined, offset: undefined }, binder, yield* bl.visible())
         const at = f.p(after.fetchedAt)
         const position = after.infoHash === undefined
           ? `t.fetched_at > ${at}`
@@ -1039,16 +1050,15 @@ export const makeSqlRepository = (dialect: Dialect) =>
             f.p(buf(after.infoHash))
           }))`
         const conditions = `${position} AND t.fetched_at <= ${f.p(until)}`
-        const rows = yield* query(
+        return yield* summaries(
           `SELECT t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at FROM ${f.from}
            ${f.where === "" ? `WHERE ${conditions}` : `${f.where} AND ${conditions}`}
            ORDER BY t.fetched_at, t.hash LIMIT ${f.p(Math.max(1, limit))}`,
-          params
+          binder.params
         )
-        return rows.map(summaryOf)
       }).pipe(Effect.mapError(fail("newMatches")))
 
-    const savedSearches = query("SELECT * FROM saved_searches ORDER BY id").pipe(
+    const savedSearches = select(SavedSearchRow, "SELECT * FROM saved_searches ORDER BY id").pipe(
       Effect.map((rows) => rows.map(savedSearchOf)),
       Effect.mapError(fail("savedSearches"))
     )
@@ -1059,14 +1069,18 @@ export const makeSqlRepository = (dialect: Dialect) =>
       Effect.gen(function*() {
         const [existing] = yield* query(`SELECT id FROM saved_searches WHERE name = ${placeholders(1)[0]}`, [s.name])
         if (existing !== undefined) return yield* Effect.fail(new SavedSearchExists({ name: s.name }))
-        const [row] = yield* query(
+        const [row] = yield* select(
+          SavedSearchRow,
           `INSERT INTO saved_searches (name, query, webhook, created_at, cursor_at) VALUES (${
             placeholders(5).join(",")
           }) RETURNING *`,
           [s.name, s.query, s.webhook, s.createdAt, s.createdAt]
         )
         return savedSearchOf(row!)
-      }).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(fail("addSavedSearch")(e))))
+      }).pipe(Effect.catchTags({
+        SqlError: (e) => Effect.fail(fail("addSavedSearch")(e)),
+        ParseError: (e) => Effect.fail(fail("addSavedSearch")(e))
+      }))
 
     const removeSavedSearch = (name: string) =>
       query(`DELETE FROM saved_searches WHERE name = ${placeholders(1)[0]} RETURNING id`, [name]).pipe(
@@ -1115,14 +1129,15 @@ export const makeSqlRepository = (dialect: Dialect) =>
     const importQueue = (limit: number) =>
       Effect.gen(function*() {
         yield* query("DELETE FROM import_queue WHERE hash IN (SELECT hash FROM torrents)")
-        const rows = yield* query(
+        const rows = yield* select(
+          HashRow,
           `SELECT hash FROM import_queue ORDER BY queued_at, hash LIMIT ${placeholders(1)[0]}`,
           [Math.max(1, limit)]
         )
-        return rows.map((r) => bytes(r.hash) as InfoHash)
+        return rows.map((r) => r.hash as InfoHash)
       }).pipe(Effect.mapError(fail("importQueue")))
 
-    const analyses = makeSqlAnalyses(dialect, query, columns)
+    const analyses = makeSqlAnalyses(dialect, select, columns)
     const analysis = <A>(name: string, f: (o: AnalysisOptions) => Effect.Effect<A, unknown>) => (o: AnalysisOptions) =>
       f(o).pipe(Effect.mapError(fail(name)))
 
@@ -1134,7 +1149,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
       addSavedSearch,
       removeSavedSearch,
       recordDelivery,
-      backend: dialect === "pg" ? "postgres" : "sqlite",
+      backend: dialect.backend,
       upsertNodes,
       recordDiscoveries,
       recordResponseRates,

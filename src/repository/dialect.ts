@@ -1,0 +1,390 @@
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect, type ParseResult, Schema } from "effect"
+import { statSync } from "node:fs"
+import type { DatabaseSize } from "../domain/model.js"
+import { CountRow, SqlNumber, SqlText } from "./sqlRows.js"
+import { fts5Query, searchWords, tsQuery } from "./sqlText.js"
+
+// Every difference between the two SQL backends, in one place: one object per dialect, used by the rest of the
+// SQL repository (sqlRepository.ts, sqlBlocklist.ts, sqlStorage.ts, analysisSql.ts), which never asks which
+// dialect it runs on. The differences: placeholders ($n or ?), parameter limits, MIN/MAX of two values, LIKE's
+// case, the full-text index (PostgreSQL: a tsvector column of `torrents`; SQLite: a contentless FTS5 table kept
+// beside it, with faster paths of its own for text-only searches), connection settings, the catalog queries,
+// the popular sort's plan, the extension of a path, and measuring and shrinking the database.
+
+/** Longest text of a torrent's file paths (and, on PostgreSQL, name and paths) put into the full-text index. */
+export const MAX_INDEXED_TEXT = 64 * 1024
+
+/** A statement and its parameters. */
+export interface Statement {
+  readonly text: string
+  readonly params: ReadonlyArray<unknown>
+}
+
+/** What the dialect's own maintenance queries run through. */
+export interface SqlRunner {
+  readonly run: (text: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<unknown>, SqlError>
+  readonly select: <A, I>(
+    schema: Schema.Schema<A, I, never>,
+    text: string,
+    params?: ReadonlyArray<unknown>
+  ) => Effect.Effect<ReadonlyArray<A>, SqlError | ParseResult.ParseError>
+}
+
+/** Collects parameters while a statement's text is built; each value's placeholder in the order it is bound. */
+export interface Binder {
+  readonly params: Array<unknown>
+  /** Binds a value; its placeholder. */
+  readonly bind: (value: unknown) => string
+  /**
+   * Binds a list (`a,b,c`); `again()` gives the text for the same list at a later place of the statement
+   * (PostgreSQL reuses its numbered placeholders, SQLite binds the values once more).
+   */
+  readonly list: (values: ReadonlyArray<unknown>) => { readonly text: string; readonly again: () => string }
+}
+
+/** Where a text search finds its torrents. */
+export interface TextMatch {
+  /** The FROM clause (torrents aliased `t`). */
+  readonly from: string
+  /** A WHERE condition, when the match is not in FROM. */
+  readonly where: string | undefined
+  /** An ORDER BY term ranking by relevance (absent when not computed). */
+  readonly rank: string | undefined
+}
+
+export interface FullText {
+  /** INSERT of a torrent (`columns` and their `values`), RETURNING id, nothing when it is stored already. */
+  readonly insertTorrent: (
+    columns: string,
+    values: ReadonlyArray<unknown>,
+    name: string,
+    paths: string
+  ) => Statement
+  /** What indexes a torrent just inserted, when the index is apart from the row. */
+  readonly indexTorrent: ((id: number, name: string, paths: string) => Statement) | undefined
+  /** What removes a torrent from the index before its row goes, when the index needs the indexed text for it. */
+  readonly unindexTorrent: ((id: number, name: string, paths: string) => Statement) | undefined
+  /**
+   * The match of `words` (`whole`: every word whole): `bounded`, only the most recent `bounded` matches;
+   * `ranked`: whether the order needs the rank.
+   */
+  readonly match: (
+    b: Binder,
+    words: ReadonlyArray<string>,
+    whole: boolean,
+    bounded: number | false,
+    ranked: boolean
+  ) => TextMatch
+  /** How many torrents the words match, counting at most `atMost` (rows: CountRow). */
+  readonly count: (words: ReadonlyArray<string>, whole: boolean, atMost: number) => Statement
+  /**
+   * The index's own listing of matching ids (rows: HitRow, with `rank` when `ranked`), cheap enough for a one-pass
+   * count and page on text alone; undefined when the index has none.
+   */
+  readonly hits:
+    | ((words: ReadonlyArray<string>, whole: boolean, ranked: boolean, limit: number) => Statement)
+    | undefined
+  /**
+   * Relevance order on text alone straight from the index: the page's `columns` (of `t`) joined to the index's
+   * best `limit` from `offset` (among its newest `window` matches, when given); undefined when the index has none.
+   */
+  readonly rankedPage:
+    | ((
+      words: ReadonlyArray<string>,
+      whole: boolean,
+      window: number | false,
+      columns: string,
+      limit: number,
+      offset: number
+    ) => Statement)
+    | undefined
+  /** A condition on `t`: its id is in the list (bound as one parameter), for `hits`; undefined without them. */
+  readonly byIds: ((b: Binder, ids: ReadonlyArray<number>) => string) | undefined
+}
+
+export interface Dialect {
+  readonly name: "sqlite" | "pg"
+  /** The Repository's `backend`. */
+  readonly backend: "sqlite" | "postgres"
+  /** Most parameters bound to one statement (SQLite: ~500-row statements keep each statement journal small). */
+  readonly maxParams: number
+  /** The smaller / larger of two values. */
+  readonly least: string
+  readonly greatest: string
+  /** Case-insensitive LIKE. */
+  readonly ilike: string
+  /** The n-th placeholder, from 1. */
+  readonly placeholder: (n: number) => string
+  readonly binder: () => Binder
+  /** Statements run once when the repository opens for writing or reading. */
+  readonly setup: ReadonlyArray<string>
+  /** Does table $1 have column $2 / does table $1 exist (rows: any when it does). */
+  readonly hasColumn: string
+  readonly hasTable: string
+  /** What undoes a failed COMMIT (SQLite keeps the transaction open after one). */
+  readonly afterFailedCommit: string | undefined
+  readonly fullText: FullText
+  /**
+   * The "popular" sort: the larger of distinct peers seen and the BEP 33 swarm estimate (`swarm`: the columns exist),
+   * with the FROM it needs.
+   */
+  readonly popular: (from: string, swarm: boolean) => { readonly from: string; readonly order: string }
+  /** A query of every file's `ext` (as categories.ts extensionOf) and `length`. */
+  readonly fileExtensions: string
+  /** After each eviction chunk: give the WAL's pages back (a disk budget counts the WAL). */
+  readonly afterEvictChunk: ReadonlyArray<string>
+  /** The database's size on disk and the bytes its live pages use. */
+  readonly size: (db: SqlRunner) => Effect.Effect<DatabaseSize, SqlError | ParseResult.ParseError>
+  /** Gives free pages back to the file system, keeping the WAL to about 1/40 of a budget. */
+  readonly reclaim: (
+    budget: number | undefined,
+    db: SqlRunner
+  ) => Effect.Effect<void, SqlError | ParseResult.ParseError>
+}
+
+const placeholders = (d: Pick<Dialect, "placeholder">, count: number, start = 0) =>
+  Array.from({ length: count }, (_, i) => d.placeholder(start + i + 1))
+
+/** `count` placeholders from the `start`-th (0-based). */
+export const placeholdersOf = placeholders
+
+/** `rows` tuples of `width` placeholders each: `(?,?),(?,?)`. */
+export const tuplesOf = (d: Pick<Dialect, "placeholder">, rows: number, width: number) =>
+  Array.from({ length: rows }, (_, r) => `(${placeholders(d, width, r * width).join(",")})`).join(",")
+
+const fileSize = (f: string) => {
+  try {
+    return statSync(f).size
+  } catch {
+    return 0
+  }
+}
+
+const PageSize = Schema.Struct({ page_size: SqlNumber })
+const PageCount = Schema.Struct({ page_count: SqlNumber })
+const FreelistCount = Schema.Struct({ freelist_count: SqlNumber })
+const AutoVacuum = Schema.Struct({ auto_vacuum: SqlNumber })
+const DatabaseFile = Schema.Struct({ name: SqlText, file: SqlText })
+
+// === SQLite ===
+
+export const sqlite: Dialect = {
+  name: "sqlite",
+  backend: "sqlite",
+  maxParams: 3_500,
+  least: "min",
+  greatest: "max",
+  ilike: "LIKE",
+  placeholder: () => "?",
+  binder: () => {
+    const params: Array<unknown> = []
+    const bind = (v: unknown) => {
+      params.push(v)
+      return "?"
+    }
+    return {
+      params,
+      bind,
+      list: (values) => {
+        const once = () => values.map(bind).join(",")
+        return { text: once(), again: once }
+      }
+    }
+  },
+  setup: [
+    // Wait for other processes' write locks instead of failing at once; WAL + NORMAL keeps every committed
+    // transaction across a process crash (kill -9), fsyncing at checkpoints.
+    "PRAGMA busy_timeout = 10000",
+    "PRAGMA synchronous = NORMAL",
+    // A multi-row upsert journals each page it changes so the statement can be undone alone; keeping that
+    // statement journal in memory instead of a temp file raised ingest by ~25% (docs/benchmarks.md).
+    "PRAGMA temp_store = MEMORY"
+  ],
+  hasColumn: "SELECT 1 AS x FROM pragma_table_info(?) WHERE name = ?",
+  hasTable: "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?",
+  afterFailedCommit: "ROLLBACK",
+  fullText: {
+    insertTorrent: (columns, values) => ({
+      text: `INSERT INTO torrents (${columns}) VALUES (${values.map(() => "?").join(",")})
+             ON CONFLICT (hash) DO NOTHING RETURNING id`,
+      params: values
+    }),
+    indexTorrent: (id, name, paths) => ({
+      text: "INSERT INTO torrents_fts (rowid, name, paths) VALUES (?, ?, ?)",
+      params: [id, name, paths]
+    }),
+    // A contentless FTS5 index forgets a row only when given the exact text it indexed.
+    unindexTorrent: (id, name, paths) => ({
+      text: "INSERT INTO torrents_fts (torrents_fts, rowid, name, paths) VALUES ('delete', ?, ?, ?)",
+      params: [id, name, paths]
+    }),
+    match: (b, words, whole, bounded, ranked) => {
+      if (bounded !== false) {
+        // The rank (bm25) is computed for each row the subquery yields: only when the order needs it.
+        return {
+          from: `(SELECT rowid${ranked ? ", rank" : ""} FROM torrents_fts WHERE torrents_fts MATCH ${
+            b.bind(fts5Query(words, whole))
+          } ORDER BY rowid DESC LIMIT ${bounded}) f JOIN torrents t ON t.id = f.rowid`,
+          where: undefined,
+          rank: ranked ? "f.rank" : undefined
+        }
+      }
+      return {
+        from: "torrents_fts f JOIN torrents t ON t.id = f.rowid",
+        where: `torrents_fts MATCH ${b.bind(fts5Query(words, whole))}`,
+        rank: "f.rank"
+      }
+    },
+    count: (words, whole, atMost) => ({
+      text: `SELECT count(*) AS n FROM (SELECT 1 FROM torrents_fts WHERE torrents_fts MATCH ? LIMIT ${atMost}) c`,
+      params: [fts5Query(words, whole)]
+    }),
+    hits: (words, whole, ranked, limit) => ({
+      text: `SELECT rowid AS id${ranked ? ", rank" : ""} FROM torrents_fts WHERE torrents_fts MATCH ? LIMIT ${limit}`,
+      params: [fts5Query(words, whole)]
+    }),
+    rankedPage: (words, whole, window, columns, limit, offset) => {
+      const candidates = window !== false
+        ? `(SELECT rowid, rank FROM torrents_fts WHERE torrents_fts MATCH ? ORDER BY rowid DESC LIMIT ${window})`
+        : "torrents_fts WHERE torrents_fts MATCH ?"
+      return {
+        text: `SELECT ${columns}
+             FROM (SELECT rowid, rank FROM ${candidates} ORDER BY rank LIMIT ? OFFSET ?) f
+             JOIN torrents t ON t.id = f.rowid ORDER BY f.rank, t.id`,
+        params: [fts5Query(words, whole), limit, offset]
+      }
+    },
+    byIds: (b, ids) => `t.id IN (SELECT value FROM json_each(${b.bind(JSON.stringify(ids))}))`
+  },
+  // SQLite looks each infohash up (its plan is the same lookups with a join).
+  popular: (from, swarm) => ({
+    from,
+    order: swarm
+      ? "(SELECT max(i.peers_seen, COALESCE(i.seeders + i.leechers, 0)) FROM infohashes i WHERE i.hash = t.hash) DESC"
+      : "(SELECT i.peers_seen FROM infohashes i WHERE i.hash = t.hash) DESC"
+  }),
+  fileExtensions: `SELECT CASE WHEN length(pre) <= 1 OR length(base) - length(pre) > 8 OR length(base) = length(pre)
+           OR substr(base, length(pre) + 1) GLOB '*[^A-Za-z0-9]*' THEN ''
+         ELSE lower(substr(base, length(pre) + 1)) END AS ext, length
+       FROM (SELECT base, length, rtrim(base, replace(base, '.', '')) AS pre
+             FROM (SELECT substr(path, length(rtrim(path, replace(path, '/', ''))) + 1) AS base, length FROM files) a) b`,
+  // Eviction chunk by chunk: each chunk's pages are checkpointed out of the WAL before the next (one transaction
+  // deleting thousands of rows grew the WAL to a third of a 3 MB budget).
+  afterEvictChunk: ["PRAGMA wal_checkpoint(TRUNCATE)"],
+  size: (db) =>
+    Effect.gen(function*() {
+      const [pages] = yield* db.select(PageCount, "PRAGMA page_count")
+      const [free] = yield* db.select(FreelistCount, "PRAGMA freelist_count")
+      const [pageSize] = yield* db.select(PageSize, "PRAGMA page_size")
+      const files = yield* db.select(DatabaseFile, "PRAGMA database_list")
+      const file = files.find((f) => f.name === "main")?.file ?? ""
+      const p = pageSize!.page_size
+      const used = (pages!.page_count - free!.freelist_count) * p
+      const bytes = file === "" ? pages!.page_count * p : fileSize(file) + fileSize(`${file}-wal`)
+      return { bytes, used }
+    }),
+  reclaim: (budget, db) =>
+    Effect.gen(function*() {
+      let walPages = 1000
+      if (budget !== undefined) {
+        const [pageSize] = yield* db.select(PageSize, "PRAGMA page_size")
+        walPages = Math.min(1000, Math.max(16, Math.floor(budget / 40 / pageSize!.page_size)))
+        yield* db.run(`PRAGMA wal_autocheckpoint = ${walPages}`)
+        yield* db.run(`PRAGMA journal_size_limit = ${Math.floor(budget / 40)}`)
+      }
+      // Through a prepared statement (better-sqlite3's run()), each execution frees one page: run it once per free
+      // page (at most 25,000 pages, ~100 MB, per pass; a no-op unless auto_vacuum is INCREMENTAL). Moving pages
+      // writes them through the WAL, so it is truncated after every WAL's worth.
+      const [free] = yield* db.select(FreelistCount, "PRAGMA freelist_count")
+      const [mode] = yield* db.select(AutoVacuum, "PRAGMA auto_vacuum")
+      if (mode!.auto_vacuum === 2) {
+        for (let i = Math.min(25_000, free!.freelist_count); i > 0; i--) {
+          yield* db.run("PRAGMA incremental_vacuum")
+          if (i % walPages === 0) yield* db.run("PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+      }
+      // The WAL grows to hold a checkpoint's worth of pages and then stays that size: truncate it after a pass.
+      yield* db.run("PRAGMA wal_checkpoint(TRUNCATE)")
+    })
+}
+
+// === PostgreSQL ===
+
+const pgMatch = (tq: string) => `search @@ to_tsquery('simple', ${tq})`
+
+export const postgres: Dialect = {
+  name: "pg",
+  backend: "postgres",
+  maxParams: 60_000,
+  least: "LEAST",
+  greatest: "GREATEST",
+  ilike: "ILIKE",
+  placeholder: (n) => `$${n}`,
+  binder: () => {
+    const params: Array<unknown> = []
+    const bind = (v: unknown) => {
+      params.push(v)
+      return `$${params.length}`
+    }
+    return {
+      params,
+      bind,
+      list: (values) => {
+        const text = values.map(bind).join(",")
+        return { text, again: () => text }
+      }
+    }
+  },
+  setup: [],
+  hasColumn:
+    "SELECT 1 AS x FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2",
+  hasTable: "SELECT 1 AS x FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1",
+  afterFailedCommit: undefined,
+  fullText: {
+    // Tokenised here exactly as queries are (searchWords), so paths like "a/b/c.srt" index each word.
+    insertTorrent: (columns, values, name, paths) => ({
+      text: `INSERT INTO torrents (${columns}, search) VALUES (${
+        values.map((_, i) => `$${i + 1}`).join(",")
+      }, to_tsvector('simple', $${values.length + 1})) ON CONFLICT (hash) DO NOTHING RETURNING id`,
+      params: [...values, searchWords(`${name}\n${paths}`.slice(0, MAX_INDEXED_TEXT)).join(" ")]
+    }),
+    indexTorrent: undefined,
+    unindexTorrent: undefined,
+    match: (b, words, whole, bounded) => {
+      const tq = b.bind(tsQuery(words, whole))
+      const rank = `ts_rank(t.search, to_tsquery('simple', ${tq})) DESC`
+      return bounded !== false
+        ? {
+          from: `(SELECT * FROM torrents WHERE ${pgMatch(tq)} ORDER BY id DESC LIMIT ${bounded}) t`,
+          where: undefined,
+          rank
+        }
+        : { from: "torrents t", where: `t.${pgMatch(tq)}`, rank }
+    },
+    count: (words, whole, atMost) => ({
+      text: `SELECT count(*) AS n FROM (SELECT 1 FROM torrents WHERE ${pgMatch("$1")} LIMIT ${atMost}) c`,
+      params: [tsQuery(words, whole)]
+    }),
+    hits: undefined,
+    rankedPage: undefined,
+    byIds: undefined
+  },
+  // PostgreSQL joins the infohash rows (alias ip): a hash join, where 1 M index lookups took 27 s
+  // (docs/benchmarks.md).
+  popular: (from, swarm) => ({
+    from: `${from} LEFT JOIN infohashes ip ON ip.hash = t.hash`,
+    order: `COALESCE(GREATEST(ip.peers_seen, ${swarm ? "ip.seeders + ip.leechers" : "0"}), 0) DESC`
+  }),
+  fileExtensions:
+    `SELECT CASE WHEN base ~ '^.+\\.[A-Za-z0-9]{1,8}$' THEN lower(substring(base from '\\.([A-Za-z0-9]{1,8})$'))
+         ELSE '' END AS ext, length FROM (SELECT substring(path from '[^/]*$') AS base, length FROM files) b`,
+  afterEvictChunk: [],
+  size: (db) =>
+    Effect.map(db.select(CountRow, "SELECT pg_database_size(current_database()) AS n"), (r) => {
+      const bytes = r[0]!.n
+      return { bytes, used: bytes }
+    }),
+  // Autovacuum makes freed pages reusable.
+  reclaim: () => Effect.void
+}
