@@ -13,6 +13,7 @@ import { runRowDecodeBench } from "./rowDecode.js"
 import { runSoakBench } from "./soak.js"
 import { runSparseBench } from "./sparse.js"
 import { runTimersBench } from "./timers.js"
+import { runTracingBench } from "./tracing.js"
 import { runYieldBench } from "./yield.js"
 
 const benches: Record<string, () => Promise<string> | string> = {
@@ -28,6 +29,7 @@ const benches: Record<string, () => Promise<string> | string> = {
   soak: runSoakBench,
   sparse: runSparseBench,
   timers: runTimersBench,
+  tracing: runTracingBench,
   yield: runYieldBench
 }
 

@@ -1,5 +1,5 @@
 import { Command, HelpDoc, Span } from "@effect/cli"
-import { Console, Effect } from "effect"
+import { Console } from "effect"
 import { analyzeCommand } from "./analyze.js"
 import { block } from "./block.js"
 import { crawl } from "./crawl.js"
@@ -51,5 +51,4 @@ export const command = root.pipe(
 )
 
 /** Runs the CLI on `argv` (as `process.argv`). */
-export const run = (argv: ReadonlyArray<string>) =>
-  Command.run(command, { name: "BitScrape", version })(argv).pipe(Effect.withSpan("cli"))
+export const run = (argv: ReadonlyArray<string>) => Command.run(command, { name: "BitScrape", version })(argv)

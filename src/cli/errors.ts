@@ -1,5 +1,6 @@
-import { HelpDoc, ValidationError } from "@effect/cli"
-import { Cause, Data, Effect, Option } from "effect"
+import type { ValidationError } from "@effect/cli"
+import { HelpDoc } from "@effect/cli"
+import { Cause, type ConfigError, Data, Effect, Exit, Option, Predicate } from "effect"
 import { redactText } from "../config/redact.js"
 
 // How a failed command ends: one line on stderr naming what is wrong (and the flag, for a flag), exit 2 for a
@@ -19,7 +20,7 @@ export const EXIT_OK = 0
 export const EXIT_FAILURE = 1
 export const EXIT_USAGE = 2
 
-/** How the run ended: the exit code and the lines for stderr. */
+/** How the run ended: the exit code and the lines for stderr (cli/program.ts maps every failure to one). */
 export interface Outcome {
   readonly code: number
   readonly lines: ReadonlyArray<string>
@@ -30,7 +31,7 @@ const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g")
 
 const oneLine = (text: string) => text.replace(ANSI, "").replace(/\s*\n\s*/g, " ").trim()
 
-const validationText = (error: ValidationError.ValidationError): string => {
+export const validationText = (error: ValidationError.ValidationError): string => {
   const text = oneLine(HelpDoc.toAnsiText(error.error))
   const unknown = /^Received unknown argument: '(.*)'$/s.exec(text)
   if (unknown !== null) {
@@ -48,34 +49,22 @@ const envName = (path: string) =>
     ? path
     : `BITSCRAPE_${path.split(".").pop()!.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`
 
-const USAGE_TAGS = new Set(["UsageError", "ConfigError"])
-
-/** The one-line message and exit code of a failure value. */
-export const describeError = (error: unknown): Outcome => {
-  if (ValidationError.isValidationError(error)) {
-    return { code: EXIT_USAGE, lines: [`bitscrape: ${validationText(error)}`] }
-  }
-  const tag = (error as { _tag?: string } | null)?._tag
-  if (tag === "ConfigError") {
-    // Name environment variables as the user writes them (BITSCRAPE_MAX_PPS, not BITSCRAPE.MAX_PPS).
-    const text = String(error)
-      .replace(/BITSCRAPE\.([A-Z0-9_]+)/g, "BITSCRAPE_$1")
-      .replace(
-        /^\(?(?:Invalid|Missing) data at ([A-Za-z0-9_.]+): "(.*)"\)?$/s,
-        (_w, path: string, what: string) => `${envName(path)}: ${what.replace(/\\"/g, "\"")}`
-      )
-    return { code: EXIT_USAGE, lines: [`bitscrape: invalid setting: ${redactText(oneLine(text))}`] }
-  }
-  const reason = (error as { reason?: string } | null)?.reason
-  const usageError = USAGE_TAGS.has(tag ?? "") ||
-    (tag === "WebServerError" && (reason === "TokenRequired" || reason === "TokenTooShort"))
-  return { code: usageError ? EXIT_USAGE : EXIT_FAILURE, lines: [`bitscrape: ${messageOf(error)}`] }
+/** The one-line text of an invalid setting, naming the environment variable (or the setting) at fault. */
+export const configErrorText = (error: ConfigError.ConfigError): string => {
+  // Name environment variables as the user writes them (BITSCRAPE_MAX_PPS, not BITSCRAPE.MAX_PPS).
+  const text = String(error)
+    .replace(/BITSCRAPE\.([A-Z0-9_]+)/g, "BITSCRAPE_$1")
+    .replace(
+      /^\(?(?:Invalid|Missing) data at ([A-Za-z0-9_.]+): "(.*)"\)?$/s,
+      (_w, path: string, what: string) => `${envName(path)}: ${what.replace(/\\"/g, "\"")}`
+    )
+  return `invalid setting: ${redactText(oneLine(text))}`
 }
 
 /** A readable one-line message for any error value (never a JSON dump or a stack). */
 export const messageOf = (error: unknown): string => {
-  const message = (error as { message?: unknown } | null)?.message
-  const tag = (error as { _tag?: unknown } | null)?._tag
+  const message = Predicate.hasProperty(error, "message") ? error.message : undefined
+  const tag = Predicate.hasProperty(error, "_tag") ? error._tag : undefined
   const text = typeof message === "string" && message.trim() !== "" && !message.trim().startsWith("{")
     ? message
     : typeof tag === "string"
@@ -84,32 +73,35 @@ export const messageOf = (error: unknown): string => {
   return redactText(oneLine(text))
 }
 
-/** The outcome of a finished run: success, interruption (Ctrl-C: exit 0), a failure, or a defect. */
-export const outcomeOf = <A>(
-  exit: { readonly _tag: "Success"; readonly value: A } | {
-    readonly _tag: "Failure"
-    readonly cause: Cause.Cause<unknown>
-  },
-  debug: boolean
-): Outcome => {
-  if (exit._tag === "Success") return { code: EXIT_OK, lines: [] }
-  const cause = exit.cause
-  if (Cause.isInterruptedOnly(cause)) return { code: EXIT_OK, lines: [] }
-  const trace = debug && !Option.exists(Cause.failureOption(cause), ValidationError.isValidationError)
-    ? [redactText(Cause.pretty(cause))]
-    : []
-  const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) {
-    const d = describeError(failure.value)
-    return { code: d.code, lines: [...d.lines, ...trace] }
-  }
-  const defect = Cause.dieOption(cause)
-  const text = Option.match(defect, { onNone: () => "interrupted", onSome: messageOf })
-  return {
-    code: EXIT_FAILURE,
-    lines: [`bitscrape: internal error: ${text} (run with --log-level debug for details)`, ...trace]
-  }
+/** The run succeeded, or was interrupted (Ctrl-C): exit 0, nothing on stderr. */
+export const OK: Outcome = { code: EXIT_OK, lines: [] }
+
+/** A failed run: `code` and the line `bitscrape: <text>`, then `trace` (the stack, with --log-level debug). */
+export const failedWith = (code: number, text: string, trace: ReadonlyArray<string> = []): Outcome => ({
+  code,
+  lines: [`bitscrape: ${text}`, ...trace]
+})
+
+/** The stack of a cause for stderr (with --log-level debug), database credentials removed. */
+export const traceOf = (cause: Cause.Cause<unknown>): string => redactText(Cause.pretty(cause))
+
+/**
+ * The outcome of a cause that holds no typed failure (every typed failure has been handled by its tag): an
+ * interruption (Ctrl-C: exit 0), or a defect, our bug (exit 1, with its stack under --log-level debug).
+ */
+export const unexpectedOutcome = (cause: Cause.Cause<never>, debug: boolean): Outcome => {
+  if (Cause.isInterruptedOnly(cause)) return OK
+  const text = Option.match(Cause.dieOption(cause), { onNone: () => "interrupted", onSome: messageOf })
+  return failedWith(
+    EXIT_FAILURE,
+    `internal error: ${text} (run with --log-level debug for details)`,
+    debug ? [traceOf(cause)] : []
+  )
 }
+
+/** The process's exit code once the program has ended: the code it returned, 0 if interrupted, 1 otherwise. */
+export const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number =>
+  Exit.isSuccess(exit) ? Number(exit.value) : Cause.isInterruptedOnly(exit.cause) ? EXIT_OK : EXIT_FAILURE
 
 /** Whether argv asks for debug logging (`--log-level debug|trace|all`): then failures print their stack. */
 export const wantsDebug = (argv: ReadonlyArray<string>) =>

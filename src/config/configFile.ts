@@ -1,51 +1,63 @@
-import { ConfigProvider } from "effect"
+import { ConfigProvider, Data, Effect, Either } from "effect"
 import { readFileSync } from "node:fs"
 
 // The optional config file (`--config bitscrape.json`): a flat JSON object of settings by their camelCase
 // names (`db`, `bootstrap`, `maxPps`, …). It sits below the environment: flag > env > file > default.
 
-export class ConfigFileError extends Error {}
+/** `--config` is wrong: no path after it, a file that cannot be read, or a setting it may not hold. */
+export class ConfigFileError extends Data.TaggedError("ConfigFileError")<{ readonly message: string }> {}
+
+const fileError = (message: string) => new ConfigFileError({ message })
 
 /** Takes `--config PATH` (or `--config=PATH`) out of argv; returns the path and the remaining arguments. */
-export const extractConfigFlag = (argv: ReadonlyArray<string>) => {
+export const extractConfigFlag = (
+  argv: ReadonlyArray<string>
+): Either.Either<{ readonly path: string | undefined; readonly argv: ReadonlyArray<string> }, ConfigFileError> => {
   const rest: Array<string> = []
   let path: string | undefined
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     if (a === "--config") {
       path = argv[i + 1]
-      if (path === undefined) throw new ConfigFileError("--config needs a file path")
+      if (path === undefined) return Either.left(fileError("--config needs a file path"))
       i++
     } else if (a.startsWith("--config=")) path = a.slice("--config=".length)
     else rest.push(a)
   }
-  return { path, argv: rest }
+  return Either.right({ path, argv: rest })
 }
 
-/** Reads the file into a ConfigProvider; arrays become comma-separated lists. */
-export const configFileProvider = (path: string, known: ReadonlySet<string>): ConfigProvider.ConfigProvider => {
-  let json: unknown
-  try {
-    json = JSON.parse(readFileSync(path, "utf8"))
-  } catch (e) {
-    throw new ConfigFileError(`cannot read config file ${path}: ${e instanceof Error ? e.message : String(e)}`)
-  }
+const settingsOf = (
+  path: string,
+  json: unknown,
+  known: ReadonlySet<string>
+): Either.Either<ConfigProvider.ConfigProvider, ConfigFileError> => {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new ConfigFileError(`config file ${path} must hold a JSON object of settings`)
+    return Either.left(fileError(`config file ${path} must hold a JSON object of settings`))
   }
   const map = new Map<string, string>()
   for (const [key, value] of Object.entries(json)) {
     if (!known.has(key)) {
-      throw new ConfigFileError(`config file ${path}: unknown setting "${key}" (see docs/configuration.md)`)
+      return Either.left(fileError(`config file ${path}: unknown setting "${key}" (see docs/configuration.md)`))
     }
     const text = Array.isArray(value) ? value.join(",") : typeof value === "object" ? undefined : String(value)
     if (text === undefined) {
-      throw new ConfigFileError(`config file ${path}: "${key}" must be a string, number, boolean or list`)
+      return Either.left(fileError(`config file ${path}: "${key}" must be a string, number, boolean or list`))
     }
     map.set(key, text)
   }
-  return ConfigProvider.fromMap(map, { seqDelim: NO_SEQUENCES })
+  return Either.right(ConfigProvider.fromMap(map, { seqDelim: NO_SEQUENCES }))
 }
+
+/** Reads the file into a ConfigProvider; arrays become comma-separated lists. */
+export const configFileProvider = (
+  path: string,
+  known: ReadonlySet<string>
+): Effect.Effect<ConfigProvider.ConfigProvider, ConfigFileError> =>
+  Effect.try({
+    try: (): unknown => JSON.parse(readFileSync(path, "utf8")),
+    catch: (e) => fileError(`cannot read config file ${path}: ${e instanceof Error ? e.message : String(e)}`)
+  }).pipe(Effect.flatMap((json) => settingsOf(path, json, known)))
 
 /**
  * The providers' sequence delimiter: a character no setting holds. Our lists (bootstrap, allow, bind…) are read

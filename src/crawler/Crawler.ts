@@ -4,6 +4,7 @@ import { CrawlerConfig } from "../config/CrawlerConfig.js"
 import type { Verdict } from "../domain/cidr.js"
 import { toHex } from "../domain/ids.js"
 import type { Discovery, NodeSighting } from "../domain/model.js"
+import { spanStarter } from "../observability/spans.js"
 import type { SizeEstimate } from "../rpc/networkSize.js"
 import { fromQueueLingering } from "../util/lingering.js"
 import { makeTimers } from "../util/timers.js"
@@ -127,9 +128,11 @@ const make = Effect.gen(function*() {
   const now = timers.now
 
   const s = yield* makeCrawlState(config, identities, budget, timers)
-  const walk = makeWalk(s)
-  const sample = makeSample(s)
-  const peers = makePeers(s)
+  // Spans of the stages' queries (children of the span current now, e.g. the crawl command's), when exported.
+  const startSpan = yield* spanStarter
+  const walk = makeWalk(s, startSpan)
+  const sample = makeSample(s, startSpan)
+  const peers = makePeers(s, startSpan)
   /** Dispatched tasks in flight at most (memory bound; the budget usually limits them long before). */
   const maxInflight = 512
   const dispatcher = yield* makeDispatcher(s, [

@@ -1,8 +1,9 @@
 import { Either } from "effect"
 import type { SocketAddress } from "../domain/address.js"
-import type { InfoHash } from "../domain/ids.js"
+import { type InfoHash, toHex } from "../domain/ids.js"
 import { BLOOM_BYTES, estimateBloomSize } from "../krpc/bep33.js"
 import { responseNodes } from "../krpc/messages.js"
+import type { SpanStarter } from "../observability/spans.js"
 import type { LookupResult, Responder } from "../rpc/lookup.js"
 import { estimateNetworkSize, type SizeSample, xorFraction } from "../rpc/networkSize.js"
 import { IndexedHeap } from "../util/heap.js"
@@ -34,7 +35,7 @@ const byEvidence = (e: InfohashEvidence) => e.weight + (e.samplers.length > 0 ? 
 /** Without the evidence strategy: first come, first served. */
 const byArrival = (e: InfohashEvidence) => -e.firstSeen
 
-export const makePeers = (s: CrawlState) => {
+export const makePeers = (s: CrawlState, startSpan?: SpanStarter) => {
   const priority = s.config.strategies.evidence ? byEvidence : byArrival
   // Two queues: cheap asks (an infohash with a sampler still to ask), and lookups. Asks always go first.
   const asks = new IndexedHeap<InfohashEvidence>((a, b) => priority(a) > priority(b), {
@@ -142,13 +143,21 @@ export const makePeers = (s: CrawlState) => {
       start: (done) => {
         s.queries.get_peers++
         s.spent.peers++
+        const span = startSpan?.("Crawler.askSampler", {
+          "bittorrent.infohash": toHex(infoHash),
+          "server.address": sampler.host,
+          "server.port": sampler.port
+        })
         // BEP 33: scrape=1 rides on the ask (the sampler stores the infohash): its filters in the same answer.
         id.node.request(sampler, { method: "get_peers", infoHash, scrape: true }, (result) => {
+          let found = 0
           if (Either.isRight(result)) {
             s.learnNodes(responseNodes(result.right))
             const swarm = swarmOf(result.right)
-            if (foundNow(infoHash, result.right.values ?? [], swarm) > 0) stats.askedWithPeers++
+            found = foundNow(infoHash, result.right.values ?? [], swarm)
+            if (found > 0) stats.askedWithPeers++
           }
+          span?.end({ "dht.outcome": Either.isLeft(result) ? result.left._tag : "answered", "dht.peers": found })
           if (s.evidence.get(e.key) === e) want(e)
           done()
         })
@@ -168,6 +177,11 @@ export const makePeers = (s: CrawlState) => {
       cost: lookupCost,
       start: (done) => {
         s.queries.get_peers++
+        const span = startSpan?.("Crawler.lookup", {
+          "bittorrent.infohash": toHex(infoHash),
+          "dht.lookup": e.lookups,
+          "dht.families": s.families.length
+        })
         // BEP 33: every get_peers of the lookup carries scrape=1 (no extra packet); the nodes near the infohash,
         // which store it, answer with filters, merged into the swarm estimate.
         lookupBoth(infoHash, (result) => {
@@ -175,8 +189,18 @@ export const makePeers = (s: CrawlState) => {
           lookupCost += (result.queried - lookupCost) / 8
           s.learnNodes(result.closest.map((r) => r.contact))
           if (result.sizeSample !== undefined) noteSize(infoHash, result.sizeSample)
-          if (foundNow(infoHash, result.peers, result.swarm) > 0) stats.lookupsWithPeers++
+          const found = foundNow(infoHash, result.peers, result.swarm)
+          if (found > 0) stats.lookupsWithPeers++
           else s.discoveredNow({ infoHash, source: "lookup", at: s.now(), swarm: result.swarm })
+          span?.end({
+            "dht.outcome": found > 0 ? "peers" : "no peers",
+            "dht.queried": result.queried,
+            "dht.responders": result.closest.length,
+            "dht.peers": found,
+            ...(result.swarm === undefined
+              ? {}
+              : { "dht.swarm.seeders": result.swarm.seeders, "dht.swarm.leechers": result.swarm.leechers })
+          })
           lookupsRunning--
           if (s.evidence.get(e.key) === e) want(e)
           done()

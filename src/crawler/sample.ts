@@ -1,7 +1,8 @@
 import { Either } from "effect"
-import { copyId } from "../domain/ids.js"
+import { copyId, toHex } from "../domain/ids.js"
 import { randomTarget } from "../domain/keyspace.js"
 import type { Response } from "../krpc/messages.js"
+import type { SpanStarter } from "../observability/spans.js"
 import type { QueryFailure } from "../rpc/KrpcNode.js"
 import type { Task } from "./dispatch.js"
 import { nearestIdentity } from "./identities.js"
@@ -19,7 +20,7 @@ const SAMPLE_PROBES = 2
 /** When an unanswered probe is repeated (ms). */
 const PROBE_RETRY_MS = 30_000
 
-export const makeSample = (s: CrawlState) => {
+export const makeSample = (s: CrawlState, startSpan?: SpanStarter) => {
   /** Back into the sampling queue at its `nextSampleAt`, unless it refused BEP 51 or was forgotten meanwhile. */
   const reschedule = (n: KnownNode) => {
     if (n.samples === false || s.known.get(n.host, n.port) !== n) s.sampleQueue.remove(n)
@@ -27,15 +28,19 @@ export const makeSample = (s: CrawlState) => {
     else s.sampleQueue.push(n)
   }
 
+  /** Returns how many of the samples were new infohashes. */
   const answeredSample = (n: KnownNode, r: Response) => {
     n.samples = true
     n.nextSampleAt = s.now() + Math.max(s.config.minSampleInterval, r.interval ?? 0) * 1000
     s.answeredNow(n, r)
     const t = s.now()
     const reporter = n.contact
+    let fresh = 0
     for (const ih of r.samples ?? []) {
-      if (s.discoveredNow({ infoHash: copyId(ih), source: "sample", at: t }, reporter)) s.yields.sample++
+      if (s.discoveredNow({ infoHash: copyId(ih), source: "sample", at: t }, reporter)) fresh++
     }
+    s.yields.sample += fresh
+    return fresh
   }
 
   /**
@@ -53,20 +58,43 @@ export const makeSample = (s: CrawlState) => {
     s.queries.sample_infohashes++
     s.spent.sample++
     const id = nearestIdentity(s.identitiesFor(n.host), n.id)
+    const target = randomTarget(s.config.targets)
+    const span = startSpan?.("Crawler.sample", {
+      "server.address": n.host,
+      "server.port": n.port,
+      "dht.target": toHex(target),
+      "dht.probe": n.samples !== true
+    })
     let over = false
     const finish = (result: Either.Either<Response, QueryFailure> | undefined) => {
       if (over) return
       over = true
       cancelProbe?.()
+      let fresh = 0
       if (result === undefined) {
         cancel()
         silent(n)
-      } else if (Either.isRight(result)) answeredSample(n, result.right)
+      } else if (Either.isRight(result)) fresh = answeredSample(n, result.right)
       else if (result.left._tag === "QueryPaced") n.nextSampleAt = s.now() + s.budget.perIpIntervalMillis
       else {
         if (result.left._tag === "KrpcError") n.samples = false
         else if (n.samples !== true) silent(n)
         s.failedNodeNow(n, result.left)
+      }
+      if (span !== undefined) {
+        span.end(
+          result === undefined
+            ? { "dht.outcome": "unanswered probe" }
+            : Either.isLeft(result)
+            ? { "dht.outcome": result.left._tag }
+            : {
+              "dht.outcome": "answered",
+              "dht.samples": result.right.samples?.length ?? 0,
+              "dht.new_infohashes": fresh,
+              "dht.num": result.right.num ?? 0,
+              "dht.interval": result.right.interval ?? 0
+            }
+        )
       }
       reschedule(n)
       done()
@@ -78,7 +106,7 @@ export const makeSample = (s: CrawlState) => {
       : undefined
     const cancel = id.node.request(
       n.contact,
-      { method: "sample_infohashes", target: randomTarget(s.config.targets) },
+      { method: "sample_infohashes", target },
       finish
     )
   }

@@ -1,5 +1,7 @@
 import { Either } from "effect"
+import { toHex } from "../domain/ids.js"
 import { neighbourOf, randomTarget } from "../domain/keyspace.js"
+import type { SpanStarter } from "../observability/spans.js"
 import * as TokenBucket from "../socket/tokenBucket.js"
 import type { Task } from "./dispatch.js"
 import { nearestIdentity } from "./identities.js"
@@ -21,7 +23,7 @@ const REVISIT_SCAN = 16
 /** Revisits use at most this share of the packet budget: idle budget is no reason to ask the same nodes forever. */
 const REVISIT_SHARE = 0.25
 
-export const makeWalk = (s: CrawlState) => {
+export const makeWalk = (s: CrawlState, startSpan?: SpanStarter) => {
   // Fresh nodes whose IP was busy when their turn came: retried before newer ones.
   const postponed: Array<KnownNode> = []
   const revisits = TokenBucket.make(Math.max(1, s.budget.maxPps * REVISIT_SHARE), 10, s.now())
@@ -102,12 +104,26 @@ export const makeWalk = (s: CrawlState) => {
       start: (done) => {
         s.queries.find_node++
         s.spent.walk++
+        const span = startSpan?.("Crawler.walk", {
+          "server.address": n.host,
+          "server.port": n.port,
+          "dht.target": toHex(target),
+          "dht.revisit": n.walks > 1
+        })
         id.node.request(n.contact, { method: "find_node", target }, (result) => {
           if (Either.isLeft(result)) s.failedNodeNow(n, result.left)
           else {
             if (n.lastResponse < 0) s.yields.walk++
             s.answeredNow(n, result.right)
           }
+          span?.end(
+            Either.isLeft(result)
+              ? { "dht.outcome": result.left._tag }
+              : {
+                "dht.outcome": "answered",
+                "dht.nodes": (result.right.nodes?.length ?? 0) + (result.right.nodes6?.length ?? 0)
+              }
+          )
           requeue(n)
           done()
         })

@@ -1,4 +1,4 @@
-import { Effect, type Scope } from "effect"
+import { Data, Effect, type Scope } from "effect"
 import net from "node:net"
 import { toHex } from "../domain/ids.js"
 import {
@@ -19,6 +19,9 @@ import {
 const OUR_ID = 2
 const MAX_MESSAGE = 64 * 1024
 
+/** The seeder could not listen (its message is Node's). */
+export class SeederError extends Data.TaggedError("SeederError")<{ readonly message: string; readonly cause: Error }> {}
+
 export interface MetadataSeeder {
   readonly host: string
   readonly port: number
@@ -28,11 +31,11 @@ export interface MetadataSeeder {
 export const makeMetadataSeeder = (
   host: string,
   infos: ReadonlyMap<string, Uint8Array>
-): Effect.Effect<MetadataSeeder, Error, Scope.Scope> =>
+): Effect.Effect<MetadataSeeder, SeederError, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<net.Server, Error>((resume) => {
+    Effect.async<net.Server, SeederError>((resume) => {
       const server = net.createServer((socket) => serve(socket, infos))
-      server.once("error", (e) => resume(Effect.fail(e)))
+      server.once("error", (e) => resume(Effect.fail(new SeederError({ message: e.message, cause: e }))))
       server.listen({ host, port: 0 }, () => resume(Effect.succeed(server)))
     }),
     (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))

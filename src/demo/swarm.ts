@@ -39,6 +39,11 @@ export interface DemoSeeder {
   readonly reach: "v4" | "v6" | "both"
 }
 
+/** Why the swarm could not start: the errors of its nodes (their sockets) and seeders. */
+type SwarmError =
+  | Effect.Effect.Error<ReturnType<typeof makeNode>>
+  | Effect.Effect.Error<ReturnType<typeof makeMetadataSeeder>>
+
 export interface DemoSwarmOptions {
   readonly nodes: number
   readonly torrents: number
@@ -89,7 +94,8 @@ const makeNode = (i: number, kind: "v4" | "v6" | "dual") =>
     }
   })
 
-export const makeDemoSwarm = (options: DemoSwarmOptions): Effect.Effect<DemoSwarm, unknown, Scope.Scope> =>
+/** Fails when a node's socket or a seeder cannot be opened (`DhtSocketError`, `SeederError`). */
+export const makeDemoSwarm = (options: DemoSwarmOptions): Effect.Effect<DemoSwarm, SwarmError, Scope.Scope> =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
     const started = clock.unsafeCurrentTimeMillis()

@@ -14,13 +14,14 @@ import {
 } from "effect"
 import { randomBytes } from "node:crypto"
 import { FetcherConfig } from "../config/FetcherConfig.js"
-import type { SocketAddress } from "../domain/address.js"
+import { formatHostPort, type SocketAddress } from "../domain/address.js"
 import { copyId, type InfoHash, toHex } from "../domain/ids.js"
 import type { FetchFailure, Torrent } from "../domain/model.js"
 import { taggedCounter } from "../observability/metrics.js"
+import { type SpanStarter, spanStarter } from "../observability/spans.js"
 import { makeRttEstimator } from "../util/rtt.js"
 import { makeTimers } from "../util/timers.js"
-import { type AttemptSuccess, makeConnectionLimiter, startAttempt } from "./attempt.js"
+import { type AttemptOptions, type AttemptSuccess, makeConnectionLimiter, startAttempt } from "./attempt.js"
 import { type FailureKind, failureKind, MetadataUnavailable, type PeerFetchError } from "./errors.js"
 import { makeFetchQueue } from "./fetchQueue.js"
 
@@ -85,6 +86,40 @@ export interface RunOptions {
    * delivered has been pulled (a graceful stop that loses no fetched torrent).
    */
   readonly abandon?: Deferred.Deferred<void>
+}
+
+/**
+ * `startAttempt` in a span "MetadataFetcher.attempt" (when spans are exported): the infohash and its candidate
+ * peers, then the outcome — the peer and torrent when fetched, else the reason and the peers that failed.
+ */
+const tracedAttempt = (
+  startSpan: SpanStarter | undefined,
+  options: AttemptOptions,
+  onDone: (result: Either.Either<AttemptSuccess, MetadataUnavailable>) => void
+): () => void => {
+  const span = startSpan?.("MetadataFetcher.attempt", {
+    "bittorrent.infohash": toHex(options.infoHash),
+    "fetch.candidates": options.peers.length
+  })
+  if (span === undefined) return startAttempt(options, onDone)
+  const cancel = startAttempt(options, (r) => {
+    span.end(
+      Either.isRight(r)
+        ? {
+          "fetch.outcome": "fetched",
+          "peer.address": formatHostPort(r.right.peer.host, r.right.peer.port),
+          "torrent.bytes": r.right.metadata.info.totalLength,
+          "torrent.files": r.right.metadata.info.files.length,
+          "torrent.version": r.right.metadata.info.version
+        }
+        : { "fetch.outcome": r.left.reason, "fetch.failed_peers": r.left.attempts.length }
+    )
+    onDone(r)
+  })
+  return () => {
+    span.end({ "fetch.outcome": "cancelled" })
+    cancel()
+  }
 }
 
 /** Outcomes waiting for a slow consumer before `run` stops starting attempts. */
@@ -162,7 +197,7 @@ const make = Effect.gen(function*() {
     infoHash: InfoHash,
     peers: ReadonlyArray<SocketAddress>
   ): Effect.Effect<Torrent, MetadataUnavailable> =>
-    Effect.suspend(() => {
+    Effect.flatMap(spanStarter, (startSpan) => {
       const t = now()
       const candidates = peers.filter((p) => deadUntil(`${p.host}:${p.port}`) <= t).slice(0, config.peersPerInfohash)
       if (candidates.length === 0) {
@@ -170,7 +205,8 @@ const make = Effect.gen(function*() {
       }
       // One attempt (attempt.ts) as an effect: interrupting it closes its sockets and gives back their slots.
       return Effect.async<Torrent, MetadataUnavailable>((resume) => {
-        const cancel = startAttempt(
+        const cancel = tracedAttempt(
+          startSpan,
           attemptOptions(infoHash, candidates),
           (r) => resume(Either.isRight(r) ? Effect.succeed(toTorrent(infoHash, r.right)) : Effect.fail(r.left))
         )
@@ -201,6 +237,7 @@ const make = Effect.gen(function*() {
       let closed = false
       let wakeAt = Infinity
       const fork = yield* FiberSet.makeRuntime<never>()
+      const startSpan = yield* spanStarter
 
       // Outcomes of one event-loop turn reach the consumer together: one wake-up per turn, not per outcome.
       let flushing = false
@@ -227,7 +264,8 @@ const make = Effect.gen(function*() {
         const { entry, peers } = picked
         stats.active++
         let finished = false
-        const cancel = startAttempt(
+        const cancel = tracedAttempt(
+          startSpan,
           {
             ...attemptOptions(entry.infoHash, peers),
             onConnected: () => {

@@ -254,7 +254,9 @@ export const writeBatched = <A, E, R>(
       const batch = buffer.length <= size ? buffer : buffer.slice(0, size)
       buffer = buffer.length <= size ? [] : buffer.slice(size)
       since = clock.unsafeCurrentTimeMillis()
-      return Effect.tap(write(batch), () => void (total += batch.length))
+      return Effect.tap(write(batch), () => void (total += batch.length)).pipe(
+        Effect.withSpan("Repository.writeBatch", { attributes: { "batch.records": batch.length } })
+      )
     })
     const flush = (all: boolean) =>
       lock.withPermits(1)(Effect.whileLoop({

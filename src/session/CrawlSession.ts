@@ -156,7 +156,8 @@ export const runCrawlSession = (options: SessionOptions) =>
     const counting =
       <A>(write: (batch: ReadonlyArray<A>) => Effect.Effect<void, RepositoryError>, key: keyof Written) =>
       (batch: ReadonlyArray<A>) =>
-        write(batch).pipe(
+        // The batch's span (writeBatched) says what it held: `batch.discoveries`, `batch.torrents`, …
+        Effect.zipRight(Effect.annotateCurrentSpan(`batch.${key}`, batch.length), write(batch)).pipe(
           // The database server is unreachable (restarting, network): the batch waits and is retried with
           // backoff, for as long as it takes; meanwhile the bounded queues fill and hold the crawler back.
           Effect.tapError((e) =>

@@ -114,6 +114,24 @@ const QUERY_KEY_ROUTES: Readonly<Record<string, string>> = {
   [FEED_ATOM_PATH]: "token"
 }
 
+/**
+ * The request's span (@effect/platform's tracer, "http.server GET" with `http.route`, exported when tracing is on)
+ * records the URL and headers: the token given as `?token=` or `apikey=`, and the CSRF header derived from it, are
+ * replaced by "REDACTED" there (Authorization and Cookie already are).
+ */
+const redactRequestSpan = Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
+  Effect.sync(() => {
+    if (Option.isNone(span)) return
+    for (const key of ["url.full", "url.query"]) {
+      const value = span.value.attributes.get(key)
+      if (typeof value === "string") {
+        span.value.attribute(key, value.replace(/(^|[?&])(token|apikey)=[^&#]*/gi, "$1$2=REDACTED"))
+      }
+    }
+    const csrf = `http.request.header.${CSRF_HEADER}`
+    if (span.value.attributes.has(csrf)) span.value.attribute(csrf, "REDACTED")
+  }))
+
 /** The normalised route of a request URL, or "" when it cannot be read (the guard answers 400 for it later). */
 const routeOf = (requestUrl: string) => {
   try {
@@ -238,6 +256,7 @@ const make = Effect.gen(function*() {
   const guard = HttpLayerRouter.middleware((app) =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
+      yield* redactRequestSpan
       const deny = (status: number, text: string, headers: Record<string, string> = {}) =>
         HttpServerResponse.text(`${text}\n`, { status, headers: { ...SECURITY_HEADERS, ...headers } })
       // Every route is a read, GET only (the router has no HEAD routes, so HEAD is refused rather than a 404),
