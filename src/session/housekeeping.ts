@@ -1,5 +1,6 @@
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import type { StorageSettings } from "../config/StorageConfig.js"
+import type { DatabaseSize } from "../repository/model.js"
 import type { Repository, Torrent } from "../repository/Repository.js"
 import { EVICTION_ORDER, type EvictionClass } from "../repository/Repository.js"
 
@@ -7,7 +8,8 @@ import { EVICTION_ORDER, type EvictionClass } from "../repository/Repository.js"
 // `housekeepingMillis`: (1) retention deletes the rows older than each table's `keep…` age; (2) when the database's
 // live pages exceed 95 % of `maxDbSize`, the oldest rows are evicted, class by class in EVICTION_ORDER (peer
 // sightings, then never-fetched infohashes, then nodes; fetched torrents only when `keepTorrents` is set), until
-// they are under 85 %; (3) freed pages go back to the file system (SQLite incremental vacuum, WAL truncation).
+// they are under 85 %; (3) freed pages go back to the file system (SQLite incremental vacuum, WAL truncation) or
+// become reusable (PostgreSQL VACUUM). On a database several crawlers share, one at a time runs (1)–(3).
 
 /** Start evicting above this share of the budget… */
 export const HIGH_WATER = 0.95
@@ -17,6 +19,8 @@ export const LOW_WATER = 0.85
  * which is truncated after it). */
 const MIN_STEP = 20
 const MAX_STEP = 2000
+/** Dead rows (PostgreSQL) are vacuumed once they hold this share of the budget. */
+const DEAD_SHARE = 0.01
 
 type Repo = Repository["Type"]
 
@@ -72,6 +76,22 @@ export const housekeep = (
   incoming = 0
 ) =>
   Effect.gen(function*() {
+    // Several crawlers may share a (PostgreSQL) database: one at a time deletes; the others only measure.
+    const done = yield* repo.exclusively(pass(repo, settings, state, now, retention, incoming))
+    const size = Option.isSome(done) ? done.value : yield* repo.size
+    state.bytes = size.bytes
+    state.used = size.used
+  })
+
+const pass = (
+  repo: Repo,
+  settings: StorageSettings,
+  state: DatabaseState,
+  now: number,
+  retention: boolean,
+  incoming: number
+) =>
+  Effect.gen(function*() {
     if (retention) {
       for (const what of EVICTION_ORDER) {
         const keep = settings[KEEP[what]] as number | undefined
@@ -81,10 +101,21 @@ export const housekeep = (
     let size = yield* repo.size
     let evicted = false
     const budget = settings.maxDbSize
-    state.overheadPeak = Math.max(state.overheadPeak, size.bytes - size.used)
+    // What is neither live nor reusable free space is transient: SQLite's WAL and free pages, PostgreSQL's dead rows.
+    state.overheadPeak = Math.max(state.overheadPeak, size.bytes - size.used - (size.free ?? 0))
+    // PostgreSQL's dead rows become reusable only after a VACUUM: as soon as they hold 1 % of the budget.
+    if (budget !== undefined && size.free !== undefined && size.bytes - size.used - size.free > DEAD_SHARE * budget) {
+      yield* repo.reclaim(budget)
+      size = yield* repo.size
+    }
+    if (budget !== undefined && size.classes !== undefined) {
+      const made = yield* roomInEachClass(repo, settings, state, budget, size, incoming)
+      size = made.size
+      evicted = made.evicted
+    }
     // Room for the WAL a write batch needs (at most a third of the budget).
     const room = budget === undefined ? 0 : Math.min(budget / 3, state.overheadPeak)
-    if (budget !== undefined && size.used + incoming + room > HIGH_WATER * budget) {
+    if (budget !== undefined && size.classes === undefined && size.used + incoming + room > HIGH_WATER * budget) {
       const target = Math.max(0, LOW_WATER * budget - incoming - room)
       const classes = EVICTION_ORDER.filter((w) => w !== "torrents" || settings.keepTorrents !== undefined)
       for (const what of classes) {
@@ -112,8 +143,60 @@ export const housekeep = (
       yield* repo.reclaim(budget)
       size = yield* repo.size
     }
-    state.bytes = size.bytes
-    state.used = size.used
+    return size
+  })
+
+/** On PostgreSQL each class keeps at least this share of its tables free (or dead: reusable after a VACUUM)… */
+const FREE_LOW = 0.1
+/** …evicting down to this share. */
+const FREE_HIGH = 0.2
+
+/**
+ * The budget where freed space is reused only by the table it is in (PostgreSQL, `size.classes`): files never
+ * shrink, so evicting peers makes no room for torrents. Once the database nears the budget, each class (in
+ * EVICTION_ORDER; fetched torrents only when `keepTorrents` is set) whose tables have under FREE_LOW of their bytes
+ * free (plus the incoming torrents, for the torrents) loses its oldest rows until FREE_HIGH is free: its own new
+ * rows then fill that space and the files stop growing.
+ */
+const roomInEachClass = (
+  repo: Repo,
+  settings: StorageSettings,
+  state: DatabaseState,
+  budget: number,
+  start: DatabaseSize,
+  incoming: number
+) =>
+  Effect.gen(function*() {
+    let size = start
+    let evicted = false
+    if (size.bytes + incoming <= HIGH_WATER * budget) return { size, evicted }
+    const classes = EVICTION_ORDER.filter((w) => w !== "torrents" || settings.keepTorrents !== undefined)
+    for (const what of classes) {
+      const need = what === "torrents" ? incoming : 0
+      for (;;) {
+        const c = size.classes?.[what]
+        if (c === undefined || c.total === 0 || c.free >= FREE_LOW * c.total + need) break
+        const rows = (yield* repo.rowCounts)[what]
+        if (rows === 0) break
+        const perRow = Math.max(1, (c.total - c.free) / rows)
+        const n = Math.min(MAX_STEP, Math.max(MIN_STEP, Math.ceil((FREE_HIGH * c.total + need - c.free) / perRow)))
+        state.evicted[what] += yield* repo.evict(what, n)
+        evicted = true
+        yield* repo.reclaim(budget)
+        size = yield* repo.size
+        // Nothing freed that the measure sees: stop rather than evict the whole class.
+        if ((size.classes?.[what]?.free ?? 0) <= c.free) break
+      }
+    }
+    const over = size.bytes + incoming - (size.classes?.torrents?.free ?? 0) > budget
+    if (over && !state.overBudget) {
+      yield* Effect.logWarning(
+        `the database (${size.bytes} bytes) is over its budget (${budget} bytes): on PostgreSQL each table reuses ` +
+          `only its own free space, and fetched torrents are evicted only with --keep-torrents; raise --max-db-size`
+      )
+    }
+    state.overBudget = over
+    return { size, evicted }
   })
 
 /** About how many bytes storing these torrents takes (info dictionary, file rows, full-text index). */
