@@ -42,6 +42,8 @@ export interface DatabaseState {
    * transaction passes through the WAL before a checkpoint, so the live pages are kept that much under the budget.
    */
   overheadPeak: number
+  /** Each eviction class's tables' bytes at the last pass, where classes are measured apart (PostgreSQL). */
+  readonly classBytes: Partial<Record<EvictionClass, number>>
 }
 
 export const makeDatabaseState = (budget: number | undefined): DatabaseState => ({
@@ -52,7 +54,8 @@ export const makeDatabaseState = (budget: number | undefined): DatabaseState => 
   evicted: { peers: 0, infohashes: 0, nodes: 0, torrents: 0 },
   overBudget: false,
   unreachable: undefined,
-  overheadPeak: 0
+  overheadPeak: 0,
+  classBytes: {}
 })
 
 const KEEP: Record<EvictionClass, keyof StorageSettings> = {
@@ -169,24 +172,37 @@ const roomInEachClass = (
   Effect.gen(function*() {
     let size = start
     let evicted = false
-    if (size.bytes + incoming <= HIGH_WATER * budget) return { size, evicted }
+    if (size.bytes + incoming <= HIGH_WATER * budget) {
+      for (const what of EVICTION_ORDER) delete state.classBytes[what]
+      return { size, evicted }
+    }
     const classes = EVICTION_ORDER.filter((w) => w !== "torrents" || settings.keepTorrents !== undefined)
     for (const what of classes) {
-      const need = what === "torrents" ? incoming : 0
+      // Its files grew since the last pass though the database is at the budget: its free space (an estimate) was
+      // not where its new rows go (index pages), so that much more is made free.
+      const grew = Math.max(0, (size.classes?.[what]?.total ?? 0) - (state.classBytes[what] ?? Infinity))
+      const need = (what === "torrents" ? incoming : 0) + grew
       for (;;) {
         const c = size.classes?.[what]
-        if (c === undefined || c.total === 0 || c.free >= FREE_LOW * c.total + need) break
+        if (c === undefined || c.total === 0 || (grew === 0 && c.free >= FREE_LOW * c.total + need)) break
         const rows = (yield* repo.rowCounts)[what]
         if (rows === 0) break
         const perRow = Math.max(1, (c.total - c.free) / rows)
-        const n = Math.min(MAX_STEP, Math.max(MIN_STEP, Math.ceil((FREE_HIGH * c.total + need - c.free) / perRow)))
+        const want = Math.max(FREE_HIGH * c.total, c.free) + need - c.free
+        const n = Math.min(MAX_STEP, Math.max(MIN_STEP, Math.ceil(want / perRow)))
         state.evicted[what] += yield* repo.evict(what, n)
         evicted = true
         yield* repo.reclaim(budget)
         size = yield* repo.size
-        // Nothing freed that the measure sees: stop rather than evict the whole class.
-        if ((size.classes?.[what]?.free ?? 0) <= c.free) break
+        // Made free what was wanted (once, for growth), or nothing freed that the measure sees: stop rather than
+        // evict the whole class.
+        const free = size.classes?.[what]?.free ?? 0
+        if (free <= c.free || (grew > 0 && free - c.free >= want)) break
       }
+    }
+    for (const what of EVICTION_ORDER) {
+      const total = size.classes?.[what]?.total
+      if (total !== undefined) state.classBytes[what] = total
     }
     const over = size.bytes + incoming - (size.classes?.torrents?.free ?? 0) > budget
     if (over && !state.overBudget) {
