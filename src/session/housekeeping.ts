@@ -40,6 +40,7 @@ export interface DatabaseState {
   /**
    * The most bytes on disk seen beyond the live pages (SQLite: the WAL and free pages): a write batch's
    * transaction passes through the WAL before a checkpoint, so the live pages are kept that much under the budget.
+   * PostgreSQL: the largest batch of fetched torrents seen, kept free for the next.
    */
   overheadPeak: number
   /** Each eviction class's tables' bytes at the last pass, where classes are measured apart (PostgreSQL). */
@@ -104,8 +105,8 @@ const pass = (
     let size = yield* repo.size
     let evicted = false
     const budget = settings.maxDbSize
-    // What is neither live nor reusable free space is transient: SQLite's WAL and free pages, PostgreSQL's dead rows.
-    state.overheadPeak = Math.max(state.overheadPeak, size.bytes - size.used - (size.free ?? 0))
+    // The most bytes on disk seen beyond the live pages (SQLite: WAL and free pages), PostgreSQL: see roomInEachClass.
+    if (size.free === undefined) state.overheadPeak = Math.max(state.overheadPeak, size.bytes - size.used)
     // PostgreSQL's dead rows become reusable only after a VACUUM: as soon as they hold 1 % of the budget.
     if (budget !== undefined && size.free !== undefined && size.bytes - size.used - size.free > DEAD_SHARE * budget) {
       yield* repo.reclaim(budget)
@@ -172,7 +173,11 @@ const roomInEachClass = (
   Effect.gen(function*() {
     let size = start
     let evicted = false
-    if (size.bytes + incoming <= HIGH_WATER * budget) {
+    // Room for the largest batch of torrents seen (at most a third of the budget): they arrive in bursts of MBs,
+    // and the other classes' files, once grown, never give their space to the torrents.
+    state.overheadPeak = Math.max(state.overheadPeak, incoming)
+    const room = Math.min(budget / 3, state.overheadPeak)
+    if (size.bytes + Math.max(incoming, room) <= HIGH_WATER * budget) {
       for (const what of EVICTION_ORDER) delete state.classBytes[what]
       return { size, evicted }
     }
