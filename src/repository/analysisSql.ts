@@ -1,4 +1,6 @@
 import { Clock, Effect, type ParseResult, Schema } from "effect"
+import { CATEGORIES, type Category } from "../domain/categories.js"
+import { DISCOVERY_SOURCES } from "../domain/model.js"
 import type {
   AnalysisOptions,
   ChurnAnalysis,
@@ -21,9 +23,7 @@ import {
   topOf,
   windowStart
 } from "./analysisModel.js"
-import { CATEGORIES, type Category } from "./categories.js"
 import type { Dialect } from "./dialect.js"
-import { DISCOVERY_SOURCES } from "./model.js"
 import { SqlBytes, SqlBytesOrNull, SqlNumberOrNull, SqlNumberOrZero as Num, SqlText, SqlTextOrNull } from "./sqlRows.js"
 
 // The analyses in SQL, for SQLite and PostgreSQL: every answer is a handful of aggregate queries (full scans or
@@ -148,7 +148,7 @@ export const makeSqlAnalyses = (
            GROUP BY ext ORDER BY n DESC, ext ASC LIMIT ${p(1)}`,
           [topOf(o)]
         )
-      const found = new Map(byCategory.map((r) => [String(r.category), r]))
+      const found = new Map(byCategory.map((r) => [r.category ?? "", r]))
       const result: ContentAnalysis = {
         torrents: totals!.n,
         bytes: totals!.bytes,

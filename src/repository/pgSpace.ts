@@ -1,6 +1,6 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Effect, type ParseResult, Schema } from "effect"
-import type { DatabaseSize, EvictionClass } from "./model.js"
+import type { DatabaseSize, EvictionClass } from "../domain/model.js"
 import { SqlNumber, SqlText } from "./sqlRows.js"
 
 // What a disk budget measures on PostgreSQL (docs/scaling.md "Disk budget and retention"), and how freed space is

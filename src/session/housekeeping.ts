@@ -1,6 +1,6 @@
 import { Effect, Option } from "effect"
 import type { StorageSettings } from "../config/StorageConfig.js"
-import type { DatabaseSize } from "../repository/model.js"
+import type { DatabaseSize } from "../domain/model.js"
 import type { Repository, Torrent } from "../repository/Repository.js"
 import { EVICTION_ORDER, type EvictionClass } from "../repository/Repository.js"
 
