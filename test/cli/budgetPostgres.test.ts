@@ -32,7 +32,7 @@ const TABLES_SIZE = `SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0)::big
 
 describe("disk budget (--max-db-size) on PostgreSQL", () => {
   it.scopedLive(
-    "a crawl writing twice its budget stays within it (±10 %) and keeps fetching",
+    "a crawl writing well beyond its budget stays within it (±10 %) and keeps fetching",
     () =>
       Effect.gen(function*() {
         const server = yield* makePostgresServer()
