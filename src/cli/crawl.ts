@@ -12,7 +12,7 @@ import { BOGONS, cidrContains, parseCidrList, unmapIPv4 } from "../domain/cidr.j
 import { parseSize } from "../domain/format.js"
 import { parseAreaList } from "../domain/keyspace.js"
 import { MetadataFetcher, MetadataFetcherLive } from "../metadata/MetadataFetcher.js"
-import { isPostgresUrl, RepositoryLive } from "../repository/layers.js"
+import { RepositoryLive } from "../repository/layers.js"
 import { Repository } from "../repository/Repository.js"
 import { runCrawlSession, type SessionSummary } from "../session/CrawlSession.js"
 import { LiveStats, makeLiveStats, snapshotOf } from "../web/LiveStats.js"
@@ -252,12 +252,6 @@ export const resolveSettings = (flags: CrawlFlags) =>
       keepInfohashes: Option.getOrElse(flags.keepInfohashes, () => storageEnv.keepInfohashes),
       keepNodes: Option.getOrElse(flags.keepNodes, () => storageEnv.keepNodes),
       keepTorrents: Option.getOrElse(flags.keepTorrents, () => storageEnv.keepTorrents)
-    }
-    if (storage.maxDbSize !== undefined && isPostgresUrl(db)) {
-      return yield* Effect.fail(ValidationError.invalidValue(HelpDoc.p(
-        "--max-db-size works with SQLite only for now (PostgreSQL frees space only with VACUUM FULL); " +
-          "use the --keep-… retention settings to bound a PostgreSQL database"
-      )))
     }
     return { dht, crawler, fetcher, web, db, progressInterval, duration, blocklist, storage }
   })

@@ -61,8 +61,14 @@ export const makeProgress = (options: {
   readonly budget?: number | undefined
 }) => {
   const tty = process.stdout.isTTY === true && !options.json
-  const dbText = () => {
-    const bytes = options.db === undefined ? undefined : sqliteSize(options.db)
+  // SQLite: the files as they are now; PostgreSQL: BitScrape's tables as the last housekeeping pass measured them.
+  const dbText = (database: Readonly<DatabaseState> | undefined) => {
+    const postgres = options.db !== undefined && /^postgres(ql)?:/i.test(options.db)
+    const bytes = postgres
+      ? (database !== undefined && database.bytes > 0 ? database.bytes : undefined)
+      : options.db === undefined
+      ? undefined
+      : sqliteSize(options.db)
     if (bytes === undefined) return ""
     return ` · db ${humanSize(bytes)}${options.budget === undefined ? "" : ` of ${humanSize(options.budget)} budget`}`
   }
@@ -83,7 +89,7 @@ export const makeProgress = (options: {
             ...(database?.unreachable === undefined
               ? []
               : [`  DATABASE UNREACHABLE: writes wait and are retried (${database.unreachable})`]),
-            `  database    ${options.db === undefined ? "?" : redactDb(options.db)}${dbText()}`
+            `  database    ${options.db === undefined ? "?" : redactDb(options.db)}${dbText(database)}`
           ]
           process.stdout.write(`${drawn > 0 ? `\x1b[${drawn}A` : ""}${text.map((l) => `\x1b[2K${l}`).join("\n")}\n`)
           drawn = text.length
@@ -94,7 +100,7 @@ export const makeProgress = (options: {
         process.stdout.write(
           options.json
             ? `${JSON.stringify({ elapsed, ...s, written, funnel: f, database })}\n`
-            : `${line(s, written, elapsed, f)}${dbText()}${
+            : `${line(s, written, elapsed, f)}${dbText(database)}${
               database?.unreachable === undefined
                 ? ""
                 : ` · DATABASE UNREACHABLE, writes wait and are retried: ${database.unreachable}`

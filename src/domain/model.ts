@@ -267,4 +267,15 @@ export const EVICTION_ORDER: ReadonlyArray<EvictionClass> = ["peers", "infohashe
 export interface DatabaseSize {
   readonly bytes: number
   readonly used: number
+  /**
+   * Bytes inside the files that new rows reuse, where the backend keeps them instead of shrinking its files
+   * (PostgreSQL: space VACUUM found free); the rest of `bytes - used` is transient (SQLite: the WAL and free pages;
+   * PostgreSQL: dead rows until a VACUUM).
+   */
+  readonly free?: number
+  /**
+   * Where freed space is reused only by the rows of the table it is in (PostgreSQL): each eviction class's tables,
+   * their bytes and the part of them free or dead (reusable after a VACUUM).
+   */
+  readonly classes?: Partial<Record<EvictionClass, { readonly total: number; readonly free: number }>>
 }

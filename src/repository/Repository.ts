@@ -160,8 +160,16 @@ export class Repository extends Context.Tag("bitscrape/Repository")<Repository, 
   readonly expire: (what: EvictionClass, before: number) => Effect.Effect<number, RepositoryError>
   /** Deletes up to `rows` of the oldest rows of a class (one transaction); returns how many went. */
   readonly evict: (what: EvictionClass, rows: number) => Effect.Effect<number, RepositoryError>
-  /** Gives freed space back to the file system where the backend can (SQLite incremental vacuum, WAL truncation). */
+  /**
+   * Gives freed space back to the file system (SQLite incremental vacuum, WAL truncation) or makes it reusable
+   * (PostgreSQL VACUUM).
+   */
   readonly reclaim: (budget: number | undefined) => Effect.Effect<void, RepositoryError>
+  /**
+   * Runs `effect` unless another process is running its own (several crawlers sharing a PostgreSQL database: an
+   * advisory lock, so one at a time applies retention and the budget); None when it did not run.
+   */
+  readonly exclusively: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<Option.Option<A>, E | RepositoryError>
   /** Crawl sessions, newest first. */
   readonly sessions: (limit: number) => Effect.Effect<ReadonlyArray<CrawlSessionInfo>, RepositoryError>
   /**

@@ -2,7 +2,8 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, type ParseResult, Schema } from "effect"
 import { statSync } from "node:fs"
 import type { DatabaseSize } from "../domain/model.js"
-import { CountRow, SqlNumber, SqlText } from "./sqlRows.js"
+import { makePgSpace } from "./pgSpace.js"
+import { SqlNumber, SqlText } from "./sqlRows.js"
 import { fts5Query, searchWords, tsQuery } from "./sqlText.js"
 
 // Every difference between the two SQL backends, in one place: one object per dialect, used by the rest of the
@@ -132,11 +133,27 @@ export interface Dialect {
   readonly popular: (from: string, swarm: boolean) => { readonly from: string; readonly order: string }
   /** A query of every file's `ext` (as categories.ts extensionOf) and `length`. */
   readonly fileExtensions: string
+  /** Run at the end of each eviction chunk's transaction (PostgreSQL: its statistics reach the server at once). */
+  readonly inEvictTransaction: ReadonlyArray<string>
   /** After each eviction chunk: give the WAL's pages back (a disk budget counts the WAL). */
   readonly afterEvictChunk: ReadonlyArray<string>
-  /** The database's size on disk and the bytes its live pages use. */
+  /**
+   * The lock that lets one process at a time apply retention and the budget to a database several crawlers share
+   * (PostgreSQL: a session advisory lock, `acquire` yields `ok`); undefined where there is none to take.
+   */
+  readonly housekeepingLock: { readonly acquire: string; readonly release: string } | undefined
+  /** Measuring and reclaiming a database's space (one per repository: it may keep state). */
+  readonly space: () => Space
+}
+
+/** Measuring and reclaiming space. */
+export interface Space {
+  /** The database's size on disk and the bytes its live rows use. */
   readonly size: (db: SqlRunner) => Effect.Effect<DatabaseSize, SqlError | ParseResult.ParseError>
-  /** Gives free pages back to the file system, keeping the WAL to about 1/40 of a budget. */
+  /**
+   * Makes freed space reusable (PostgreSQL: VACUUM) or gives it back to the file system (SQLite: incremental
+   * vacuum, keeping the WAL to about 1/40 of a budget).
+   */
   readonly reclaim: (
     budget: number | undefined,
     db: SqlRunner
@@ -271,43 +288,48 @@ export const sqlite: Dialect = {
              FROM (SELECT substr(path, length(rtrim(path, replace(path, '/', ''))) + 1) AS base, length FROM files) a) b`,
   // Eviction chunk by chunk: each chunk's pages are checkpointed out of the WAL before the next (one transaction
   // deleting thousands of rows grew the WAL to a third of a 3 MB budget).
+  inEvictTransaction: [],
   afterEvictChunk: ["PRAGMA wal_checkpoint(TRUNCATE)"],
-  size: (db) =>
-    Effect.gen(function*() {
-      const [pages] = yield* db.select(PageCount, "PRAGMA page_count")
-      const [free] = yield* db.select(FreelistCount, "PRAGMA freelist_count")
-      const [pageSize] = yield* db.select(PageSize, "PRAGMA page_size")
-      const files = yield* db.select(DatabaseFile, "PRAGMA database_list")
-      const file = files.find((f) => f.name === "main")?.file ?? ""
-      const p = pageSize!.page_size
-      const used = (pages!.page_count - free!.freelist_count) * p
-      const bytes = file === "" ? pages!.page_count * p : fileSize(file) + fileSize(`${file}-wal`)
-      return { bytes, used }
-    }),
-  reclaim: (budget, db) =>
-    Effect.gen(function*() {
-      let walPages = 1000
-      if (budget !== undefined) {
-        const [pageSize] = yield* db.select(PageSize, "PRAGMA page_size")
-        walPages = Math.min(1000, Math.max(16, Math.floor(budget / 40 / pageSize!.page_size)))
-        yield* db.run(`PRAGMA wal_autocheckpoint = ${walPages}`)
-        yield* db.run(`PRAGMA journal_size_limit = ${Math.floor(budget / 40)}`)
-      }
-      // Through a prepared statement (better-sqlite3's run()), each execution frees one page: run it once per free
-      // page (at most 25,000 pages, ~100 MB, per pass; a no-op unless auto_vacuum is INCREMENTAL). Moving pages
-      // writes them through the WAL, so it is truncated after every WAL's worth.
-      const [free] = yield* db.select(FreelistCount, "PRAGMA freelist_count")
-      const [mode] = yield* db.select(AutoVacuum, "PRAGMA auto_vacuum")
-      if (mode!.auto_vacuum === 2) {
-        for (let i = Math.min(25_000, free!.freelist_count); i > 0; i--) {
-          yield* db.run("PRAGMA incremental_vacuum")
-          if (i % walPages === 0) yield* db.run("PRAGMA wal_checkpoint(TRUNCATE)")
-        }
-      }
-      // The WAL grows to hold a checkpoint's worth of pages and then stays that size: truncate it after a pass.
-      yield* db.run("PRAGMA wal_checkpoint(TRUNCATE)")
-    })
+  housekeepingLock: undefined,
+  space: () => ({ size: sqliteSize, reclaim: sqliteReclaim })
 }
+
+const sqliteSize: Space["size"] = (db) =>
+  Effect.gen(function*() {
+    const [pages] = yield* db.select(PageCount, "PRAGMA page_count")
+    const [free] = yield* db.select(FreelistCount, "PRAGMA freelist_count")
+    const [pageSize] = yield* db.select(PageSize, "PRAGMA page_size")
+    const files = yield* db.select(DatabaseFile, "PRAGMA database_list")
+    const file = files.find((f) => f.name === "main")?.file ?? ""
+    const p = pageSize!.page_size
+    const used = (pages!.page_count - free!.freelist_count) * p
+    const bytes = file === "" ? pages!.page_count * p : fileSize(file) + fileSize(`${file}-wal`)
+    return { bytes, used }
+  })
+
+const sqliteReclaim: Space["reclaim"] = (budget, db) =>
+  Effect.gen(function*() {
+    let walPages = 1000
+    if (budget !== undefined) {
+      const [pageSize] = yield* db.select(PageSize, "PRAGMA page_size")
+      walPages = Math.min(1000, Math.max(16, Math.floor(budget / 40 / pageSize!.page_size)))
+      yield* db.run(`PRAGMA wal_autocheckpoint = ${walPages}`)
+      yield* db.run(`PRAGMA journal_size_limit = ${Math.floor(budget / 40)}`)
+    }
+    // Through a prepared statement (better-sqlite3's run()), each execution frees one page: run it once per free
+    // page (at most 25,000 pages, ~100 MB, per pass; a no-op unless auto_vacuum is INCREMENTAL). Moving pages
+    // writes them through the WAL, so it is truncated after every WAL's worth.
+    const [free] = yield* db.select(FreelistCount, "PRAGMA freelist_count")
+    const [mode] = yield* db.select(AutoVacuum, "PRAGMA auto_vacuum")
+    if (mode!.auto_vacuum === 2) {
+      for (let i = Math.min(25_000, free!.freelist_count); i > 0; i--) {
+        yield* db.run("PRAGMA incremental_vacuum")
+        if (i % walPages === 0) yield* db.run("PRAGMA wal_checkpoint(TRUNCATE)")
+      }
+    }
+    // The WAL grows to hold a checkpoint's worth of pages and then stays that size: truncate it after a pass.
+    yield* db.run("PRAGMA wal_checkpoint(TRUNCATE)")
+  })
 
 // === PostgreSQL ===
 
@@ -379,12 +401,19 @@ export const postgres: Dialect = {
   fileExtensions:
     `SELECT CASE WHEN base ~ '^.+\\.[A-Za-z0-9]{1,8}$' THEN lower(substring(base from '\\.([A-Za-z0-9]{1,8})$'))
          ELSE '' END AS ext, length FROM (SELECT substring(path from '[^/]*$') AS base, length FROM files) b`,
+  // The deletes' row counts reach the cumulative statistics when the transaction ends (instead of up to seconds
+  // later), so the VACUUM after it is counted against them (pgSpace.ts). PostgreSQL 15+; a no-op before.
+  inEvictTransaction: [
+    "DO $$ BEGIN PERFORM pg_stat_force_next_flush(); EXCEPTION WHEN undefined_function THEN NULL; END $$"
+  ],
   afterEvictChunk: [],
-  size: (db) =>
-    Effect.map(db.select(CountRow, "SELECT pg_database_size(current_database()) AS n"), (r) => {
-      const bytes = r[0]!.n
-      return { bytes, used: bytes }
-    }),
-  // Autovacuum makes freed pages reusable.
-  reclaim: () => Effect.void
+  // One key for every BitScrape database (advisory locks are per database).
+  housekeepingLock: {
+    acquire: "SELECT pg_try_advisory_lock(7526470352834651) AS ok",
+    release: "SELECT pg_advisory_unlock(7526470352834651) AS ok"
+  },
+  space: () => {
+    const space = makePgSpace()
+    return { size: space.size, reclaim: (_budget, db) => space.reclaim(db) }
+  }
 }

@@ -608,6 +608,8 @@ const make = Effect.sync(() => {
     expire: (what, before) => Effect.sync(() => removeOldest(what, Infinity, before)),
     evict: (what, rows) => Effect.sync(() => removeOldest(what, Math.max(1, Math.floor(rows)), Infinity)),
     reclaim: () => Effect.void,
+    // One process owns an in-memory database.
+    exclusively: (effect) => Effect.asSome(effect),
     closeInterruptedSessions: Effect.succeed([])
   })
 })

@@ -41,6 +41,7 @@ import {
   InfohashExportRow,
   InfohashRow,
   InfohashTotalsRow,
+  LockRow,
   NodeRow,
   OpenSessionRow,
   PageRow,
@@ -146,6 +147,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
     const context = { dialect, run: query, select, indexedPaths }
     const bl = makeSqlBlocklist(context)
     const storage = makeSqlStorage({ ...context, transaction }, bl)
+    /** This process's turn at the housekeeping lock. */
+    const local = yield* Effect.makeSemaphore(1)
     /**
      * Runs `write` on the items the blocklist lets through, deciding inside the write's transaction (so an
      * infohash blocked by a torrent saved just before is not written back by a batch that was already waiting).
@@ -1195,6 +1198,24 @@ export const makeSqlRepository = (dialect: Dialect) =>
       rowCounts: Effect.mapError(storage.rows, fail("rowCounts")),
       expire: (what, before) => Effect.mapError(storage.expire(what, before), fail(`expire ${what}`)),
       evict: (what, rows) => Effect.mapError(storage.evict(what, rows), fail(`evict ${what}`)),
-      reclaim: (budget) => Effect.mapError(storage.reclaim(budget), fail("reclaim"))
+      reclaim: (budget) => Effect.mapError(storage.reclaim(budget), fail("reclaim")),
+      exclusively: (effect) => {
+        const lock = dialect.housekeepingLock
+        if (lock === undefined) return Effect.asSome(effect)
+        // A session lock lives on one connection: it is reserved from the pool while the effect runs (and the
+        // lock goes with the connection if this process dies). Within this process the callers take turns (the
+        // crawl's pass before writing torrents waits for the periodic one instead of being skipped).
+        return local.withPermits(1)(Effect.scoped(Effect.gen(function*() {
+          const connection = yield* Effect.mapError(sql.reserve, fail("lock"))
+          const statement = (text: string) =>
+            connection.executeUnprepared(text, [], undefined).pipe(
+              Effect.flatMap((rows) => decodeRows(LockRow, rows)),
+              Effect.map((rows) => rows[0]?.ok === true),
+              Effect.mapError(fail("lock"))
+            )
+          if (!(yield* statement(lock.acquire))) return Option.none()
+          return yield* Effect.asSome(effect).pipe(Effect.ensuring(Effect.ignore(statement(lock.release))))
+        })))
+      }
     })
   })

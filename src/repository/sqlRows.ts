@@ -139,6 +139,8 @@ export const SqlTorrentVersion = literal("v1", "v2", "hybrid")
 
 /** `count(*) AS n`. */
 export const CountRow = Schema.Struct({ n: SqlNumber })
+/** Whether an advisory lock was taken / released (PostgreSQL). */
+export const LockRow = Schema.Struct({ ok: Schema.Boolean })
 /** `RETURNING id`, `SELECT id`. */
 export const IdRow = Schema.Struct({ id: SqlNumber })
 /** An infohash's first sighting. */

@@ -83,7 +83,10 @@ export const makeSqlStorage = (
       let total = 0
       while (left > 0) {
         const want = Math.min(EVICT_CHUNK, left)
-        const n = yield* c.transaction(`evict ${what}`, deleteOldest(what, want))
+        const n = yield* c.transaction(
+          `evict ${what}`,
+          Effect.tap(deleteOldest(what, want), () => Effect.forEach(dialect.inEvictTransaction, (t) => query(t)))
+        )
         for (const statement of dialect.afterEvictChunk) yield* query(statement)
         total += n
         left -= want
@@ -115,13 +118,14 @@ export const makeSqlStorage = (
   })
 
   const db = { run: query, select }
-  const size: Effect.Effect<DatabaseSize, SqlError | ParseResult.ParseError> = dialect.size(db)
+  const space = dialect.space()
+  const size: Effect.Effect<DatabaseSize, SqlError | ParseResult.ParseError> = space.size(db)
 
   /**
-   * Gives free pages back to the file system (SQLite; PostgreSQL's autovacuum makes them reusable). With a
-   * budget, the WAL is kept to about 1/40 of it (checkpoints every that many pages, truncated to that size).
+   * Gives free pages back to the file system (SQLite) or makes them reusable (PostgreSQL: VACUUM). With a
+   * budget, SQLite's WAL is kept to about 1/40 of it (checkpoints every that many pages, truncated to that size).
    */
-  const reclaim = (budget: number | undefined) => dialect.reclaim(budget, db)
+  const reclaim = (budget: number | undefined) => space.reclaim(budget, db)
 
   return { evict, expire, rows, size, reclaim }
 }
