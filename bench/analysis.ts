@@ -41,7 +41,8 @@ const BACKENDS = new Set(
 )
 
 const TORRENTS = Number(process.env.BITSCRAPE_BENCH_TORRENTS ?? 1_000_000)
-const DATA_VERSION = "analysis-v2"
+// v3: migration 0011 (its triggers keep the aggregates as the generator writes; docs/analysis.md).
+const DATA_VERSION = "analysis-v3"
 const DAY = 86_400_000
 const T0 = Date.parse("2026-01-01")
 const EXTENSIONS = [
@@ -204,6 +205,9 @@ const copyField = (x: unknown) =>
     ? `\\\\x${Buffer.from(x).toString("hex")}`
     : escapeCopy(String(x))
 
+/** Columns migration 0011's triggers compute on PostgreSQL (not copied). */
+const DERIVED = new Set(["torrents.popularity"])
+
 /** Every table the analyses read, copied from the SQLite file into a migrated PostgreSQL database (COPY). */
 const loadPostgres = async (file: string, url: string, dir: string) => {
   const db = new Database(file)
@@ -233,7 +237,8 @@ const loadPostgres = async (file: string, url: string, dir: string) => {
         .iterate() as IterableIterator<
           [string]
         >
-      const names = [...columns].map(([n]) => n).filter((n) => pgColumns.has(n))
+      // torrents.popularity is kept by PostgreSQL's own trigger as the rows arrive.
+      const names = [...columns].map(([n]) => n).filter((n) => pgColumns.has(n) && !DERIVED.has(`${table}.${n}`))
       // PostgreSQL's torrents carry a tsvector (SQLite's full-text index is a table of its own): empty here.
       const extra = table === "torrents" ? ["search"] : []
       const tsv = path.join(dir, `${table}.tsv`)

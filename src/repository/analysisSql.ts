@@ -1,4 +1,5 @@
 import { Clock, Effect, type ParseResult, Schema } from "effect"
+import { SIGHTINGS_INDEXED_FROM } from "./analysisAggregates.js"
 import type {
   AnalysisOptions,
   ChurnAnalysis,
@@ -108,7 +109,11 @@ export const makeSqlAnalyses = (
     readonly extensions: boolean
     readonly popularity: boolean
     readonly responseRates: boolean
-  }
+    /** Migration 0011's aggregates (analysisAggregates.ts). */
+    readonly aggregates: boolean
+  },
+  /** Runs an effect in one transaction. */
+  inTransaction: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, unknown>
 ) => {
   const p = dialect.placeholder
 
@@ -172,15 +177,20 @@ export const makeSqlAnalyses = (
       // One scan grouped by which sources reported, whether peers were seen and the status: at most 2⁴·2·3
       // groups, from which every per-source count, overlap and the funnel are summed here.
       const flag = (cond: string) => `CASE WHEN ${cond} THEN 1 ELSE 0 END`
-      const groups = yield* select(
-        SourceGroup,
-        `SELECT ${DISCOVERY_SOURCES.map((s, i) => `${flag(`seen_${s} > 0`)} AS s${i}`).join(", ")},
+      const groups = columns.aggregates
+        ? yield* select(
+          SourceGroup,
+          `SELECT s0, s1, s2, s3, wp, st, n, c0, c1, c2, c3 FROM source_groups WHERE n <> 0`
+        )
+        : yield* select(
+          SourceGroup,
+          `SELECT ${DISCOVERY_SOURCES.map((s, i) => `${flag(`seen_${s} > 0`)} AS s${i}`).join(", ")},
            ${flag("peers_seen > 0")} AS wp, CASE status WHEN 'fetched' THEN 1 WHEN 'failed' THEN 2 ELSE 0 END AS st,
            count(*) AS n, ${DISCOVERY_SOURCES.map((s, i) => `COALESCE(sum(seen_${s}), 0) AS c${i}`).join(", ")}
          FROM infohashes GROUP BY ${DISCOVERY_SOURCES.map((_, i) => i + 1).join(", ")}, ${
-          DISCOVERY_SOURCES.length + 1
-        }, ${DISCOVERY_SOURCES.length + 2}`
-      )
+            DISCOVERY_SOURCES.length + 1
+          }, ${DISCOVERY_SOURCES.length + 2}`
+        )
       const pairs = DISCOVERY_SOURCES.flatMap((a, i) => DISCOVERY_SOURCES.slice(i + 1).map((b) => [a, b] as const))
       const per = DISCOVERY_SOURCES.map(() => ({ infohashes: 0, only: 0, sightings: 0, withPeers: 0, fetched: 0 }))
       const overlap = pairs.map(() => 0)
@@ -209,13 +219,19 @@ export const makeSqlAnalyses = (
         })
       }
       const count = (cond: string) => `sum(CASE WHEN ${cond} THEN 1 ELSE 0 END)`
-      const days = yield* select(
-        SourceDay,
-        `SELECT first_seen / ${DAY} AS d, count(*) AS n, ${count("peers_seen > 0")} AS with_peers,
+      const days = columns.aggregates
+        ? yield* select(
+          SourceDay,
+          `SELECT day AS d, n, with_peers, fetched FROM source_days WHERE n <> 0 ORDER BY day DESC LIMIT ${p(1)}`,
+          [daysOf(o)]
+        )
+        : yield* select(
+          SourceDay,
+          `SELECT first_seen / ${DAY} AS d, count(*) AS n, ${count("peers_seen > 0")} AS with_peers,
            ${count("status = 'fetched'")} AS fetched
          FROM infohashes GROUP BY first_seen / ${DAY} ORDER BY d DESC LIMIT ${p(1)}`,
-        [daysOf(o)]
-      )
+          [daysOf(o)]
+        )
       const result: SourcesAnalysis = {
         infohashes: funnel.seen,
         sources: DISCOVERY_SOURCES.map((source, i) => ({ source, ...per[i]! })),
@@ -345,6 +361,11 @@ export const makeSqlAnalyses = (
   ) => r.scraped_at === undefined ? undefined : { seeders: r.seeders, leechers: r.leechers, at: r.scraped_at }
 
   const analyzePopularity = (o: AnalysisOptions) =>
+    dialect.analysisSettings.length === 0 ? popularity(o) : inTransaction(
+      Effect.zipRight(Effect.forEach(dialect.analysisSettings, (s) => select(Schema.Unknown, s)), popularity(o))
+    )
+
+  const popularity = (o: AnalysisOptions) =>
     Effect.gen(function*() {
       const top = topOf(o)
       const selected = `i.hash, ${sightings} AS sightings, i.first_seen, i.last_seen, t.name`
@@ -364,31 +385,49 @@ export const makeSqlAnalyses = (
           [o.since, top]
         )
       // Parameters in the order they appear (SQLite's "?" are positional).
-      const bySightings = yield* select(
-        Popular,
-        `SELECT ${selected}, i.peers_seen AS peers FROM infohashes i LEFT JOIN torrents t ON t.hash = i.hash
-         ${o.since === undefined ? "" : `WHERE i.last_seen >= ${p(1)}`}
-         ORDER BY ${sightings} DESC, i.hash ASC LIMIT ${p(o.since === undefined ? 1 : 2)}`,
-        o.since === undefined ? [top] : [o.since, top]
-      )
+      const bySightingsFrom = (atLeast: number | undefined) => {
+        const where = [
+          ...(o.since === undefined ? [] : [`i.last_seen >= ${p(1)}`]),
+          ...(atLeast === undefined ? [] : [`${sightings} >= ${atLeast}`])
+        ]
+        return select(
+          Popular,
+          `SELECT ${selected}, i.peers_seen AS peers FROM infohashes i LEFT JOIN torrents t ON t.hash = i.hash
+           ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`}
+           ORDER BY ${sightings} DESC, i.hash ASC LIMIT ${p(o.since === undefined ? 1 : 2)}`,
+          o.since === undefined ? [top] : [o.since, top]
+        )
+      }
+      // SQLite keeps an index of the infohashes sighted SIGHTINGS_INDEXED_FROM times or more (migration 0011): when
+      // `top` of them qualify they are the top (every other has fewer sightings); else every row is ranked.
+      const indexed = columns.aggregates && dialect.name === "sqlite"
+        ? yield* bySightingsFrom(SIGHTINGS_INDEXED_FROM)
+        : []
+      const bySightings = indexed.length >= top ? indexed : yield* bySightingsFrom(undefined)
       const now = o.now ?? (yield* Clock.currentTimeMillis)
       const windows: Array<PopularityWindow> = []
       for (const hours of columns.popularity ? POPULARITY_WINDOWS : []) {
         const since = windowStart(now, hours)
-        // The window's hours summed per infohash (a range of the primary key), the top few joined to the rest.
+        // The window's hours summed per infohash, the top few (w); then their sightings by source (s), a range of
+        // the primary key per infohash, joined to the rest. A day or more is one pass over the hourly rows.
+        const b = dialect.binder()
+        const hour = hours >= 24 ? dialect.scanned("hour") : "hour"
         const rows = yield* select(
           WindowTop,
-          `SELECT w.hash, w.n, ${DISCOVERY_SOURCES.map((_, i) => `w.s${i}`).join(", ")},
+          `WITH w AS (SELECT hash, sum(sightings) AS n FROM infohash_hours
+             WHERE ${hour} >= ${b.bind(since)} AND ${hour} <= ${b.bind(now)}
+             GROUP BY hash ORDER BY sum(sightings) DESC, hash ASC LIMIT ${b.bind(top)})
+           SELECT w.hash, w.n, ${DISCOVERY_SOURCES.map((_, i) => `s.s${i}`).join(", ")},
              i.seeders, i.leechers, i.scraped_at, t.name,
-             (SELECT count(*) FROM infohash_peers p WHERE p.hash = w.hash AND p.last_seen >= ${p(1)}) AS peers
-           FROM (SELECT hash, sum(sightings) AS n, ${
-            DISCOVERY_SOURCES.map((s, i) => `sum(CASE WHEN source = '${s}' THEN sightings ELSE 0 END) AS s${i}`)
+             (SELECT count(*) FROM infohash_peers p WHERE p.hash = w.hash AND p.last_seen >= ${b.bind(since)}) AS peers
+           FROM w JOIN (SELECT h.hash, ${
+            DISCOVERY_SOURCES.map((s, i) => `sum(CASE WHEN h.source = '${s}' THEN h.sightings ELSE 0 END) AS s${i}`)
               .join(", ")
-          } FROM infohash_hours WHERE hour >= ${p(2)} AND hour <= ${p(3)}
-             GROUP BY hash ORDER BY sum(sightings) DESC, hash ASC LIMIT ${p(4)}) w
+          } FROM w w2 JOIN infohash_hours h ON h.hash = w2.hash
+             WHERE h.hour >= ${b.bind(since)} AND h.hour <= ${b.bind(now)} GROUP BY h.hash) s ON s.hash = w.hash
            JOIN infohashes i ON i.hash = w.hash LEFT JOIN torrents t ON t.hash = w.hash
            ORDER BY w.n DESC, w.hash ASC`,
-          [since, since, now, top]
+          b.params
         )
         windows.push({
           hours,

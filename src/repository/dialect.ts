@@ -103,6 +103,9 @@ export interface FullText {
   readonly byIds: ((b: Binder, ids: ReadonlyArray<number>) => string) | undefined
 }
 
+/** PostgreSQL's work_mem for one analysis statement (docs/benchmarks.md: the week window of 1 M torrents). */
+export const PG_ANALYSIS_WORK_MEM = "256MB"
+
 export interface Dialect {
   readonly name: "sqlite" | "pg"
   /** The Repository's `backend`. */
@@ -130,6 +133,16 @@ export interface Dialect {
    * with the FROM it needs.
    */
   readonly popular: (from: string, swarm: boolean) => { readonly from: string; readonly order: string }
+  /**
+   * Set (SET LOCAL) in the transaction of an analysis that groups a large window (popularity's week): PostgreSQL's
+   * hash aggregate of millions of infohashes spilled to disk with the default 4 MB work_mem.
+   */
+  readonly analysisSettings: ReadonlyArray<string>
+  /**
+   * A column in a condition that should not pick an index range: SQLite sums a day or week of `infohash_hours` in
+   * one pass in key (infohash) order rather than looking each hour's rows up and sorting them.
+   */
+  readonly scanned: (column: string) => string
   /** A query of every file's `ext` (as categories.ts extensionOf) and `length`. */
   readonly fileExtensions: string
   /** After each eviction chunk: give the WAL's pages back (a disk budget counts the WAL). */
@@ -264,6 +277,8 @@ export const sqlite: Dialect = {
       ? "(SELECT max(i.peers_seen, COALESCE(i.seeders + i.leechers, 0)) FROM infohashes i WHERE i.hash = t.hash) DESC"
       : "(SELECT i.peers_seen FROM infohashes i WHERE i.hash = t.hash) DESC"
   }),
+  analysisSettings: [],
+  scanned: (column) => `+${column}`,
   fileExtensions: `SELECT CASE WHEN length(pre) <= 1 OR length(base) - length(pre) > 8 OR length(base) = length(pre)
            OR substr(base, length(pre) + 1) GLOB '*[^A-Za-z0-9]*' THEN ''
          ELSE lower(substr(base, length(pre) + 1)) END AS ext, length
@@ -376,6 +391,8 @@ export const postgres: Dialect = {
     from: `${from} LEFT JOIN infohashes ip ON ip.hash = t.hash`,
     order: `COALESCE(GREATEST(ip.peers_seen, ${swarm ? "ip.seeders + ip.leechers" : "0"}), 0) DESC`
   }),
+  analysisSettings: [`SET LOCAL work_mem = '${PG_ANALYSIS_WORK_MEM}'`],
+  scanned: (column) => column,
   fileExtensions:
     `SELECT CASE WHEN base ~ '^.+\\.[A-Za-z0-9]{1,8}$' THEN lower(substring(base from '\\.([A-Za-z0-9]{1,8})$'))
          ELSE '' END AS ext, length FROM (SELECT substring(path from '[^/]*$') AS base, length FROM files) b`,

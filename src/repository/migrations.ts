@@ -1,5 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
+import { pgAggregatesMigration, sqliteAggregatesMigration } from "./analysisAggregates.js"
 import { categoryOf, extensionOf } from "./categories.js"
 
 // Versioned schema migrations (run by @effect/sql's Migrator from a record, so the npm package needs no
@@ -172,7 +173,9 @@ export const sqliteMigrations = {
   "0009_infohash_hours_hash": Effect.flatMap(
     SqlClient.SqlClient,
     (sql) => statements(sql, [`CREATE INDEX infohash_hours_hash ON infohash_hours (hash)`])
-  )
+  ),
+  // What the analyses keep as rows are written (analysisAggregates.ts, docs/analysis.md).
+  "0011_analysis_aggregates": sqliteAggregatesMigration
 }
 
 export const pgMigrations = {
@@ -274,5 +277,6 @@ export const pgMigrations = {
   "0009_infohash_hours_hash": Effect.flatMap(
     SqlClient.SqlClient,
     (sql) => statements(sql, [`CREATE INDEX infohash_hours_hash ON infohash_hours (hash)`])
-  )
+  ),
+  "0011_analysis_aggregates": pgAggregatesMigration
 }
