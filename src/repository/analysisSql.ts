@@ -4,7 +4,6 @@ import type {
   AnalysisOptions,
   ChurnAnalysis,
   ContentAnalysis,
-  Histogram,
   NodesAnalysis,
   PopularInfohash,
   PopularityAnalysis,
@@ -33,17 +32,16 @@ import { SqlBytes, SqlBytesOrNull, SqlNumberOrNull, SqlNumberOrZero as Num, SqlT
 const DAY = 86_400_000
 
 // The analyses' rows. Every count and sum is a number, 0 when SQL gives NULL (a sum over no rows).
-const Bucket = Schema.Struct({ b: Num, n: Num })
-const ContentTotals = Schema.Struct({
+const ContentGroup = Schema.Struct({
+  category: SqlTextOrNull,
+  sb: Num,
+  fb: Num,
+  priv: Num,
+  version: SqlText,
   n: Num,
   bytes: Num,
-  files: Num,
-  priv: Num,
-  v1: Num,
-  v2: Num,
-  hybrid: Num
+  files: Num
 })
-const CategoryCount = Schema.Struct({ category: SqlTextOrNull, n: Num, bytes: Num })
 const ExtensionCount = Schema.Struct({ ext: SqlText, n: Num, bytes: Num })
 /** Columns `${prefix}0`, `${prefix}1`, … one per discovery source, in DISCOVERY_SOURCES' order. */
 type PerSource<K extends string> = { readonly [I in 0 | 1 | 2 | 3 as `${K}${I}`]: typeof Num }
@@ -54,7 +52,8 @@ const perSource = <K extends string>(row: { readonly [C in keyof PerSource<K>]: 
   (row as Record<string, number>)[`${prefix}${i}`] ?? 0
 const SourceGroup = Schema.Struct({ wp: Num, st: Num, n: Num, ...sourceFields("s"), ...sourceFields("c") })
 const SourceDay = Schema.Struct({ d: Num, n: Num, with_peers: Num, fetched: Num })
-const NodeTotals = Schema.Struct({
+const VersionGroup = Schema.Struct({
+  version: SqlBytesOrNull,
   n: Num,
   responded: Num,
   valid: Num,
@@ -64,10 +63,8 @@ const NodeTotals = Schema.Struct({
   ro: Num,
   v6: Num
 })
-const VersionCount = Schema.Struct({ version: SqlBytesOrNull, n: Num })
 const ClientCount = Schema.Struct({ source_client: SqlTextOrNull, n: Num })
-const ChurnTotals = Schema.Struct({ n: Num, responded: Num })
-const ChurnDay = Schema.Struct({ d: Num, n: Num, responded: Num })
+const ChurnGroup = Schema.Struct({ d: Num, b: Num, n: Num })
 const LastMinute = Schema.Struct({ last: SqlNumberOrNull })
 const FirstMinute = Schema.Struct({ first: Num })
 const RatePoint = Schema.Struct({ b: Num, q: Num, r: Num, t: Num })
@@ -89,12 +86,6 @@ const bucketCase = (column: string, edges: ReadonlyArray<number>) =>
     edges.map((e, i) => [e, i] as const).slice(1).reverse().map(([e, i]) => `WHEN ${column} >= ${e} THEN ${i}`)
       .join(" ")
   } ELSE 0 END`
-
-const histogram = (edges: ReadonlyArray<number>, rows: ReadonlyArray<typeof Bucket.Type>): Histogram => {
-  const counts = edges.map(() => 0)
-  for (const r of rows) counts[r.b] = r.n
-  return { edges, counts }
-}
 
 export const makeSqlAnalyses = (
   dialect: Dialect,
@@ -119,27 +110,36 @@ export const makeSqlAnalyses = (
 
   const analyzeContent = (o: AnalysisOptions) =>
     Effect.gen(function*() {
-      const [totals] = yield* select(
-        ContentTotals,
-        `SELECT count(*) AS n, COALESCE(sum(total_length), 0) AS bytes, COALESCE(sum(file_count), 0) AS files,
-           sum(CASE WHEN private = 1 THEN 1 ELSE 0 END) AS priv,
-           sum(CASE WHEN version = 'v1' THEN 1 ELSE 0 END) AS v1, sum(CASE WHEN version = 'v2' THEN 1 ELSE 0 END) AS v2,
-           sum(CASE WHEN version = 'hybrid' THEN 1 ELSE 0 END) AS hybrid FROM torrents`
+      // One scan grouped by category, size and file-count buckets, private flag and version (at most
+      // 7·8·5·2·3 groups), from which every count is summed here.
+      const groups = yield* select(
+        ContentGroup,
+        `SELECT ${columns.category ? "category" : "NULL AS category"}, ${bucketCase("total_length", SIZE_EDGES)} AS sb,
+           ${bucketCase("file_count", FILE_COUNT_EDGES)} AS fb, CASE WHEN private = 1 THEN 1 ELSE 0 END AS priv,
+           version, count(*) AS n, COALESCE(sum(total_length), 0) AS bytes, COALESCE(sum(file_count), 0) AS files
+         FROM torrents GROUP BY 1, 2, 3, 4, 5`
       )
-      const byCategory = columns.category
-        ? yield* select(
-          CategoryCount,
-          `SELECT category, count(*) AS n, COALESCE(sum(total_length), 0) AS bytes FROM torrents GROUP BY category`
-        )
-        : []
-      const sizes = yield* select(
-        Bucket,
-        `SELECT ${bucketCase("total_length", SIZE_EDGES)} AS b, count(*) AS n FROM torrents GROUP BY 1`
-      )
-      const counts = yield* select(
-        Bucket,
-        `SELECT ${bucketCase("file_count", FILE_COUNT_EDGES)} AS b, count(*) AS n FROM torrents GROUP BY 1`
-      )
+      const totals = { n: 0, bytes: 0, files: 0, priv: 0, v1: 0, v2: 0, hybrid: 0 }
+      const byCategory = new Map<string, { n: number; bytes: number }>()
+      const sizes = SIZE_EDGES.map(() => 0)
+      const fileCounts = FILE_COUNT_EDGES.map(() => 0)
+      for (const g of groups) {
+        totals.n += g.n
+        totals.bytes += g.bytes
+        totals.files += g.files
+        if (g.priv === 1) totals.priv += g.n
+        if (g.version === "v1") totals.v1 += g.n
+        if (g.version === "v2") totals.v2 += g.n
+        if (g.version === "hybrid") totals.hybrid += g.n
+        if (g.category !== undefined) {
+          const c = byCategory.get(g.category) ?? { n: 0, bytes: 0 }
+          c.n += g.n
+          c.bytes += g.bytes
+          byCategory.set(g.category, c)
+        }
+        sizes[g.sb] = sizes[g.sb]! + g.n
+        fileCounts[g.fb] = fileCounts[g.fb]! + g.n
+      }
       // Kept as torrents are stored (file_extensions); a database from before it (opened read-only) is scanned.
       const extensions = columns.extensions
         ? yield* select(
@@ -153,21 +153,20 @@ export const makeSqlAnalyses = (
            GROUP BY ext ORDER BY n DESC, ext ASC LIMIT ${p(1)}`,
           [topOf(o)]
         )
-      const found = new Map(byCategory.map((r) => [String(r.category), r]))
       const result: ContentAnalysis = {
-        torrents: totals!.n,
-        bytes: totals!.bytes,
+        torrents: totals.n,
+        bytes: totals.bytes,
         categories: CATEGORIES.map((category: Category) => ({
           category,
-          torrents: found.get(category)?.n ?? 0,
-          bytes: found.get(category)?.bytes ?? 0
+          torrents: byCategory.get(category)?.n ?? 0,
+          bytes: byCategory.get(category)?.bytes ?? 0
         })),
-        sizes: histogram(SIZE_EDGES, sizes),
-        fileCounts: histogram(FILE_COUNT_EDGES, counts),
-        files: totals!.files,
+        sizes: { edges: SIZE_EDGES, counts: sizes },
+        fileCounts: { edges: FILE_COUNT_EDGES, counts: fileCounts },
+        files: totals.files,
         extensions: extensions.map((r) => ({ extension: r.ext, files: r.n, bytes: r.bytes })),
-        versions: { v1: totals!.v1, v2: totals!.v2, hybrid: totals!.hybrid },
-        private: totals!.priv
+        versions: { v1: totals.v1, v2: totals.v2, hybrid: totals.hybrid },
+        private: totals.priv
       }
       return result
     })
@@ -249,30 +248,31 @@ export const makeSqlAnalyses = (
 
   const analyzeNodes = (o: AnalysisOptions) =>
     Effect.gen(function*() {
+      // One scan grouped by client version (bounded by the versions in use), the totals summed here.
       const count = (cond: string) => `sum(CASE WHEN ${cond} THEN 1 ELSE 0 END)`
-      const [r] = yield* select(
-        NodeTotals,
-        `SELECT count(*) AS n, ${count("last_response IS NOT NULL")} AS responded,
+      const groups = yield* select(
+        VersionGroup,
+        `SELECT version, count(*) AS n, ${count("last_response IS NOT NULL")} AS responded,
            ${count("bep42 = 1")} AS valid, ${count("bep42 = 0")} AS invalid,
            ${columns.bep51 ? count("bep51 = 1") : "0"} AS bep51_yes, ${
           columns.bep51 ? count("bep51 = 0") : "0"
         } AS bep51_no,
            ${count("read_only = 1")} AS ro, ${count("host LIKE '%:%'")} AS v6
-         FROM nodes`
+         FROM nodes GROUP BY version`
       )
-      const versions = yield* select(
-        VersionCount,
-        `SELECT version, count(*) AS n FROM nodes GROUP BY version
-         ORDER BY n DESC, (CASE WHEN version IS NULL THEN 0 ELSE 1 END), version ASC LIMIT ${p(1)}`,
-        [topOf(o)]
-      )
+      const t = { n: 0, responded: 0, valid: 0, invalid: 0, bep51_yes: 0, bep51_no: 0, ro: 0, v6: 0 }
+      for (const g of groups) for (const k of Object.keys(t) as Array<keyof typeof t>) t[k] += g[k]
+      // As ORDER BY n DESC, (no version first), version ASC (bytes) LIMIT top.
+      const versions = [...groups].sort((a, b) =>
+        b.n - a.n || (a.version === undefined ? 0 : 1) - (b.version === undefined ? 0 : 1) ||
+        (a.version === undefined || b.version === undefined ? 0 : Buffer.compare(a.version, b.version))
+      ).slice(0, topOf(o))
       const clients = yield* select(
         ClientCount,
         `SELECT source_client, count(*) AS n FROM torrents GROUP BY source_client
          ORDER BY n DESC, (CASE WHEN source_client IS NULL THEN 0 ELSE 1 END), source_client ASC LIMIT ${p(1)}`,
         [topOf(o)]
       )
-      const t = r!
       const n = t.n
       const result: NodesAnalysis = {
         nodes: n,
@@ -290,22 +290,30 @@ export const makeSqlAnalyses = (
 
   const analyzeChurn = (o: AnalysisOptions) =>
     Effect.gen(function*() {
-      const [r] = yield* select(
-        ChurnTotals,
-        `SELECT count(*) AS n, sum(CASE WHEN last_response IS NOT NULL THEN 1 ELSE 0 END) AS responded FROM nodes`
+      // One scan grouped by first day and session bucket (-1: never answered): totals, sessions and days from it.
+      const groups = yield* select(
+        ChurnGroup,
+        `SELECT first_seen / ${DAY} AS d, CASE WHEN last_response IS NULL THEN -1 ELSE ${
+          bucketCase("(last_response - first_seen)", SESSION_EDGES)
+        } END AS b, count(*) AS n FROM nodes GROUP BY 1, 2`
       )
-      const sessions = yield* select(
-        Bucket,
-        `SELECT ${bucketCase("(last_response - first_seen)", SESSION_EDGES)} AS b, count(*) AS n FROM nodes
-         WHERE last_response IS NOT NULL GROUP BY 1`
-      )
-      const days = yield* select(
-        ChurnDay,
-        `SELECT first_seen / ${DAY} AS d, count(*) AS n,
-           sum(CASE WHEN last_response IS NOT NULL THEN 1 ELSE 0 END) AS responded
-         FROM nodes GROUP BY first_seen / ${DAY} ORDER BY d DESC LIMIT ${p(1)}`,
-        [daysOf(o)]
-      )
+      const r = { n: 0, responded: 0 }
+      const sessionCounts = SESSION_EDGES.map(() => 0)
+      const byDay = new Map<number, { n: number; responded: number }>()
+      for (const g of groups) {
+        const day = byDay.get(g.d) ?? { n: 0, responded: 0 }
+        day.n += g.n
+        r.n += g.n
+        if (g.b >= 0) {
+          day.responded += g.n
+          r.responded += g.n
+          sessionCounts[g.b] = sessionCounts[g.b]! + g.n
+        }
+        byDay.set(g.d, day)
+      }
+      // As ORDER BY d DESC LIMIT days, then oldest first.
+      const days = [...byDay.entries()].sort(([a], [b]) => b - a).slice(0, daysOf(o))
+        .map(([d, x]) => ({ d, n: x.n, responded: x.responded }))
       // Response rates: the stored minutes of the last `days` days (before the newest), summed per interval.
       const [span] = columns.responseRates
         ? yield* select(LastMinute, `SELECT max(minute) AS last FROM response_rates`)
@@ -329,9 +337,9 @@ export const makeSqlAnalyses = (
         )
       }
       const result: ChurnAnalysis = {
-        nodes: r!.n,
-        responded: r!.responded,
-        sessions: histogram(SESSION_EDGES, sessions),
+        nodes: r.n,
+        responded: r.responded,
+        sessions: { edges: SESSION_EDGES, counts: sessionCounts },
         byDay: days.map((d) => ({ day: Math.floor(d.d) * DAY, seen: d.n, responded: d.responded })).reverse(),
         responseRates: {
           interval,
@@ -408,8 +416,9 @@ export const makeSqlAnalyses = (
       const windows: Array<PopularityWindow> = []
       for (const hours of columns.popularity ? POPULARITY_WINDOWS : []) {
         const since = windowStart(now, hours)
-        // The window's hours summed per infohash, the top few (w); then their sightings by source (s), a range of
-        // the primary key per infohash, joined to the rest. A day or more is one pass over the hourly rows.
+        // The window's hours summed per infohash, the top few (w); then their sightings by source (s: CROSS JOIN
+        // keeps SQLite from scanning the hours for the few infohashes), joined to the rest. A day or more is one
+        // pass over the hourly rows (SQLite: in infohash order, so no sort).
         const b = dialect.binder()
         const hour = hours >= 24 ? dialect.scanned("hour") : "hour"
         const rows = yield* select(
@@ -423,8 +432,10 @@ export const makeSqlAnalyses = (
            FROM w JOIN (SELECT h.hash, ${
             DISCOVERY_SOURCES.map((s, i) => `sum(CASE WHEN h.source = '${s}' THEN h.sightings ELSE 0 END) AS s${i}`)
               .join(", ")
-          } FROM w w2 JOIN infohash_hours h ON h.hash = w2.hash
-             WHERE h.hour >= ${b.bind(since)} AND h.hour <= ${b.bind(now)} GROUP BY h.hash) s ON s.hash = w.hash
+          } FROM w w2 CROSS JOIN infohash_hours h
+             WHERE h.hash = w2.hash AND h.hour >= ${b.bind(since)} AND h.hour <= ${
+            b.bind(now)
+          } GROUP BY h.hash) s ON s.hash = w.hash
            JOIN infohashes i ON i.hash = w.hash LEFT JOIN torrents t ON t.hash = w.hash
            ORDER BY w.n DESC, w.hash ASC`,
           b.params
