@@ -209,7 +209,7 @@ const copyField = (x: unknown) =>
 const DERIVED = new Set(["torrents.popularity"])
 
 /** Every table the analyses read, copied from the SQLite file into a migrated PostgreSQL database (COPY). */
-const loadPostgres = async (file: string, url: string, dir: string) => {
+export const loadPostgres = async (file: string, url: string, dir: string) => {
   const db = new Database(file)
   const client = new pg.Client({ connectionString: url })
   await client.connect()

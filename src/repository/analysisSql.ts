@@ -377,11 +377,19 @@ export const makeSqlAnalyses = (
     Effect.gen(function*() {
       const top = topOf(o)
       const selected = `i.hash, ${sightings} AS sightings, i.first_seen, i.last_seen, t.name`
+      const counted = `i.hash, ${sightings} AS sightings, i.first_seen, i.last_seen`
+      // The top rows first, then their names: PostgreSQL joined every infohash to torrents before the LIMIT.
+      const named = (top: string, key: string) =>
+        `SELECT x.hash, x.sightings, x.first_seen, x.last_seen, x.peers, t.name FROM (${top}) x
+         LEFT JOIN torrents t ON t.hash = x.hash ORDER BY ${key} DESC, x.hash ASC`
       const byPeers = o.since === undefined
         ? yield* select(
           Popular,
-          `SELECT ${selected}, i.peers_seen AS peers FROM infohashes i LEFT JOIN torrents t ON t.hash = i.hash
-           WHERE i.peers_seen > 0 ORDER BY i.peers_seen DESC, i.hash ASC LIMIT ${p(1)}`,
+          named(
+            `SELECT ${counted}, i.peers_seen AS peers FROM infohashes i
+             WHERE i.peers_seen > 0 ORDER BY i.peers_seen DESC, i.hash ASC LIMIT ${p(1)}`,
+            "x.peers"
+          ),
           [top]
         )
         : yield* select(
@@ -400,9 +408,12 @@ export const makeSqlAnalyses = (
         ]
         return select(
           Popular,
-          `SELECT ${selected}, i.peers_seen AS peers FROM infohashes i LEFT JOIN torrents t ON t.hash = i.hash
-           ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`}
-           ORDER BY ${sightings} DESC, i.hash ASC LIMIT ${p(o.since === undefined ? 1 : 2)}`,
+          named(
+            `SELECT ${counted}, i.peers_seen AS peers FROM infohashes i
+             ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`}
+             ORDER BY ${sightings} DESC, i.hash ASC LIMIT ${p(o.since === undefined ? 1 : 2)}`,
+            "x.sightings"
+          ),
           o.since === undefined ? [top] : [o.since, top]
         )
       }
@@ -459,10 +470,11 @@ export const makeSqlAnalyses = (
       const swarmRows = columns.popularity
         ? yield* select(
           Swarm,
-          `SELECT i.hash, i.seeders, i.leechers, i.scraped_at, t.name FROM infohashes i
-           LEFT JOIN torrents t ON t.hash = i.hash
-           WHERE i.seeders IS NOT NULL${o.since === undefined ? "" : ` AND i.scraped_at >= ${p(1)}`}
-           ORDER BY (i.seeders + i.leechers) DESC, i.hash ASC LIMIT ${p(o.since === undefined ? 1 : 2)}`,
+          `SELECT x.hash, x.seeders, x.leechers, x.scraped_at, t.name FROM (SELECT i.hash, i.seeders, i.leechers,
+             i.scraped_at FROM infohashes i
+             WHERE i.seeders IS NOT NULL${o.since === undefined ? "" : ` AND i.scraped_at >= ${p(1)}`}
+             ORDER BY (i.seeders + i.leechers) DESC, i.hash ASC LIMIT ${p(o.since === undefined ? 1 : 2)}) x
+           LEFT JOIN torrents t ON t.hash = x.hash ORDER BY (x.seeders + x.leechers) DESC, x.hash ASC`,
           o.since === undefined ? [top] : [o.since, top]
         )
         : []
