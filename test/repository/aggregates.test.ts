@@ -158,6 +158,43 @@ const aggregatesContract = <R>(
       }).pipe(Effect.scoped),
     180_000
   )
+
+  it.effect(
+    "the top by sightings is the same from SQLite's index of the most sighted as from every row",
+    () =>
+      Effect.gen(function*() {
+        const { repository } = yield* fresh
+        yield* Effect.gen(function*() {
+          const repo = yield* Repository
+          // Sightings 1…14 (the index holds those with SIGHTINGS_INDEXED_FROM = 8 or more), ties at 10 by hash.
+          const counts = [1, 3, 5, 7, 8, 9, 10, 10, 10, 11, 12, 14]
+          const hashes = counts.map(() => randomInfoHash())
+          yield* repo.recordDiscoveries(hashes.flatMap((h, i) =>
+            Array.from({ length: counts[i]! }, (_, k) => ({
+              infoHash: h,
+              source: SOURCES[k % 4]!,
+              at: at(i % 2 === 0 ? 1 : 9, k % 24)
+            }))
+          ))
+          const expected = counts.map((n, i) => ({ n, hash: hex(hashes[i]!), late: i % 2 === 1 }))
+            .sort((a, b) => b.n - a.n || a.hash.localeCompare(b.hash))
+          const top = (o: { top: number; since?: number }) =>
+            Effect.map(
+              repo.analyzePopularity({ ...o, now: at(10) }),
+              (a) => a.bySightings.map((x) => [hex(x.infoHash), x.sightings])
+            )
+          const all = expected.map((e) => [e.hash, e.n])
+          // From the index (enough rows of 8 or more), and past it (every row ranked).
+          assert.deepStrictEqual(yield* top({ top: 4 }), all.slice(0, 4))
+          assert.deepStrictEqual(yield* top({ top: 8 }), all.slice(0, 8))
+          assert.deepStrictEqual(yield* top({ top: 50 }), all)
+          const late = expected.filter((e) => e.late).map((e) => [e.hash, e.n])
+          assert.deepStrictEqual(yield* top({ top: 2, since: at(9) }), late.slice(0, 2))
+          assert.deepStrictEqual(yield* top({ top: 50, since: at(9) }), late)
+        }).pipe(Effect.provide(repository))
+      }).pipe(Effect.scoped),
+    120_000
+  )
 }
 
 const tempFile = () => {
