@@ -139,8 +139,9 @@ export interface Dialect {
    */
   readonly analysisSettings: ReadonlyArray<string>
   /**
-   * A column in a condition that should not pick an index range: SQLite sums a day or week of `infohash_hours` in
-   * one pass in key (infohash) order rather than looking each hour's rows up and sorting them.
+   * A column in a condition or grouping that should not pick an index: SQLite sums a day or week of
+   * `infohash_hours` in one pass in key (infohash) order rather than looking each hour's rows up and sorting them,
+   * and scans `torrents` rather than reading it in category order through an index.
    */
   readonly scanned: (column: string) => string
   /** A query of every file's `ext` (as categories.ts extensionOf) and `length`. */
