@@ -11,8 +11,8 @@
 //   the store alone and with the pacer; and RSS growth per node over both (an upper bound: freed pages stay).
 // The reference's counterpart is `bench/referenceCrawler.mjs --measure-memory <count>`. No sockets are opened.
 import { makeKnownNodes } from "../src/crawler/knownNodes.js"
+import type { NodeId } from "../src/domain/ids.js"
 import type { NodeContact } from "../src/krpc/compact.js"
-import type { NodeId } from "../src/krpc/ids.js"
 import { makeBudget } from "../src/socket/budget.js"
 
 const gc = (globalThis as { gc?: () => void }).gc

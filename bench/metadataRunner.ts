@@ -16,9 +16,9 @@ import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import net from "node:net"
 import { fetcherConfig } from "../src/config/FetcherConfig.js"
-import type { InfoHash } from "../src/krpc/ids.js"
+import type { InfoHash } from "../src/domain/ids.js"
+import type { Torrent } from "../src/domain/model.js"
 import { type FetchOutcome, MetadataFetcher, MetadataFetcherLive } from "../src/metadata/MetadataFetcher.js"
-import type { Torrent } from "../src/repository/model.js"
 
 interface Item {
   readonly infoHashHex: string

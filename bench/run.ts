@@ -9,6 +9,7 @@ import { runDhtBench } from "./dht.js"
 import { runMetadataBench } from "./metadata.js"
 import { runNetworkSizeBench } from "./networkSize.js"
 import { runRepositoryBench } from "./repository.js"
+import { runRowDecodeBench } from "./rowDecode.js"
 import { runSoakBench } from "./soak.js"
 import { runSparseBench } from "./sparse.js"
 import { runYieldBench } from "./yield.js"
@@ -22,6 +23,7 @@ const benches: Record<string, () => Promise<string> | string> = {
   metadata: runMetadataBench,
   networkSize: runNetworkSizeBench,
   repository: runRepositoryBench,
+  rowDecode: runRowDecodeBench,
   soak: runSoakBench,
   sparse: runSparseBench,
   yield: runYieldBench

@@ -4,7 +4,7 @@
 // not an example: it imports the sources directly.
 import { Effect } from "effect"
 import { type DemoSwarm, makeDemoSwarm } from "../../src/demo/swarm.js"
-import { toHex } from "../../src/krpc/ids.js"
+import { toHex } from "../../src/domain/ids.js"
 
 /** The runnable examples, by name (examples/<name>.ts). */
 export const EXAMPLES = ["dht-lookup", "fetch-metadata", "custom-crawler"] as const

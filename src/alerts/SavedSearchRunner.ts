@@ -6,12 +6,12 @@
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { Clock, Context, Duration, Effect, Either, Layer, Schedule } from "effect"
-import { isoTime, magnet, summaryJson } from "../cli/format.js"
-import { version } from "../cli/version.js"
 import { WebhookConfig } from "../config/WebhookConfig.js"
-import { toHex } from "../krpc/ids.js"
+import { isoTime, magnet, summaryJson } from "../domain/format.js"
+import { toHex } from "../domain/ids.js"
+import { parseSearchParams, searchQueryOf } from "../domain/search.js"
+import { version } from "../domain/version.js"
 import { Repository, type SavedSearch, type SavedSearchCursor } from "../repository/Repository.js"
-import { parseSearchParams, searchQueryOf } from "../web/searchQuery.js"
 import { postJson } from "./webhook.js"
 
 /** What one round did for one saved search. */

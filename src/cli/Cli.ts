@@ -14,7 +14,7 @@ import { serve } from "./serve.js"
 import { show } from "./show.js"
 import { stats } from "./stats.js"
 
-import { version } from "./version.js"
+import { version } from "../domain/version.js"
 
 export { version }
 

@@ -10,11 +10,11 @@ import {
   type PopularityReport,
   type SourcesReport
 } from "../analysis/reports.js"
+import { csvField, humanSize, printable } from "../domain/format.js"
 import { analyzeSize } from "./dhtProbe.js"
 import { CommandError } from "./errors.js"
 import { filterOptions } from "./filters.js"
 import { integerFlag } from "./flags.js"
-import { csvField, humanSize, printable } from "./format.js"
 import { dbOption, existingRepository, jsonOption } from "./repositoryOptions.js"
 
 // `bitscrape analyze <content|sources|clients>`: the Insights over a stored crawl, as text, JSON or long CSV.

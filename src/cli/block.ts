@@ -1,11 +1,11 @@
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Console, Effect, Layer, Option } from "effect"
 import { readFileSync } from "node:fs"
+import { isoTime } from "../domain/format.js"
 import { type BlockEntry, parseBlockEntry, parseBlocklistFile } from "../repository/blocklist.js"
 import { RepositoryLive } from "../repository/layers.js"
 import { Repository } from "../repository/Repository.js"
 import { CommandError } from "./errors.js"
-import { isoTime } from "./format.js"
 import { dbOption, existingRepository, jsonOption, resolveDb } from "./repositoryOptions.js"
 
 // `bitscrape block add|list|remove`: the blocklist, kept in the database (docs/configuration.md, "Blocklist").

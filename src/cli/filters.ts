@@ -1,9 +1,9 @@
 import { HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Effect, Option } from "effect"
-import { CATEGORIES, type Category } from "../repository/categories.js"
-import type { SearchQuery } from "../repository/model.js"
+import { CATEGORIES, type Category } from "../domain/categories.js"
+import { parseDate, parseSize } from "../domain/format.js"
+import type { SearchQuery } from "../domain/model.js"
 import { choiceFlag, integerFlag } from "./flags.js"
-import { parseDate, parseSize } from "./format.js"
 
 const parsed = (name: string, description: string, parse: (s: string) => number | undefined, form: string) =>
   Options.text(name).pipe(

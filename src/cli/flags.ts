@@ -2,7 +2,7 @@ import { HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Effect } from "effect"
 import { parseBinds } from "../config/DhtConfig.js"
 import { ipProblem, parseHostPortList } from "../config/settings.js"
-import { parseHostPort } from "../krpc/address.js"
+import { parseHostPort } from "../domain/address.js"
 
 // Flags whose parse errors name the flag. @effect/cli's own integer and choice options report a bad value as
 // "'abc' is not a integer" with no flag, so these parse the text themselves: `--max-pps: "abc" is not an integer`.

@@ -2,10 +2,10 @@ import { Console, Effect } from "effect"
 import { statSync } from "node:fs"
 import { redactDb } from "../config/redact.js"
 import type { CrawlerStats } from "../crawler/Crawler.js"
+import { humanSize } from "../domain/format.js"
 import type { SessionSummary, Written } from "../session/CrawlSession.js"
 import { type Funnel, funnelLine } from "../session/funnel.js"
 import type { DatabaseState } from "../session/housekeeping.js"
-import { humanSize } from "./format.js"
 
 // Live progress of a crawl: a status panel redrawn about once a second on a terminal; plain log lines
 // (every `BITSCRAPE_PROGRESS_INTERVAL` seconds, default 10) otherwise, or JSON lines with --json.

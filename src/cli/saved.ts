@@ -8,11 +8,11 @@ import {
 } from "../alerts/SavedSearchRunner.js"
 import { webhookProblem } from "../alerts/webhook.js"
 import { WebhookConfigLive } from "../config/WebhookConfig.js"
+import { savedSearchJson } from "../domain/format.js"
+import { canonicalSearch } from "../domain/search.js"
 import { RepositoryLive } from "../repository/layers.js"
 import { Repository } from "../repository/Repository.js"
-import { canonicalSearch } from "../web/searchQuery.js"
 import { CommandError, usage } from "./errors.js"
-import { savedSearchJson } from "./format.js"
 import { dbOption, jsonOption, resolveDb } from "./repositoryOptions.js"
 
 // `bitscrape saved`: searches whose new matches are POSTed as JSON to a webhook. `add`, `list` and `remove`

@@ -1,10 +1,10 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
-import { toHex } from "../krpc/ids.js"
+import { humanSize, printable, summaryJson } from "../domain/format.js"
+import { toHex } from "../domain/ids.js"
 import { Repository } from "../repository/Repository.js"
 import { filterOptions, filtersOf } from "./filters.js"
 import { choiceFlag, integerFlag } from "./flags.js"
-import { humanSize, printable, summaryJson } from "./format.js"
 import { dbOption, existingRepository, jsonOption } from "./repositoryOptions.js"
 
 const text = Args.text({ name: "text" }).pipe(

@@ -1,9 +1,9 @@
 import { Args, Command, HelpDoc } from "@effect/cli"
 import { Console, Effect } from "effect"
-import { infoHashFromHex, toHex } from "../krpc/ids.js"
+import { humanSize, isoTime, magnet, printable, torrentJson } from "../domain/format.js"
+import { infoHashFromHex, toHex } from "../domain/ids.js"
 import { Repository } from "../repository/Repository.js"
 import { CommandError } from "./errors.js"
-import { humanSize, isoTime, magnet, printable, torrentJson } from "./format.js"
 import { dbOption, existingRepository, jsonOption, redactDb, resolveDb } from "./repositoryOptions.js"
 
 const infoHashArg = Args.text({ name: "infohash" }).pipe(

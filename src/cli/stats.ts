@@ -1,8 +1,8 @@
 import { Command } from "@effect/cli"
 import { Console, Effect } from "effect"
+import { humanSize } from "../domain/format.js"
 import { Repository } from "../repository/Repository.js"
 import { type Funnel, funnelLine } from "../session/funnel.js"
-import { humanSize } from "./format.js"
 import { dbOption, existingRepository, jsonOption } from "./repositoryOptions.js"
 
 export const stats = Command.make("stats", { json: jsonOption, db: dbOption }, (flags) =>

@@ -2,6 +2,7 @@ import { HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Console, Effect, Layer, Option, Redacted } from "effect"
 import { ipProblem } from "../config/settings.js"
 import { WebConfig, webConfigFromEnv, type WebSettings } from "../config/WebConfig.js"
+import { version } from "../domain/version.js"
 import { WebInfo } from "../web/handlers.js"
 import type { LiveStats } from "../web/LiveStats.js"
 import { tokenProblem } from "../web/security.js"
@@ -9,7 +10,6 @@ import { WebServer, WebServerLive } from "../web/WebServer.js"
 import { usage } from "./errors.js"
 import { portFlag } from "./flags.js"
 import { redactDb } from "./repositoryOptions.js"
-import { version } from "./version.js"
 
 /** `--ui-host`: where the web UI listens. */
 export const uiHostOption = Options.text("ui-host").pipe(

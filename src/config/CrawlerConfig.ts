@@ -1,6 +1,6 @@
 import { Config, ConfigError, Context, Either, Layer } from "effect"
-import { type Cidr, parseCidrList } from "../crawler/addressFilter.js"
-import { type KeyspaceArea, parseAreaList } from "../crawler/targets.js"
+import { type Cidr, parseCidrList } from "../domain/cidr.js"
+import { type KeyspaceArea, parseAreaList } from "../domain/keyspace.js"
 import { parseHostPortList, positiveInt } from "./settings.js"
 
 /** Settings of the crawler on top of the DHT node's (`DhtConfig`). */

@@ -1,6 +1,6 @@
 import { Config, ConfigError, Context, Duration, Either, Layer, Option } from "effect"
-import type { NodeId } from "../krpc/ids.js"
-import { nodeIdFromHex } from "../krpc/ids.js"
+import type { NodeId } from "../domain/ids.js"
+import { nodeIdFromHex } from "../domain/ids.js"
 import { ipProblem, positiveInt } from "./settings.js"
 
 /** Settings of one DHT node: socket, KRPC client and server, routing table. */

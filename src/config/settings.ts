@@ -1,5 +1,5 @@
 import { Config } from "effect"
-import { parseHostPort, parseIP } from "../krpc/address.js"
+import { parseHostPort, parseIP, splitList } from "../domain/address.js"
 
 /** A positive integer setting with a default; the message names the setting when it is not. */
 export const positiveInt = (name: string, fallback: number): Config.Config<number> =>
@@ -7,9 +7,6 @@ export const positiveInt = (name: string, fallback: number): Config.Config<numbe
     Config.validate({ message: `${name} must be a positive integer`, validation: (n) => n > 0 }),
     Config.withDefault(fallback)
   )
-
-/** The items of a comma-separated setting ("a, b,,c" → ["a", "b", "c"]): trimmed, empty ones dropped. */
-export const splitList = (text: string): Array<string> => text.split(",").map((s) => s.trim()).filter((s) => s !== "")
 
 /** A host name (RFC 1123 labels); dotted numbers are not one, so a bad IPv4 literal is never looked up in DNS. */
 const HOST_NAME = /^(?=.*[a-z-])[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i

@@ -1,6 +1,6 @@
+import { copyId, idPrefix32, type InfoHash } from "../domain/ids.js"
+import type { Discovery } from "../domain/model.js"
 import type { NodeContact } from "../krpc/compact.js"
-import { copyId, idPrefix32, type InfoHash } from "../krpc/ids.js"
-import type { Discovery } from "../repository/model.js"
 
 // What the crawl has heard about each recent infohash, to decide which ones deserve peer finding and fetching
 // first. On the real DHT most infohashes have no live peer (a rule-abiding crawler fetched 176 torrents from
@@ -16,23 +16,36 @@ const MAX_REPORTERS = 6
 /** Nodes remembered per infohash that returned it in a BEP 51 sample (they store its peers). */
 const MAX_SAMPLERS = 2
 
+// Memory: the store holds up to `capacity` entries (100,000 at the defaults), each built to stay small (~220 B
+// with its key and Map slot, measured in docs/scaling.md): the small counters share one small integer, the first
+// reporter sits in a field, times are kept relative to the first entry's so they stay small integers (for 24
+// days), and entries without samplers share one empty array.
+const NO_REPORTERS: Array<number> = []
+const NO_SAMPLERS: Array<NodeContact> = []
+
+// Bit layout of `InfohashEvidence.bits`: sources (4 bits), peersKnown (1), then three saturating 8-bit counters.
+const SOURCES_MASK = 0xf
+const PEERS_KNOWN = 0x10
+const ASKED_SHIFT = 5
+const LOOKUPS_SHIFT = 13
+const FAILURES_SHIFT = 21
+const COUNTER_MAX = 0xff
+
+/** The time all entries' `firstSeen`/`lastSeen` are kept relative to (the first entry's). */
+let timeBase: number | undefined
+
 export class InfohashEvidence {
-  /** Bit set of the sources that reported it. */
-  sources = 0
+  /** sources, peersKnown, asked, lookups, failures, packed (see the layout above). */
+  private bits = 0
   sightings = 0
-  /** Distinct nodes that reported it (the first 32 bits of their ids: distinct enough, 8 bytes each). */
-  readonly reporters: Array<number> = []
-  /** Nodes whose BEP 51 sample held it, not yet asked for its peers. */
-  readonly samplers: Array<NodeContact> = []
-  /** A peer was seen for it (announce, a get_peers reply). */
-  peersKnown = false
-  /** get_peers sent to samplers, and full lookups run, for it. */
-  asked = 0
-  lookups = 0
-  /** Fetching with the known peers failed this many times (each failure earns a lookup). */
-  failures = 0
   /** Sightings when the last lookup started (a lookup that found nothing is repeated once more arrive). */
   sightingsAtLookup = 0
+  /** Distinct nodes that reported it, as the first 32 bits of their ids (distinct enough): the first in
+   * `reporter0` (0: none yet), the others in `moreReporters` (a shared empty array until the second). */
+  private reporter0 = 0
+  private moreReporters: Array<number> = NO_REPORTERS
+  /** Nodes whose BEP 51 sample held it, not yet asked for its peers (shared empty array until the first). */
+  samplers: Array<NodeContact> = NO_SAMPLERS
   /** When the last lookup started (ms; 0 never). */
   lookupAt = 0
   /** Positions in the peer-finding heaps (-1: not queued): asks, lookups, asks waiting for their IP. */
@@ -41,11 +54,78 @@ export class InfohashEvidence {
   waitSlot = -1
   /** When its sampler's IP is free for the ask. */
   askAt = 0
-  lastSeen: number
+  private firstRel: number
+  private lastRel: number
   /** `key` is the infohash in hex; the bytes are decoded when needed (a Uint8Array per entry costs ~200 bytes,
    * and the store holds up to a million entries). */
-  constructor(readonly key: string, readonly firstSeen: number) {
-    this.lastSeen = firstSeen
+  constructor(readonly key: string, firstSeen: number) {
+    timeBase ??= firstSeen
+    this.firstRel = firstSeen - timeBase
+    this.lastRel = this.firstRel
+  }
+  get firstSeen(): number {
+    return this.firstRel + timeBase!
+  }
+  get lastSeen(): number {
+    return this.lastRel + timeBase!
+  }
+  set lastSeen(t: number) {
+    this.lastRel = t - timeBase!
+  }
+  /** Bit set of the sources that reported it. */
+  get sources(): number {
+    return this.bits & SOURCES_MASK
+  }
+  addSource(bit: number): void {
+    this.bits |= bit & SOURCES_MASK
+  }
+  /** A peer was seen for it (announce, a get_peers reply). */
+  get peersKnown(): boolean {
+    return (this.bits & PEERS_KNOWN) !== 0
+  }
+  set peersKnown(known: boolean) {
+    this.bits = known ? this.bits | PEERS_KNOWN : this.bits & ~PEERS_KNOWN
+  }
+  private counter(shift: number): number {
+    return (this.bits >>> shift) & COUNTER_MAX
+  }
+  private setCounter(shift: number, n: number): void {
+    const v = Math.max(0, Math.min(COUNTER_MAX, n))
+    this.bits = (this.bits & ~(COUNTER_MAX << shift)) | (v << shift)
+  }
+  /** get_peers sent to samplers, and full lookups run, for it (each saturates at 255). */
+  get asked(): number {
+    return this.counter(ASKED_SHIFT)
+  }
+  set asked(n: number) {
+    this.setCounter(ASKED_SHIFT, n)
+  }
+  get lookups(): number {
+    return this.counter(LOOKUPS_SHIFT)
+  }
+  set lookups(n: number) {
+    this.setCounter(LOOKUPS_SHIFT, n)
+  }
+  /** Fetching with the known peers failed this many times (each failure earns a lookup; saturates at 255). */
+  get failures(): number {
+    return this.counter(FAILURES_SHIFT)
+  }
+  set failures(n: number) {
+    this.setCounter(FAILURES_SHIFT, n)
+  }
+  /** How many distinct nodes reported it (at most MAX_REPORTERS). */
+  get reporterCount(): number {
+    return this.reporter0 === 0 ? 0 : 1 + this.moreReporters.length
+  }
+  /** Records a reporting node by the first 32 bits of its id; false if known already or the list is full. */
+  addReporter(id32: number): boolean {
+    const id = id32 | 0 || 1 // a small integer, never 0 (0 means "none")
+    if (this.reporter0 === 0) this.reporter0 = id
+    else if (this.reporter0 === id || this.moreReporters.includes(id)) return false
+    else if (this.moreReporters === NO_REPORTERS) this.moreReporters = [id]
+    else if (this.moreReporters.length < MAX_REPORTERS - 1) this.moreReporters.push(id)
+    else return false
+    return true
   }
   /** The infohash (a fresh array of its own on every call, not a view of Buffer's shared pool). */
   get infoHash(): InfoHash {
@@ -57,7 +137,7 @@ export class InfohashEvidence {
   get weight(): number {
     let bits = 0
     for (let s = this.sources; s !== 0; s &= s - 1) bits++
-    return bits * 2 + this.reporters.length + Math.min(this.sightings, 10) / 5 + (this.peersKnown ? 1 : 0)
+    return bits * 2 + this.reporterCount + Math.min(this.sightings, 10) / 5 + (this.peersKnown ? 1 : 0)
   }
 }
 
@@ -93,15 +173,16 @@ export const makeEvidence = (capacity: number, askSampler = true): EvidenceStore
         entries.delete(key) // most recently seen last
       }
       entries.set(key, e)
-      e.sources |= SOURCE_BIT[source]
+      e.addSource(SOURCE_BIT[source])
       e.sightings++
       e.lastSeen = now
       if (withPeer) e.peersKnown = true
       if (reporter !== undefined) {
-        const id = idPrefix32(reporter.id)
-        if (e.reporters.length < MAX_REPORTERS && !e.reporters.includes(id)) e.reporters.push(id)
+        e.addReporter(idPrefix32(reporter.id))
         if (askSampler && source === "sample" && e.samplers.length < MAX_SAMPLERS && e.asked < MAX_SAMPLERS) {
-          e.samplers.push({ id: copyId(reporter.id), host: reporter.host, port: reporter.port })
+          const contact = { id: copyId(reporter.id), host: reporter.host, port: reporter.port }
+          if (e.samplers === NO_SAMPLERS) e.samplers = [contact]
+          else e.samplers.push(contact)
         }
       }
       return e

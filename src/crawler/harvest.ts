@@ -1,5 +1,5 @@
 import { Effect, Stream } from "effect"
-import { copyId } from "../krpc/ids.js"
+import { copyId } from "../domain/ids.js"
 import type { CrawlState } from "./state.js"
 
 // Stage "harvest": what other nodes tell us by asking. Incoming get_peers say somebody looks for an infohash

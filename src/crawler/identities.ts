@@ -1,15 +1,15 @@
 import { Context, Effect, Layer, Option } from "effect"
 import { randomBytes } from "node:crypto"
 import { DhtConfig } from "../config/DhtConfig.js"
-import { DhtNodeLive } from "../dht/index.js"
-import { ID_LENGTH, idPrefix32, type NodeId, unsafeNodeId } from "../krpc/ids.js"
+import { ID_LENGTH, idPrefix32, type NodeId, unsafeNodeId } from "../domain/ids.js"
+import type { KeyspaceArea } from "../domain/keyspace.js"
 import { FamilyTables, makeFamilyTables } from "../routing/FamilyTables.js"
 import { Dht } from "../rpc/Dht.js"
 import { KrpcNode } from "../rpc/KrpcNode.js"
+import { DhtNodeLive } from "../rpc/node.js"
 import type { Budget } from "../socket/budget.js"
 import { DhtSocket } from "../socket/DhtSocket.js"
 import { OutboundBudget, OutboundBudgetLive } from "../socket/OutboundBudget.js"
-import type { KeyspaceArea } from "./targets.js"
 
 // Several node ids in one process (`--identities N`): each a complete, well-behaved DHT node on its own UDP
 // port with its own routing table, answering queries with its own id. Other nodes file each id in the buckets

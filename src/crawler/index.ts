@@ -5,7 +5,8 @@
  * @module bitscrape/crawler
  */
 export * from "../config/CrawlerConfig.js"
-export * from "./addressFilter.js"
+export * from "../domain/cidr.js"
+export * from "../domain/keyspace.js"
 export * from "./Crawler.js"
 export {
   Identities,
@@ -16,4 +17,3 @@ export {
   spreadIds
 } from "./identities.js"
 export { STAGES } from "./state.js"
-export * from "./targets.js"

@@ -1,12 +1,12 @@
 import { Effect } from "effect"
 import dns from "node:dns"
-import { parseHostPort, parseIP, type SocketAddress } from "../krpc/address.js"
+import { parseHostPort, parseIP, type SocketAddress } from "../domain/address.js"
+import { compareDistance } from "../domain/ids.js"
+import { randomTarget } from "../domain/keyspace.js"
 import type { NodeContact } from "../krpc/compact.js"
-import { compareDistance } from "../krpc/ids.js"
 import { lookup } from "../rpc/lookup.js"
 import { nearestIdentity } from "./identities.js"
 import type { CrawlState } from "./state.js"
-import { randomTarget } from "./targets.js"
 
 // Stage "join": the first queries. The bootstrap addresses and the nodes saved by earlier sessions are asked
 // at once, side by side: saved nodes are often dead after a restart, so each gets one short probe (`joinProbe`

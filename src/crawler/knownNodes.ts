@@ -1,5 +1,5 @@
+import type { NodeId } from "../domain/ids.js"
 import type { NodeContact } from "../krpc/compact.js"
-import type { NodeId } from "../krpc/ids.js"
 
 // The crawler's "known nodes": far larger than a routing table, bounded (least recently seen evicted first),
 // with the liveness and scheduling facts each node needs: when we last queried it, whether it answers,

@@ -1,7 +1,7 @@
 import { Metric } from "effect"
+import type { Verdict } from "../domain/cidr.js"
+import type { Discovery } from "../domain/model.js"
 import { taggedCounter } from "../observability/metrics.js"
-import type { Discovery } from "../repository/model.js"
-import type { Verdict } from "./addressFilter.js"
 
 // Crawler metrics (Effect Metrics, exported by the Prometheus endpoint later).
 

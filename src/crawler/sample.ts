@@ -1,12 +1,12 @@
 import { Either } from "effect"
-import { copyId } from "../krpc/ids.js"
+import { copyId } from "../domain/ids.js"
+import { randomTarget } from "../domain/keyspace.js"
 import type { Response } from "../krpc/messages.js"
 import type { QueryFailure } from "../rpc/KrpcNode.js"
 import type { Task } from "./dispatch.js"
 import { nearestIdentity } from "./identities.js"
 import type { KnownNode } from "./knownNodes.js"
 import type { CrawlState } from "./state.js"
-import { randomTarget } from "./targets.js"
 
 // Stage "sample": BEP 51 sample_infohashes to nodes that answered us, each no sooner than its `interval` says
 // (and never sooner than `minSampleInterval`). The sampling queue is ordered by when a node may be sampled next,

@@ -1,10 +1,10 @@
 import { Either } from "effect"
+import { neighbourOf, randomTarget } from "../domain/keyspace.js"
 import * as TokenBucket from "../socket/tokenBucket.js"
 import type { Task } from "./dispatch.js"
 import { nearestIdentity } from "./identities.js"
 import type { KnownNode } from "./knownNodes.js"
 import type { CrawlState } from "./state.js"
-import { neighbourOf, randomTarget } from "./targets.js"
 
 // Stage "walk": continuous find_node over the known nodes, newest first, to discover the network, toward a
 // target next to the queried node or a random target in the crawl's areas (with several identities, from the

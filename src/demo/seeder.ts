@@ -1,6 +1,6 @@
 import { Effect, type Scope } from "effect"
 import net from "node:net"
-import { toHex } from "../krpc/ids.js"
+import { toHex } from "../domain/ids.js"
 import {
   decodeExtendedHandshake,
   decodeHandshake,

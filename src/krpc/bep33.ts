@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto"
-import { parseIP } from "./address.js"
+import { parseIP } from "../domain/address.js"
 
 // BEP 33 (DHT scrapes): the Bloom filters of seeds (BFsd) and peers (BFpe) a node returns to a `get_peers` with
 // `scrape=1`, built from the IP addresses it stores for the infohash. m = 2,048 bits (256 bytes), k = 2 hashes

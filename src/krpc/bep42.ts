@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
-import { parseIP } from "./address.js"
-import { ID_LENGTH, type NodeId, unsafeNodeId } from "./ids.js"
+import { parseIP } from "../domain/address.js"
+import { ID_LENGTH, type NodeId, unsafeNodeId } from "../domain/ids.js"
 
 // BEP 42 "DHT Security extension": a node id's first 21 bits are tied to the node's external IP through
 // CRC32-C, so an attacker cannot choose ids freely. The last byte of the id holds the random value `r`.

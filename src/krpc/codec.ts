@@ -1,5 +1,6 @@
 import { Either } from "effect"
-import type { SocketAddress } from "./address.js"
+import type { SocketAddress } from "../domain/address.js"
+import { ID_LENGTH, type InfoHash, type NodeId, unsafeInfoHash, unsafeNodeId } from "../domain/ids.js"
 import {
   decodeNodes,
   decodePeerAt,
@@ -10,7 +11,6 @@ import {
   PEER6_LENGTH,
   writePeer
 } from "./compact.js"
-import { ID_LENGTH, type InfoHash, type NodeId, unsafeInfoHash, unsafeNodeId } from "./ids.js"
 import { KrpcDecodeError, type KrpcDecodeReason } from "./KrpcDecodeError.js"
 import type { KrpcMessage, Want } from "./messages.js"
 

@@ -1,6 +1,6 @@
 import { Schema } from "effect"
-import { formatIPv4, formatIPv6, parseIPv4, parseIPv6, Port, type SocketAddress, writeIPv4 } from "./address.js"
-import { ID_LENGTH, NodeId, unsafeNodeId } from "./ids.js"
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6, Port, type SocketAddress, writeIPv4 } from "../domain/address.js"
+import { ID_LENGTH, NodeId, unsafeNodeId } from "../domain/ids.js"
 
 // BEP 5 "Contact information": peers are 6 bytes (IPv4 + port), nodes are 26 bytes (id + peer).
 // BEP 32 extends both to IPv6: 18-byte peers and 38-byte nodes (in the `nodes6` key).

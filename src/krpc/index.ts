@@ -5,12 +5,12 @@
  *
  * @module bitscrape/krpc
  */
-export * from "./address.js"
+export * from "../domain/address.js"
+export * from "../domain/ids.js"
 export * from "./bep33.js"
 export * from "./bep42.js"
 export { decodeMessage, encodeMessage, MAX_DEPTH, peekTransactionId } from "./codec.js"
 export * from "./compact.js"
-export * from "./ids.js"
 export * from "./KrpcDecodeError.js"
 export * from "./messages.js"
 export * from "./promise.js"

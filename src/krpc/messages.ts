@@ -1,7 +1,7 @@
 import { Schema } from "effect"
-import { Port, SocketAddress } from "./address.js"
+import { Port, SocketAddress } from "../domain/address.js"
+import { InfoHash, NodeId, TransactionId } from "../domain/ids.js"
 import { NodeContact } from "./compact.js"
-import { InfoHash, NodeId, TransactionId } from "./ids.js"
 
 // Schema models of every KRPC message BitScrape speaks: BEP 5 (ping, find_node, get_peers, announce_peer),
 // BEP 51 (sample_infohashes), BEP 32 (want n4/n6, nodes6), BEP 42 (ip), BEP 43 (ro), and the `v` version key.

@@ -1,6 +1,6 @@
 import { Either } from "effect"
-import type { SocketAddress } from "../krpc/address.js"
-import { toHex } from "../krpc/ids.js"
+import type { SocketAddress } from "../domain/address.js"
+import { toHex } from "../domain/ids.js"
 import { MetadataUnavailable, type PeerFetchError } from "./errors.js"
 import { openPeerSession, type PeerMetadata, type PeerSessionOptions } from "./peerSession.js"
 

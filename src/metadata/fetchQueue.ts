@@ -1,5 +1,5 @@
-import type { SocketAddress } from "../krpc/address.js"
-import { copyId, type InfoHash, toHex } from "../krpc/ids.js"
+import type { SocketAddress } from "../domain/address.js"
+import { copyId, type InfoHash, toHex } from "../domain/ids.js"
 import { IndexedHeap } from "../util/heap.js"
 
 // The waiting room of `MetadataFetcher.run`, pure and clock-free (times are passed in). Every waiting infohash

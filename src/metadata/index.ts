@@ -6,12 +6,12 @@
  */
 import { Effect } from "effect"
 import { fetcherConfig, type FetcherSettings } from "../config/FetcherConfig.js"
-import type { SocketAddress } from "../krpc/address.js"
-import type { InfoHash } from "../krpc/ids.js"
+import type { SocketAddress } from "../domain/address.js"
+import type { InfoHash } from "../domain/ids.js"
 import { MetadataFetcher, MetadataFetcherLive } from "./MetadataFetcher.js"
 
 export * from "../config/FetcherConfig.js"
-export type { FetchFailure, Torrent, TorrentFile } from "../repository/model.js"
+export type { FetchFailure, Torrent, TorrentFile } from "../domain/model.js"
 export * from "./MetadataFetcher.js"
 export { fetchFromPeer, type PeerMetadata, type PeerSessionOptions } from "./peerSession.js"
 export * from "./promise.js"

@@ -1,8 +1,8 @@
 import { Cause, Effect, Exit } from "effect"
 import { fetcherConfig, type FetcherSettings } from "../config/FetcherConfig.js"
-import { parseHostPort, type SocketAddress } from "../krpc/address.js"
-import { infoHashOf } from "../krpc/ids.js"
-import type { Torrent } from "../repository/model.js"
+import { parseHostPort, type SocketAddress } from "../domain/address.js"
+import { infoHashOf } from "../domain/ids.js"
+import type { Torrent } from "../domain/model.js"
 import { MetadataFetcher, MetadataFetcherLive } from "./MetadataFetcher.js"
 
 // The promise twin of `fetchMetadata` for callers who do not use Effect: the same MetadataFetcher service, with

@@ -1,16 +1,6 @@
 import type { Option } from "effect"
 import { Context, Data, Duration, Effect, Schema, Stream } from "effect"
-import { IdHex } from "../krpc/ids.js"
-import type {
-  AnalysisOptions,
-  ChurnAnalysis,
-  ContentAnalysis,
-  NodesAnalysis,
-  PopularityAnalysis,
-  ResponseRate,
-  SourcesAnalysis
-} from "./analysisModel.js"
-import type { BlockEntry, BlockRecord, Purged } from "./blocklist.js"
+import { IdHex } from "../domain/ids.js"
 import type {
   CrawlSessionInfo,
   DatabaseSize,
@@ -31,12 +21,22 @@ import type {
   Torrent,
   TorrentDetail,
   TorrentSummary
-} from "./model.js"
+} from "../domain/model.js"
+import type {
+  AnalysisOptions,
+  ChurnAnalysis,
+  ContentAnalysis,
+  NodesAnalysis,
+  PopularityAnalysis,
+  ResponseRate,
+  SourcesAnalysis
+} from "./analysisModel.js"
+import type { BlockEntry, BlockRecord, Purged } from "./blocklist.js"
 
+export * from "../domain/categories.js"
+export * from "../domain/model.js"
 export * from "./analysisModel.js"
 export type { BlockEntry, BlockKind, BlockRecord, Purged } from "./blocklist.js"
-export * from "./categories.js"
-export * from "./model.js"
 
 /** A storage operation failed (the database is unreachable, full, locked for too long, or corrupt). */
 export class RepositoryError extends Data.TaggedError("RepositoryError")<{

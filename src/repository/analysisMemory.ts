@@ -1,3 +1,6 @@
+import { CATEGORIES, categoryOf, extensionOf } from "../domain/categories.js"
+import type { DiscoverySource, InfohashRecord, Torrent } from "../domain/model.js"
+import { DISCOVERY_SOURCES } from "../domain/model.js"
 import type {
   ChurnAnalysis,
   ContentAnalysis,
@@ -17,9 +20,6 @@ import {
   SIZE_EDGES,
   windowStart
 } from "./analysisModel.js"
-import { CATEGORIES, categoryOf, extensionOf } from "./categories.js"
-import type { DiscoverySource, InfohashRecord, Torrent } from "./model.js"
-import { DISCOVERY_SOURCES } from "./model.js"
 
 // The analyses over rows in memory (RepositoryMemory): the same answers as analysisSql.ts, computed in plain
 // JavaScript. Lists are ordered as the SQL orders them (count descending, then key ascending).

@@ -1,5 +1,5 @@
-import type { Category } from "./categories.js"
-import type { DiscoverySource } from "./model.js"
+import type { Category } from "../domain/categories.js"
+import type { DiscoverySource } from "../domain/model.js"
 
 // What the Repository's analyses return: aggregates computed by the database (bounded in size whatever the
 // number of rows), shaped into reports by src/analysis/. Times are Unix milliseconds.

@@ -1,4 +1,6 @@
 import { Clock, Effect, type ParseResult, Schema } from "effect"
+import { CATEGORIES, type Category } from "../domain/categories.js"
+import { DISCOVERY_SOURCES } from "../domain/model.js"
 import { SIGHTINGS_INDEXED_FROM } from "./analysisAggregates.js"
 import type {
   AnalysisOptions,
@@ -21,9 +23,7 @@ import {
   topOf,
   windowStart
 } from "./analysisModel.js"
-import { CATEGORIES, type Category } from "./categories.js"
 import type { Dialect } from "./dialect.js"
-import { DISCOVERY_SOURCES } from "./model.js"
 import { SqlBytes, SqlBytesOrNull, SqlNumberOrNull, SqlNumberOrZero as Num, SqlText, SqlTextOrNull } from "./sqlRows.js"
 
 // The analyses in SQL, for SQLite and PostgreSQL: every answer is a handful of aggregate queries (full scans or

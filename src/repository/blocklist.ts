@@ -1,4 +1,4 @@
-import { infoHashFromHex } from "../krpc/ids.js"
+import { infoHashFromHex } from "../domain/ids.js"
 
 // The blocklist: infohashes and torrent-name patterns the user never wants stored, fetched or shown. Entries
 // live in the database (table `blocklist`, with when and why each was added). Pure helpers here: parsing what

@@ -1,7 +1,7 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, type ParseResult, Schema } from "effect"
 import { statSync } from "node:fs"
-import type { DatabaseSize } from "./model.js"
+import type { DatabaseSize } from "../domain/model.js"
 import { CountRow, SqlNumber, SqlText } from "./sqlRows.js"
 import { fts5Query, searchWords, tsQuery } from "./sqlText.js"
 

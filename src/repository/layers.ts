@@ -1,15 +1,18 @@
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import * as Migrator from "@effect/sql/Migrator"
-import { Cause, Effect, Layer, Redacted, Schedule } from "effect"
+import { Cause, Effect, Layer, Redacted, Schedule, Schema } from "effect"
 import { redactDb } from "../config/redact.js"
 import { postgres, sqlite } from "./dialect.js"
 import { pgMigrations, sqliteMigrations } from "./migrations.js"
 import { Repository, RepositoryError } from "./Repository.js"
 import { type Access, checkSqliteFile, diagnoseSqlite } from "./sqliteFile.js"
 import { makeSqlRepository } from "./sqlRepository.js"
+import { CountRow, decodeRows, SqlText, SqlTextOrNull } from "./sqlRows.js"
 
 const MIGRATIONS_TABLE = "bitscrape_migrations"
+const TableName = Schema.Struct({ name: SqlText })
+const RegClass = Schema.Struct({ t: SqlTextOrNull })
 
 /** How a repository is opened: `readOnly` never creates, migrates or changes the database (stats, search, …). */
 export interface RepositoryOptions {
@@ -37,8 +40,9 @@ const refuse = (message: string) => Effect.fail(new RepositoryError({ operation:
 const checkSqliteSchema = (filename: string, access: Access) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const rows = yield* sql.unsafe<{ name: string }>(
-      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    const rows = yield* Effect.flatMap(
+      sql.unsafe("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"),
+      (rows) => decodeRows(TableName, rows)
     )
     const tables = rows.map((r) => r.name)
     if (tables.includes(MIGRATIONS_TABLE)) return
@@ -65,8 +69,11 @@ export const RepositorySqlite = (filename: string, options: RepositoryOptions = 
       // A new database gives pages freed by retention and the disk budget back to the file system
       // (`PRAGMA incremental_vacuum`); this must be chosen before the first table exists. An older database
       // reuses its free pages instead (its file stops growing, without shrinking).
-      const [tables] = yield* sql.unsafe<{ n: number }>("SELECT count(*) AS n FROM sqlite_master")
-      if (Number(tables?.n) === 0) yield* sql.unsafe("PRAGMA auto_vacuum = INCREMENTAL")
+      const [tables] = yield* Effect.flatMap(
+        sql.unsafe("SELECT count(*) AS n FROM sqlite_master"),
+        (rows) => decodeRows(CountRow, rows)
+      )
+      if (tables?.n === 0) yield* sql.unsafe("PRAGMA auto_vacuum = INCREMENTAL")
       // WAL only once the file is known to be ours (or new): never switch another application's database.
       yield* sql.unsafe("PRAGMA journal_mode = WAL")
       yield* migrate(sqliteMigrations as never)
@@ -91,9 +98,12 @@ export const RepositoryPostgres = (url: string, options: RepositoryOptions = {})
       options.readOnly === true
         ? Effect.flatMap(SqlClient.SqlClient, (sql) =>
           Effect.flatMap(
-            sql.unsafe<{ t: string | null }>(`SELECT to_regclass('${MIGRATIONS_TABLE}')::text AS t`),
+            Effect.flatMap(
+              sql.unsafe(`SELECT to_regclass('${MIGRATIONS_TABLE}')::text AS t`),
+              (rows) => decodeRows(RegClass, rows)
+            ),
             (rows) =>
-              rows[0]?.t == null
+              rows[0]?.t === undefined
                 ? refuse(`${redactDb(url)} holds no BitScrape data (run \`bitscrape crawl --db URL\` first)`)
                 : Effect.void
           ))

@@ -1,17 +1,7 @@
 import { Clock, Effect, Layer, Option, Stream } from "effect"
-import type { InfoHash, NodeId } from "../krpc/ids.js"
-import { toHex } from "../krpc/ids.js"
-import { churnOf, contentOf, nodesOf, popularityOf, sourcesOf } from "./analysisMemory.js"
-import {
-  daysOf,
-  HOUR_MS,
-  MINUTE_MS,
-  POPULARITY_RETENTION_MS,
-  RESPONSE_RATE_RETENTION_MS,
-  topOf
-} from "./analysisModel.js"
-import { type BlockEntry, type BlockRecord, nameMatcher, parseBlockEntry } from "./blocklist.js"
-import { categoryOf } from "./categories.js"
+import { categoryOf } from "../domain/categories.js"
+import type { InfoHash, NodeId } from "../domain/ids.js"
+import { toHex } from "../domain/ids.js"
 import type {
   CrawlSessionInfo,
   DiscoverySource,
@@ -24,8 +14,18 @@ import type {
   SwarmEstimate,
   Torrent,
   TorrentSummary
-} from "./model.js"
-import { familyOfHost, RANK_WINDOW, SEARCH_CAP, WHOLE_WORDS_ABOVE } from "./model.js"
+} from "../domain/model.js"
+import { familyOfHost, RANK_WINDOW, SEARCH_CAP, WHOLE_WORDS_ABOVE } from "../domain/model.js"
+import { churnOf, contentOf, nodesOf, popularityOf, sourcesOf } from "./analysisMemory.js"
+import {
+  daysOf,
+  HOUR_MS,
+  MINUTE_MS,
+  POPULARITY_RETENTION_MS,
+  RESPONSE_RATE_RETENTION_MS,
+  topOf
+} from "./analysisModel.js"
+import { type BlockEntry, type BlockRecord, nameMatcher, parseBlockEntry } from "./blocklist.js"
 import { Repository, SavedSearchExists, TorrentNotFound } from "./Repository.js"
 import { MAX_QUERY_WORDS, searchWords } from "./sqlText.js"
 

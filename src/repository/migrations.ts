@@ -1,7 +1,9 @@
 import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
+import { categoryOf, extensionOf } from "../domain/categories.js"
 import { pgAggregatesMigration, sqliteAggregatesMigration } from "./analysisAggregates.js"
-import { categoryOf, extensionOf } from "./categories.js"
+import { type Dialect, postgres, sqlite } from "./dialect.js"
+import { decodeRows, IdRow, SqlNumber, SqlText } from "./sqlRows.js"
 
 // Versioned schema migrations (run by @effect/sql's Migrator from a record, so the npm package needs no
 // migrations folder on disk). One record per dialect; the two describe the same data model.
@@ -14,30 +16,34 @@ const statements = (sql: SqlClient.SqlClient, list: ReadonlyArray<string>) =>
  * Sets the content category (categories.ts) of every stored torrent, 500 at a time, and counts the files and bytes
  * of every extension into `file_extensions`.
  */
-const backfillCategories = (sql: SqlClient.SqlClient, dialect: "sqlite" | "pg") =>
+const BackfillFile = Schema.Struct({ torrent_id: SqlNumber, path: SqlText, length: SqlNumber })
+
+const backfillCategories = (sql: SqlClient.SqlClient, dialect: Dialect) =>
   Effect.gen(function*() {
-    const p = (i: number) => dialect === "pg" ? `$${i}` : "?"
+    const p = dialect.placeholder
     const extensions = new Map<string, { files: number; bytes: number }>()
     let after = 0
     for (;;) {
-      const ids = (yield* sql.unsafe<{ id: unknown }>(
-        `SELECT id FROM torrents WHERE id > ${p(1)} ORDER BY id LIMIT 500`,
-        [after]
-      )).map((r) => Number(r.id))
+      const ids = (yield* Effect.flatMap(
+        sql.unsafe(`SELECT id FROM torrents WHERE id > ${p(1)} ORDER BY id LIMIT 500`, [after]),
+        (rows) => decodeRows(IdRow, rows)
+      )).map((r) => r.id)
       if (ids.length === 0) break
-      const files = yield* sql.unsafe<{ torrent_id: unknown; path: string; length: unknown }>(
-        `SELECT torrent_id, path, length FROM files WHERE torrent_id >= ${p(1)} AND torrent_id <= ${p(2)}`,
-        [ids[0], ids[ids.length - 1]]
+      const files = yield* Effect.flatMap(
+        sql.unsafe(
+          `SELECT torrent_id, path, length FROM files WHERE torrent_id >= ${p(1)} AND torrent_id <= ${p(2)}`,
+          [ids[0], ids[ids.length - 1]]
+        ),
+        (rows) => decodeRows(BackfillFile, rows)
       )
       const byId = new Map<number, Array<{ path: string; length: number }>>()
       for (const f of files) {
-        const id = Number(f.torrent_id)
-        const list = byId.get(id) ?? []
-        list.push({ path: f.path, length: Number(f.length) })
-        byId.set(id, list)
+        const list = byId.get(f.torrent_id) ?? []
+        list.push({ path: f.path, length: f.length })
+        byId.set(f.torrent_id, list)
         const e = extensions.get(extensionOf(f.path)) ?? { files: 0, bytes: 0 }
         e.files++
-        e.bytes += Number(f.length)
+        e.bytes += f.length
         extensions.set(extensionOf(f.path), e)
       }
       for (const id of ids) {
@@ -137,7 +143,7 @@ export const sqliteMigrations = {
         `CREATE TABLE file_extensions (ext TEXT PRIMARY KEY NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL)
          WITHOUT ROWID`
       ]),
-      backfillCategories(sql, "sqlite")
+      backfillCategories(sql, sqlite)
     )),
   // Saved searches whose new matches are POSTed to a webhook; torrents by fetch time for "new since the cursor";
   // infohashes imported without metadata (`bitscrape import`), for the next crawl to find peers for.
@@ -248,7 +254,7 @@ export const pgMigrations = {
         `ALTER TABLE nodes ADD COLUMN bep51 SMALLINT`,
         `CREATE TABLE file_extensions (ext TEXT PRIMARY KEY, files BIGINT NOT NULL, bytes BIGINT NOT NULL)`
       ]),
-      backfillCategories(sql, "pg")
+      backfillCategories(sql, postgres)
     )),
   "0006_saved_searches_imports": Effect.flatMap(SqlClient.SqlClient, (sql) =>
     statements(sql, [

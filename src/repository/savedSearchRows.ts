@@ -1,6 +1,6 @@
 // Saved searches: a database row (decoded through sqlRows.ts SavedSearchRow) to the model.
-import type { InfoHash } from "../krpc/ids.js"
-import type { SavedSearch } from "./model.js"
+import type { InfoHash } from "../domain/ids.js"
+import type { SavedSearch } from "../domain/model.js"
 import type { SavedSearchRow } from "./sqlRows.js"
 
 /** A `saved_searches` row as a SavedSearch. */

@@ -1,6 +1,6 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, type ParseResult, type Schema } from "effect"
-import { toHex } from "../krpc/ids.js"
+import { toHex } from "../domain/ids.js"
 import {
   type BlockEntry,
   type BlockRecord,

@@ -1,14 +1,8 @@
 import { SqlClient } from "@effect/sql"
 import { Clock, Effect, Option, type Schema, Stream } from "effect"
-import type { InfoHash, NodeId } from "../krpc/ids.js"
-import { toHex } from "../krpc/ids.js"
-import type { AnalysisOptions } from "./analysisModel.js"
-import type { ResponseRate } from "./analysisModel.js"
-import { HOUR_MS, MINUTE_MS, POPULARITY_RETENTION_MS, RESPONSE_RATE_RETENTION_MS } from "./analysisModel.js"
-import { makeSqlAnalyses } from "./analysisSql.js"
-import { categoryOf, extensionOf } from "./categories.js"
-import { type Binder, type Dialect, MAX_INDEXED_TEXT, placeholdersOf, type Statement, tuplesOf } from "./dialect.js"
-import { sessionIsDead, thisProcess } from "./liveness.js"
+import { categoryOf, extensionOf } from "../domain/categories.js"
+import type { InfoHash, NodeId } from "../domain/ids.js"
+import { toHex } from "../domain/ids.js"
 import type {
   Discovery,
   ExportItem,
@@ -22,8 +16,14 @@ import type {
   Torrent,
   TorrentDetail,
   TorrentFile
-} from "./model.js"
-import { DISCOVERY_SOURCES, RANK_WINDOW, SEARCH_CAP, WHOLE_WORDS_ABOVE } from "./model.js"
+} from "../domain/model.js"
+import { DISCOVERY_SOURCES, RANK_WINDOW, SEARCH_CAP, WHOLE_WORDS_ABOVE } from "../domain/model.js"
+import type { AnalysisOptions } from "./analysisModel.js"
+import type { ResponseRate } from "./analysisModel.js"
+import { HOUR_MS, MINUTE_MS, POPULARITY_RETENTION_MS, RESPONSE_RATE_RETENTION_MS } from "./analysisModel.js"
+import { makeSqlAnalyses } from "./analysisSql.js"
+import { type Binder, type Dialect, MAX_INDEXED_TEXT, placeholdersOf, type Statement, tuplesOf } from "./dialect.js"
+import { sessionIsDead, thisProcess } from "./liveness.js"
 import { Repository, RepositoryError, SavedSearchExists, TorrentNotFound } from "./Repository.js"
 import { savedSearchOf } from "./savedSearchRows.js"
 import { makeSqlBlocklist } from "./sqlBlocklist.js"

@@ -1,7 +1,7 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, type ParseResult } from "effect"
+import type { DatabaseSize, EvictionClass } from "../domain/model.js"
 import { placeholdersOf } from "./dialect.js"
-import type { DatabaseSize, EvictionClass } from "./model.js"
 import type { SqlBlocklist, SqlContext } from "./sqlBlocklist.js"
 import { CountRow, HashRow, TorrentHashRow } from "./sqlRows.js"
 

@@ -1,8 +1,8 @@
 import { Context, Effect, Layer, Option } from "effect"
 import { DhtConfig } from "../config/DhtConfig.js"
+import { commonPrefixLength, type NodeId, randomNodeId } from "../domain/ids.js"
 import type { Bep42Status } from "../krpc/bep42.js"
 import type { NodeContact } from "../krpc/compact.js"
-import { commonPrefixLength, type NodeId, randomNodeId } from "../krpc/ids.js"
 import * as Metrics from "../observability/metrics.js"
 import * as Buckets from "./buckets.js"
 

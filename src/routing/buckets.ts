@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto"
+import { commonPrefixLength, compareDistance, copyId, ID_LENGTH, type NodeId } from "../domain/ids.js"
 import type { Bep42Status } from "../krpc/bep42.js"
 import type { NodeContact } from "../krpc/compact.js"
-import { commonPrefixLength, compareDistance, copyId, ID_LENGTH, type NodeId } from "../krpc/ids.js"
 
 // The BEP 5 routing table as a pure, mutable structure: buckets indexed by the length of the prefix a node
 // shares with our id. Bucket i (i < last) holds nodes sharing exactly i leading bits with us; the last bucket

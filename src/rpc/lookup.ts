@@ -1,8 +1,8 @@
 import { Effect, Either, Exit, Fiber, Runtime } from "effect"
-import type { SocketAddress } from "../krpc/address.js"
+import type { SocketAddress } from "../domain/address.js"
+import { compareDistance, equals, toHex } from "../domain/ids.js"
 import { BLOOM_BYTES, emptyBloom, estimateBloomSize } from "../krpc/bep33.js"
 import type { NodeContact } from "../krpc/compact.js"
-import { compareDistance, equals, toHex } from "../krpc/ids.js"
 
 // Iterative Kademlia lookups (BEP 5 "find_node" / "get_peers" traversals). The query function is a parameter,
 // so the traversal is tested without sockets. α queries run at once; the lookup converges when the k closest

@@ -1,6 +1,6 @@
-import type { SocketAddress } from "../krpc/address.js"
+import type { SocketAddress } from "../domain/address.js"
+import { copyId, type InfoHash, toHex } from "../domain/ids.js"
 import { emptyBloom, insertIp } from "../krpc/bep33.js"
-import { copyId, type InfoHash, toHex } from "../krpc/ids.js"
 
 // Peers announced to us (announce_peer), bounded in both directions and expiring: at most `maxInfohashes`
 // infohashes (the least recently announced is evicted) and `maxPeers` peers each (the oldest is evicted).

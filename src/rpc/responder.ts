@@ -1,6 +1,6 @@
 import type { DhtSettings } from "../config/DhtConfig.js"
+import type { NodeId } from "../domain/ids.js"
 import { familyOf, type NodeContact } from "../krpc/compact.js"
-import type { NodeId } from "../krpc/ids.js"
 import { ErrorCode, type KrpcMessage, type Query, type Want } from "../krpc/messages.js"
 import type { Closest } from "../routing/FamilyTables.js"
 import type { PeerStore } from "./peerStore.js"

@@ -1,6 +1,6 @@
 import { type Context, Effect, Either } from "effect"
+import type { InfoHash } from "../domain/ids.js"
 import { BLOOM_BYTES, estimateBloomSize, unionBlooms } from "../krpc/bep33.js"
-import type { InfoHash } from "../krpc/ids.js"
 import type { Dht } from "./Dht.js"
 import type { KrpcNode, Target } from "./KrpcNode.js"
 

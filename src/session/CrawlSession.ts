@@ -17,7 +17,7 @@ import {
 import type { StorageSettings } from "../config/StorageConfig.js"
 import { type Candidate, Crawler, type CrawlerStats } from "../crawler/Crawler.js"
 import { makeSeenSet } from "../crawler/seen.js"
-import { toHex } from "../krpc/ids.js"
+import { toHex } from "../domain/ids.js"
 import type { FetchOutcome, MetadataFetcher } from "../metadata/MetadataFetcher.js"
 import { HEARTBEAT_MILLIS } from "../repository/liveness.js"
 import {

@@ -1,7 +1,7 @@
 import { Clock, Context, Data, Effect, Layer, Option, Queue, type Scope, Stream } from "effect"
 import dgram from "node:dgram"
 import { DhtConfig } from "../config/DhtConfig.js"
-import type { SocketAddress } from "../krpc/address.js"
+import type { SocketAddress } from "../domain/address.js"
 import * as Metrics from "../observability/metrics.js"
 import { type Budget, makeBudget } from "./budget.js"
 import { OutboundBudget } from "./OutboundBudget.js"

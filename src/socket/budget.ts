@@ -1,4 +1,4 @@
-import { parseIPv6 } from "../krpc/address.js"
+import { parseIPv6 } from "../domain/address.js"
 import * as TokenBucket from "./tokenBucket.js"
 
 // The outbound etiquette of one process, shared by every socket and node id it runs: a global packet budget

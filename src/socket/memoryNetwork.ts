@@ -1,5 +1,5 @@
 import { Context, Effect, Layer, type Scope } from "effect"
-import type { SocketAddress } from "../krpc/address.js"
+import type { SocketAddress } from "../domain/address.js"
 import { DhtSocket, DhtSocketError, makeEdges } from "./DhtSocket.js"
 
 // A simulated network of many DHT sockets in one process, for unit tests: datagrams are delivered

@@ -2,9 +2,9 @@ import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { ParseResult, Schema } from "effect"
-import { parseDate } from "../cli/format.js"
-import { CATEGORIES } from "../repository/categories.js"
-import { DISCOVERY_SOURCES } from "../repository/model.js"
+import { CATEGORIES } from "../domain/categories.js"
+import { parseDate } from "../domain/format.js"
+import { DISCOVERY_SOURCES } from "../domain/model.js"
 
 // /api/analysis/*: the reports of `bitscrape analyze` (src/analysis/reports.ts) as JSON, each a Schema so the
 // OpenAPI description documents them. Field names are those of `analyze --json`.

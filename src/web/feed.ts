@@ -4,10 +4,10 @@
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Either } from "effect"
-import { magnet } from "../cli/format.js"
-import { toHex } from "../krpc/ids.js"
+import { magnet } from "../domain/format.js"
+import { toHex } from "../domain/ids.js"
+import { parseSearchParams, searchQueryOf } from "../domain/search.js"
 import type { Repository, TorrentSummary } from "../repository/Repository.js"
-import { parseSearchParams, searchQueryOf } from "./searchQuery.js"
 import { element, XML_DECLARATION } from "./xml.js"
 
 export const FEED_RSS_PATH = "/api/feed.rss"

@@ -2,14 +2,14 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Clock, Context, Effect, Either, Layer, Option } from "effect"
 import { webhookProblem } from "../alerts/webhook.js"
 import { reports } from "../analysis/reports.js"
-import { isoTime, magnet, savedSearchJson, summaryJson, torrentJson } from "../cli/format.js"
-import { infoHashFromHex, toHex } from "../krpc/ids.js"
+import { isoTime, magnet, savedSearchJson, summaryJson, torrentJson } from "../domain/format.js"
+import { infoHashFromHex, toHex } from "../domain/ids.js"
+import { canonicalSearch } from "../domain/search.js"
 import { parseBlockEntry } from "../repository/blocklist.js"
 import { type BlockRecord, Repository, type RepositoryError } from "../repository/Repository.js"
 import { decodeText } from "../wire/torrentInfo.js"
 import { BadRequest, BitscrapeApi, InvalidSavedSearch, NotFound, SavedSearchNameTaken, ServerError } from "./api.js"
 import { LiveStats } from "./LiveStats.js"
-import { canonicalSearch } from "./searchQuery.js"
 
 // The JSON API's handlers: thin translations between the Repository / live feed and the API's Schemas.
 

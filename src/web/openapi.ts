@@ -2,7 +2,7 @@
 // response Schema), versioned with the package, plus the routes served beside it — the live event stream, the
 // .torrent download, the feeds, Torznab and /metrics — so the description covers every route a client can call.
 import * as OpenApi from "@effect/platform/OpenApi"
-import { version } from "../cli/version.js"
+import { version } from "../domain/version.js"
 import { BitscrapeApi } from "./api.js"
 
 type Operation = Record<string, unknown>

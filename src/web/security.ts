@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto"
-import { isLoopback } from "../krpc/address.js"
+import { isLoopback } from "../domain/address.js"
 
 // Pure parts of the web server's protection: response headers, the access token, per-client rate limits.
 

@@ -324,7 +324,7 @@ beforeAll(async () => {
   // Relative paths in vectors (an --out of "abc") land in the scratch directory, never in the repository.
   process.chdir(join(dir, "cwd"))
   // The real process: built once from the current sources into a private directory (tsx would take seconds a run).
-  // (cli/version.js reads ../../package.json: a copy sits one level above the build.)
+  // (domain/version.js reads ../../package.json: a copy sits one level above the build.)
   built = join(ROOT, "node_modules", ".cache", "bitscrape-fuzz", String(process.pid))
   mkdirSync(built, { recursive: true })
   copyFileSync(join(ROOT, "package.json"), join(built, "..", "package.json"))

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { parseTarget } from "../../src/cli/fetch.js"
-import { csvField, humanSize, magnet, parseDate, parseSize, printable } from "../../src/cli/format.js"
+import { csvField, humanSize, magnet, parseDate, parseSize, printable } from "../../src/domain/format.js"
 import { toHex } from "../../src/krpc/index.js"
 
 describe("CLI parsing and formatting", () => {

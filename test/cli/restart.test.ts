@@ -12,8 +12,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { demoCatalog } from "../../src/demo/catalog.js"
 import { makeDemoSwarm } from "../../src/demo/swarm.js"
+import type { InfoHash, NodeId } from "../../src/domain/ids.js"
 import { decodeMessage, encodeMessage } from "../../src/krpc/codec.js"
-import type { InfoHash, NodeId } from "../../src/krpc/ids.js"
 import { spawnCli } from "../support/cli.js"
 
 interface Line {

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Context, Duration, Effect, Fiber, Layer, Stream } from "effect"
 import { randomBytes } from "node:crypto"
-import { inAreas, parseAreaList } from "../../src/crawler/targets.js"
 import { dhtConfig, DhtSocket, DhtSocketMemory, MemoryNetworkLive } from "../../src/dht/index.js"
+import { inAreas, parseAreaList } from "../../src/domain/keyspace.js"
 import {
   decodeMessage,
   encodeMessage,

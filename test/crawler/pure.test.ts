@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { randomBytes } from "node:crypto"
-import { makeAddressFilter, parseCidr, parseCidrList } from "../../src/crawler/addressFilter.js"
 import { makeKnownNodes } from "../../src/crawler/knownNodes.js"
 import { makeSeenSet } from "../../src/crawler/seen.js"
-import { inArea, inAreas, neighbourOf, parseArea, parseAreaList, randomTarget } from "../../src/crawler/targets.js"
+import { makeAddressFilter, parseCidr, parseCidrList } from "../../src/domain/cidr.js"
+import { inArea, inAreas, neighbourOf, parseArea, parseAreaList, randomTarget } from "../../src/domain/keyspace.js"
 import type { NodeId } from "../../src/krpc/index.js"
 import { makeBudget } from "../../src/socket/budget.js"
 

@@ -4,8 +4,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option, Stream } from "effect"
 import { randomBytes } from "node:crypto"
+import type { Discovery } from "../../src/domain/model.js"
 import { toHex } from "../../src/krpc/index.js"
-import type { Discovery } from "../../src/repository/model.js"
 import { liveCrawler } from "../support/crawlerNode.js"
 import { makeLibtorrentSwarm } from "../support/interop/LibtorrentSwarm.js"
 

@@ -11,7 +11,7 @@ import {
   startLoopbackSwarm
 } from "../../examples/harness/loopbackSwarm.js"
 import type { DemoSwarm } from "../../src/demo/swarm.js"
-import { toHex } from "../../src/krpc/ids.js"
+import { toHex } from "../../src/domain/ids.js"
 import { type ProcessResult, runProcess } from "../support/process.js"
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url))

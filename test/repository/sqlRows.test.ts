@@ -7,18 +7,23 @@ import { Schema } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import type { InfoHash } from "../../src/krpc/ids.js"
+import type { InfoHash } from "../../src/domain/ids.js"
 import { RepositorySqlite } from "../../src/repository/layers.js"
 import { Repository, RepositoryError } from "../../src/repository/Repository.js"
 import {
+  BlockRow,
   decodeRows,
+  HitRow,
+  InfohashRow,
+  SessionRow,
   SqlBytes,
   SqlFlag,
   SqlJson,
   SqlNumber,
   SqlNumberOrNull,
   SqlNumberOrZero,
-  SummaryRow
+  SummaryRow,
+  TorrentRow
 } from "../../src/repository/sqlRows.js"
 
 const decode = <A, I>(schema: Schema.Schema<A, I, never>, u: unknown) => Schema.decodeUnknownEither(schema)(u)
@@ -80,6 +85,81 @@ describe("sqlRows: column schemas", () => {
     const bad = decodeRows(SummaryRow, [row, { ...row, category: "films" }])
     assert.isTrue(Either.isLeft(bad))
     assert.include(String(Either.getLeft(bad).pipe(Option.getOrThrow)), "category")
+  })
+})
+
+describe("sqlRows: the plain decoding loop and the Schema agree", () => {
+  const summary = {
+    hash: Buffer.alloc(20, 1),
+    name: "a",
+    total_length: "10",
+    file_count: 2,
+    discovered_at: 3n,
+    fetched_at: 4,
+    category: "video"
+  }
+  const torrent = {
+    ...summary,
+    id: "7",
+    hash_v2: null,
+    name_raw: Buffer.from("a"),
+    piece_length: null,
+    private: 1,
+    version: "hybrid",
+    info: Buffer.alloc(3),
+    source_host: "127.0.0.1",
+    source_port: 6881,
+    source_client: null
+  }
+  const infohash = {
+    hash: Buffer.alloc(20, 2),
+    first_seen: 1,
+    last_seen: "2",
+    seen_sample: 0,
+    seen_get_peers: 1,
+    seen_announce: 0,
+    seen_lookup: 0,
+    peers_seen: 0,
+    status: "pending",
+    attempts: 0,
+    last_error: null
+  }
+  const cases = [
+    ["SummaryRow", SummaryRow, [summary, { ...summary, category: null }, { ...summary, category: undefined }]],
+    ["TorrentRow", TorrentRow, [torrent, { ...torrent, hash_v2: Buffer.alloc(32), piece_length: "16384" }]],
+    ["HitRow", HitRow, [{ id: 1, rank: -2.5 }, { id: 2 }, { id: "3", rank: null }]],
+    ["InfohashRow", InfohashRow, [infohash, { ...infohash, seeders: 3, leechers: "4", scraped_at: 5 }]],
+    ["SessionRow", SessionRow, [{
+      id: 1,
+      started_at: 2,
+      ended_at: null,
+      state: null,
+      settings: "{\"a\":[1]}",
+      totals: null
+    }]],
+    ["BlockRow", BlockRow, [{ id: 1, kind: "name", value: "x*", added_at: 2, reason: null, via: null }]]
+  ] as const
+  it("on rows that fit: the same values, the same keys", () => {
+    for (const [name, schema, rows] of cases) {
+      const viaSchema = Schema.decodeUnknownEither(Schema.Array(schema as typeof HitRow))(rows)
+      assert.isTrue(Either.isRight(viaSchema), name)
+      assert.deepStrictEqual(decodeRows(schema as typeof HitRow, rows), viaSchema, name)
+    }
+  })
+  it("on a row that does not fit: the Schema's ParseError", () => {
+    const bad = [
+      [SummaryRow, { ...summary, total_length: "ten" }],
+      [TorrentRow, { ...torrent, version: "v3" }],
+      [HitRow, { id: null }],
+      [InfohashRow, { ...infohash, status: "lost" }],
+      [SessionRow, { id: 1, started_at: 2, ended_at: null, state: null, settings: "{", totals: null }],
+      [BlockRow, { id: 1, kind: "host", value: "x", added_at: 2, reason: null }]
+    ] as const
+    for (const [schema, row] of bad) {
+      const r = decodeRows(schema as typeof HitRow, [row])
+      assert.isTrue(Either.isLeft(r))
+      assert.strictEqual(Either.getLeft(r).pipe(Option.getOrThrow)._tag, "ParseError")
+    }
   })
 })
 

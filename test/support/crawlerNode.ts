@@ -1,9 +1,9 @@
 // A crawler for tests: its own DHT node (memory network or real UDP) plus CrawlerLive, built into the scope.
 import { Context, Duration, Effect, Layer } from "effect"
 import { crawlerConfig, type CrawlerSettings } from "../../src/config/CrawlerConfig.js"
-import { cidrs } from "../../src/crawler/addressFilter.js"
 import { Crawler, CrawlerLive } from "../../src/crawler/Crawler.js"
 import { dhtConfig, DhtNodeLive, DhtNodeMemory, type DhtSettings, KrpcNode } from "../../src/dht/index.js"
+import { cidrs } from "../../src/domain/cidr.js"
 import { testSettings } from "./dhtNodes.js"
 
 export const loopbackOnly = cidrs("127.0.0.0/8")

@@ -1,6 +1,6 @@
 import { Cause, Data, Effect, Exit, Scope } from "effect"
-import type { SocketAddress } from "../../krpc/address.js"
-import { toHex } from "../../krpc/ids.js"
+import type { SocketAddress } from "../../domain/address.js"
+import { toHex } from "../../domain/ids.js"
 import { addressPlan } from "./addresses.js"
 import type { IpInbound } from "./ipStats.js"
 import { makeModel, type ModelStats } from "./model.js"

@@ -1,4 +1,4 @@
-import { commonPrefixLength, compareDistance, ID_LENGTH } from "../../krpc/ids.js"
+import { commonPrefixLength, compareDistance, ID_LENGTH } from "../../domain/ids.js"
 import { mix } from "./rng.js"
 
 // The model's global knowledge of the keyspace: every node it simulates (answering, silent, recently departed)

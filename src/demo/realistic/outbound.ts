@@ -1,6 +1,6 @@
 import { Effect, type Scope } from "effect"
 import dgram from "node:dgram"
-import type { SocketAddress } from "../../krpc/address.js"
+import type { SocketAddress } from "../../domain/address.js"
 import { encodeMessage } from "../../krpc/codec.js"
 import type { ErrorMessage, KrpcMessage, Response } from "../../krpc/messages.js"
 

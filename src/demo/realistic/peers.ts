@@ -1,6 +1,6 @@
 import { Effect, type Scope } from "effect"
-import type { SocketAddress } from "../../krpc/address.js"
-import { toHex, unsafeNodeId } from "../../krpc/ids.js"
+import type { SocketAddress } from "../../domain/address.js"
+import { toHex, unsafeNodeId } from "../../domain/ids.js"
 import { demoCatalog } from "../catalog.js"
 import { makeMetadataSeeder } from "../seeder.js"
 import type { AddressPlan } from "./addresses.js"

@@ -1,6 +1,6 @@
-import type { SocketAddress } from "../../krpc/address.js"
+import type { SocketAddress } from "../../domain/address.js"
+import { type InfoHash, type NodeId, toHex, unsafeInfoHash, unsafeNodeId } from "../../domain/ids.js"
 import type { NodeContact } from "../../krpc/compact.js"
-import { type InfoHash, type NodeId, toHex, unsafeInfoHash, unsafeNodeId } from "../../krpc/ids.js"
 import { ErrorCode, type ErrorMessage, type Query, type Response } from "../../krpc/messages.js"
 import type { DosBlocker } from "./dosBlocker.js"
 import type { Keyspace, Member } from "./keyspace.js"

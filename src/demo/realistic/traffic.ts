@@ -1,4 +1,4 @@
-import type { SocketAddress } from "../../krpc/address.js"
+import type { SocketAddress } from "../../domain/address.js"
 import type { AddressPlan } from "./addresses.js"
 import { type Client, LINGER_MS, type Model } from "./model.js"
 import type { ResolvedOptions } from "./options.js"

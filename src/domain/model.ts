@@ -1,6 +1,6 @@
-import type { InfoHash, NodeId } from "../krpc/ids.js"
 import type { InfoFile, TorrentInfo } from "../wire/torrentInfo.js"
 import type { Category } from "./categories.js"
+import type { InfoHash, NodeId } from "./ids.js"
 
 // What the Repository stores. Times are Unix milliseconds; byte strings are kept raw next to their decoded
 // text so nothing a peer sent is ever lost to normalisation.

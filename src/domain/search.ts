@@ -2,8 +2,48 @@
 // Repository's SearchQuery: shared by the JSON API, the feeds, Torznab and saved searches, so a search means
 // the same everywhere.
 import { Either, ParseResult, Schema } from "effect"
-import type { SearchQuery } from "../repository/Repository.js"
-import { SearchParams } from "./api.js"
+import { CATEGORIES } from "./categories.js"
+import { parseDate, parseSize } from "./format.js"
+import type { SearchQuery } from "./model.js"
+
+const textParam = <A>(parse: (s: string) => A | undefined, form: string) =>
+  Schema.transformOrFail(Schema.String, Schema.Number, {
+    strict: true,
+    decode: (s, _, ast) => {
+      const v = parse(s)
+      return typeof v === "number" ? ParseResult.succeed(v) : ParseResult.fail(
+        new ParseResult.Type(ast, s, `"${s}" is not ${form}`)
+      )
+    },
+    encode: (n) => ParseResult.succeed(String(n))
+  })
+
+/** "700MB", "1.5GiB", "42" as bytes. */
+const Size = textParam(parseSize, "a size such as 700MB or 1.5GiB")
+/** A date ("2026-11-25") or ISO date-time as Unix ms. */
+const DateParam = textParam(parseDate, "a date such as 2026-11-25")
+const Count = Schema.NumberFromString.pipe(Schema.int(), Schema.nonNegative())
+
+export const SortOrder = Schema.Literal("relevance", "newest", "oldest", "largest", "smallest", "name", "popular")
+
+/** The search filters of `bitscrape search`, as URL parameters. */
+export const SearchParams = Schema.Struct({
+  /** Words to find in names and file paths. */
+  q: Schema.optional(Schema.String.pipe(Schema.maxLength(200))),
+  sort: Schema.optional(SortOrder),
+  /** Page number, from 1. */
+  page: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 10_000))),
+  /** Results per page, 1–100. */
+  limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100))),
+  min_size: Schema.optional(Size),
+  max_size: Schema.optional(Size),
+  min_files: Schema.optional(Count),
+  max_files: Schema.optional(Count),
+  since: Schema.optional(DateParam),
+  until: Schema.optional(DateParam),
+  /** Content category (docs/analysis.md). */
+  category: Schema.optional(Schema.Literal(...CATEGORIES))
+})
 
 export type SearchParamsType = Schema.Schema.Type<typeof SearchParams>
 

@@ -1,7 +1,7 @@
 // Text formats shared by the CLI commands (and later the web UI): sizes, dates, magnets, CSV.
-import type { InfoHash } from "../krpc/ids.js"
-import { toHex } from "../krpc/ids.js"
-import type { SavedSearch, TorrentSummary } from "../repository/model.js"
+import type { InfoHash } from "./ids.js"
+import { toHex } from "./ids.js"
+import type { SavedSearch, TorrentSummary } from "./model.js"
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
 

@@ -1,5 +1,5 @@
-import { splitList } from "../config/settings.js"
-import { parseIP } from "../krpc/address.js"
+import { splitList } from "./address.js"
+import { parseIP } from "./address.js"
 
 // Which addresses the crawler talks to. Pure: CIDR lists, the bogons nobody on the public DHT can be reached at,
 // and a ban list for nodes that misbehave. A node is usable when its port is not 0, it is not our own address,

@@ -141,3 +141,6 @@ export const parseHostPort = (text: string): SocketAddress | undefined => {
 /** "host:port", with an IPv6 host in brackets ("[::1]:6881"): the form `parseHostPort` reads. */
 export const formatHostPort = (host: string, port: number): string =>
   host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
+
+/** The items of a comma-separated setting ("a, b,,c" → ["a", "b", "c"]): trimmed, empty ones dropped. */
+export const splitList = (text: string): Array<string> => text.split(",").map((s) => s.trim()).filter((s) => s !== "")

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
-import { splitList } from "../config/settings.js"
-import { ID_LENGTH, type NodeId } from "../krpc/ids.js"
+import { splitList } from "./address.js"
+import { ID_LENGTH, type NodeId } from "./ids.js"
 
 // Keyspace areas the user restricts the crawl to: `--target 0a,7f00/12` means ids starting with the 8 bits 0x0a,
 // or with the 12 bits 0x7f0. A prefix without "/bits" covers 4 bits per hex digit.
