@@ -14,8 +14,9 @@ import { Effect } from "effect"
 //   of the torrent's infohash row), indexed, instead of a lookup of each torrent's infohash row.
 // - SQLite only: `infohash_hours` clustered by infohash (primary key hash, hour, source; the hour in an index), so
 //   a day or week window sums each infohash's hours in one pass in key order rather than sorting the window's rows;
-//   partial indexes for the all-time tops by peers and by sightings. (PostgreSQL scans these in parallel within a
-//   second; its week window gets more work_mem for its statement instead, dialect.ts analysisSettings.)
+//   partial indexes for the all-time tops by peers and by sightings. PostgreSQL: the partial index by peers (one on
+//   the sightings would make every sighting's upsert a non-HOT update); its week window gets more work_mem for its
+//   statement instead (dialect.ts analysisSettings).
 
 /** Infohashes with at least this many sightings are in SQLite's index of the all-time top by sightings. */
 export const SIGHTINGS_INDEXED_FROM = 8
@@ -190,6 +191,9 @@ const pgStatements = (() => {
     `ALTER TABLE torrents ADD COLUMN popularity BIGINT NOT NULL DEFAULT 0`,
     `UPDATE torrents t SET popularity = ${popularity("i")} FROM infohashes i WHERE i.hash = t.hash`,
     `CREATE INDEX torrents_popular ON torrents (popularity DESC, id)`,
+    // The all-time top by peers: only rows with peers, changed only when their peers are counted again (the
+    // sightings' upserts stay HOT updates; an index on the sightings would not be, so that top is a parallel scan).
+    `CREATE INDEX infohashes_peers ON infohashes (peers_seen DESC, hash) WHERE peers_seen > 0`,
     fn(
       "infohashes_inserted",
       `${apply(signed("n", 1))}
