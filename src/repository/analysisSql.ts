@@ -1,7 +1,6 @@
 import { Clock, Effect, type ParseResult, Schema } from "effect"
 import { CATEGORIES, type Category } from "../domain/categories.js"
 import { DISCOVERY_SOURCES } from "../domain/model.js"
-import { SIGHTINGS_INDEXED_FROM } from "./analysisAggregates.js"
 import type {
   AnalysisOptions,
   ChurnAnalysis,
@@ -422,8 +421,8 @@ export const makeSqlAnalyses = (
       }
       // SQLite keeps an index of the infohashes sighted SIGHTINGS_INDEXED_FROM times or more (migration 0011): when
       // `top` of them qualify they are the top (every other has fewer sightings); else every row is ranked.
-      const indexed = columns.aggregates && dialect.name === "sqlite"
-        ? yield* bySightingsFrom(SIGHTINGS_INDEXED_FROM)
+      const indexed = columns.aggregates && dialect.sightingsIndexedFrom !== undefined
+        ? yield* bySightingsFrom(dialect.sightingsIndexedFrom)
         : []
       const bySightings = indexed.length >= top ? indexed : yield* bySightingsFrom(undefined)
       const now = o.now ?? (yield* Clock.currentTimeMillis)

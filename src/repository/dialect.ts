@@ -2,6 +2,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, type ParseResult, Schema } from "effect"
 import { statSync } from "node:fs"
 import type { DatabaseSize } from "../domain/model.js"
+import { SIGHTINGS_INDEXED_FROM } from "./analysisAggregates.js"
 import { CountRow, SqlNumber, SqlText } from "./sqlRows.js"
 import { fts5Query, searchWords, tsQuery } from "./sqlText.js"
 
@@ -138,6 +139,11 @@ export interface Dialect {
    * hash aggregate of millions of infohashes spilled to disk with the default 4 MB work_mem.
    */
   readonly analysisSettings: ReadonlyArray<string>
+  /**
+   * Infohashes with at least this many sightings are in an index by sightings (SQLite, migration 0011), which serves
+   * the all-time top when enough qualify; undefined: no such index (PostgreSQL ranks every row).
+   */
+  readonly sightingsIndexedFrom: number | undefined
   /**
    * A column in a condition or grouping that should not pick an index: SQLite sums a day or week of
    * `infohash_hours` in one pass in key (infohash) order rather than looking each hour's rows up and sorting them,
@@ -279,6 +285,7 @@ export const sqlite: Dialect = {
       : "(SELECT i.peers_seen FROM infohashes i WHERE i.hash = t.hash) DESC"
   }),
   analysisSettings: [],
+  sightingsIndexedFrom: SIGHTINGS_INDEXED_FROM,
   scanned: (column) => `+${column}`,
   fileExtensions: `SELECT CASE WHEN length(pre) <= 1 OR length(base) - length(pre) > 8 OR length(base) = length(pre)
            OR substr(base, length(pre) + 1) GLOB '*[^A-Za-z0-9]*' THEN ''
@@ -393,6 +400,7 @@ export const postgres: Dialect = {
     order: `COALESCE(GREATEST(ip.peers_seen, ${swarm ? "ip.seeders + ip.leechers" : "0"}), 0) DESC`
   }),
   analysisSettings: [`SET LOCAL work_mem = '${PG_ANALYSIS_WORK_MEM}'`],
+  sightingsIndexedFrom: undefined,
   scanned: (column) => column,
   fileExtensions:
     `SELECT CASE WHEN base ~ '^.+\\.[A-Za-z0-9]{1,8}$' THEN lower(substring(base from '\\.([A-Za-z0-9]{1,8})$'))
