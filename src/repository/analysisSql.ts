@@ -5,7 +5,6 @@ import type {
   AnalysisOptions,
   ChurnAnalysis,
   ContentAnalysis,
-  Histogram,
   NodesAnalysis,
   PopularInfohash,
   PopularityAnalysis,
@@ -32,17 +31,16 @@ import { SqlBytes, SqlBytesOrNull, SqlNumberOrNull, SqlNumberOrZero as Num, SqlT
 const DAY = 86_400_000
 
 // The analyses' rows. Every count and sum is a number, 0 when SQL gives NULL (a sum over no rows).
-const Bucket = Schema.Struct({ b: Num, n: Num })
-const ContentTotals = Schema.Struct({
+const ContentGroup = Schema.Struct({
+  category: SqlTextOrNull,
+  sb: Num,
+  fb: Num,
+  priv: Num,
+  version: SqlText,
   n: Num,
   bytes: Num,
-  files: Num,
-  priv: Num,
-  v1: Num,
-  v2: Num,
-  hybrid: Num
+  files: Num
 })
-const CategoryCount = Schema.Struct({ category: SqlTextOrNull, n: Num, bytes: Num })
 const ExtensionCount = Schema.Struct({ ext: SqlText, n: Num, bytes: Num })
 /** Columns `${prefix}0`, `${prefix}1`, … one per discovery source, in DISCOVERY_SOURCES' order. */
 type PerSource<K extends string> = { readonly [I in 0 | 1 | 2 | 3 as `${K}${I}`]: typeof Num }
@@ -53,7 +51,8 @@ const perSource = <K extends string>(row: { readonly [C in keyof PerSource<K>]: 
   (row as Record<string, number>)[`${prefix}${i}`] ?? 0
 const SourceGroup = Schema.Struct({ wp: Num, st: Num, n: Num, ...sourceFields("s"), ...sourceFields("c") })
 const SourceDay = Schema.Struct({ d: Num, n: Num, with_peers: Num, fetched: Num })
-const NodeTotals = Schema.Struct({
+const VersionGroup = Schema.Struct({
+  version: SqlBytesOrNull,
   n: Num,
   responded: Num,
   valid: Num,
@@ -63,10 +62,8 @@ const NodeTotals = Schema.Struct({
   ro: Num,
   v6: Num
 })
-const VersionCount = Schema.Struct({ version: SqlBytesOrNull, n: Num })
 const ClientCount = Schema.Struct({ source_client: SqlTextOrNull, n: Num })
-const ChurnTotals = Schema.Struct({ n: Num, responded: Num })
-const ChurnDay = Schema.Struct({ d: Num, n: Num, responded: Num })
+const ChurnGroup = Schema.Struct({ d: Num, b: Num, n: Num })
 const LastMinute = Schema.Struct({ last: SqlNumberOrNull })
 const FirstMinute = Schema.Struct({ first: Num })
 const RatePoint = Schema.Struct({ b: Num, q: Num, r: Num, t: Num })
@@ -89,12 +86,6 @@ const bucketCase = (column: string, edges: ReadonlyArray<number>) =>
       .join(" ")
   } ELSE 0 END`
 
-const histogram = (edges: ReadonlyArray<number>, rows: ReadonlyArray<typeof Bucket.Type>): Histogram => {
-  const counts = edges.map(() => 0)
-  for (const r of rows) counts[r.b] = r.n
-  return { edges, counts }
-}
-
 export const makeSqlAnalyses = (
   dialect: Dialect,
   select: <A, I>(
@@ -108,33 +99,49 @@ export const makeSqlAnalyses = (
     readonly extensions: boolean
     readonly popularity: boolean
     readonly responseRates: boolean
-  }
+    /** Migration 0011's aggregates (analysisAggregates.ts). */
+    readonly aggregates: boolean
+  },
+  /** Runs an effect in one transaction. */
+  inTransaction: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, unknown>
 ) => {
   const p = dialect.placeholder
 
   const analyzeContent = (o: AnalysisOptions) =>
     Effect.gen(function*() {
-      const [totals] = yield* select(
-        ContentTotals,
-        `SELECT count(*) AS n, COALESCE(sum(total_length), 0) AS bytes, COALESCE(sum(file_count), 0) AS files,
-           sum(CASE WHEN private = 1 THEN 1 ELSE 0 END) AS priv,
-           sum(CASE WHEN version = 'v1' THEN 1 ELSE 0 END) AS v1, sum(CASE WHEN version = 'v2' THEN 1 ELSE 0 END) AS v2,
-           sum(CASE WHEN version = 'hybrid' THEN 1 ELSE 0 END) AS hybrid FROM torrents`
+      // One scan grouped by category, size and file-count buckets, private flag and version (at most
+      // 7·8·5·2·3 groups), from which every count is summed here. (Scanned: SQLite would otherwise read the rows in
+      // category index order, one lookup each.)
+      const groups = yield* select(
+        ContentGroup,
+        `SELECT ${columns.category ? `${dialect.scanned("category")} AS category` : "NULL AS category"}, ${
+          bucketCase("total_length", SIZE_EDGES)
+        } AS sb,
+           ${bucketCase("file_count", FILE_COUNT_EDGES)} AS fb, CASE WHEN private = 1 THEN 1 ELSE 0 END AS priv,
+           version, count(*) AS n, COALESCE(sum(total_length), 0) AS bytes, COALESCE(sum(file_count), 0) AS files
+         FROM torrents GROUP BY 1, 2, 3, 4, 5`
       )
-      const byCategory = columns.category
-        ? yield* select(
-          CategoryCount,
-          `SELECT category, count(*) AS n, COALESCE(sum(total_length), 0) AS bytes FROM torrents GROUP BY category`
-        )
-        : []
-      const sizes = yield* select(
-        Bucket,
-        `SELECT ${bucketCase("total_length", SIZE_EDGES)} AS b, count(*) AS n FROM torrents GROUP BY 1`
-      )
-      const counts = yield* select(
-        Bucket,
-        `SELECT ${bucketCase("file_count", FILE_COUNT_EDGES)} AS b, count(*) AS n FROM torrents GROUP BY 1`
-      )
+      const totals = { n: 0, bytes: 0, files: 0, priv: 0, v1: 0, v2: 0, hybrid: 0 }
+      const byCategory = new Map<string, { n: number; bytes: number }>()
+      const sizes = SIZE_EDGES.map(() => 0)
+      const fileCounts = FILE_COUNT_EDGES.map(() => 0)
+      for (const g of groups) {
+        totals.n += g.n
+        totals.bytes += g.bytes
+        totals.files += g.files
+        if (g.priv === 1) totals.priv += g.n
+        if (g.version === "v1") totals.v1 += g.n
+        if (g.version === "v2") totals.v2 += g.n
+        if (g.version === "hybrid") totals.hybrid += g.n
+        if (g.category !== undefined) {
+          const c = byCategory.get(g.category) ?? { n: 0, bytes: 0 }
+          c.n += g.n
+          c.bytes += g.bytes
+          byCategory.set(g.category, c)
+        }
+        sizes[g.sb] = sizes[g.sb]! + g.n
+        fileCounts[g.fb] = fileCounts[g.fb]! + g.n
+      }
       // Kept as torrents are stored (file_extensions); a database from before it (opened read-only) is scanned.
       const extensions = columns.extensions
         ? yield* select(
@@ -148,21 +155,20 @@ export const makeSqlAnalyses = (
            GROUP BY ext ORDER BY n DESC, ext ASC LIMIT ${p(1)}`,
           [topOf(o)]
         )
-      const found = new Map(byCategory.map((r) => [r.category ?? "", r]))
       const result: ContentAnalysis = {
-        torrents: totals!.n,
-        bytes: totals!.bytes,
+        torrents: totals.n,
+        bytes: totals.bytes,
         categories: CATEGORIES.map((category: Category) => ({
           category,
-          torrents: found.get(category)?.n ?? 0,
-          bytes: found.get(category)?.bytes ?? 0
+          torrents: byCategory.get(category)?.n ?? 0,
+          bytes: byCategory.get(category)?.bytes ?? 0
         })),
-        sizes: histogram(SIZE_EDGES, sizes),
-        fileCounts: histogram(FILE_COUNT_EDGES, counts),
-        files: totals!.files,
+        sizes: { edges: SIZE_EDGES, counts: sizes },
+        fileCounts: { edges: FILE_COUNT_EDGES, counts: fileCounts },
+        files: totals.files,
         extensions: extensions.map((r) => ({ extension: r.ext, files: r.n, bytes: r.bytes })),
-        versions: { v1: totals!.v1, v2: totals!.v2, hybrid: totals!.hybrid },
-        private: totals!.priv
+        versions: { v1: totals.v1, v2: totals.v2, hybrid: totals.hybrid },
+        private: totals.priv
       }
       return result
     })
@@ -172,15 +178,20 @@ export const makeSqlAnalyses = (
       // One scan grouped by which sources reported, whether peers were seen and the status: at most 2⁴·2·3
       // groups, from which every per-source count, overlap and the funnel are summed here.
       const flag = (cond: string) => `CASE WHEN ${cond} THEN 1 ELSE 0 END`
-      const groups = yield* select(
-        SourceGroup,
-        `SELECT ${DISCOVERY_SOURCES.map((s, i) => `${flag(`seen_${s} > 0`)} AS s${i}`).join(", ")},
+      const groups = columns.aggregates
+        ? yield* select(
+          SourceGroup,
+          `SELECT s0, s1, s2, s3, wp, st, n, c0, c1, c2, c3 FROM source_groups WHERE n <> 0`
+        )
+        : yield* select(
+          SourceGroup,
+          `SELECT ${DISCOVERY_SOURCES.map((s, i) => `${flag(`seen_${s} > 0`)} AS s${i}`).join(", ")},
            ${flag("peers_seen > 0")} AS wp, CASE status WHEN 'fetched' THEN 1 WHEN 'failed' THEN 2 ELSE 0 END AS st,
            count(*) AS n, ${DISCOVERY_SOURCES.map((s, i) => `COALESCE(sum(seen_${s}), 0) AS c${i}`).join(", ")}
          FROM infohashes GROUP BY ${DISCOVERY_SOURCES.map((_, i) => i + 1).join(", ")}, ${
-          DISCOVERY_SOURCES.length + 1
-        }, ${DISCOVERY_SOURCES.length + 2}`
-      )
+            DISCOVERY_SOURCES.length + 1
+          }, ${DISCOVERY_SOURCES.length + 2}`
+        )
       const pairs = DISCOVERY_SOURCES.flatMap((a, i) => DISCOVERY_SOURCES.slice(i + 1).map((b) => [a, b] as const))
       const per = DISCOVERY_SOURCES.map(() => ({ infohashes: 0, only: 0, sightings: 0, withPeers: 0, fetched: 0 }))
       const overlap = pairs.map(() => 0)
@@ -209,13 +220,19 @@ export const makeSqlAnalyses = (
         })
       }
       const count = (cond: string) => `sum(CASE WHEN ${cond} THEN 1 ELSE 0 END)`
-      const days = yield* select(
-        SourceDay,
-        `SELECT first_seen / ${DAY} AS d, count(*) AS n, ${count("peers_seen > 0")} AS with_peers,
+      const days = columns.aggregates
+        ? yield* select(
+          SourceDay,
+          `SELECT day AS d, n, with_peers, fetched FROM source_days WHERE n <> 0 ORDER BY day DESC LIMIT ${p(1)}`,
+          [daysOf(o)]
+        )
+        : yield* select(
+          SourceDay,
+          `SELECT first_seen / ${DAY} AS d, count(*) AS n, ${count("peers_seen > 0")} AS with_peers,
            ${count("status = 'fetched'")} AS fetched
          FROM infohashes GROUP BY first_seen / ${DAY} ORDER BY d DESC LIMIT ${p(1)}`,
-        [daysOf(o)]
-      )
+          [daysOf(o)]
+        )
       const result: SourcesAnalysis = {
         infohashes: funnel.seen,
         sources: DISCOVERY_SOURCES.map((source, i) => ({ source, ...per[i]! })),
@@ -233,30 +250,31 @@ export const makeSqlAnalyses = (
 
   const analyzeNodes = (o: AnalysisOptions) =>
     Effect.gen(function*() {
+      // One scan grouped by client version (bounded by the versions in use), the totals summed here.
       const count = (cond: string) => `sum(CASE WHEN ${cond} THEN 1 ELSE 0 END)`
-      const [r] = yield* select(
-        NodeTotals,
-        `SELECT count(*) AS n, ${count("last_response IS NOT NULL")} AS responded,
+      const groups = yield* select(
+        VersionGroup,
+        `SELECT version, count(*) AS n, ${count("last_response IS NOT NULL")} AS responded,
            ${count("bep42 = 1")} AS valid, ${count("bep42 = 0")} AS invalid,
            ${columns.bep51 ? count("bep51 = 1") : "0"} AS bep51_yes, ${
           columns.bep51 ? count("bep51 = 0") : "0"
         } AS bep51_no,
            ${count("read_only = 1")} AS ro, ${count("host LIKE '%:%'")} AS v6
-         FROM nodes`
+         FROM nodes GROUP BY version`
       )
-      const versions = yield* select(
-        VersionCount,
-        `SELECT version, count(*) AS n FROM nodes GROUP BY version
-         ORDER BY n DESC, (CASE WHEN version IS NULL THEN 0 ELSE 1 END), version ASC LIMIT ${p(1)}`,
-        [topOf(o)]
-      )
+      const t = { n: 0, responded: 0, valid: 0, invalid: 0, bep51_yes: 0, bep51_no: 0, ro: 0, v6: 0 }
+      for (const g of groups) for (const k of Object.keys(t) as Array<keyof typeof t>) t[k] += g[k]
+      // As ORDER BY n DESC, (no version first), version ASC (bytes) LIMIT top.
+      const versions = [...groups].sort((a, b) =>
+        b.n - a.n || (a.version === undefined ? 0 : 1) - (b.version === undefined ? 0 : 1) ||
+        (a.version === undefined || b.version === undefined ? 0 : Buffer.compare(a.version, b.version))
+      ).slice(0, topOf(o))
       const clients = yield* select(
         ClientCount,
         `SELECT source_client, count(*) AS n FROM torrents GROUP BY source_client
          ORDER BY n DESC, (CASE WHEN source_client IS NULL THEN 0 ELSE 1 END), source_client ASC LIMIT ${p(1)}`,
         [topOf(o)]
       )
-      const t = r!
       const n = t.n
       const result: NodesAnalysis = {
         nodes: n,
@@ -274,22 +292,30 @@ export const makeSqlAnalyses = (
 
   const analyzeChurn = (o: AnalysisOptions) =>
     Effect.gen(function*() {
-      const [r] = yield* select(
-        ChurnTotals,
-        `SELECT count(*) AS n, sum(CASE WHEN last_response IS NOT NULL THEN 1 ELSE 0 END) AS responded FROM nodes`
+      // One scan grouped by first day and session bucket (-1: never answered): totals, sessions and days from it.
+      const groups = yield* select(
+        ChurnGroup,
+        `SELECT first_seen / ${DAY} AS d, CASE WHEN last_response IS NULL THEN -1 ELSE ${
+          bucketCase("(last_response - first_seen)", SESSION_EDGES)
+        } END AS b, count(*) AS n FROM nodes GROUP BY 1, 2`
       )
-      const sessions = yield* select(
-        Bucket,
-        `SELECT ${bucketCase("(last_response - first_seen)", SESSION_EDGES)} AS b, count(*) AS n FROM nodes
-         WHERE last_response IS NOT NULL GROUP BY 1`
-      )
-      const days = yield* select(
-        ChurnDay,
-        `SELECT first_seen / ${DAY} AS d, count(*) AS n,
-           sum(CASE WHEN last_response IS NOT NULL THEN 1 ELSE 0 END) AS responded
-         FROM nodes GROUP BY first_seen / ${DAY} ORDER BY d DESC LIMIT ${p(1)}`,
-        [daysOf(o)]
-      )
+      const r = { n: 0, responded: 0 }
+      const sessionCounts = SESSION_EDGES.map(() => 0)
+      const byDay = new Map<number, { n: number; responded: number }>()
+      for (const g of groups) {
+        const day = byDay.get(g.d) ?? { n: 0, responded: 0 }
+        day.n += g.n
+        r.n += g.n
+        if (g.b >= 0) {
+          day.responded += g.n
+          r.responded += g.n
+          sessionCounts[g.b] = sessionCounts[g.b]! + g.n
+        }
+        byDay.set(g.d, day)
+      }
+      // As ORDER BY d DESC LIMIT days, then oldest first.
+      const days = [...byDay.entries()].sort(([a], [b]) => b - a).slice(0, daysOf(o))
+        .map(([d, x]) => ({ d, n: x.n, responded: x.responded }))
       // Response rates: the stored minutes of the last `days` days (before the newest), summed per interval.
       const [span] = columns.responseRates
         ? yield* select(LastMinute, `SELECT max(minute) AS last FROM response_rates`)
@@ -313,9 +339,9 @@ export const makeSqlAnalyses = (
         )
       }
       const result: ChurnAnalysis = {
-        nodes: r!.n,
-        responded: r!.responded,
-        sessions: histogram(SESSION_EDGES, sessions),
+        nodes: r.n,
+        responded: r.responded,
+        sessions: { edges: SESSION_EDGES, counts: sessionCounts },
         byDay: days.map((d) => ({ day: Math.floor(d.d) * DAY, seen: d.n, responded: d.responded })).reverse(),
         responseRates: {
           interval,
@@ -345,14 +371,27 @@ export const makeSqlAnalyses = (
   ) => r.scraped_at === undefined ? undefined : { seeders: r.seeders, leechers: r.leechers, at: r.scraped_at }
 
   const analyzePopularity = (o: AnalysisOptions) =>
+    dialect.analysisSettings.length === 0 ? popularity(o) : inTransaction(
+      Effect.zipRight(Effect.forEach(dialect.analysisSettings, (s) => select(Schema.Unknown, s)), popularity(o))
+    )
+
+  const popularity = (o: AnalysisOptions) =>
     Effect.gen(function*() {
       const top = topOf(o)
       const selected = `i.hash, ${sightings} AS sightings, i.first_seen, i.last_seen, t.name`
+      const counted = `i.hash, ${sightings} AS sightings, i.first_seen, i.last_seen`
+      // The top rows first, then their names: PostgreSQL joined every infohash to torrents before the LIMIT.
+      const named = (top: string, key: string) =>
+        `SELECT x.hash, x.sightings, x.first_seen, x.last_seen, x.peers, t.name FROM (${top}) x
+         LEFT JOIN torrents t ON t.hash = x.hash ORDER BY ${key} DESC, x.hash ASC`
       const byPeers = o.since === undefined
         ? yield* select(
           Popular,
-          `SELECT ${selected}, i.peers_seen AS peers FROM infohashes i LEFT JOIN torrents t ON t.hash = i.hash
-           WHERE i.peers_seen > 0 ORDER BY i.peers_seen DESC, i.hash ASC LIMIT ${p(1)}`,
+          named(
+            `SELECT ${counted}, i.peers_seen AS peers FROM infohashes i
+             WHERE i.peers_seen > 0 ORDER BY i.peers_seen DESC, i.hash ASC LIMIT ${p(1)}`,
+            "x.peers"
+          ),
           [top]
         )
         : yield* select(
@@ -364,31 +403,55 @@ export const makeSqlAnalyses = (
           [o.since, top]
         )
       // Parameters in the order they appear (SQLite's "?" are positional).
-      const bySightings = yield* select(
-        Popular,
-        `SELECT ${selected}, i.peers_seen AS peers FROM infohashes i LEFT JOIN torrents t ON t.hash = i.hash
-         ${o.since === undefined ? "" : `WHERE i.last_seen >= ${p(1)}`}
-         ORDER BY ${sightings} DESC, i.hash ASC LIMIT ${p(o.since === undefined ? 1 : 2)}`,
-        o.since === undefined ? [top] : [o.since, top]
-      )
+      const bySightingsFrom = (atLeast: number | undefined) => {
+        const where = [
+          ...(o.since === undefined ? [] : [`i.last_seen >= ${p(1)}`]),
+          ...(atLeast === undefined ? [] : [`${sightings} >= ${atLeast}`])
+        ]
+        return select(
+          Popular,
+          named(
+            `SELECT ${counted}, i.peers_seen AS peers FROM infohashes i
+             ${where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`}
+             ORDER BY ${sightings} DESC, i.hash ASC LIMIT ${p(o.since === undefined ? 1 : 2)}`,
+            "x.sightings"
+          ),
+          o.since === undefined ? [top] : [o.since, top]
+        )
+      }
+      // SQLite keeps an index of the infohashes sighted SIGHTINGS_INDEXED_FROM times or more (migration 0011): when
+      // `top` of them qualify they are the top (every other has fewer sightings); else every row is ranked.
+      const indexed = columns.aggregates && dialect.sightingsIndexedFrom !== undefined
+        ? yield* bySightingsFrom(dialect.sightingsIndexedFrom)
+        : []
+      const bySightings = indexed.length >= top ? indexed : yield* bySightingsFrom(undefined)
       const now = o.now ?? (yield* Clock.currentTimeMillis)
       const windows: Array<PopularityWindow> = []
       for (const hours of columns.popularity ? POPULARITY_WINDOWS : []) {
         const since = windowStart(now, hours)
-        // The window's hours summed per infohash (a range of the primary key), the top few joined to the rest.
+        // The window's hours summed per infohash, the top few (w); then their sightings by source (s: CROSS JOIN
+        // keeps SQLite from scanning the hours for the few infohashes), joined to the rest. A day or more is one
+        // pass over the hourly rows (SQLite: in infohash order, so no sort).
+        const b = dialect.binder()
+        const hour = hours >= 24 ? dialect.scanned("hour") : "hour"
         const rows = yield* select(
           WindowTop,
-          `SELECT w.hash, w.n, ${DISCOVERY_SOURCES.map((_, i) => `w.s${i}`).join(", ")},
+          `WITH w AS (SELECT hash, sum(sightings) AS n FROM infohash_hours
+             WHERE ${hour} >= ${b.bind(since)} AND ${hour} <= ${b.bind(now)}
+             GROUP BY hash ORDER BY sum(sightings) DESC, hash ASC LIMIT ${b.bind(top)})
+           SELECT w.hash, w.n, ${DISCOVERY_SOURCES.map((_, i) => `s.s${i}`).join(", ")},
              i.seeders, i.leechers, i.scraped_at, t.name,
-             (SELECT count(*) FROM infohash_peers p WHERE p.hash = w.hash AND p.last_seen >= ${p(1)}) AS peers
-           FROM (SELECT hash, sum(sightings) AS n, ${
-            DISCOVERY_SOURCES.map((s, i) => `sum(CASE WHEN source = '${s}' THEN sightings ELSE 0 END) AS s${i}`)
+             (SELECT count(*) FROM infohash_peers p WHERE p.hash = w.hash AND p.last_seen >= ${b.bind(since)}) AS peers
+           FROM w JOIN (SELECT h.hash, ${
+            DISCOVERY_SOURCES.map((s, i) => `sum(CASE WHEN h.source = '${s}' THEN h.sightings ELSE 0 END) AS s${i}`)
               .join(", ")
-          } FROM infohash_hours WHERE hour >= ${p(2)} AND hour <= ${p(3)}
-             GROUP BY hash ORDER BY sum(sightings) DESC, hash ASC LIMIT ${p(4)}) w
+          } FROM w w2 CROSS JOIN infohash_hours h
+             WHERE h.hash = w2.hash AND h.hour >= ${b.bind(since)} AND h.hour <= ${
+            b.bind(now)
+          } GROUP BY h.hash) s ON s.hash = w.hash
            JOIN infohashes i ON i.hash = w.hash LEFT JOIN torrents t ON t.hash = w.hash
            ORDER BY w.n DESC, w.hash ASC`,
-          [since, since, now, top]
+          b.params
         )
         windows.push({
           hours,
@@ -409,10 +472,11 @@ export const makeSqlAnalyses = (
       const swarmRows = columns.popularity
         ? yield* select(
           Swarm,
-          `SELECT i.hash, i.seeders, i.leechers, i.scraped_at, t.name FROM infohashes i
-           LEFT JOIN torrents t ON t.hash = i.hash
-           WHERE i.seeders IS NOT NULL${o.since === undefined ? "" : ` AND i.scraped_at >= ${p(1)}`}
-           ORDER BY (i.seeders + i.leechers) DESC, i.hash ASC LIMIT ${p(o.since === undefined ? 1 : 2)}`,
+          `SELECT x.hash, x.seeders, x.leechers, x.scraped_at, t.name FROM (SELECT i.hash, i.seeders, i.leechers,
+             i.scraped_at FROM infohashes i
+             WHERE i.seeders IS NOT NULL${o.since === undefined ? "" : ` AND i.scraped_at >= ${p(1)}`}
+             ORDER BY (i.seeders + i.leechers) DESC, i.hash ASC LIMIT ${p(o.since === undefined ? 1 : 2)}) x
+           LEFT JOIN torrents t ON t.hash = x.hash ORDER BY (x.seeders + x.leechers) DESC, x.hash ASC`,
           o.since === undefined ? [top] : [o.since, top]
         )
         : []

@@ -2,6 +2,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, type ParseResult, Schema } from "effect"
 import { statSync } from "node:fs"
 import type { DatabaseSize } from "../domain/model.js"
+import { SIGHTINGS_INDEXED_FROM } from "./analysisAggregates.js"
 import { makePgSpace } from "./pgSpace.js"
 import { SqlNumber, SqlText } from "./sqlRows.js"
 import { fts5Query, searchWords, tsQuery } from "./sqlText.js"
@@ -104,6 +105,9 @@ export interface FullText {
   readonly byIds: ((b: Binder, ids: ReadonlyArray<number>) => string) | undefined
 }
 
+/** PostgreSQL's work_mem for one analysis statement (docs/benchmarks.md: the week window of 1 M torrents). */
+export const PG_ANALYSIS_WORK_MEM = "256MB"
+
 export interface Dialect {
   readonly name: "sqlite" | "pg"
   /** The Repository's `backend`. */
@@ -131,6 +135,22 @@ export interface Dialect {
    * with the FROM it needs.
    */
   readonly popular: (from: string, swarm: boolean) => { readonly from: string; readonly order: string }
+  /**
+   * Set (SET LOCAL) in the transaction of an analysis that groups a large window (popularity's week): PostgreSQL's
+   * hash aggregate of millions of infohashes spilled to disk with the default 4 MB work_mem.
+   */
+  readonly analysisSettings: ReadonlyArray<string>
+  /**
+   * Infohashes with at least this many sightings are in an index by sightings (SQLite, migration 0011), which serves
+   * the all-time top when enough qualify; undefined: no such index (PostgreSQL ranks every row).
+   */
+  readonly sightingsIndexedFrom: number | undefined
+  /**
+   * A column in a condition or grouping that should not pick an index: SQLite sums a day or week of
+   * `infohash_hours` in one pass in key (infohash) order rather than looking each hour's rows up and sorting them,
+   * and scans `torrents` rather than reading it in category order through an index.
+   */
+  readonly scanned: (column: string) => string
   /** A query of every file's `ext` (as categories.ts extensionOf) and `length`. */
   readonly fileExtensions: string
   /** Run at the end of each eviction chunk's transaction (PostgreSQL: its statistics reach the server at once). */
@@ -281,6 +301,9 @@ export const sqlite: Dialect = {
       ? "(SELECT max(i.peers_seen, COALESCE(i.seeders + i.leechers, 0)) FROM infohashes i WHERE i.hash = t.hash) DESC"
       : "(SELECT i.peers_seen FROM infohashes i WHERE i.hash = t.hash) DESC"
   }),
+  analysisSettings: [],
+  sightingsIndexedFrom: SIGHTINGS_INDEXED_FROM,
+  scanned: (column) => `+${column}`,
   fileExtensions: `SELECT CASE WHEN length(pre) <= 1 OR length(base) - length(pre) > 8 OR length(base) = length(pre)
            OR substr(base, length(pre) + 1) GLOB '*[^A-Za-z0-9]*' THEN ''
          ELSE lower(substr(base, length(pre) + 1)) END AS ext, length
@@ -398,6 +421,9 @@ export const postgres: Dialect = {
     from: `${from} LEFT JOIN infohashes ip ON ip.hash = t.hash`,
     order: `COALESCE(GREATEST(ip.peers_seen, ${swarm ? "ip.seeders + ip.leechers" : "0"}), 0) DESC`
   }),
+  analysisSettings: [`SET LOCAL work_mem = '${PG_ANALYSIS_WORK_MEM}'`],
+  sightingsIndexedFrom: undefined,
+  scanned: (column) => column,
   fileExtensions:
     `SELECT CASE WHEN base ~ '^.+\\.[A-Za-z0-9]{1,8}$' THEN lower(substring(base from '\\.([A-Za-z0-9]{1,8})$'))
          ELSE '' END AS ext, length FROM (SELECT substring(path from '[^/]*$') AS base, length FROM files) b`,

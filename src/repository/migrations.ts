@@ -1,6 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { Effect, Schema } from "effect"
 import { categoryOf, extensionOf } from "../domain/categories.js"
+import { pgAggregatesMigration, sqliteAggregatesMigration } from "./analysisAggregates.js"
 import { type Dialect, postgres, sqlite } from "./dialect.js"
 import { decodeRows, IdRow, SqlNumber, SqlText } from "./sqlRows.js"
 
@@ -178,7 +179,9 @@ export const sqliteMigrations = {
   "0009_infohash_hours_hash": Effect.flatMap(
     SqlClient.SqlClient,
     (sql) => statements(sql, [`CREATE INDEX infohash_hours_hash ON infohash_hours (hash)`])
-  )
+  ),
+  // What the analyses keep as rows are written (analysisAggregates.ts, docs/analysis.md).
+  "0011_analysis_aggregates": sqliteAggregatesMigration
 }
 
 export const pgMigrations = {
@@ -280,5 +283,6 @@ export const pgMigrations = {
   "0009_infohash_hours_hash": Effect.flatMap(
     SqlClient.SqlClient,
     (sql) => statements(sql, [`CREATE INDEX infohash_hours_hash ON infohash_hours (hash)`])
-  )
+  ),
+  "0011_analysis_aggregates": pgAggregatesMigration
 }

@@ -182,7 +182,9 @@ export const makeSqlRepository = (dialect: Dialect) =>
       bep51: yield* hasColumn("nodes", "bep51"),
       extensions: yield* hasTable("file_extensions"),
       popularity: yield* hasTable("infohash_hours"),
-      responseRates: yield* hasTable("response_rates")
+      responseRates: yield* hasTable("response_rates"),
+      // Migration 0011's aggregates (analysisAggregates.ts); SQLite's indexes for the all-time tops come with them.
+      aggregates: yield* hasTable("source_groups")
     }
     const categoryColumn = columns.category ? "t.category" : "NULL AS category"
 
@@ -622,7 +624,9 @@ export const makeSqlRepository = (dialect: Dialect) =>
         const whole = words.length > 0 &&
           (yield* textCount(words.slice(-1), true, WHOLE_WORDS_ABOVE + 1)) > WHOLE_WORDS_ABOVE
         // The larger of distinct peers seen and the BEP 33 swarm estimate (dialect.popular).
-        const popular = (from: string) => dialect.popular(from, columns.popularity)
+        // Kept on the torrent row (migration 0011), else looked up in its infohash row.
+        const popular = (from: string) =>
+          columns.aggregates ? { from, order: "t.popularity DESC" } : dialect.popular(from, columns.popularity)
         const order = {
           relevance: "t.discovered_at DESC",
           newest: "t.discovered_at DESC",
@@ -1140,7 +1144,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
         return rows.map((r) => r.hash as InfoHash)
       }).pipe(Effect.mapError(fail("importQueue")))
 
-    const analyses = makeSqlAnalyses(dialect, select, columns)
+    const analyses = makeSqlAnalyses(dialect, select, columns, (effect) => sql.withTransaction(effect))
     const analysis = <A>(name: string, f: (o: AnalysisOptions) => Effect.Effect<A, unknown>) => (o: AnalysisOptions) =>
       f(o).pipe(Effect.mapError(fail(name)))
 
