@@ -81,7 +81,8 @@ export interface FullText {
   /** How many torrents the words match, counting at most `atMost` (rows: CountRow). */
   readonly count: (words: ReadonlyArray<string>, whole: boolean, atMost: number) => Statement
   /**
-   * The index's own listing of matching ids (rows: HitRow, with `rank` when `ranked`), cheap enough for a one-pass
+   * The index's own listing of matching ids, newest (largest id) first (rows: HitRow, with `rank` when `ranked`),
+   * cheap enough for a one-pass
    * count and page on text alone; undefined when the index has none.
    */
   readonly hits:
@@ -245,7 +246,9 @@ export const sqlite: Dialect = {
       params: [fts5Query(words, whole)]
     }),
     hits: (words, whole, ranked, limit) => ({
-      text: `SELECT rowid AS id${ranked ? ", rank" : ""} FROM torrents_fts WHERE torrents_fts MATCH ? LIMIT ${limit}`,
+      text: `SELECT rowid AS id${
+        ranked ? ", rank" : ""
+      } FROM torrents_fts WHERE torrents_fts MATCH ? ORDER BY rowid DESC LIMIT ${limit}`,
       params: [fts5Query(words, whole)]
     }),
     rankedPage: (words, whole, window, columns, limit, offset) => {

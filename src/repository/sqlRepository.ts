@@ -635,9 +635,9 @@ export const makeSqlRepository = (dialect: Dialect) =>
         const summaryColumns =
           `t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn}`
         // An index that lists its hits (SQLite's FTS5), text alone, not known to be capped yet: one pass over the
-        // full-text index collects the matching ids (at most SEARCH_CAP + 1; with their rank when the order needs
-        // it and several words intersect, where a second pass would intersect them again) and serves the count
-        // and, below the cap, the page.
+        // full-text index collects the matching ids, newest first (at most SEARCH_CAP + 1; with their rank when the
+        // order needs it and several words intersect, where a second pass would intersect them again) and serves
+        // the count and the page (past the cap, from the first of them: the bounded window).
         let onePass: { total: number; capped: boolean } | undefined
         const { byIds, hits: listHits, rankedPage } = dialect.fullText
         if (listHits !== undefined && byIds !== undefined && textOnly && !(whole && words.length === 1)) {
@@ -645,11 +645,16 @@ export const makeSqlRepository = (dialect: Dialect) =>
           const s = listHits(words, whole, ranked, SEARCH_CAP + 1)
           const hits = yield* select(HitRow, s.text, s.params)
           onePass = { total: Math.min(hits.length, SEARCH_CAP), capped: hits.length > SEARCH_CAP }
-          if (!onePass.capped && (ranked || sort !== "relevance")) {
+          if (ranked || sort !== "relevance") {
+            // The hits come newest first: past the cap, the first ones are the bounded window of the page (below).
+            const window = onePass.capped && (sort === "relevance" || sort === "newest")
+              ? Math.min(SEARCH_CAP, Math.max(RANK_WINDOW, offset + limit))
+              : SEARCH_CAP
+            const candidates = onePass.capped ? hits.slice(0, window) : hits
             const columns = `t.id, ${summaryColumns}`
             if (ranked) {
               // As ORDER BY f.rank, t.id: the page's ids, then their rows.
-              const page = hits.map((h) => ({ id: h.id, rank: h.rank ?? 0 }))
+              const page = candidates.map((h) => ({ id: h.id, rank: h.rank ?? 0 }))
                 .sort((a, b) => a.rank - b.rank || a.id - b.id).slice(offset, offset + limit).map((h) => h.id)
               const b = dialect.binder()
               const rows = page.length === 0
@@ -660,7 +665,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
             }
             const b = dialect.binder()
             const items = yield* summaries(
-              `SELECT ${columns} FROM torrents t WHERE ${byIds(b, hits.map((h) => h.id))}
+              `SELECT ${columns} FROM torrents t WHERE ${byIds(b, candidates.map((h) => h.id))}
                ORDER BY ${order[sort]}, t.id LIMIT ${b.bind(limit)} OFFSET ${b.bind(offset)}`,
               b.params
             )
