@@ -848,6 +848,7 @@ const runProbes = async (
     const byType = new Map<string, { ms: Array<number>; totals: Array<number> }>()
     const all: Array<number> = []
     const totals: Array<number> = []
+    const slowest: Array<{ ms: number; type: string; query: SearchQuery; total: number }> = []
     for (const p of probes) {
       const t = performance.now()
       const page = await runtime.runPromise(repo.search(p.query))
@@ -858,6 +859,11 @@ const runProbes = async (
       byType.set(p.type, entry)
       all.push(elapsed)
       totals.push(page.total)
+      slowest.push({ ms: elapsed, type: p.type, query: p.query, total: page.total })
+    }
+    // The tail, named: the slowest queries of the run (stderr), to find what makes the p99.
+    for (const s of slowest.sort((a, b) => b.ms - a.ms).slice(0, 8)) {
+      log(`slow: ${ms(s.ms)} ms ${s.type} ${JSON.stringify(s.query)} -> ${s.total}`)
     }
     return { byType, all, totals }
   } finally {

@@ -53,6 +53,8 @@ export interface TextMatch {
   readonly where: string | undefined
   /** An ORDER BY term ranking by relevance (absent when not computed). */
   readonly rank: string | undefined
+  /** The relevance as a value (absent when not computed) and whether larger is better. */
+  readonly score: { readonly expr: string; readonly descending: boolean } | undefined
 }
 
 export interface FullText {
@@ -81,7 +83,8 @@ export interface FullText {
   /** How many torrents the words match, counting at most `atMost` (rows: CountRow). */
   readonly count: (words: ReadonlyArray<string>, whole: boolean, atMost: number) => Statement
   /**
-   * The index's own listing of matching ids (rows: HitRow, with `rank` when `ranked`), cheap enough for a one-pass
+   * The index's own listing of matching ids, newest (largest id) first (rows: HitRow, with `rank` when `ranked`),
+   * cheap enough for a one-pass
    * count and page on text alone; undefined when the index has none.
    */
   readonly hits:
@@ -264,13 +267,15 @@ export const sqlite: Dialect = {
             b.bind(fts5Query(words, whole))
           } ORDER BY rowid DESC LIMIT ${bounded}) f JOIN torrents t ON t.id = f.rowid`,
           where: undefined,
-          rank: ranked ? "f.rank" : undefined
+          rank: ranked ? "f.rank" : undefined,
+          score: ranked ? { expr: "f.rank", descending: false } : undefined
         }
       }
       return {
         from: "torrents_fts f JOIN torrents t ON t.id = f.rowid",
         where: `torrents_fts MATCH ${b.bind(fts5Query(words, whole))}`,
-        rank: "f.rank"
+        rank: "f.rank",
+        score: { expr: "f.rank", descending: false }
       }
     },
     count: (words, whole, atMost) => ({
@@ -278,7 +283,9 @@ export const sqlite: Dialect = {
       params: [fts5Query(words, whole)]
     }),
     hits: (words, whole, ranked, limit) => ({
-      text: `SELECT rowid AS id${ranked ? ", rank" : ""} FROM torrents_fts WHERE torrents_fts MATCH ? LIMIT ${limit}`,
+      text: `SELECT rowid AS id${
+        ranked ? ", rank" : ""
+      } FROM torrents_fts WHERE torrents_fts MATCH ? ORDER BY rowid DESC LIMIT ${limit}`,
       params: [fts5Query(words, whole)]
     }),
     rankedPage: (words, whole, window, columns, limit, offset) => {
@@ -398,14 +405,16 @@ export const postgres: Dialect = {
     unindexTorrent: undefined,
     match: (b, words, whole, bounded) => {
       const tq = b.bind(tsQuery(words, whole))
-      const rank = `ts_rank(t.search, to_tsquery('simple', ${tq})) DESC`
+      const score = { expr: `ts_rank(t.search, to_tsquery('simple', ${tq}))`, descending: true }
+      const rank = `${score.expr} DESC`
       return bounded !== false
         ? {
           from: `(SELECT * FROM torrents WHERE ${pgMatch(tq)} ORDER BY id DESC LIMIT ${bounded}) t`,
           where: undefined,
-          rank
+          rank,
+          score
         }
-        : { from: "torrents t", where: `t.${pgMatch(tq)}`, rank }
+        : { from: "torrents t", where: `t.${pgMatch(tq)}`, rank, score }
     },
     count: (words, whole, atMost) => ({
       text: `SELECT count(*) AS n FROM (SELECT 1 FROM torrents WHERE ${pgMatch("$1")} LIMIT ${atMost}) c`,

@@ -45,6 +45,7 @@ import {
   NodeRow,
   OpenSessionRow,
   PageRow,
+  PassRow,
   PeerRow,
   SavedSearchRow,
   SessionRow,
@@ -551,12 +552,14 @@ export const makeSqlRepository = (dialect: Dialect) =>
       const p = binder.bind
       let from = "torrents t"
       let rank: string | undefined
+      let score: { readonly expr: string; readonly descending: boolean } | undefined
       const words = q.text === undefined ? [] : searchWords(q.text).slice(0, MAX_QUERY_WORDS)
       // The text first: with SQLite's positional placeholders, a bounded FROM's parameter comes before WHERE's.
       if (words.length > 0) {
         const match = dialect.fullText.match(binder, words, whole, bounded, ranked)
         from = match.from
         rank = match.rank
+        score = match.score
         if (match.where !== undefined) where.push(match.where)
       }
       if (q.minSize !== undefined) where.push(`t.total_length >= ${p(q.minSize)}`)
@@ -567,7 +570,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
       if (q.until !== undefined) where.push(`t.discovered_at < ${p(q.until)}`)
       if (q.category !== undefined) where.push(`t.category = ${p(q.category)}`)
       if (q.text !== undefined && q.text.trim() !== "" && words.length === 0) where.push("1 = 0")
-      return { from, where: where.length > 0 ? `WHERE ${where.join(" AND ")}` : "", rank, p }
+      return { from, where: where.length > 0 ? `WHERE ${where.join(" AND ")}` : "", rank, score, p }
     }
 
     // Refused rather than answered wrongly: only a migrated database knows the categories.
@@ -639,9 +642,9 @@ export const makeSqlRepository = (dialect: Dialect) =>
         const summaryColumns =
           `t.hash, t.name, t.total_length, t.file_count, t.discovered_at, t.fetched_at, ${categoryColumn}`
         // An index that lists its hits (SQLite's FTS5), text alone, not known to be capped yet: one pass over the
-        // full-text index collects the matching ids (at most SEARCH_CAP + 1; with their rank when the order needs
-        // it and several words intersect, where a second pass would intersect them again) and serves the count
-        // and, below the cap, the page.
+        // full-text index collects the matching ids, newest first (at most SEARCH_CAP + 1; with their rank when the
+        // order needs it and several words intersect, where a second pass would intersect them again) and serves
+        // the count and the page (past the cap, from the first of them: the bounded window).
         let onePass: { total: number; capped: boolean } | undefined
         const { byIds, hits: listHits, rankedPage } = dialect.fullText
         if (listHits !== undefined && byIds !== undefined && textOnly && !(whole && words.length === 1)) {
@@ -649,11 +652,16 @@ export const makeSqlRepository = (dialect: Dialect) =>
           const s = listHits(words, whole, ranked, SEARCH_CAP + 1)
           const hits = yield* select(HitRow, s.text, s.params)
           onePass = { total: Math.min(hits.length, SEARCH_CAP), capped: hits.length > SEARCH_CAP }
-          if (!onePass.capped && (ranked || sort !== "relevance")) {
+          if (ranked || sort !== "relevance") {
+            // The hits come newest first: past the cap, the first ones are the bounded window of the page (below).
+            const window = onePass.capped && (sort === "relevance" || sort === "newest")
+              ? Math.min(SEARCH_CAP, Math.max(RANK_WINDOW, offset + limit))
+              : SEARCH_CAP
+            const candidates = onePass.capped ? hits.slice(0, window) : hits
             const columns = `t.id, ${summaryColumns}`
             if (ranked) {
               // As ORDER BY f.rank, t.id: the page's ids, then their rows.
-              const page = hits.map((h) => ({ id: h.id, rank: h.rank ?? 0 }))
+              const page = candidates.map((h) => ({ id: h.id, rank: h.rank ?? 0 }))
                 .sort((a, b) => a.rank - b.rank || a.id - b.id).slice(offset, offset + limit).map((h) => h.id)
               const b = dialect.binder()
               const rows = page.length === 0
@@ -664,11 +672,62 @@ export const makeSqlRepository = (dialect: Dialect) =>
             }
             const b = dialect.binder()
             const items = yield* summaries(
-              `SELECT ${columns} FROM torrents t WHERE ${byIds(b, hits.map((h) => h.id))}
+              `SELECT ${columns} FROM torrents t WHERE ${byIds(b, candidates.map((h) => h.id))}
                ORDER BY ${order[sort]}, t.id LIMIT ${b.bind(limit)} OFFSET ${b.bind(offset)}`,
               b.params
             )
             return { ...onePass, items }
+          }
+        }
+        // Words with filters (or the blocklist), or any text on an index that cannot list its hits (PostgreSQL):
+        // one statement collects the matches once (at most SEARCH_CAP + 1, with the sort key) for the count and
+        // the page's ids, where a count and a page query would each visit every match below the cap. A relevance
+        // order on text alone is left to the bounded window below (its rank over SEARCH_CAP rows costs more).
+        let passCount: { total: number; capped: boolean } | undefined
+        const passKey = {
+          newest: { expr: "t.discovered_at", descending: true },
+          oldest: { expr: "t.discovered_at", descending: false },
+          largest: { expr: "t.total_length", descending: true },
+          smallest: { expr: "t.total_length", descending: false },
+          relevance: undefined as { expr: string; descending: boolean } | undefined
+        }
+        const knownCapped = textOnly && whole && words.length === 1
+        if (
+          onePass === undefined && words.length > 0 && !knownCapped && sort !== "name" && sort !== "popular" &&
+          !(sort === "relevance" && textOnly && words.length === 1)
+        ) {
+          const b = dialect.binder()
+          const f = filtersOf(q, b, visible, false, whole, sort === "relevance")
+          const key = sort === "relevance" ? f.score : passKey[sort]
+          if (key !== undefined) {
+            const dir = key.descending ? "DESC" : "ASC"
+            const rows = yield* select(
+              PassRow,
+              `WITH m AS MATERIALIZED (SELECT t.id AS id, ${key.expr} AS k FROM ${f.from} ${f.where} LIMIT ${
+                SEARCH_CAP + 1
+              })
+               SELECT id, (SELECT count(*) FROM m) AS n FROM m ORDER BY k ${dir}, id LIMIT ${f.p(limit)} OFFSET ${
+                f.p(offset)
+              }`,
+              b.params
+            )
+            const n = rows[0]?.n ?? (offset === 0 ? 0 : undefined)
+            if (n !== undefined) {
+              passCount = { total: Math.min(n, SEARCH_CAP), capped: n > SEARCH_CAP }
+              if (!passCount.capped) {
+                const ids = rows.map((r) => r.id)
+                if (ids.length === 0) return { ...passCount, items: [] }
+                const page = yield* select(
+                  PageRow,
+                  `SELECT t.id, ${summaryColumns} FROM torrents t WHERE t.id IN (${
+                    placeholders(ids.length).join(",")
+                  })`,
+                  ids
+                )
+                const byId = new Map(page.map((r) => [r.id, r]))
+                return { ...passCount, items: ids.flatMap((id) => byId.has(id) ? [summaryOf(byId.get(id)!)] : []) }
+              }
+            }
           }
         }
         // The count first (capped). SQLite counts text alone in the full-text index, without touching `torrents`.
@@ -676,7 +735,9 @@ export const makeSqlRepository = (dialect: Dialect) =>
         const counted = filtersOf(q, countBinder, visible, false, whole)
         const count = onePass !== undefined
           ? onePass
-          : textOnly && whole && words.length === 1
+          : passCount !== undefined
+          ? passCount
+          : knownCapped
           ? { total: SEARCH_CAP, capped: true } // the probe counted this very word past SEARCH_CAP
           : textOnly
           ? yield* Effect.map(textCount(words, whole, SEARCH_CAP + 1), (n) => ({

@@ -164,6 +164,8 @@ export const PageRow = Schema.Struct({ ...SummaryRow.fields, id: SqlNumber })
 
 /** SQLite's full-text hits: a torrent id, with its bm25 rank when asked for. */
 export const HitRow = Schema.Struct({ id: SqlNumber, rank: absentOrNull(SqlNumber) })
+/** A page id of a one-pass filtered search, with how many matched (at most SEARCH_CAP + 1). */
+export const PassRow = Schema.Struct({ id: SqlNumber, n: SqlNumber })
 
 /** `SELECT * FROM torrents`. */
 export const TorrentRow = Schema.Struct({
