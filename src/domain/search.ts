@@ -59,6 +59,7 @@ export const searchQueryOf = (p: SearchParamsType, defaultLimit = 20): SearchQue
     maxFiles: p.max_files,
     since: p.since,
     until: p.until,
+    category: p.category,
     limit,
     offset: ((p.page ?? 1) - 1) * limit
   }

@@ -4,7 +4,7 @@ import { statSync } from "node:fs"
 import type { DatabaseSize } from "../domain/model.js"
 import { SIGHTINGS_INDEXED_FROM } from "./analysisAggregates.js"
 import { makePgSpace } from "./pgSpace.js"
-import { SqlNumber, SqlText } from "./sqlRows.js"
+import { SqlNumber, type SqlRunner, SqlText } from "./sqlRows.js"
 import { fts5Query, searchWords, tsQuery } from "./sqlText.js"
 
 // Every difference between the two SQL backends, in one place: one object per dialect, used by the rest of the
@@ -21,16 +21,6 @@ export const MAX_INDEXED_TEXT = 64 * 1024
 export interface Statement {
   readonly text: string
   readonly params: ReadonlyArray<unknown>
-}
-
-/** What the dialect's own maintenance queries run through. */
-export interface SqlRunner {
-  readonly run: (text: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<unknown>, SqlError>
-  readonly select: <A, I>(
-    schema: Schema.Schema<A, I, never>,
-    text: string,
-    params?: ReadonlyArray<unknown>
-  ) => Effect.Effect<ReadonlyArray<A>, SqlError | ParseResult.ParseError>
 }
 
 /** Collects parameters while a statement's text is built; each value's placeholder in the order it is bound. */

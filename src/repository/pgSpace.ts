@@ -1,7 +1,7 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Effect, type ParseResult, Schema } from "effect"
 import type { DatabaseSize, EvictionClass } from "../domain/model.js"
-import { SqlNumber, SqlText } from "./sqlRows.js"
+import { SqlNumber, type SqlRunner, SqlText } from "./sqlRows.js"
 
 // What a disk budget measures on PostgreSQL (docs/scaling.md "Disk budget and retention"), and how freed space is
 // made reusable. Only core functions: no contrib extension (pgstattuple, pg_freespacemap) is needed.
@@ -54,15 +54,6 @@ const TABLES = `SELECT quote_ident(c.relname) AS name, pg_total_relation_size(c.
   LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
   WHERE n.nspname = current_schema() AND c.relkind = 'r'`
 
-interface Runner {
-  readonly run: (text: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<unknown>, SqlError>
-  readonly select: <A, I>(
-    schema: Schema.Schema<A, I, never>,
-    text: string,
-    params?: ReadonlyArray<unknown>
-  ) => Effect.Effect<ReadonlyArray<A>, SqlError | ParseResult.ParseError>
-}
-
 /** One table's live rows: how many and their bytes in heap + TOAST (tuple, alignment, line pointer). */
 interface Live {
   readonly rows: number
@@ -97,7 +88,7 @@ export const makePgSpace = () => {
   const sampled = new Map<string, Live>()
   const vacuumed = new Map<string, { readonly end: number; readonly took: number }>()
 
-  const liveOf = (db: Runner, name: string, pages: number, block: number, now: number) =>
+  const liveOf = (db: SqlRunner, name: string, pages: number, block: number, now: number) =>
     Effect.gen(function*() {
       const cached = sampled.get(name)
       if (cached !== undefined && now - cached.at < SAMPLE_TTL) return cached
@@ -114,7 +105,7 @@ export const makePgSpace = () => {
       return live
     })
 
-  const size = (db: Runner): Effect.Effect<DatabaseSize, SqlError | ParseResult.ParseError> =>
+  const size = (db: SqlRunner): Effect.Effect<DatabaseSize, SqlError | ParseResult.ParseError> =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const tables = yield* db.select(TableRow, TABLES)
@@ -144,7 +135,7 @@ export const makePgSpace = () => {
    * VACUUMs (plain, SKIP_LOCKED: never waiting for another process's VACUUM or lock) each table with dead rows
    * (at least 1 % of its rows), so their space is reused; a large table at most 20 % of the time.
    */
-  const reclaim = (db: Runner): Effect.Effect<void, SqlError | ParseResult.ParseError> =>
+  const reclaim = (db: SqlRunner): Effect.Effect<void, SqlError | ParseResult.ParseError> =>
     Effect.gen(function*() {
       sampled.clear()
       const tables = yield* db.select(TableRow, TABLES)

@@ -1,5 +1,5 @@
 import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Effect, type ParseResult, type Schema } from "effect"
+import { Clock, Effect, type ParseResult } from "effect"
 import { toHex } from "../domain/ids.js"
 import {
   type BlockEntry,
@@ -16,6 +16,7 @@ import {
   BlockSignatureRow,
   IdRow,
   PathRow,
+  type SqlRunner,
   TorrentHashRow,
   TorrentNameRow
 } from "./sqlRows.js"
@@ -28,16 +29,9 @@ import { chunkRows } from "./sqlText.js"
 /** How stale the in-memory copy may get before a write or query checks the table again. */
 const REFRESH_MILLIS = 5000
 
-export interface SqlContext {
+/** `run` and `select` (sqlRows.ts) over the repository's connection, and its dialect. */
+export interface SqlContext extends SqlRunner {
   readonly dialect: Dialect
-  /** Runs a statement whose rows are not read (only counted). */
-  readonly run: (text: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<unknown>, SqlError>
-  /** Runs a query and decodes its rows. */
-  readonly select: <A, I>(
-    schema: Schema.Schema<A, I, never>,
-    text: string,
-    params?: ReadonlyArray<unknown>
-  ) => Effect.Effect<ReadonlyArray<A>, SqlError | ParseResult.ParseError>
   /** Torrents' `paths` text as it was put into the full-text index (SQLite's contentless index needs it). */
   readonly indexedPaths: (paths: ReadonlyArray<string>) => string
 }

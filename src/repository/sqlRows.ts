@@ -1,4 +1,5 @@
-import { Either, ParseResult, Schema } from "effect"
+import type { SqlError } from "@effect/sql/SqlError"
+import { type Effect, Either, ParseResult, Schema } from "effect"
 import { CATEGORIES } from "../domain/categories.js"
 
 // What the SQL backends' rows hold, as Schemas: every query's rows are decoded through one of these before use
@@ -371,4 +372,14 @@ export const decodeRows = <A, I>(
     if (i === rows.length) return Either.right(out as ReadonlyArray<A>)
   }
   return decoder.schema(rows) as Either.Either<ReadonlyArray<A>, ParseResult.ParseError>
+}
+
+/** What runs a statement (`run`: rows not read) or a query whose rows are decoded with a row Schema (`select`). */
+export interface SqlRunner {
+  readonly run: (text: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<unknown>, SqlError>
+  readonly select: <A, I>(
+    schema: Schema.Schema<A, I, never>,
+    text: string,
+    params?: ReadonlyArray<unknown>
+  ) => Effect.Effect<ReadonlyArray<A>, SqlError | ParseResult.ParseError>
 }

@@ -4,7 +4,7 @@ import { webhookProblem } from "../alerts/webhook.js"
 import { reports } from "../analysis/reports.js"
 import { isoTime, magnet, savedSearchJson, summaryJson, torrentJson } from "../domain/format.js"
 import { infoHashFromHex, toHex } from "../domain/ids.js"
-import { canonicalSearch } from "../domain/search.js"
+import { canonicalSearch, searchQueryOf } from "../domain/search.js"
 import { parseBlockEntry } from "../repository/blocklist.js"
 import { type BlockRecord, Repository, type RepositoryError } from "../repository/Repository.js"
 import { decodeText } from "../wire/torrentInfo.js"
@@ -156,29 +156,13 @@ const TorrentHandlers = HttpApiBuilder.group(BitscrapeApi, "torrents", (handlers
     return handlers
       .handle("search", ({ urlParams: p }) =>
         Effect.gen(function*() {
-          const limit = p.limit ?? 20
-          const page = p.page ?? 1
-          const result = yield* Effect.mapError(
-            repo.search({
-              text: p.q,
-              sort: p.sort ?? (p.q === undefined || p.q.trim() === "" ? "newest" : "relevance"),
-              minSize: p.min_size,
-              maxSize: p.max_size,
-              minFiles: p.min_files,
-              maxFiles: p.max_files,
-              since: p.since,
-              until: p.until,
-              category: p.category,
-              limit,
-              offset: (page - 1) * limit
-            }),
-            serverError
-          )
+          const query = searchQueryOf(p)
+          const result = yield* Effect.mapError(repo.search(query), serverError)
           return {
             total: result.total,
             total_capped: result.capped,
-            page,
-            limit,
+            page: p.page ?? 1,
+            limit: p.limit ?? 20,
             items: result.items.map(summaryJson)
           }
         }))
