@@ -149,6 +149,29 @@ export interface ResponseRate {
 
 /** One minute (ms): the bucket of the stored query counts. */
 export const MINUTE_MS = 60_000
+/** Counts of one minute, as they are summed. */
+export interface MinuteRate {
+  readonly at: number
+  queries: number
+  responses: number
+  timeouts: number
+}
+
+/** Adds each rate to its minute's counts in `into` (keyed by the minute's start, ms); returns `into`. */
+export const addByMinute = (
+  into: Map<number, MinuteRate>,
+  rates: ReadonlyArray<ResponseRate>
+): Map<number, MinuteRate> => {
+  for (const r of rates) {
+    const at = Math.floor(r.at / MINUTE_MS) * MINUTE_MS
+    const x = into.get(at) ?? { at, queries: 0, responses: 0, timeouts: 0 }
+    x.queries += r.queries
+    x.responses += r.responses
+    x.timeouts += r.timeouts
+    into.set(at, x)
+  }
+  return into
+}
 /** Per-minute query counts older than this before the newest are dropped (ms). */
 export const RESPONSE_RATE_RETENTION_MS = 30 * 24 * 3_600_000
 /** The bucket lengths of the response-rate series: 1, 5, 15 min, 1, 6 h, 1 d. */

@@ -18,9 +18,10 @@ import type {
 import { familyOfHost, RANK_WINDOW, SEARCH_CAP, WHOLE_WORDS_ABOVE } from "../domain/model.js"
 import { churnOf, contentOf, nodesOf, popularityOf, sourcesOf } from "./analysisMemory.js"
 import {
+  addByMinute,
   daysOf,
   HOUR_MS,
-  MINUTE_MS,
+  type MinuteRate,
   POPULARITY_RETENTION_MS,
   RESPONSE_RATE_RETENTION_MS,
   topOf
@@ -57,7 +58,7 @@ const make = Effect.sync(() => {
   const hours = new Map<number, Map<string, Record<DiscoverySource, number>>>()
   let prunedHour = 0
   /** Our queries per minute (start, ms), kept RESPONSE_RATE_RETENTION_MS before the newest. */
-  const rates = new Map<number, { at: number; queries: number; responses: number; timeouts: number }>()
+  const rates = new Map<number, MinuteRate>()
   const torrents = new Map<string, Torrent & { discoveredAt: number; order: number }>()
   const bans = new Map<string, number>()
   const sessionList: Array<{ -readonly [K in keyof CrawlSessionInfo]: CrawlSessionInfo[K] }> = []
@@ -534,14 +535,7 @@ const make = Effect.sync(() => {
     analyzeChurn: (o) => Effect.sync(() => churnOf([...nodes.values()], daysOf(o), [...rates.values()])),
     recordResponseRates: (list) =>
       Effect.sync(() => {
-        for (const r of list) {
-          const at = Math.floor(r.at / MINUTE_MS) * MINUTE_MS
-          const x = rates.get(at) ?? { at, queries: 0, responses: 0, timeouts: 0 }
-          x.queries += r.queries
-          x.responses += r.responses
-          x.timeouts += r.timeouts
-          rates.set(at, x)
-        }
+        addByMinute(rates, list)
         const newest = Math.max(...rates.keys())
         for (const at of rates.keys()) if (at < newest - RESPONSE_RATE_RETENTION_MS) rates.delete(at)
       }),

@@ -18,9 +18,14 @@ import type {
   TorrentFile
 } from "../domain/model.js"
 import { DISCOVERY_SOURCES, RANK_WINDOW, SEARCH_CAP, WHOLE_WORDS_ABOVE } from "../domain/model.js"
-import type { AnalysisOptions } from "./analysisModel.js"
-import type { ResponseRate } from "./analysisModel.js"
-import { HOUR_MS, MINUTE_MS, POPULARITY_RETENTION_MS, RESPONSE_RATE_RETENTION_MS } from "./analysisModel.js"
+import {
+  addByMinute,
+  type AnalysisOptions,
+  HOUR_MS,
+  POPULARITY_RETENTION_MS,
+  RESPONSE_RATE_RETENTION_MS,
+  type ResponseRate
+} from "./analysisModel.js"
 import { makeSqlAnalyses } from "./analysisSql.js"
 import { type Binder, type Dialect, MAX_INDEXED_TEXT, placeholdersOf, type Statement, tuplesOf } from "./dialect.js"
 import { sessionIsDead, thisProcess } from "./liveness.js"
@@ -103,13 +108,6 @@ interface SwarmUpdate {
   readonly seeders: number
   readonly leechers: number
   readonly at: number
-}
-/** Response counts of one minute. */
-interface RateUpsert {
-  readonly minute: number
-  queries: number
-  responses: number
-  timeouts: number
 }
 
 export const makeSqlRepository = (dialect: Dialect) =>
@@ -381,17 +379,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
     let prunedHour = 0
 
     const recordResponseRates = (rates: ReadonlyArray<ResponseRate>) => {
-      const byMinute = new Map<number, RateUpsert>()
-      for (const r of rates) {
-        const minute = Math.floor(r.at / MINUTE_MS) * MINUTE_MS
-        const x = byMinute.get(minute) ?? { minute, queries: 0, responses: 0, timeouts: 0 }
-        x.queries += r.queries
-        x.responses += r.responses
-        x.timeouts += r.timeouts
-        byMinute.set(minute, x)
-      }
-      const sorted = [...byMinute.values()].sort((a, b) => a.minute - b.minute)
-      const rows = sorted.map((x) => [x.minute, x.queries, x.responses, x.timeouts])
+      const sorted = [...addByMinute(new Map(), rates).values()].sort((a, b) => a.at - b.at)
+      const rows = sorted.map((x) => [x.at, x.queries, x.responses, x.timeouts])
       if (rows.length === 0 || !columns.responseRates) return Effect.void
       return transaction(
         "recordResponseRates",
@@ -406,7 +395,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
             )
           }
           yield* query(`DELETE FROM response_rates WHERE minute < ${placeholders(1)[0]}`, [
-            sorted[sorted.length - 1]!.minute - RESPONSE_RATE_RETENTION_MS
+            sorted[sorted.length - 1]!.at - RESPONSE_RATE_RETENTION_MS
           ])
         })
       )
