@@ -23,6 +23,9 @@ const problem = (env: Record<string, string>): TracingConfigError =>
     return (o as { value: TracingConfigError }).value
   })
 
+/** A short demo crawl without the web UI (3 s, 40 nodes, 4 torrents). */
+const SMALL_DEMO = ["demo", "--nodes", "40", "--torrents", "4", "--seeders", "2", "--duration", "3", "--no-ui"]
+
 describe("OTEL_* settings", () => {
   it("are off unless a variable asks for traces; OTEL_SDK_DISABLED and OTEL_TRACES_EXPORTER=none win", () => {
     assert.isUndefined(settings({}))
@@ -258,16 +261,7 @@ describe("a crawl's trace over OTLP/HTTP (real CLI, loopback receiver)", () => {
         "--import",
         MODULE_LOG,
         MAIN,
-        "demo",
-        "--nodes",
-        "40",
-        "--torrents",
-        "4",
-        "--seeders",
-        "2",
-        "--duration",
-        "3",
-        "--no-ui",
+        ...SMALL_DEMO,
         "--db",
         join(dir, "off.db")
       ], { env: { BITSCRAPE_TEST_MODULE_LOG: moduleLog }, timeoutMs: 90_000 })
@@ -278,16 +272,7 @@ describe("a crawl's trace over OTLP/HTTP (real CLI, loopback receiver)", () => {
       assert.notInclude(loaded, "/dist/observability/otlp.js")
 
       const disabled = await runCli([
-        "demo",
-        "--nodes",
-        "40",
-        "--torrents",
-        "4",
-        "--seeders",
-        "2",
-        "--duration",
-        "3",
-        "--no-ui"
+        ...SMALL_DEMO
       ], {
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
         OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
