@@ -208,6 +208,12 @@ const copyField = (x: unknown) =>
 /** Columns migration 0011's triggers compute on PostgreSQL (not copied). */
 const DERIVED = new Set(["torrents.popularity"])
 
+/**
+ * The hourly rows in the order a crawl writes them (SQLite keeps them clustered by infohash; PostgreSQL's heap is in
+ * insertion order, so the copy should not hand it a table already sorted by infohash).
+ */
+const ORDER: Partial<Record<string, string>> = { infohash_hours: " ORDER BY hour, hash, source" }
+
 /** Every table the analyses read, copied from the SQLite file into a migrated PostgreSQL database (COPY). */
 export const loadPostgres = async (file: string, url: string, dir: string) => {
   const db = new Database(file)
@@ -245,9 +251,10 @@ export const loadPostgres = async (file: string, url: string, dir: string) => {
       const fd = fs.openSync(tsv, "w", 0o644)
       let lines: Array<string> = []
       for (
-        const row of db.prepare(`SELECT ${names.join(", ")} FROM ${table}`).raw(true).iterate() as IterableIterator<
-          Array<unknown>
-        >
+        const row of db.prepare(`SELECT ${names.join(", ")} FROM ${table}${ORDER[table] ?? ""}`).raw(true)
+          .iterate() as IterableIterator<
+            Array<unknown>
+          >
       ) {
         lines.push([...row.map(copyField), ...extra.map(() => "")].join("\t"))
         if (lines.length >= 10_000) {

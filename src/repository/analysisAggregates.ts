@@ -15,8 +15,8 @@ import { Effect } from "effect"
 // - SQLite only: `infohash_hours` clustered by infohash (primary key hash, hour, source; the hour in an index), so
 //   a day or week window sums each infohash's hours in one pass in key order rather than sorting the window's rows;
 //   partial indexes for the all-time tops by peers and by sightings. PostgreSQL: the partial index by peers (one on
-//   the sightings would make every sighting's upsert a non-HOT update); its week window gets more work_mem for its
-//   statement instead (dialect.ts analysisSettings).
+//   the sightings would make every sighting's upsert a non-HOT update); its windows walk an index (hash, hour)
+//   instead (migration 0013, dialect.ts analysisSettings).
 
 /** Infohashes with at least this many sightings are in SQLite's index of the all-time top by sightings. */
 export const SIGHTINGS_INDEXED_FROM = 8
