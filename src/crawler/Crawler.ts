@@ -192,11 +192,15 @@ const make = Effect.gen(function*() {
   const empty = <A>(q: Queue.Queue<A>) => Option.getOrElse(q.unsafeSize(), () => 0) <= 0
   // The discoveries and node sightings queues are writes the repository still owes: each is shut down (which
   // ends its stream) only at a moment when it is empty and no offer waits for room, however long its consumer
-  // takes to get there. Once stopped, nothing offers to them except
-  // the overflow fibers counted in `overflowing` (a late reply's sighting after that is not counted as written).
-  const closeWhenDrained = <A>(q: Queue.Queue<A>) =>
+  // takes to get there. Sightings still arrive meanwhile (inbound queries, late replies) and are written; once a
+  // queue has drained, its flag (`discoveriesClosed`, `nodesClosed`) stops them (uncounted), the overflow fibers
+  // counted in `overflowing` finish, and the queue shuts down.
+  const closeWhenDrained = <A>(q: Queue.Queue<A>, close: () => void) =>
     Effect.gen(function*() {
-      while (!(empty(q) && s.overflowing() === 0)) yield* Effect.sleep(20)
+      const drained = () => empty(q) && s.overflowing() === 0
+      while (!drained()) yield* Effect.sleep(20)
+      close()
+      while (!drained()) yield* Effect.sleep(20)
       yield* Queue.shutdown(q)
     })
 
@@ -215,9 +219,10 @@ const make = Effect.gen(function*() {
       // The writes' queues end once drained, in the background (owned by the layer's scope), so the caller can
       // wait for its writers as long as it likes.
       yield* Effect.forkIn(
-        Effect.all([closeWhenDrained(s.discoveries), closeWhenDrained(s.nodeSightings)], { concurrency: 2 }).pipe(
-          Effect.interruptible
-        ),
+        Effect.all([
+          closeWhenDrained(s.discoveries, () => s.run.discoveriesClosed = true),
+          closeWhenDrained(s.nodeSightings, () => s.run.nodesClosed = true)
+        ], { concurrency: 2 }).pipe(Effect.interruptible),
         layerScope
       )
     }).pipe(Effect.uninterruptible)

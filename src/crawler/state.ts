@@ -80,7 +80,12 @@ export const makeCrawlState = (
      * infohashes that got peers. */
     const yields: Record<Stage, number> = { join: 0, walk: 0, sample: 0, peers: 0 }
     const filtered: Partial<Record<Verdict, number>> = {}
-    const run = { stopping: false, lastAnswer: -1 }
+    /**
+     * `discoveriesClosed` / `nodesClosed`: set at stop once that queue of writes has drained, just before it shuts
+     * down; from then on a late sighting (an inbound query, a reply still arriving) is neither queued nor counted,
+     * so everything counted as discovered was handed to the writer.
+     */
+    const run = { stopping: false, lastAnswer: -1, discoveriesClosed: false, nodesClosed: false }
     /** Set by the stages that react to sightings (peer finding). */
     const hooks = { evidence: (_e: InfohashEvidence) => {} }
     /** Hosts banned during this crawl, for the repository (kept across restarts with an expiry). Bounded. */
@@ -152,6 +157,7 @@ export const makeCrawlState = (
     /** Records an infohash sighting; hands peers to the fetcher. Returns whether the infohash is new. */
     function discovered(d: Discovery, reporter?: NodeContact) {
       return Effect.gen(function*() {
+        if (run.discoveriesClosed) return false
         yield* Queue.offer(discoveries, d)
         const { candidate, isNew } = note(d, reporter)
         if (candidate !== undefined) yield* Queue.offer(candidates, candidate)
@@ -161,6 +167,7 @@ export const makeCrawlState = (
 
     /** `discovered` for the callback paths. */
     function discoveredNow(d: Discovery, reporter?: NodeContact) {
+      if (run.discoveriesClosed) return false
       offerNow(discoveries, d)
       const { candidate, isNew } = note(d, reporter)
       if (candidate !== undefined) offerNow(candidates, candidate)
@@ -200,14 +207,14 @@ export const makeCrawlState = (
 
     function answered(n: KnownNode, r: Response) {
       return Effect.gen(function*() {
-        yield* Queue.offer(nodeSightings, sighting(n, r))
+        if (!run.nodesClosed) yield* Queue.offer(nodeSightings, sighting(n, r))
         learnNodes(responseNodes(r))
       })
     }
 
     /** `answered` for the callback paths. */
     function answeredNow(n: KnownNode, r: Response) {
-      offerNow(nodeSightings, sighting(n, r))
+      if (!run.nodesClosed) offerNow(nodeSightings, sighting(n, r))
       learnNodes(responseNodes(r))
     }
 
