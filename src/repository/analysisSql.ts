@@ -469,12 +469,16 @@ export const makeSqlAnalyses = (
           }))
         })
       }
+      // "(seeders + leechers) IS NOT NULL" is a condition of the index on that sum: PostgreSQL's backward scan of
+      // it met the infohashes never scraped first (NULLs sort high) and filtered 1.75 M of them (0.6 s → 0.06 s).
       const swarmRows = columns.popularity
         ? yield* select(
           Swarm,
           `SELECT x.hash, x.seeders, x.leechers, x.scraped_at, t.name FROM (SELECT i.hash, i.seeders, i.leechers,
              i.scraped_at FROM infohashes i
-             WHERE i.seeders IS NOT NULL${o.since === undefined ? "" : ` AND i.scraped_at >= ${p(1)}`}
+             WHERE i.seeders IS NOT NULL AND (i.seeders + i.leechers) IS NOT NULL${
+            o.since === undefined ? "" : ` AND i.scraped_at >= ${p(1)}`
+          }
              ORDER BY (i.seeders + i.leechers) DESC, i.hash ASC LIMIT ${p(o.since === undefined ? 1 : 2)}) x
            LEFT JOIN torrents t ON t.hash = x.hash ORDER BY (x.seeders + x.leechers) DESC, x.hash ASC`,
           o.since === undefined ? [top] : [o.since, top]
