@@ -934,15 +934,24 @@ export const makeSqlRepository = (dialect: Dialect) =>
     const stats = Effect.gen(function*() {
       const one = <A, I>(schema: Schema.Schema<A, I, never>, text: string) =>
         Effect.map(select(schema, text), (rows) => rows[0]!)
-      const ih = yield* one(
-        InfohashTotalsRow,
-        `SELECT count(*) AS n, sum(CASE WHEN seen_sample > 0 THEN 1 ELSE 0 END) AS sample,
+      // From migration 0011's kept groups when they exist (at most 96 rows), else a scan of every infohash.
+      const byGroup = (cond: string) => `COALESCE(sum(CASE WHEN ${cond} THEN n ELSE 0 END), 0)`
+      const ih = columns.aggregates
+        ? yield* one(
+          InfohashTotalsRow,
+          `SELECT COALESCE(sum(n), 0) AS n, ${byGroup("s0 = 1")} AS sample, ${byGroup("s1 = 1")} AS get_peers,
+            ${byGroup("s2 = 1")} AS announce, ${byGroup("s3 = 1")} AS lookup, ${byGroup("wp = 1")} AS with_peers,
+            ${byGroup("st = 2")} AS failed FROM source_groups`
+        )
+        : yield* one(
+          InfohashTotalsRow,
+          `SELECT count(*) AS n, sum(CASE WHEN seen_sample > 0 THEN 1 ELSE 0 END) AS sample,
           sum(CASE WHEN seen_get_peers > 0 THEN 1 ELSE 0 END) AS get_peers,
           sum(CASE WHEN seen_announce > 0 THEN 1 ELSE 0 END) AS announce,
           sum(CASE WHEN seen_lookup > 0 THEN 1 ELSE 0 END) AS lookup,
           sum(CASE WHEN peers_seen > 0 THEN 1 ELSE 0 END) AS with_peers,
           sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS failed FROM infohashes`
-      )
+        )
       // The family is read from the address (an IPv6 literal has a colon): see RepositoryStats.byFamily.
       const v6 = "sum(CASE WHEN host LIKE '%:%' THEN 1 ELSE 0 END) AS v6"
       const nodes = yield* one(FamilyRow, `SELECT count(*) AS n, ${v6} FROM nodes`)
