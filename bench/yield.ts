@@ -89,7 +89,23 @@ const ALL: ReadonlyArray<ContenderSpec & { readonly key: string }> = [
     kind: "bitscrape",
     host: "127.80.0.10",
     extraArgs: ["--identities", "32"]
-  }
+  },
+  // BitScrape under V8 heap flags (issue 14, CPU and RSS), each beside the default in one run.
+  ...([
+    ["size", ["--optimize-for-size"]],
+    ["stgc", ["--single-threaded-gc"]],
+    ["old96", ["--max-old-space-size=96"]],
+    ["grow50", ["--heap-growing-percent=50"]],
+    ["grow20", ["--heap-growing-percent=20"]],
+    ["semi8", ["--max-semi-space-size=8"]]
+  ] as const).map(([key, flags], i) => ({
+    key: `bitscrape-${key}`,
+    name: `BitScrape, node ${flags.join(" ")}`,
+    kind: "bitscrape" as const,
+    host: `127.80.0.${12 + i}`,
+    extraArgs,
+    nodeFlags: flags
+  }))
 ]
 
 interface ShareRun {
