@@ -44,14 +44,17 @@ export interface Program {
  * BITSCRAPE_BENCH_BITSCRAPE_REV=<commit> it builds that commit's src (from `git archive`) instead of the work tree:
  * a baseline while the work tree is being changed.
  */
-export const bitscrapeProgram = (dir: string, log: (m: string) => void): Program => {
+export const bitscrapeProgram = (
+  dir: string,
+  log: (m: string) => void,
+  rev: string | undefined = process.env["BITSCRAPE_BENCH_BITSCRAPE_REV"]
+): Program => {
   const viaTsx = {
     command: process.execPath,
     args: ["--import", guard, "--import", "tsx", path.join(root, "src/main.ts")],
     label: "src/main.ts through tsx"
   }
   if (process.env["BITSCRAPE_BENCH_CRAWLER_TSX"] === "1") return viaTsx
-  const rev = process.env["BITSCRAPE_BENCH_BITSCRAPE_REV"]
   const buildDir = path.join(root, "test-artifacts", rev === undefined ? dir : `${dir}-${rev}`)
   try {
     mkdirSync(buildDir, { recursive: true })
@@ -70,7 +73,7 @@ export const bitscrapeProgram = (dir: string, log: (m: string) => void): Program
         "tsconfig.json",
         "tsconfig.base.json",
         "tsconfig.build.json"
-      ])
+      ], { maxBuffer: 256 * 2 ** 20 }) // src is more than execFileSync's default 1 MiB
       execFileSync("tar", ["-x", "-C", source], { input: tar })
       symlinkSync(path.join(root, "node_modules"), path.join(source, "node_modules"))
     }
@@ -87,7 +90,10 @@ export const bitscrapeProgram = (dir: string, log: (m: string) => void): Program
       label: `the tsc build of ${rev === undefined ? "src" : `src at ${rev}`} (as \`bitscrape\` ships)`
     }
   } catch (e) {
-    log(`tsc build failed, falling back to tsx: ${String((e as { stdout?: unknown }).stdout ?? e).slice(0, 500)}`)
+    const why = `${String(e).slice(0, 300)} ${String((e as { stdout?: unknown }).stdout ?? "").slice(0, 500)}`
+    // tsx runs the work tree: never a stand-in for another commit.
+    if (rev !== undefined) throw new Error(`cannot build BitScrape at ${rev}: ${why}`)
+    log(`tsc build failed, falling back to tsx: ${why}`)
     return viaTsx
   }
 }
