@@ -11,6 +11,7 @@ import {
   cpSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync
@@ -43,14 +44,17 @@ export interface Program {
  * BITSCRAPE_BENCH_BITSCRAPE_REV=<commit> it builds that commit's src (from `git archive`) instead of the work tree:
  * a baseline while the work tree is being changed.
  */
-export const bitscrapeProgram = (dir: string, log: (m: string) => void): Program => {
+export const bitscrapeProgram = (
+  dir: string,
+  log: (m: string) => void,
+  rev: string | undefined = process.env["BITSCRAPE_BENCH_BITSCRAPE_REV"]
+): Program => {
   const viaTsx = {
     command: process.execPath,
     args: ["--import", guard, "--import", "tsx", path.join(root, "src/main.ts")],
     label: "src/main.ts through tsx"
   }
   if (process.env["BITSCRAPE_BENCH_CRAWLER_TSX"] === "1") return viaTsx
-  const rev = process.env["BITSCRAPE_BENCH_BITSCRAPE_REV"]
   const buildDir = path.join(root, "test-artifacts", rev === undefined ? dir : `${dir}-${rev}`)
   try {
     mkdirSync(buildDir, { recursive: true })
@@ -69,7 +73,7 @@ export const bitscrapeProgram = (dir: string, log: (m: string) => void): Program
         "tsconfig.json",
         "tsconfig.base.json",
         "tsconfig.build.json"
-      ])
+      ], { maxBuffer: 256 * 2 ** 20 }) // src is more than execFileSync's default 1 MiB
       execFileSync("tar", ["-x", "-C", source], { input: tar })
       symlinkSync(path.join(root, "node_modules"), path.join(source, "node_modules"))
     }
@@ -86,7 +90,10 @@ export const bitscrapeProgram = (dir: string, log: (m: string) => void): Program
       label: `the tsc build of ${rev === undefined ? "src" : `src at ${rev}`} (as \`bitscrape\` ships)`
     }
   } catch (e) {
-    log(`tsc build failed, falling back to tsx: ${String((e as { stdout?: unknown }).stdout ?? e).slice(0, 500)}`)
+    const why = `${String(e).slice(0, 300)} ${String((e as { stdout?: unknown }).stdout ?? "").slice(0, 500)}`
+    // tsx runs the work tree: never a stand-in for another commit.
+    if (rev !== undefined) throw new Error(`cannot build BitScrape at ${rev}: ${why}`)
+    log(`tsc build failed, falling back to tsx: ${why}`)
     return viaTsx
   }
 }
@@ -158,6 +165,8 @@ export interface ContenderSpec {
   readonly extraArgs?: ReadonlyArray<string>
   /** Extra environment (BitScrape variants: BITSCRAPE_ASK_SAMPLER=false, …). */
   readonly env?: Readonly<Record<string, string>>
+  /** Extra Node flags (BitScrape variants: V8 heap settings, measured side by side). */
+  readonly nodeFlags?: ReadonlyArray<string>
 }
 
 export interface ContenderResult {
@@ -184,10 +193,32 @@ const readProc = (pid: number) => {
     const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
     const status = readFileSync(`/proc/${pid}/status`, "latin1")
     const peakRss = Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1] ?? 0) * 1024
-    return { cpuSeconds, peakRss }
+    return { cpuSeconds, peakRss, threads: threadsOf(pid) }
   } catch {
     return undefined
   }
+}
+
+/** CPU-seconds per thread name (main thread, V8 workers, libuv pool, …), user+system, and the process's split. */
+const threadsOf = (pid: number): string => {
+  const by = new Map<string, number>()
+  let user = 0
+  let system = 0
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "latin1")
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      user += Number(fields[11]) / CLOCK_TICKS
+      system += Number(fields[12]) / CLOCK_TICKS
+      const key = tid === String(pid) ? "main" : name
+      by.set(key, (by.get(key) ?? 0) + (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS)
+    } catch {
+      // the thread ended
+    }
+  }
+  const parts = [...by].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(1)}`)
+  return `user ${user.toFixed(1)} s, system ${system.toFixed(1)} s; threads: ${parts.join(", ")}`
 }
 
 const commandFor = (spec: ContenderSpec, program: Program, bootstrap: string, seconds: number, db: string) =>
@@ -197,6 +228,7 @@ const commandFor = (spec: ContenderSpec, program: Program, bootstrap: string, se
       args: [
         // BITSCRAPE_BENCH_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): Node flags for BitScrape only.
         ...(process.env["BITSCRAPE_BENCH_NODE_FLAGS"] ?? "").split(" ").filter((f) => f !== ""),
+        ...(spec.nodeFlags ?? []),
         ...program.args,
         "crawl",
         ...["--bootstrap", bootstrap, "--bind", assertLoopback(spec.host), "--port", "0", "--allow", "127.0.0.0/8"],
@@ -256,7 +288,7 @@ export const runContender = async (options: {
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
   let running = true
   void exited.then(() => (running = false))
-  let usage = { cpuSeconds: 0, peakRss: 0 }
+  let usage = { cpuSeconds: 0, peakRss: 0, threads: "" }
   const packetTrace: Array<readonly [number, number]> = []
   const deadline = spawnedAt + (options.seconds + 10) * 1000
   let lastTrace = 0
@@ -292,15 +324,18 @@ export const runContender = async (options: {
     const stats = (final["stats"] ?? final) as { queries?: Record<string, number> }
     const q = stats.queries
     selfReported = q === undefined ? undefined : Object.values(q).reduce((a, b) => a + b, 0)
-    details = `stats ${JSON.stringify(stats).slice(0, 1500)}`
+    details = `CPU ${usage.threads}; stats ${JSON.stringify(stats).slice(0, 1500)}`
   } else {
     selfReported = typeof final["sent"] === "number" ? final["sent"] : undefined
     usage = {
       cpuSeconds: Math.max(usage.cpuSeconds, Number(final["cpuSeconds"] ?? 0)),
-      peakRss: Math.max(usage.peakRss, Number(final["peakRss"] ?? 0))
+      peakRss: Math.max(usage.peakRss, Number(final["peakRss"] ?? 0)),
+      threads: usage.threads
     }
     const { fetchErrors, queries, ...rest } = final
-    details = `${JSON.stringify(rest)}; queries ${JSON.stringify(queries)}; fetch errors ${JSON.stringify(fetchErrors)}`
+    details = `CPU ${usage.threads}; ${JSON.stringify(rest)}; queries ${JSON.stringify(queries)}; fetch errors ${
+      JSON.stringify(fetchErrors)
+    }`
   }
   // BITSCRAPE_BENCH_KEEP_DB=1 keeps BitScrape's database for a look afterwards.
   if (process.env["BITSCRAPE_BENCH_KEEP_DB"] === "1") log(`${spec.name}: database kept at ${db}`)

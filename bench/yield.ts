@@ -41,6 +41,9 @@ const nodes = envNumber("BITSCRAPE_BENCH_YIELD_NODES", 10_000)
 const shares = (process.env["BITSCRAPE_BENCH_YIELD_SHARES"] ?? "0.05,0.35").split(",").map(Number)
   .filter((s) => s >= 0 && s <= 1)
 const extraArgs = (process.env["BITSCRAPE_BENCH_YIELD_BITSCRAPE_ARGS"] ?? "").split(" ").filter((s) => s !== "")
+// BITSCRAPE_BENCH_YIELD_BASE_REV=<commit>: one more contender, "BitScrape at <commit>" (key bitscrape-base), built
+// from that commit: a before/after pair in one run, on the same model and the same machine load.
+const baseRev = process.env["BITSCRAPE_BENCH_YIELD_BASE_REV"]
 const CHECKPOINTS = [...new Set([60, 120, 300, 600].filter((s) => s < seconds).concat(seconds))]
 
 const ALL: ReadonlyArray<ContenderSpec & { readonly key: string }> = [
@@ -89,7 +92,32 @@ const ALL: ReadonlyArray<ContenderSpec & { readonly key: string }> = [
     kind: "bitscrape",
     host: "127.80.0.10",
     extraArgs: ["--identities", "32"]
-  }
+  },
+  // BitScrape under V8 heap flags (issue 14, CPU and RSS), each beside the default in one run.
+  ...([
+    ["size", ["--optimize-for-size"]],
+    ["stgc", ["--single-threaded-gc"]],
+    ["old96", ["--max-old-space-size=96"]],
+    ["grow50", ["--heap-growing-percent=50"]],
+    ["grow20", ["--heap-growing-percent=20"]],
+    ["semi8", ["--max-semi-space-size=8"]]
+  ] as const).map(([key, flags], i) => ({
+    key: `bitscrape-${key}`,
+    name: `BitScrape, node ${flags.join(" ")}`,
+    kind: "bitscrape" as const,
+    host: `127.80.0.${12 + i}`,
+    extraArgs,
+    nodeFlags: flags
+  })),
+  ...(baseRev === undefined ? [] : [
+    {
+      key: "bitscrape-base",
+      name: `BitScrape at ${baseRev}`,
+      kind: "bitscrape" as const,
+      host: "127.80.0.18",
+      extraArgs
+    }
+  ])
 ]
 
 interface ShareRun {
@@ -105,7 +133,12 @@ interface ShareRun {
   readonly modelStats: string
 }
 
-const oneShare = (share: number, specs: ReadonlyArray<ContenderSpec>, program: Program, block: number) =>
+const oneShare = (
+  share: number,
+  specs: ReadonlyArray<ContenderSpec & { readonly key: string }>,
+  programs: { readonly current: Program; readonly base: Program | undefined },
+  block: number
+) =>
   Effect.scoped(Effect.gen(function*() {
     log(`model: ${nodes} nodes, BEP 51 share ${share}; starting`)
     const model = yield* makeRealisticNetwork({ nodes, bep51Share: share, addressBlock: block })
@@ -126,7 +159,10 @@ const oneShare = (share: number, specs: ReadonlyArray<ContenderSpec>, program: P
       for (const h of model.liveAtBep51Nodes()) revealable.add(h)
     }, 30_000)
     const results = yield* Effect.promise(() =>
-      Promise.all(specs.map((spec) => runContender({ spec, program, bootstrap, seconds, counter, log })))
+      Promise.all(specs.map((spec) => {
+        const program = spec.key === "bitscrape-base" && programs.base !== undefined ? programs.base : programs.current
+        return runContender({ spec, program, bootstrap, seconds, counter, log })
+      }))
     ).pipe(Effect.ensuring(Effect.sync(() => clearInterval(sampler))))
     const inbound = new Map(model.inboundByIp().map((s) => [s.ip, s]))
     for (const r of results) {
@@ -189,11 +225,15 @@ export const runYieldBench = async (): Promise<string> => {
   const specs = ALL.filter((c) => picked.includes(c.key))
   const program = bitscrapeProgram("bench-yield", log)
   log(`BitScrape runs as ${program.label}${extraArgs.length > 0 ? ` with ${extraArgs.join(" ")}` : ""}`)
+  const base = baseRev === undefined ? undefined : bitscrapeProgram("bench-yield", log, baseRev)
+  if (base !== undefined) log(`"BitScrape at ${baseRev}" runs as ${base.label}`)
   const loadBefore = loadAverage()
   const runs: Array<ShareRun> = []
   for (const [i, share] of shares.entries()) {
     const run = await Effect.runPromise(
-      oneShare(share, specs, program, i).pipe(Effect.tap((r) => Effect.sync(() => log(`done share ${r.share}`))))
+      oneShare(share, specs, { current: program, base }, i).pipe(
+        Effect.tap((r) => Effect.sync(() => log(`done share ${r.share}`)))
+      )
     )
     runs.push(run)
   }

@@ -3,10 +3,9 @@ import { Console, Effect, Layer, Option, Redacted } from "effect"
 import { ipProblem } from "../config/settings.js"
 import { WebConfig, webConfigFromEnv, type WebSettings } from "../config/WebConfig.js"
 import { version } from "../domain/version.js"
-import { WebInfo } from "../web/handlers.js"
 import type { LiveStats } from "../web/LiveStats.js"
 import { tokenProblem } from "../web/security.js"
-import { WebServer, WebServerLive } from "../web/WebServer.js"
+import { WebInfo, WebServer } from "../web/services.js"
 import { usage } from "./errors.js"
 import { portFlag } from "./flags.js"
 import { redactDb } from "./repositoryOptions.js"
@@ -54,10 +53,11 @@ export const resolveWebSettings = (flags: {
 
 /**
  * The web server for `settings`, over the given live feed; the Repository comes from the caller, so a crawl's
- * dashboard shares the crawl's database layer.
+ * dashboard shares the crawl's database layer. The HTTP stack (web/WebServer.ts and what it imports: ~15 MiB of
+ * RSS) is loaded when the layer is built, so a command that does not start the dashboard never loads it.
  */
 export const webServerLayer = (web: WebSettings, db: string, live: Layer.Layer<LiveStats>) =>
-  WebServerLive.pipe(
+  Layer.unwrapEffect(Effect.map(Effect.promise(() => import("../web/WebServer.js")), (m) => m.WebServerLive)).pipe(
     Layer.provide(Layer.mergeAll(
       Layer.succeed(WebConfig, web),
       Layer.succeed(WebInfo, {

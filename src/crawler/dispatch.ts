@@ -47,9 +47,21 @@ export const makeDispatcher = (s: CrawlState, sources: ReadonlyArray<Source>, ma
     // ~40 times a second instead of once per packet, and launches what accrued in one go.
     const tick = Math.max(2, Math.min(25, Math.ceil(5000 / s.budget.maxPps)))
 
+    // The stages by credit, most first: kept in one array and re-sorted in place by insertion (three stages, a
+    // pick for every task launched: no array or sort per pick).
+    // Ties go to the earlier source, as a stable sort of `sources` would.
+    const order = [...sources]
+    const rank = new Map(sources.map((x, i) => [x, i]))
+    const before = (a: Source, b: Source) =>
+      credit[a.stage]! > credit[b.stage]! || (credit[a.stage] === credit[b.stage] && rank.get(a)! < rank.get(b)!)
     const pick = (): Task | undefined => {
       for (const x of sources) credit[x.stage] = Math.min(MAX_CREDIT, credit[x.stage]! + (shares[x.stage] ?? FLOOR))
-      const order = [...sources].sort((a, b) => credit[b.stage]! - credit[a.stage]!)
+      for (let i = 1; i < order.length; i++) {
+        const x = order[i]!
+        let j = i - 1
+        for (; j >= 0 && before(x, order[j]!); j--) order[j + 1] = order[j]!
+        order[j + 1] = x
+      }
       for (const x of order) {
         const task = x.next()
         if (task === undefined) continue

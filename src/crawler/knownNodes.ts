@@ -31,6 +31,8 @@ export class KnownNode {
   /** Waiting in the walk's revisit queue (each node at most once). */
   revisitQueued = false
   lastSeen: number
+  /** An IPv6 address (counted per family each second: a field, not a scan of the host text). */
+  readonly ipv6: boolean
   constructor(
     readonly key: string,
     readonly idKey: string,
@@ -41,6 +43,7 @@ export class KnownNode {
     readonly firstSeen: number
   ) {
     this.lastSeen = firstSeen
+    this.ipv6 = host.includes(":")
   }
   /** The node as a query target (a fresh copy of the id). */
   get contact(): NodeContact {
@@ -142,7 +145,7 @@ export const makeKnownNodes = (
       const known = { ipv4: 0, ipv6: 0 }
       const responsive = { ipv4: 0, ipv6: 0 }
       for (const node of nodes.values()) {
-        const family = node.host.includes(":") ? "ipv6" : "ipv4"
+        const family = node.ipv6 ? "ipv6" : "ipv4"
         known[family]++
         if (node.lastResponse >= 0 && now - node.lastResponse <= within) responsive[family]++
       }

@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto"
 import { splitList } from "./address.js"
-import { ID_LENGTH, type NodeId } from "./ids.js"
+import { ID_LENGTH, type NodeId, randomIdBytes } from "./ids.js"
 
 // Keyspace areas the user restricts the crawl to: `--target 0a,7f00/12` means ids starting with the 8 bits 0x0a,
 // or with the 12 bits 0x7f0. A prefix without "/bits" covers 4 bits per hex digit.
@@ -52,7 +51,7 @@ export const inAreas = (areas: ReadonlyArray<KeyspaceArea>, id: Uint8Array): boo
 
 /** A random id inside a random one of the areas (anywhere when there are none). */
 export const randomTarget = (areas: ReadonlyArray<KeyspaceArea>): NodeId => {
-  const id = randomBytes(ID_LENGTH)
+  const id = randomIdBytes()
   if (areas.length === 0) return id as Uint8Array as NodeId
   const area = areas[Math.floor(Math.random() * areas.length)]!
   for (let bit = 0; bit < area.bits; bit++) {
@@ -65,7 +64,7 @@ export const randomTarget = (areas: ReadonlyArray<KeyspaceArea>): NodeId => {
 
 /** An id next to `id`: same first 15 bytes, the rest random (lookups for it land among `id`'s neighbours). */
 export const neighbourOf = (id: Uint8Array): NodeId => {
-  const out = randomBytes(ID_LENGTH)
+  const out = randomIdBytes()
   out.set(id.subarray(0, 15))
   return out as Uint8Array as NodeId
 }

@@ -1,6 +1,6 @@
-import { SqlClient } from "@effect/sql"
-import { SqliteClient } from "@effect/sql-sqlite-node"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Cause, Effect, Layer, Redacted, Schedule, Schema } from "effect"
 import { redactDb } from "../config/redact.js"
 import { postgres, sqlite } from "./dialect.js"

@@ -1,4 +1,4 @@
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Schema } from "effect"
 import { categoryOf, extensionOf } from "../domain/categories.js"
 import { pgAggregatesMigration, sqliteAggregatesMigration } from "./analysisAggregates.js"

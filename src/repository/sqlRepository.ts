@@ -1,4 +1,4 @@
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Clock, Effect, Option, type Schema, Stream } from "effect"
 import { categoryOf, extensionOf } from "../domain/categories.js"
 import type { InfoHash, NodeId } from "../domain/ids.js"

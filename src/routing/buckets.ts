@@ -1,5 +1,4 @@
-import { randomBytes } from "node:crypto"
-import { commonPrefixLength, compareDistance, copyId, ID_LENGTH, type NodeId } from "../domain/ids.js"
+import { commonPrefixLength, compareDistance, copyId, ID_LENGTH, type NodeId, randomIdBytes } from "../domain/ids.js"
 import type { Bep42Status } from "../krpc/bep42.js"
 import type { NodeContact } from "../krpc/compact.js"
 
@@ -229,7 +228,7 @@ export const questionable = (table: Table, now: number, limit: number): Array<En
 
 /** A random id sharing exactly `bits` leading bits with `self` (bit `bits` differs); `bits` = 160 gives `self`. */
 export const randomIdAtPrefix = (self: Uint8Array, bits: number): NodeId => {
-  const id = randomBytes(ID_LENGTH)
+  const id = randomIdBytes()
   for (let bit = 0; bit < Math.min(bits + 1, ID_LENGTH * 8); bit++) {
     const byte = bit >> 3
     const mask = 0x80 >> (bit & 7)

@@ -15,7 +15,14 @@ import { DhtSocket } from "../socket/DhtSocket.js"
 import { fromQueueLingering } from "../util/lingering.js"
 import { makeRttEstimator } from "../util/rtt.js"
 import { makeTimers } from "../util/timers.js"
-import { KrpcError, MalformedResponse, type QueryFailure, QueryPaced, QueryTimeout } from "./errors.js"
+import {
+  KrpcError,
+  MalformedResponse,
+  type QueryFailure,
+  QueryPaced,
+  type QueryTimeout,
+  queryTimeout
+} from "./errors.js"
 import { makePeerStore } from "./peerStore.js"
 import { respond } from "./responder.js"
 import { makeTokenIssuer } from "./tokens.js"
@@ -331,7 +338,7 @@ const make = Effect.gen(function*() {
       pending.delete(key)
       expired.set(key, { sentAt: p.sentAt, host: p.host, port: p.port })
       if (expired.size > EXPIRED_MEMORY) expired.delete(expired.keys().next().value!)
-      complete(p, Exit.fail(new QueryTimeout({ method: p.method, host: p.host, port: p.port })))
+      complete(p, Exit.fail(queryTimeout(p.method, p.host, p.port)))
     }
     somethingPending.unsafeClose()
     return undefined
@@ -511,7 +518,7 @@ const make = Effect.gen(function*() {
       close(key)
       // Interrupted when the node closes: reported as a time-out (no reply came).
       const result = outcome(to, q.method, exit) ??
-        Either.left(new QueryTimeout({ method: q.method, host: to.host, port: to.port }))
+        Either.left(queryTimeout(q.method, to.host, to.port))
       done(checked(to, q, result))
     }
     const bytes = encodeMessage(build(q)(t))

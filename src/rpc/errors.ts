@@ -9,6 +9,20 @@ export class QueryTimeout extends Data.TaggedError("QueryTimeout")<{
   readonly port: number
 }> {}
 
+/**
+ * A QueryTimeout without a captured stack: about half of all DHT queries time out, each one of these from the
+ * sweeper, where a stack says nothing (capturing one was ~1.5 % of a crawl's CPU).
+ */
+export const queryTimeout = (method: string, host: string, port: number): QueryTimeout => {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return new QueryTimeout({ method, host, port })
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
+
 /** The queried node answered with a KRPC error (201 generic, 202 server, 203 protocol, 204 method unknown). */
 export class KrpcError extends Data.TaggedError("KrpcError")<{
   readonly method: string

@@ -4,7 +4,7 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Clock, Context, Data, Effect, Layer, Option, Redacted, Schedule, Stream } from "effect"
+import { Clock, Effect, Layer, Option, Redacted, Schedule, Stream } from "effect"
 import { createHash } from "node:crypto"
 import { readdirSync, readFileSync } from "node:fs"
 import { createServer } from "node:http"
@@ -18,7 +18,7 @@ import { torrentFile } from "../wire/torrentInfo.js"
 import { BitscrapeApi } from "./api.js"
 import { makeDbMetrics } from "./dbMetrics.js"
 import { FEED_ATOM_PATH, FEED_RSS_PATH, feedResponse } from "./feed.js"
-import { ApiHandlers, WebInfo } from "./handlers.js"
+import { ApiHandlers } from "./handlers.js"
 import { LiveStats } from "./LiveStats.js"
 import { openApiDocument } from "./openapi.js"
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js"
@@ -40,6 +40,7 @@ import {
   TOKEN_COOKIE,
   tokenProblem
 } from "./security.js"
+import { WebInfo, WebServer, WebServerError } from "./services.js"
 import { errorResponse as torznabError, TORZNAB_PATH, TorznabError, torznabResponse } from "./torznab.js"
 
 // The web UI's HTTP server (@effect/platform on Node's http): the JSON API (HttpApi, with its OpenAPI
@@ -47,17 +48,7 @@ import { errorResponse as torznabError, TORZNAB_PATH, TorznabError, torznabRespo
 // static assets, behind one global middleware that adds the security headers and enforces the token, the
 // method/body limits and per-client rate limits.
 
-/** The server refused to start (a non-loopback address without a token, a port in use, …). */
-export class WebServerError extends Data.TaggedError("WebServerError")<{
-  readonly reason: "TokenRequired" | "TokenTooShort" | "Listen"
-  readonly message: string
-}> {}
-
-/** The running web server. */
-export class WebServer extends Context.Tag("bitscrape/WebServer")<WebServer, {
-  /** The address it listens on, e.g. http://127.0.0.1:8881/ */
-  readonly url: string
-}>() {}
+export { WebServer, WebServerError }
 
 // === Static assets (the pages: plain HTML, CSS and JavaScript; no build step) ===
 

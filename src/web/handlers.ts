@@ -1,5 +1,5 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import { Clock, Context, Effect, Either, Layer, Option } from "effect"
+import { Clock, Effect, Either, Layer, Option } from "effect"
 import { webhookProblem } from "../alerts/webhook.js"
 import { reports } from "../analysis/reports.js"
 import { isoTime, magnet, savedSearchJson, summaryJson, torrentJson } from "../domain/format.js"
@@ -10,33 +10,11 @@ import { type BlockRecord, Repository, type RepositoryError } from "../repositor
 import { decodeText } from "../wire/torrentInfo.js"
 import { BadRequest, BitscrapeApi, InvalidSavedSearch, NotFound, SavedSearchNameTaken, ServerError } from "./api.js"
 import { LiveStats } from "./LiveStats.js"
+import { BlocklistStore, BlocklistStoreFromRepository, WebInfo } from "./services.js"
 
 // The JSON API's handlers: thin translations between the Repository / live feed and the API's Schemas.
 
-/** Facts about this server for the "about" page. */
-export class WebInfo extends Context.Tag("bitscrape/WebInfo")<WebInfo, {
-  readonly version: string
-  /** The database in use, with any password removed. */
-  readonly database: string
-  readonly host: string
-  readonly port: number
-  readonly token: boolean
-}>() {}
-
-/**
- * Where the web UI's blocklist changes go. Absent: the server's Repository (a crawl's, which writes). `serve`
- * reads through a read-only repository and provides a writable one here.
- */
-export class BlocklistStore extends Context.Tag("bitscrape/BlocklistStore")<
-  BlocklistStore,
-  Pick<Context.Tag.Service<Repository>, "block" | "unblock">
->() {}
-
-/** A BlocklistStore writing through the Repository in context. */
-export const BlocklistStoreFromRepository = Layer.effect(
-  BlocklistStore,
-  Effect.map(Repository, (repo) => ({ block: repo.block, unblock: repo.unblock }))
-)
+export { BlocklistStore, BlocklistStoreFromRepository, WebInfo }
 
 const blockJson = (b: BlockRecord) => ({
   id: b.id,

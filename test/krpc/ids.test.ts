@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { FastCheck as fc, Schema } from "effect"
+import { randomIdBytes } from "../../src/domain/ids.js"
+import { neighbourOf, randomTarget } from "../../src/domain/keyspace.js"
 import {
   checkNodeId,
   commonPrefixLength,
@@ -55,6 +57,26 @@ describe("ids and the XOR metric", () => {
     let expected = 0
     while (expected < 160 && x[expected] === y[expected]) expected++
     assert.strictEqual(n, expected)
+  })
+})
+
+describe("random ids from the pool", () => {
+  it("gives 20 bytes of its own each time, distinct across pool refills", () => {
+    const drawn = Array.from({ length: 1000 }, () => randomIdBytes()) // 20,000 bytes: several 4 KiB refills
+    assert.isTrue(drawn.every((b) => b.length === 20))
+    assert.strictEqual(new Set(drawn.map(toHex)).size, drawn.length)
+    // Each is a copy: changing one changes no other, and later draws do not overwrite it.
+    const first = toHex(drawn[0]!)
+    drawn[1]!.fill(0)
+    for (let i = 0; i < 300; i++) randomIdBytes()
+    assert.strictEqual(toHex(drawn[0]!), first)
+  })
+
+  it("keeps targets inside the areas and neighbours next to their id", () => {
+    const area = { prefix: Buffer.from("ab", "hex"), bits: 8, text: "ab/8" }
+    for (let i = 0; i < 50; i++) assert.strictEqual(randomTarget([area])[0], 0xab)
+    const id = randomIdBytes()
+    assert.strictEqual(toHex(neighbourOf(id)).slice(0, 30), toHex(id).slice(0, 30))
   })
 })
 
