@@ -181,7 +181,14 @@ export const sqliteMigrations = {
     (sql) => statements(sql, [`CREATE INDEX infohash_hours_hash ON infohash_hours (hash)`])
   ),
   // What the analyses keep as rows are written (analysisAggregates.ts, docs/analysis.md).
-  "0011_analysis_aggregates": sqliteAggregatesMigration
+  "0011_analysis_aggregates": sqliteAggregatesMigration,
+  // Search with filters looks every text match up in `torrents` for its size, files, date or category: this index
+  // holds just those (~40 bytes an entry against the row's hundreds), so the lookups of a filtered search touch a
+  // tenth of the pages (docs/benchmarks.md, "Search at scale, fourth pass").
+  "0012_search_cover": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    statements(sql, [
+      `CREATE INDEX torrents_cover ON torrents (id, total_length, discovered_at, file_count, category)`
+    ]))
 }
 
 export const pgMigrations = {

@@ -183,7 +183,11 @@ export const makeSqlRepository = (dialect: Dialect) =>
       popularity: yield* hasTable("infohash_hours"),
       responseRates: yield* hasTable("response_rates"),
       // Migration 0011's aggregates (analysisAggregates.ts); SQLite's indexes for the all-time tops come with them.
-      aggregates: yield* hasTable("source_groups")
+      aggregates: yield* hasTable("source_groups"),
+      cover: yield* query(dialect.hasIndex, ["torrents_cover"]).pipe(
+        Effect.map((rows) => rows.length > 0),
+        Effect.mapError(fail("open"))
+      )
     }
     const categoryColumn = columns.category ? "t.category" : "NULL AS category"
 
@@ -527,7 +531,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
     /**
      * FROM and WHERE of a search or export. `visible`: the blocklist's condition (no parameters); `bounded`: the
      * words match more than SEARCH_CAP torrents, so only their `bounded` most recent are considered (SEARCH_CAP, or
-     * fewer for a relevance ranking); `whole`: every word whole, the last too (see WHOLE_WORDS_ABOVE).
+     * fewer for a relevance ranking); `whole`: every word whole, the last too (see WHOLE_WORDS_ABOVE); `covered`:
+     * the statement reads only the id, the filters' columns and a sort key of `t` (see FullText.match).
      */
     const filtersOf = (
       q: SearchQuery | ExportQuery,
@@ -535,7 +540,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
       visible = "",
       bounded: number | false = false,
       whole = false,
-      ranked = true
+      ranked = true,
+      covered = false
     ) => {
       const where: Array<string> = visible === "" ? [] : [visible]
       const p = binder.bind
@@ -545,7 +551,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
       const words = q.text === undefined ? [] : searchWords(q.text).slice(0, MAX_QUERY_WORDS)
       // The text first: with SQLite's positional placeholders, a bounded FROM's parameter comes before WHERE's.
       if (words.length > 0) {
-        const match = dialect.fullText.match(binder, words, whole, bounded, ranked)
+        const match = dialect.fullText.match(binder, words, whole, bounded, ranked, covered)
         from = match.from
         rank = match.rank
         score = match.score
@@ -686,7 +692,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
           !(sort === "relevance" && textOnly && words.length === 1)
         ) {
           const b = dialect.binder()
-          const f = filtersOf(q, b, visible, false, whole, sort === "relevance")
+          const f = filtersOf(q, b, visible, false, whole, sort === "relevance", columns.cover)
           const key = sort === "relevance" ? f.score : passKey[sort]
           if (key !== undefined) {
             const dir = key.descending ? "DESC" : "ASC"
@@ -721,7 +727,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
         }
         // The count first (capped). SQLite counts text alone in the full-text index, without touching `torrents`.
         const countBinder = dialect.binder()
-        const counted = filtersOf(q, countBinder, visible, false, whole)
+        const counted = filtersOf(q, countBinder, visible, false, whole, true, columns.cover)
         const count = onePass !== undefined
           ? onePass
           : passCount !== undefined
