@@ -794,18 +794,27 @@ export const loadPostgres = async (
     await step("settings", "SELECT pg_reload_conf()")
     const indexes = (await step(
       "indexes",
-      `SELECT c.relname AS name, pg_get_indexdef(c.oid) AS def, con.conname AS constraint_name,
+      `SELECT c.relname AS name, t.relname AS table_name, pg_get_indexdef(c.oid) AS def, con.conname AS constraint_name,
          pg_get_constraintdef(con.oid) AS constraint_def
        FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
-       LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid
-       WHERE t.relname = 'torrents' AND t.relnamespace = 'public'::regnamespace AND NOT x.indisprimary`
-    )).rows as ReadonlyArray<{ name: string; def: string; constraint_name: string | null; constraint_def: string }>
+       LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.contype IN ('u', 'x')
+       WHERE t.relname IN ('torrents', 'torrent_words') AND t.relnamespace = 'public'::regnamespace
+         AND NOT x.indisprimary`
+    )).rows as ReadonlyArray<{
+      name: string
+      table_name: string
+      def: string
+      constraint_name: string | null
+      constraint_def: string
+    }>
+    // Migration 0012 keeps the words in a table of their own.
+    const words = (await step("words", "SELECT 1 FROM pg_tables WHERE tablename = 'torrent_words'")).rows.length > 0
     for (const i of indexes) {
       await step(
         `drop ${i.name}`,
         i.constraint_name === null
           ? `DROP INDEX ${i.name}`
-          : `ALTER TABLE torrents DROP CONSTRAINT ${i.constraint_name}`
+          : `ALTER TABLE ${i.table_name} DROP CONSTRAINT ${i.constraint_name}`
       )
     }
     await step(
@@ -832,15 +841,21 @@ export const loadPostgres = async (
         copies === 1 ? `s.${c}` : `${T_START} + ((s.${c} - ${T_START}) + ${j * span}) / ${copies}`
       await step(
         `torrents copy ${j}`,
-        `INSERT INTO torrents (${TORRENT_COLUMNS}, search, popularity)
+        `INSERT INTO torrents (${TORRENT_COLUMNS}${words ? "" : ", search"}, popularity)
          SELECT s.id + ${j * BASE_TORRENTS}, ${
           j === 0 ? "s.hash" : "decode(md5(random()::text) || left(md5(random()::text), 8), 'hex')"
         }, s.hash_v2, s.name, s.name_raw, s.total_length, s.piece_length, s.private, s.version, s.file_count, ${
           j === 0 ? "s.info" : "''::bytea"
-        }, ${time("discovered_at")}, ${time("fetched_at")}, s.source_host, s.source_port, s.source_client, s.search, ${
-          j === 0 ? popularity : "0"
-        } FROM bench_staging s`
+        }, ${time("discovered_at")}, ${time("fetched_at")}, s.source_host, s.source_port, s.source_client${
+          words ? "" : ", s.search"
+        }, ${j === 0 ? popularity : "0"} FROM bench_staging s`
       )
+      if (words) {
+        await step(
+          `words copy ${j}`,
+          `INSERT INTO torrent_words (id, search) SELECT s.id + ${j * BASE_TORRENTS}, s.search FROM bench_staging s`
+        )
+      }
     }
     await step("settings", "SET session_replication_role = origin")
     await step("drop staging", "DROP TABLE bench_staging")
@@ -850,7 +865,7 @@ export const loadPostgres = async (
         `index ${i.name}`,
         i.constraint_name === null
           ? i.def
-          : `ALTER TABLE torrents ADD CONSTRAINT ${i.constraint_name} ${i.constraint_def}`
+          : `ALTER TABLE ${i.table_name} ADD CONSTRAINT ${i.constraint_name} ${i.constraint_def}`
       )
     }
     await step("VACUUM ANALYZE", "VACUUM ANALYZE")

@@ -127,6 +127,8 @@ export interface Dialect {
   /** What undoes a failed COMMIT (SQLite keeps the transaction open after one). */
   readonly afterFailedCommit: string | undefined
   readonly fullText: FullText
+  /** The full text of a database from before the current layout, when it differs (opened read-only, unmigrated). */
+  readonly fullTextBefore?: FullText
   /**
    * The "popular" sort: the larger of distinct peers seen and the BEP 33 swarm estimate (`swarm`: the columns exist),
    * with the FROM it needs.
@@ -362,6 +364,77 @@ const sqliteReclaim: Space["reclaim"] = (budget, db) =>
 
 const pgMatch = (tq: string) => `search @@ to_tsquery('simple', ${tq})`
 
+/** Full text in the `search` column of `torrents` (before migration 0012; a read-only open of an older database). */
+const pgColumnFullText: FullText = {
+  // Tokenised here exactly as queries are (searchWords), so paths like "a/b/c.srt" index each word.
+  insertTorrent: (columns, values, name, paths) => ({
+    text: `INSERT INTO torrents (${columns}, search) VALUES (${
+      values.map((_, i) => `$${i + 1}`).join(",")
+    }, to_tsvector('simple', $${values.length + 1})) ON CONFLICT (hash) DO NOTHING RETURNING id`,
+    params: [...values, searchWords(`${name}\n${paths}`.slice(0, MAX_INDEXED_TEXT)).join(" ")]
+  }),
+  indexTorrent: undefined,
+  unindexTorrent: undefined,
+  match: (b, words, whole, bounded) => {
+    const tq = b.bind(tsQuery(words, whole))
+    const score = { expr: `ts_rank(t.search, to_tsquery('simple', ${tq}))`, descending: true }
+    const rank = `${score.expr} DESC`
+    return bounded !== false
+      ? {
+        from: `(SELECT * FROM torrents WHERE ${pgMatch(tq)} ORDER BY id DESC LIMIT ${bounded}) t`,
+        where: undefined,
+        rank,
+        score
+      }
+      : { from: "torrents t", where: `t.${pgMatch(tq)}`, rank, score }
+  },
+  count: (words, whole, atMost) => ({
+    text: `SELECT count(*) AS n FROM (SELECT 1 FROM torrents WHERE ${pgMatch("$1")} LIMIT ${atMost}) c`,
+    params: [tsQuery(words, whole)]
+  }),
+  hits: undefined,
+  rankedPage: undefined,
+  byIds: undefined
+}
+
+/** Full text in `torrent_words` (id, search), one row per torrent (migration 0012). */
+const pgWordsFullText: FullText = {
+  insertTorrent: (columns, values) => ({
+    text: `INSERT INTO torrents (${columns}) VALUES (${
+      values.map((_, i) => `$${i + 1}`).join(",")
+    }) ON CONFLICT (hash) DO NOTHING RETURNING id`,
+    params: values
+  }),
+  // Tokenised here exactly as queries are (searchWords), so paths like "a/b/c.srt" index each word.
+  indexTorrent: (id, name, paths) => ({
+    text: "INSERT INTO torrent_words (id, search) VALUES ($1, to_tsvector('simple', $2))",
+    params: [id, searchWords(`${name}\n${paths}`.slice(0, MAX_INDEXED_TEXT)).join(" ")]
+  }),
+  // Its row goes with the torrent's (ON DELETE CASCADE).
+  unindexTorrent: undefined,
+  match: (b, words, whole, bounded) => {
+    const tq = b.bind(tsQuery(words, whole))
+    const score = { expr: `ts_rank(w.search, to_tsquery('simple', ${tq}))`, descending: true }
+    const rank = `${score.expr} DESC`
+    return bounded !== false
+      ? {
+        from: `(SELECT id, search FROM torrent_words WHERE ${pgMatch(tq)} ORDER BY id DESC LIMIT ${bounded}) w
+          JOIN torrents t ON t.id = w.id`,
+        where: undefined,
+        rank,
+        score
+      }
+      : { from: "torrent_words w JOIN torrents t ON t.id = w.id", where: `w.${pgMatch(tq)}`, rank, score }
+  },
+  count: (words, whole, atMost) => ({
+    text: `SELECT count(*) AS n FROM (SELECT 1 FROM torrent_words WHERE ${pgMatch("$1")} LIMIT ${atMost}) c`,
+    params: [tsQuery(words, whole)]
+  }),
+  hits: undefined,
+  rankedPage: undefined,
+  byIds: undefined
+}
+
 export const postgres: Dialect = {
   name: "pg",
   backend: "postgres",
@@ -391,37 +464,11 @@ export const postgres: Dialect = {
   hasTable: "SELECT 1 AS x FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1",
   hasIndex: "SELECT 1 AS x FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1",
   afterFailedCommit: undefined,
-  fullText: {
-    // Tokenised here exactly as queries are (searchWords), so paths like "a/b/c.srt" index each word.
-    insertTorrent: (columns, values, name, paths) => ({
-      text: `INSERT INTO torrents (${columns}, search) VALUES (${
-        values.map((_, i) => `$${i + 1}`).join(",")
-      }, to_tsvector('simple', $${values.length + 1})) ON CONFLICT (hash) DO NOTHING RETURNING id`,
-      params: [...values, searchWords(`${name}\n${paths}`.slice(0, MAX_INDEXED_TEXT)).join(" ")]
-    }),
-    indexTorrent: undefined,
-    unindexTorrent: undefined,
-    match: (b, words, whole, bounded) => {
-      const tq = b.bind(tsQuery(words, whole))
-      const score = { expr: `ts_rank(t.search, to_tsquery('simple', ${tq}))`, descending: true }
-      const rank = `${score.expr} DESC`
-      return bounded !== false
-        ? {
-          from: `(SELECT * FROM torrents WHERE ${pgMatch(tq)} ORDER BY id DESC LIMIT ${bounded}) t`,
-          where: undefined,
-          rank,
-          score
-        }
-        : { from: "torrents t", where: `t.${pgMatch(tq)}`, rank, score }
-    },
-    count: (words, whole, atMost) => ({
-      text: `SELECT count(*) AS n FROM (SELECT 1 FROM torrents WHERE ${pgMatch("$1")} LIMIT ${atMost}) c`,
-      params: [tsQuery(words, whole)]
-    }),
-    hits: undefined,
-    rankedPage: undefined,
-    byIds: undefined
-  },
+  // The words of each torrent in a table of their own (migration 0012): the GIN index's matches are counted,
+  // listed newest first and ranked on rows a quarter the size of a torrent's, and a filter on `torrents` is applied
+  // per match (through `torrents_cover`) instead of as a second bitmap of a non-selective range.
+  fullText: pgWordsFullText,
+  fullTextBefore: pgColumnFullText,
   // PostgreSQL joins the infohash rows (alias ip): a hash join, where 1 M index lookups took 27 s
   // (docs/benchmarks.md).
   popular: (from, swarm) => ({

@@ -187,8 +187,11 @@ export const makeSqlRepository = (dialect: Dialect) =>
       cover: yield* query(dialect.hasIndex, ["torrents_cover"]).pipe(
         Effect.map((rows) => rows.length > 0),
         Effect.mapError(fail("open"))
-      )
+      ),
+      // PostgreSQL's words in their own table (migration 0012), else in `torrents.search`.
+      words: yield* hasTable("torrent_words")
     }
+    const fullText = dialect.fullTextBefore !== undefined && !columns.words ? dialect.fullTextBefore : dialect.fullText
     const categoryColumn = columns.category ? "t.category" : "NULL AS category"
 
     // === Writes ===
@@ -443,7 +446,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
         const columns =
           "hash, hash_v2, name, name_raw, total_length, piece_length, private, version, file_count, info, discovered_at, fetched_at, source_host, source_port, source_client, category"
         const inserted = yield* Effect.flatMap(
-          run(dialect.fullText.insertTorrent(columns, values, t.name, paths)),
+          run(fullText.insertTorrent(columns, values, t.name, paths)),
           (rows) => decodeRows(IdRow, rows)
         )
         if (inserted.length === 0) return
@@ -465,7 +468,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
             chunk.flat()
           )
         }
-        if (dialect.fullText.indexTorrent !== undefined) yield* run(dialect.fullText.indexTorrent(id, t.name, paths))
+        if (fullText.indexTorrent !== undefined) yield* run(fullText.indexTorrent(id, t.name, paths))
       })
 
     // A torrent whose name matches a blocked pattern is not stored: its infohash is blocked (via the pattern)
@@ -551,7 +554,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
       const words = q.text === undefined ? [] : searchWords(q.text).slice(0, MAX_QUERY_WORDS)
       // The text first: with SQLite's positional placeholders, a bounded FROM's parameter comes before WHERE's.
       if (words.length > 0) {
-        const match = dialect.fullText.match(binder, words, whole, bounded, ranked, covered)
+        const match = fullText.match(binder, words, whole, bounded, ranked, covered)
         from = match.from
         rank = match.rank
         score = match.score
@@ -602,7 +605,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
 
     /** How many torrents the words match (text alone, blocklist ignored), counting at most `atMost`. */
     const textCount = (words: ReadonlyArray<string>, whole: boolean, atMost: number) => {
-      const s = dialect.fullText.count(words, whole, atMost)
+      const s = fullText.count(words, whole, atMost)
       return Effect.map(select(CountRow, s.text, s.params), ([row]) => row!.n)
     }
 
@@ -641,7 +644,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
         // order needs it and several words intersect, where a second pass would intersect them again) and serves
         // the count and the page (past the cap, from the first of them: the bounded window).
         let onePass: { total: number; capped: boolean } | undefined
-        const { byIds, hits: listHits, rankedPage } = dialect.fullText
+        const { byIds, hits: listHits, rankedPage } = fullText
         if (listHits !== undefined && byIds !== undefined && textOnly && !(whole && words.length === 1)) {
           const ranked = sort === "relevance" && words.length > 1
           const s = listHits(words, whole, ranked, SEARCH_CAP + 1)
