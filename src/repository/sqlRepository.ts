@@ -656,21 +656,34 @@ export const makeSqlRepository = (dialect: Dialect) =>
               ? Math.min(SEARCH_CAP, Math.max(RANK_WINDOW, offset + limit))
               : SEARCH_CAP
             const candidates = onePass.capped ? hits.slice(0, window) : hits
-            const columns = `t.id, ${summaryColumns}`
-            if (ranked) {
-              // As ORDER BY f.rank, t.id: the page's ids, then their rows.
-              const page = candidates.map((h) => ({ id: h.id, rank: h.rank ?? 0 }))
-                .sort((a, b) => a.rank - b.rank || a.id - b.id).slice(offset, offset + limit).map((h) => h.id)
+            const pageColumns = `t.id, ${summaryColumns}`
+            // A sort by size or date: the page's ids from the covering index (the candidates' keys without their
+            // rows), then the rows of those (below). As ORDER BY f.rank, t.id for a ranked order.
+            const covered = columns.cover && sort !== "relevance" && sort !== "name" && sort !== "popular"
+            if (ranked || covered) {
+              let page: ReadonlyArray<number>
+              if (ranked) {
+                page = candidates.map((h) => ({ id: h.id, rank: h.rank ?? 0 }))
+                  .sort((a, b) => a.rank - b.rank || a.id - b.id).slice(offset, offset + limit).map((h) => h.id)
+              } else {
+                const b = dialect.binder()
+                page = (yield* select(
+                  IdRow,
+                  `SELECT t.id FROM torrents t INDEXED BY torrents_cover WHERE ${byIds(b, candidates.map((h) => h.id))}
+                   ORDER BY ${order[sort]}, t.id LIMIT ${b.bind(limit)} OFFSET ${b.bind(offset)}`,
+                  b.params
+                )).map((r) => r.id)
+              }
               const b = dialect.binder()
               const rows = page.length === 0
                 ? []
-                : yield* select(PageRow, `SELECT ${columns} FROM torrents t WHERE ${byIds(b, page)}`, b.params)
+                : yield* select(PageRow, `SELECT ${pageColumns} FROM torrents t WHERE ${byIds(b, page)}`, b.params)
               const byId = new Map(rows.map((r) => [r.id, r]))
               return { ...onePass, items: page.flatMap((id) => byId.has(id) ? [summaryOf(byId.get(id)!)] : []) }
             }
             const b = dialect.binder()
             const items = yield* summaries(
-              `SELECT ${columns} FROM torrents t WHERE ${byIds(b, candidates.map((h) => h.id))}
+              `SELECT ${pageColumns} FROM torrents t WHERE ${byIds(b, candidates.map((h) => h.id))}
                ORDER BY ${order[sort]}, t.id LIMIT ${b.bind(limit)} OFFSET ${b.bind(offset)}`,
               b.params
             )
