@@ -8,9 +8,10 @@
 // 2. Search: a generated data set of BITSCRAPE_BENCH_TORRENTS torrents (default 1,000,000: names from a
 //    Zipf-distributed vocabulary plus release tags, 1–5 files each, sizes log-uniform 1 MB–50 GB, discovered
 //    over a year), written with better-sqlite3 into the Repository's SQLite schema (cached in os.tmpdir() by
-//    data version and size) and copied from that file into a throwaway PostgreSQL 15 on 127.0.0.1 (COPY; the
-//    tsvector built exactly as the Repository builds it). Then a mix of queries through `Repository.search`
-//    on both backends: latency percentiles overall and per query type.
+//    data version and size; 10 M is the 1 M set replicated ten times) and copied from that file into a throwaway
+//    PostgreSQL 15 on 127.0.0.1 (COPY files cached beside it; the tsvector built exactly as the Repository builds
+//    it; 10 M replicated on the server by the same rule, see loadPostgres). Then a mix of queries through
+//    `Repository.search` on both backends: latency percentiles overall and per query type.
 //
 // Network safety: PostgreSQL listens on 127.0.0.1 only (test/support/postgres.ts); run it inside
 // `bash scripts/netns.sh npm run bench repository`.

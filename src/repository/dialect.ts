@@ -431,7 +431,19 @@ const pgWordsFullText: FullText = {
     params: [tsQuery(words, whole)]
   }),
   hits: undefined,
-  rankedPage: undefined,
+  // Ranked within torrent_words (the newest `window` matches, when given); only the page's rows are joined.
+  rankedPage: (words, whole, window, columns, limit, offset) => {
+    const candidates = window !== false
+      ? `(SELECT id, search FROM torrent_words WHERE ${pgMatch("$1")} ORDER BY id DESC LIMIT ${window}) c`
+      : `torrent_words c WHERE c.${pgMatch("$1")}`
+    return {
+      text: `SELECT ${columns}
+             FROM (SELECT c.id, ts_rank(c.search, to_tsquery('simple', $1)) AS r FROM ${candidates}
+                   ORDER BY r DESC, c.id LIMIT $2 OFFSET $3) w
+             JOIN torrents t ON t.id = w.id ORDER BY w.r DESC, t.id`,
+      params: [tsQuery(words, whole), limit, offset]
+    }
+  },
   byIds: undefined
 }
 
