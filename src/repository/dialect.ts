@@ -262,14 +262,17 @@ export const sqlite: Dialect = {
         return {
           from: `(SELECT rowid${ranked ? ", rank" : ""} FROM torrents_fts WHERE torrents_fts MATCH ${
             b.bind(fts5Query(words, whole))
-          } ORDER BY rowid DESC LIMIT ${bounded}) f JOIN torrents t ON t.id = f.rowid`,
+          } ORDER BY rowid DESC LIMIT ${bounded}) f JOIN torrents t${
+            covered ? " INDEXED BY torrents_cover" : ""
+          } ON t.id = f.rowid`,
           where: undefined,
           rank: ranked ? "f.rank" : undefined,
           score: ranked ? { expr: "f.rank", descending: false } : undefined
         }
       }
       // Each match is looked up in `torrents` for its filters and sort key: through the covering index, ~10× denser
-      // than the table's rows, when it holds all the statement reads (SQLite would take the table's rowid otherwise).
+      // than the table's rows, when it holds all the statement reads (SQLite would take the table's rowid otherwise),
+      // or all its filters (a page: only the rows that pass them are then read from the table).
       return {
         from: `torrents_fts f JOIN torrents t${covered ? " INDEXED BY torrents_cover" : ""} ON t.id = f.rowid`,
         where: `torrents_fts MATCH ${b.bind(fts5Query(words, whole))}`,

@@ -768,7 +768,15 @@ export const makeSqlRepository = (dialect: Dialect) =>
           return { ...count, items: yield* summaries(s.text, s.params) }
         }
         const binder = dialect.binder()
-        const f = filtersOf(q, binder, visible, bounded ? window : false, whole, sort === "relevance")
+        const f = filtersOf(
+          q,
+          binder,
+          visible,
+          bounded ? window : false,
+          whole,
+          sort === "relevance",
+          columns.cover && !textOnly
+        )
         const by = sort === "relevance" ? (f.rank ?? order.relevance) : order[sort]
         const from = sort === "popular" ? popular(f.from).from : f.from
         const items = yield* summaries(
