@@ -245,8 +245,9 @@ export const loadPostgres = async (file: string, url: string, dir: string) => {
         >
       // torrents.popularity is kept by PostgreSQL's own trigger as the rows arrive.
       const names = [...columns].map(([n]) => n).filter((n) => pgColumns.has(n) && !DERIVED.has(`${table}.${n}`))
-      // PostgreSQL's torrents carry a tsvector (SQLite's full-text index is a table of its own): empty here.
-      const extra = table === "torrents" ? ["search"] : []
+      // PostgreSQL's torrents carried a tsvector before migration 0012 (SQLite's full-text index is a table of its
+      // own): empty here. Since 0012 the words are in torrent_words, not copied (no analysis reads them).
+      const extra = table === "torrents" && pgColumns.has("search") ? ["search"] : []
       const tsv = path.join(dir, `${table}.tsv`)
       const fd = fs.openSync(tsv, "w", 0o644)
       let lines: Array<string> = []

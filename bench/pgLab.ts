@@ -1,26 +1,28 @@
 // Not a benchmark: a PostgreSQL server with the search data set loaded, kept running while SQL files dropped in
-// $LAB/in are run (each result in $LAB/out). For trying query plans by hand: BITSCRAPE_LAB=/tmp/lab npx tsx bench/pgLab.ts
+// $LAB/in are run (each result in $LAB/out). For trying query plans by hand:
+// BITSCRAPE_LAB=/tmp/lab [BITSCRAPE_BENCH_TORRENTS=10000000] npx tsx bench/pgLab.ts
 import { Effect, Scope } from "effect"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { RepositoryPostgres } from "../src/repository/layers.js"
 import { makePostgresServer } from "../test/support/postgres.js"
-import { exportTsv, loadPostgres, migrate } from "./repository.js"
+import { loadPostgres, makeVocabulary, migrate, pgSource } from "./repository.js"
 
 const pg = createRequire(import.meta.url)("pg")
 const lab = process.env.BITSCRAPE_LAB ?? "/tmp/bitscrape-lab"
-const file = process.argv[2]!
+// The data set of BITSCRAPE_BENCH_TORRENTS torrents (default 1 M), as bench/repository.ts loads it.
+const count = Number(process.env.BITSCRAPE_BENCH_TORRENTS ?? 1_000_000)
 fs.mkdirSync(path.join(lab, "in"), { recursive: true })
 fs.mkdirSync(path.join(lab, "out"), { recursive: true })
 const scope = Effect.runSync(Scope.make())
 const server = await Effect.runPromise(Scope.extend(makePostgresServer(), scope))
 const url = await Effect.runPromise(server.createDatabase("lab"))
 await migrate(RepositoryPostgres(url))
-const dir = fs.mkdtempSync(path.join(lab, "copy-"))
-fs.chmodSync(dir, 0o755)
-await loadPostgres(url, exportTsv(file, dir))
-fs.rmSync(dir, { recursive: true, force: true })
+const source = await pgSource(makeVocabulary(), count)
+const t0 = performance.now()
+await loadPostgres(url, source.tsv, source.copies)
+console.log(`loaded in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
 fs.writeFileSync(path.join(lab, "url"), url)
 console.log("ready", url)
 const client = new pg.Client({ connectionString: url })

@@ -8,9 +8,10 @@
 // 2. Search: a generated data set of BITSCRAPE_BENCH_TORRENTS torrents (default 1,000,000: names from a
 //    Zipf-distributed vocabulary plus release tags, 1–5 files each, sizes log-uniform 1 MB–50 GB, discovered
 //    over a year), written with better-sqlite3 into the Repository's SQLite schema (cached in os.tmpdir() by
-//    data version and size) and copied from that file into a throwaway PostgreSQL 15 on 127.0.0.1 (COPY; the
-//    tsvector built exactly as the Repository builds it). Then a mix of queries through `Repository.search`
-//    on both backends: latency percentiles overall and per query type.
+//    data version and size; 10 M is the 1 M set replicated ten times) and copied from that file into a throwaway
+//    PostgreSQL 15 on 127.0.0.1 (COPY files cached beside it; the tsvector built exactly as the Repository builds
+//    it; 10 M replicated on the server by the same rule, see loadPostgres). Then a mix of queries through
+//    `Repository.search` on both backends: latency percentiles overall and per query type.
 //
 // Network safety: PostgreSQL listens on 127.0.0.1 only (test/support/postgres.ts); run it inside
 // `bash scripts/netns.sh npm run bench repository`.
@@ -68,6 +69,8 @@ const DATA_VERSION = "search-v1"
 const QUERIES_PER_TYPE = 20
 /** Which parts run: BITSCRAPE_BENCH_PARTS=ingest,sqlite,postgres (default all three). */
 const PARTS = new Set((process.env.BITSCRAPE_BENCH_PARTS ?? "ingest,sqlite,postgres").split(",").map((s) => s.trim()))
+/** PostgreSQL's shared_buffers for the search queries (e.g. 2GB); default: the test server's 128 MB. */
+const PG_SHARED_BUFFERS = process.env.BITSCRAPE_BENCH_PG_SHARED_BUFFERS
 const DAY = 86_400_000
 const T_END = Date.UTC(2026, 10, 1)
 const T_START = T_END - 365 * DAY
@@ -345,7 +348,7 @@ const zipf = (n: number, s: number) => {
   }
 }
 
-const makeVocabulary = (): Vocabulary => {
+export const makeVocabulary = (): Vocabulary => {
   const rnd = prng(7)
   const seen = new Set<string>(TITLE_WORDS)
   const synthetic: Array<string> = []
@@ -741,43 +744,148 @@ export const exportTsv = (sqliteFile: string, dir: string) => {
 const TORRENT_COLUMNS =
   "id, hash, hash_v2, name, name_raw, total_length, piece_length, private, version, file_count, info, discovered_at, fetched_at, source_host, source_port, source_client"
 
-/** Loads the exported rows into a migrated PostgreSQL database: COPY, to_tsvector, then the indexes. */
-export const loadPostgres = async (url: string, tsv: ReturnType<typeof exportTsv>) => {
+/**
+ * The COPY files of the BASE_TORRENTS data set, cached beside it (by data version): exporting them row by row in
+ * JavaScript took 137–277 s on the busy machine, the rest of a load less.
+ */
+export const cachedTsv = (sqliteFile: string) => {
+  const dir = sqliteFile.replace(/\.sqlite$/, ".pgcopy")
+  const tsv = {
+    torrents: path.join(dir, "torrents.tsv"),
+    files: path.join(dir, "files.tsv"),
+    infohashes: path.join(dir, "infohashes.tsv")
+  }
+  if (fs.existsSync(dir)) return { tsv, built: false }
+  const partial = `${dir}.partial-${process.pid}`
+  fs.rmSync(partial, { recursive: true, force: true })
+  fs.mkdirSync(partial, { recursive: true })
+  fs.chmodSync(partial, 0o755)
+  exportTsv(sqliteFile, partial)
+  fs.renameSync(partial, dir)
+  return { tsv, built: true }
+}
+
+/**
+ * Loads the exported rows into a migrated PostgreSQL database, `copies` times (the 10 M set is the 1 M one
+ * replicated on the server exactly as replicatedDataSet does it in SQLite: copy j of torrent i has id
+ * i + j × BASE_TORRENTS, a random infohash, an empty info dictionary and its times squeezed into the j-th share of
+ * the year; files and infohashes only once). Built for speed (a 1 M load took 177–333 s before): infohashes first
+ * (their statement triggers fill the aggregates while torrents is empty), torrents with row triggers off
+ * (`session_replication_role = replica`; the popularity they would set is computed in the INSERT), the words turned
+ * into a tsvector once per original row, every secondary index of `torrents` dropped and rebuilt from its own
+ * definition afterwards, no sort (the COPY file is in id order), `synchronous_commit` off, checkpoints spread out.
+ */
+export const loadPostgres = async (
+  url: string,
+  tsv: { readonly torrents: string; readonly files: string; readonly infohashes: string },
+  copies = 1
+) => {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
+  const step = async (label: string, text: string) => {
+    const t0 = performance.now()
+    const r = await client.query(text)
+    if (performance.now() - t0 > 2000) log(`search: PostgreSQL load: ${label} ${seconds(t0)}`)
+    return r
+  }
   try {
-    const q = (text: string) => client.query(text)
     const quote = (file: string) => `'${file.replace(/'/g, "''")}'`
-    await q("SET maintenance_work_mem = '1GB'")
-    // The secondary indexes are dropped for the load and rebuilt with the migration's definitions.
-    // (infohashes_status went in migration 0002; torrents_fetched came in 0006.)
-    await q("DROP INDEX torrents_search, torrents_discovered, torrents_length, torrents_fetched")
-    await q(
-      `CREATE UNLOGGED TABLE bench_staging (id BIGINT, hash BYTEA, hash_v2 BYTEA, name TEXT, name_raw BYTEA,
-         total_length BIGINT, piece_length BIGINT, private SMALLINT, version TEXT, file_count INTEGER, info BYTEA,
-         discovered_at BIGINT, fetched_at BIGINT, source_host TEXT, source_port INTEGER, source_client TEXT, words TEXT)`
-    )
-    await q(`COPY bench_staging FROM ${quote(tsv.torrents)}`)
-    await q(
-      `INSERT INTO torrents (${TORRENT_COLUMNS}, search)
-       SELECT ${TORRENT_COLUMNS}, to_tsvector('simple', words) FROM bench_staging ORDER BY id`
-    )
-    await q("DROP TABLE bench_staging")
-    await q("SELECT setval('torrents_id_seq', (SELECT max(id) FROM torrents))")
-    await q(`COPY files FROM ${quote(tsv.files)}`)
-    // The columns exported (the swarm columns of migration 0008 stay NULL).
-    await q(
+    await step("settings", "SET maintenance_work_mem = '1GB'")
+    await step("settings", "SET synchronous_commit = off")
+    await step("settings", "ALTER SYSTEM SET max_wal_size = '32GB'")
+    await step("settings", "ALTER SYSTEM SET checkpoint_timeout = '1h'")
+    await step("settings", "SELECT pg_reload_conf()")
+    const indexes = (await step(
+      "indexes",
+      `SELECT c.relname AS name, t.relname AS table_name, pg_get_indexdef(c.oid) AS def, con.conname AS constraint_name,
+         pg_get_constraintdef(con.oid) AS constraint_def
+       FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+       LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.contype IN ('u', 'x')
+       WHERE t.relname IN ('torrents', 'torrent_words') AND t.relnamespace = 'public'::regnamespace
+         AND NOT x.indisprimary`
+    )).rows as ReadonlyArray<{
+      name: string
+      table_name: string
+      def: string
+      constraint_name: string | null
+      constraint_def: string
+    }>
+    // Migration 0012 keeps the words in a table of their own.
+    const words = (await step("words", "SELECT 1 FROM pg_tables WHERE tablename = 'torrent_words'")).rows.length > 0
+    for (const i of indexes) {
+      await step(
+        `drop ${i.name}`,
+        i.constraint_name === null
+          ? `DROP INDEX ${i.name}`
+          : `ALTER TABLE ${i.table_name} DROP CONSTRAINT ${i.constraint_name}`
+      )
+    }
+    await step(
+      "infohashes",
       `COPY infohashes (hash, first_seen, last_seen, seen_sample, seen_get_peers, seen_announce, seen_lookup,
          peers_seen, status, attempts, last_attempt, last_error) FROM ${quote(tsv.infohashes)}`
     )
-    await q("CREATE INDEX torrents_discovered ON torrents (discovered_at)")
-    await q("CREATE INDEX torrents_length ON torrents (total_length)")
-    await q("CREATE INDEX torrents_search ON torrents USING GIN (search)")
-    await q("CREATE INDEX torrents_fetched ON torrents (fetched_at)")
-    await q("VACUUM ANALYZE")
+    await step("files", `COPY files FROM ${quote(tsv.files)}`)
+    await step(
+      "staging",
+      `CREATE UNLOGGED TABLE bench_staging (id BIGINT, hash BYTEA, hash_v2 BYTEA, name TEXT, name_raw BYTEA,
+         total_length BIGINT, piece_length BIGINT, private SMALLINT, version TEXT, file_count INTEGER, info BYTEA,
+         discovered_at BIGINT, fetched_at BIGINT, source_host TEXT, source_port INTEGER, source_client TEXT,
+         words TEXT, search TSVECTOR)`
+    )
+    await step("COPY torrents", `COPY bench_staging (${TORRENT_COLUMNS}, words) FROM ${quote(tsv.torrents)}`)
+    await step("to_tsvector", "UPDATE bench_staging SET search = to_tsvector('simple', words), words = NULL")
+    await step("settings", "SET session_replication_role = replica")
+    const span = T_END - T_START
+    const popularity = "COALESCE((SELECT GREATEST(i.peers_seen, i.seeders + i.leechers) FROM infohashes i " +
+      "WHERE i.hash = s.hash), 0)"
+    for (let j = 0; j < copies; j++) {
+      const time = (c: string) =>
+        copies === 1 ? `s.${c}` : `${T_START} + ((s.${c} - ${T_START}) + ${j * span}) / ${copies}`
+      await step(
+        `torrents copy ${j}`,
+        `INSERT INTO torrents (${TORRENT_COLUMNS}${words ? "" : ", search"}, popularity)
+         SELECT s.id + ${j * BASE_TORRENTS}, ${
+          j === 0 ? "s.hash" : "decode(md5(random()::text) || left(md5(random()::text), 8), 'hex')"
+        }, s.hash_v2, s.name, s.name_raw, s.total_length, s.piece_length, s.private, s.version, s.file_count, ${
+          j === 0 ? "s.info" : "''::bytea"
+        }, ${time("discovered_at")}, ${time("fetched_at")}, s.source_host, s.source_port, s.source_client${
+          words ? "" : ", s.search"
+        }, ${j === 0 ? popularity : "0"} FROM bench_staging s`
+      )
+      if (words) {
+        await step(
+          `words copy ${j}`,
+          `INSERT INTO torrent_words (id, search) SELECT s.id + ${j * BASE_TORRENTS}, s.search FROM bench_staging s`
+        )
+      }
+    }
+    await step("settings", "SET session_replication_role = origin")
+    await step("drop staging", "DROP TABLE bench_staging")
+    await step("sequence", "SELECT setval('torrents_id_seq', (SELECT max(id) FROM torrents))")
+    for (const i of indexes) {
+      await step(
+        `index ${i.name}`,
+        i.constraint_name === null
+          ? i.def
+          : `ALTER TABLE ${i.table_name} ADD CONSTRAINT ${i.constraint_name} ${i.constraint_def}`
+      )
+    }
+    await step("VACUUM ANALYZE", "VACUUM ANALYZE")
+    await step("CHECKPOINT", "CHECKPOINT")
   } finally {
     await client.end()
   }
+}
+
+/**
+ * What PostgreSQL loads for the data set of `count` torrents: the COPY files of the generated set and how many
+ * times to replicate it (past BASE_TORRENTS, as replicatedDataSet does in SQLite).
+ */
+export const pgSource = async (vocabulary: Vocabulary, count = TORRENTS) => {
+  const replicated = count > BASE_TORRENTS && count % BASE_TORRENTS === 0
+  const data = await sqliteDataSet(vocabulary, replicated ? BASE_TORRENTS : count)
+  return { ...cachedTsv(data.file), copies: replicated ? count / BASE_TORRENTS : 1 }
 }
 
 // === 3. The query mix ===
@@ -956,24 +1064,31 @@ export const runRepositoryBench = async (): Promise<string> => {
   let pgLoad: number | undefined
   if (PARTS.has("postgres")) {
     const scope = Effect.runSync(Scope.make())
-    const exportDir = fs.mkdtempSync(path.join(os.tmpdir(), "bitscrape-bench-copy-"))
-    fs.chmodSync(exportDir, 0o755)
     try {
       let t0 = performance.now()
       const server = await Effect.runPromise(Scope.extend(makePostgresServer(), scope))
       const url = await Effect.runPromise(server.createDatabase("bench_search"))
       await migrate(RepositoryPostgres(url))
-      const tsv = exportTsv(data.file, exportDir)
-      log(`search: exported the data set for COPY in ${seconds(t0)}`)
-      await loadPostgres(url, tsv)
+      const source = await pgSource(vocabulary)
+      log(`search: ${source.built ? "exported" : "cached"} the data set for COPY (${seconds(t0)})`)
+      await loadPostgres(url, source.tsv, source.copies)
       pgLoad = (performance.now() - t0) / 1000
       log(`search: PostgreSQL loaded in ${pgLoad.toFixed(1)} s`)
-      fs.rmSync(exportDir, { recursive: true, force: true })
+      if (PG_SHARED_BUFFERS !== undefined) {
+        // A tuned server instead of the test server's default 128 MB (takes a restart).
+        const client = new pg.Client({ connectionString: url })
+        await client.connect()
+        await client.query(`ALTER SYSTEM SET shared_buffers = '${PG_SHARED_BUFFERS.replace(/[^0-9A-Za-z]/g, "")}'`)
+        await client.query("CHECKPOINT")
+        await client.end()
+        await Effect.runPromise(server.stop)
+        await Effect.runPromise(server.start)
+        log(`search: PostgreSQL restarted with shared_buffers ${PG_SHARED_BUFFERS}`)
+      }
       t0 = performance.now()
       results.push({ backend: "PostgreSQL", latencies: await runProbes(RepositoryPostgres(url), probes) })
       log(`search: PostgreSQL queries done in ${seconds(t0)}`)
     } finally {
-      fs.rmSync(exportDir, { recursive: true, force: true })
       await Effect.runPromise(Scope.close(scope, Exit.void))
     }
   }
@@ -982,7 +1097,9 @@ export const runRepositoryBench = async (): Promise<string> => {
       data.built ? `, built in ${data.seconds.toFixed(0)} s` : " (cached from an earlier run)"
     }${
       pgLoad === undefined ? "" : `; PostgreSQL 15 on 127.0.0.1 (test server: fsync off, no parallel query, ` +
-        `default shared_buffers and work_mem), loaded from that file by COPY in ${pgLoad.toFixed(0)} s, then ` +
+        `${
+          PG_SHARED_BUFFERS === undefined ? "default shared_buffers" : `shared_buffers ${PG_SHARED_BUFFERS}`
+        } and default work_mem), loaded from that file by COPY in ${pgLoad.toFixed(0)} s, then ` +
         `VACUUM ANALYZE`
     }. One warm-up query per type first; latencies are wall time of \`runPromise(repo.search(q))\` (page ` +
     `size 20: the page query and the count query).`

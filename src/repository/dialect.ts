@@ -61,14 +61,16 @@ export interface FullText {
   readonly unindexTorrent: ((id: number, name: string, paths: string) => Statement) | undefined
   /**
    * The match of `words` (`whole`: every word whole): `bounded`, only the most recent `bounded` matches;
-   * `ranked`: whether the order needs the rank.
+   * `ranked`: whether the order needs the rank; `covered`: the statement reads of `t` only the columns of the
+   * covering index `torrents_cover` (migration 0012), which then serves the join (SQLite).
    */
   readonly match: (
     b: Binder,
     words: ReadonlyArray<string>,
     whole: boolean,
     bounded: number | false,
-    ranked: boolean
+    ranked: boolean,
+    covered?: boolean
   ) => TextMatch
   /** How many torrents the words match, counting at most `atMost` (rows: CountRow). */
   readonly count: (words: ReadonlyArray<string>, whole: boolean, atMost: number) => Statement
@@ -123,9 +125,13 @@ export interface Dialect {
   /** Does table $1 have column $2 / does table $1 exist (rows: any when it does). */
   readonly hasColumn: string
   readonly hasTable: string
+  /** Does index $1 exist (rows: any when it does). */
+  readonly hasIndex: string
   /** What undoes a failed COMMIT (SQLite keeps the transaction open after one). */
   readonly afterFailedCommit: string | undefined
   readonly fullText: FullText
+  /** The full text of a database from before the current layout, when it differs (opened read-only, unmigrated). */
+  readonly fullTextBefore?: FullText
   /**
    * The "popular" sort: the larger of distinct peers seen and the BEP 33 swarm estimate (`swarm`: the columns exist),
    * with the FROM it needs.
@@ -236,6 +242,7 @@ export const sqlite: Dialect = {
   ],
   hasColumn: "SELECT 1 AS x FROM pragma_table_info(?) WHERE name = ?",
   hasTable: "SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?",
+  hasIndex: "SELECT 1 AS x FROM sqlite_master WHERE type = 'index' AND name = ?",
   afterFailedCommit: "ROLLBACK",
   fullText: {
     insertTorrent: (columns, values) => ({
@@ -252,20 +259,25 @@ export const sqlite: Dialect = {
       text: "INSERT INTO torrents_fts (torrents_fts, rowid, name, paths) VALUES ('delete', ?, ?, ?)",
       params: [id, name, paths]
     }),
-    match: (b, words, whole, bounded, ranked) => {
+    match: (b, words, whole, bounded, ranked, covered = false) => {
       if (bounded !== false) {
         // The rank (bm25) is computed for each row the subquery yields: only when the order needs it.
         return {
           from: `(SELECT rowid${ranked ? ", rank" : ""} FROM torrents_fts WHERE torrents_fts MATCH ${
             b.bind(fts5Query(words, whole))
-          } ORDER BY rowid DESC LIMIT ${bounded}) f JOIN torrents t ON t.id = f.rowid`,
+          } ORDER BY rowid DESC LIMIT ${bounded}) f JOIN torrents t${
+            covered ? " INDEXED BY torrents_cover" : ""
+          } ON t.id = f.rowid`,
           where: undefined,
           rank: ranked ? "f.rank" : undefined,
           score: ranked ? { expr: "f.rank", descending: false } : undefined
         }
       }
+      // Each match is looked up in `torrents` for its filters and sort key: through the covering index, ~10× denser
+      // than the table's rows, when it holds all the statement reads (SQLite would take the table's rowid otherwise),
+      // or all its filters (a page: only the rows that pass them are then read from the table).
       return {
-        from: "torrents_fts f JOIN torrents t ON t.id = f.rowid",
+        from: `torrents_fts f JOIN torrents t${covered ? " INDEXED BY torrents_cover" : ""} ON t.id = f.rowid`,
         where: `torrents_fts MATCH ${b.bind(fts5Query(words, whole))}`,
         rank: "f.rank",
         score: { expr: "f.rank", descending: false }
@@ -358,6 +370,89 @@ const sqliteReclaim: Space["reclaim"] = (budget, db) =>
 
 const pgMatch = (tq: string) => `search @@ to_tsquery('simple', ${tq})`
 
+/** Full text in the `search` column of `torrents` (before migration 0012; a read-only open of an older database). */
+const pgColumnFullText: FullText = {
+  // Tokenised here exactly as queries are (searchWords), so paths like "a/b/c.srt" index each word.
+  insertTorrent: (columns, values, name, paths) => ({
+    text: `INSERT INTO torrents (${columns}, search) VALUES (${
+      values.map((_, i) => `$${i + 1}`).join(",")
+    }, to_tsvector('simple', $${values.length + 1})) ON CONFLICT (hash) DO NOTHING RETURNING id`,
+    params: [...values, searchWords(`${name}\n${paths}`.slice(0, MAX_INDEXED_TEXT)).join(" ")]
+  }),
+  indexTorrent: undefined,
+  unindexTorrent: undefined,
+  match: (b, words, whole, bounded) => {
+    const tq = b.bind(tsQuery(words, whole))
+    const score = { expr: `ts_rank(t.search, to_tsquery('simple', ${tq}))`, descending: true }
+    const rank = `${score.expr} DESC`
+    return bounded !== false
+      ? {
+        from: `(SELECT * FROM torrents WHERE ${pgMatch(tq)} ORDER BY id DESC LIMIT ${bounded}) t`,
+        where: undefined,
+        rank,
+        score
+      }
+      : { from: "torrents t", where: `t.${pgMatch(tq)}`, rank, score }
+  },
+  count: (words, whole, atMost) => ({
+    text: `SELECT count(*) AS n FROM (SELECT 1 FROM torrents WHERE ${pgMatch("$1")} LIMIT ${atMost}) c`,
+    params: [tsQuery(words, whole)]
+  }),
+  hits: undefined,
+  rankedPage: undefined,
+  byIds: undefined
+}
+
+/** Full text in `torrent_words` (id, search), one row per torrent (migration 0012). */
+const pgWordsFullText: FullText = {
+  insertTorrent: (columns, values) => ({
+    text: `INSERT INTO torrents (${columns}) VALUES (${
+      values.map((_, i) => `$${i + 1}`).join(",")
+    }) ON CONFLICT (hash) DO NOTHING RETURNING id`,
+    params: values
+  }),
+  // Tokenised here exactly as queries are (searchWords), so paths like "a/b/c.srt" index each word.
+  indexTorrent: (id, name, paths) => ({
+    text: "INSERT INTO torrent_words (id, search) VALUES ($1, to_tsvector('simple', $2))",
+    params: [id, searchWords(`${name}\n${paths}`.slice(0, MAX_INDEXED_TEXT)).join(" ")]
+  }),
+  // Its row goes with the torrent's (ON DELETE CASCADE).
+  unindexTorrent: undefined,
+  match: (b, words, whole, bounded) => {
+    const tq = b.bind(tsQuery(words, whole))
+    const score = { expr: `ts_rank(w.search, to_tsquery('simple', ${tq}))`, descending: true }
+    const rank = `${score.expr} DESC`
+    return bounded !== false
+      ? {
+        from: `(SELECT id, search FROM torrent_words WHERE ${pgMatch(tq)} ORDER BY id DESC LIMIT ${bounded}) w
+          JOIN torrents t ON t.id = w.id`,
+        where: undefined,
+        rank,
+        score
+      }
+      : { from: "torrent_words w JOIN torrents t ON t.id = w.id", where: `w.${pgMatch(tq)}`, rank, score }
+  },
+  count: (words, whole, atMost) => ({
+    text: `SELECT count(*) AS n FROM (SELECT 1 FROM torrent_words WHERE ${pgMatch("$1")} LIMIT ${atMost}) c`,
+    params: [tsQuery(words, whole)]
+  }),
+  hits: undefined,
+  // Ranked within torrent_words (the newest `window` matches, when given); only the page's rows are joined.
+  rankedPage: (words, whole, window, columns, limit, offset) => {
+    const candidates = window !== false
+      ? `(SELECT id, search FROM torrent_words WHERE ${pgMatch("$1")} ORDER BY id DESC LIMIT ${window}) c`
+      : `torrent_words c WHERE c.${pgMatch("$1")}`
+    return {
+      text: `SELECT ${columns}
+             FROM (SELECT c.id, ts_rank(c.search, to_tsquery('simple', $1)) AS r FROM ${candidates}
+                   ORDER BY r DESC, c.id LIMIT $2 OFFSET $3) w
+             JOIN torrents t ON t.id = w.id ORDER BY w.r DESC, t.id`,
+      params: [tsQuery(words, whole), limit, offset]
+    }
+  },
+  byIds: undefined
+}
+
 export const postgres: Dialect = {
   name: "pg",
   backend: "postgres",
@@ -385,38 +480,13 @@ export const postgres: Dialect = {
   hasColumn:
     "SELECT 1 AS x FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2",
   hasTable: "SELECT 1 AS x FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1",
+  hasIndex: "SELECT 1 AS x FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1",
   afterFailedCommit: undefined,
-  fullText: {
-    // Tokenised here exactly as queries are (searchWords), so paths like "a/b/c.srt" index each word.
-    insertTorrent: (columns, values, name, paths) => ({
-      text: `INSERT INTO torrents (${columns}, search) VALUES (${
-        values.map((_, i) => `$${i + 1}`).join(",")
-      }, to_tsvector('simple', $${values.length + 1})) ON CONFLICT (hash) DO NOTHING RETURNING id`,
-      params: [...values, searchWords(`${name}\n${paths}`.slice(0, MAX_INDEXED_TEXT)).join(" ")]
-    }),
-    indexTorrent: undefined,
-    unindexTorrent: undefined,
-    match: (b, words, whole, bounded) => {
-      const tq = b.bind(tsQuery(words, whole))
-      const score = { expr: `ts_rank(t.search, to_tsquery('simple', ${tq}))`, descending: true }
-      const rank = `${score.expr} DESC`
-      return bounded !== false
-        ? {
-          from: `(SELECT * FROM torrents WHERE ${pgMatch(tq)} ORDER BY id DESC LIMIT ${bounded}) t`,
-          where: undefined,
-          rank,
-          score
-        }
-        : { from: "torrents t", where: `t.${pgMatch(tq)}`, rank, score }
-    },
-    count: (words, whole, atMost) => ({
-      text: `SELECT count(*) AS n FROM (SELECT 1 FROM torrents WHERE ${pgMatch("$1")} LIMIT ${atMost}) c`,
-      params: [tsQuery(words, whole)]
-    }),
-    hits: undefined,
-    rankedPage: undefined,
-    byIds: undefined
-  },
+  // The words of each torrent in a table of their own (migration 0012): the GIN index's matches are counted,
+  // listed newest first and ranked on rows a quarter the size of a torrent's, and a filter on `torrents` is applied
+  // per match (through `torrents_cover`) instead of as a second bitmap of a non-selective range.
+  fullText: pgWordsFullText,
+  fullTextBefore: pgColumnFullText,
   // PostgreSQL joins the infohash rows (alias ip): a hash join, where 1 M index lookups took 27 s
   // (docs/benchmarks.md).
   popular: (from, swarm) => ({

@@ -30,7 +30,9 @@ const CLASS_OF: Readonly<Record<string, EvictionClass>> = {
   infohash_hours: "infohashes",
   nodes: "nodes",
   torrents: "torrents",
-  files: "torrents"
+  files: "torrents",
+  // Each torrent's words (migration 0012), deleted with it.
+  torrent_words: "torrents"
 }
 
 const TableRow = Schema.Struct({

@@ -183,8 +183,15 @@ export const makeSqlRepository = (dialect: Dialect) =>
       popularity: yield* hasTable("infohash_hours"),
       responseRates: yield* hasTable("response_rates"),
       // Migration 0011's aggregates (analysisAggregates.ts); SQLite's indexes for the all-time tops come with them.
-      aggregates: yield* hasTable("source_groups")
+      aggregates: yield* hasTable("source_groups"),
+      cover: yield* query(dialect.hasIndex, ["torrents_cover"]).pipe(
+        Effect.map((rows) => rows.length > 0),
+        Effect.mapError(fail("open"))
+      ),
+      // PostgreSQL's words in their own table (migration 0012), else in `torrents.search`.
+      words: yield* hasTable("torrent_words")
     }
+    const fullText = dialect.fullTextBefore !== undefined && !columns.words ? dialect.fullTextBefore : dialect.fullText
     const categoryColumn = columns.category ? "t.category" : "NULL AS category"
 
     // === Writes ===
@@ -439,7 +446,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
         const columns =
           "hash, hash_v2, name, name_raw, total_length, piece_length, private, version, file_count, info, discovered_at, fetched_at, source_host, source_port, source_client, category"
         const inserted = yield* Effect.flatMap(
-          run(dialect.fullText.insertTorrent(columns, values, t.name, paths)),
+          run(fullText.insertTorrent(columns, values, t.name, paths)),
           (rows) => decodeRows(IdRow, rows)
         )
         if (inserted.length === 0) return
@@ -461,7 +468,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
             chunk.flat()
           )
         }
-        if (dialect.fullText.indexTorrent !== undefined) yield* run(dialect.fullText.indexTorrent(id, t.name, paths))
+        if (fullText.indexTorrent !== undefined) yield* run(fullText.indexTorrent(id, t.name, paths))
       })
 
     // A torrent whose name matches a blocked pattern is not stored: its infohash is blocked (via the pattern)
@@ -527,7 +534,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
     /**
      * FROM and WHERE of a search or export. `visible`: the blocklist's condition (no parameters); `bounded`: the
      * words match more than SEARCH_CAP torrents, so only their `bounded` most recent are considered (SEARCH_CAP, or
-     * fewer for a relevance ranking); `whole`: every word whole, the last too (see WHOLE_WORDS_ABOVE).
+     * fewer for a relevance ranking); `whole`: every word whole, the last too (see WHOLE_WORDS_ABOVE); `covered`:
+     * the statement reads only the id, the filters' columns and a sort key of `t` (see FullText.match).
      */
     const filtersOf = (
       q: SearchQuery | ExportQuery,
@@ -535,7 +543,8 @@ export const makeSqlRepository = (dialect: Dialect) =>
       visible = "",
       bounded: number | false = false,
       whole = false,
-      ranked = true
+      ranked = true,
+      covered = false
     ) => {
       const where: Array<string> = visible === "" ? [] : [visible]
       const p = binder.bind
@@ -545,7 +554,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
       const words = q.text === undefined ? [] : searchWords(q.text).slice(0, MAX_QUERY_WORDS)
       // The text first: with SQLite's positional placeholders, a bounded FROM's parameter comes before WHERE's.
       if (words.length > 0) {
-        const match = dialect.fullText.match(binder, words, whole, bounded, ranked)
+        const match = fullText.match(binder, words, whole, bounded, ranked, covered)
         from = match.from
         rank = match.rank
         score = match.score
@@ -596,7 +605,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
 
     /** How many torrents the words match (text alone, blocklist ignored), counting at most `atMost`. */
     const textCount = (words: ReadonlyArray<string>, whole: boolean, atMost: number) => {
-      const s = dialect.fullText.count(words, whole, atMost)
+      const s = fullText.count(words, whole, atMost)
       return Effect.map(select(CountRow, s.text, s.params), ([row]) => row!.n)
     }
 
@@ -635,7 +644,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
         // order needs it and several words intersect, where a second pass would intersect them again) and serves
         // the count and the page (past the cap, from the first of them: the bounded window).
         let onePass: { total: number; capped: boolean } | undefined
-        const { byIds, hits: listHits, rankedPage } = dialect.fullText
+        const { byIds, hits: listHits, rankedPage } = fullText
         if (listHits !== undefined && byIds !== undefined && textOnly && !(whole && words.length === 1)) {
           const ranked = sort === "relevance" && words.length > 1
           const s = listHits(words, whole, ranked, SEARCH_CAP + 1)
@@ -647,21 +656,34 @@ export const makeSqlRepository = (dialect: Dialect) =>
               ? Math.min(SEARCH_CAP, Math.max(RANK_WINDOW, offset + limit))
               : SEARCH_CAP
             const candidates = onePass.capped ? hits.slice(0, window) : hits
-            const columns = `t.id, ${summaryColumns}`
-            if (ranked) {
-              // As ORDER BY f.rank, t.id: the page's ids, then their rows.
-              const page = candidates.map((h) => ({ id: h.id, rank: h.rank ?? 0 }))
-                .sort((a, b) => a.rank - b.rank || a.id - b.id).slice(offset, offset + limit).map((h) => h.id)
+            const pageColumns = `t.id, ${summaryColumns}`
+            // A sort by size or date: the page's ids from the covering index (the candidates' keys without their
+            // rows), then the rows of those (below). As ORDER BY f.rank, t.id for a ranked order.
+            const covered = columns.cover && sort !== "relevance" && sort !== "name" && sort !== "popular"
+            if (ranked || covered) {
+              let page: ReadonlyArray<number>
+              if (ranked) {
+                page = candidates.map((h) => ({ id: h.id, rank: h.rank ?? 0 }))
+                  .sort((a, b) => a.rank - b.rank || a.id - b.id).slice(offset, offset + limit).map((h) => h.id)
+              } else {
+                const b = dialect.binder()
+                page = (yield* select(
+                  IdRow,
+                  `SELECT t.id FROM torrents t INDEXED BY torrents_cover WHERE ${byIds(b, candidates.map((h) => h.id))}
+                   ORDER BY ${order[sort]}, t.id LIMIT ${b.bind(limit)} OFFSET ${b.bind(offset)}`,
+                  b.params
+                )).map((r) => r.id)
+              }
               const b = dialect.binder()
               const rows = page.length === 0
                 ? []
-                : yield* select(PageRow, `SELECT ${columns} FROM torrents t WHERE ${byIds(b, page)}`, b.params)
+                : yield* select(PageRow, `SELECT ${pageColumns} FROM torrents t WHERE ${byIds(b, page)}`, b.params)
               const byId = new Map(rows.map((r) => [r.id, r]))
               return { ...onePass, items: page.flatMap((id) => byId.has(id) ? [summaryOf(byId.get(id)!)] : []) }
             }
             const b = dialect.binder()
             const items = yield* summaries(
-              `SELECT ${columns} FROM torrents t WHERE ${byIds(b, candidates.map((h) => h.id))}
+              `SELECT ${pageColumns} FROM torrents t WHERE ${byIds(b, candidates.map((h) => h.id))}
                ORDER BY ${order[sort]}, t.id LIMIT ${b.bind(limit)} OFFSET ${b.bind(offset)}`,
               b.params
             )
@@ -686,7 +708,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
           !(sort === "relevance" && textOnly && words.length === 1)
         ) {
           const b = dialect.binder()
-          const f = filtersOf(q, b, visible, false, whole, sort === "relevance")
+          const f = filtersOf(q, b, visible, false, whole, sort === "relevance", columns.cover)
           const key = sort === "relevance" ? f.score : passKey[sort]
           if (key !== undefined) {
             const dir = key.descending ? "DESC" : "ASC"
@@ -721,7 +743,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
         }
         // The count first (capped). SQLite counts text alone in the full-text index, without touching `torrents`.
         const countBinder = dialect.binder()
-        const counted = filtersOf(q, countBinder, visible, false, whole)
+        const counted = filtersOf(q, countBinder, visible, false, whole, true, columns.cover)
         const count = onePass !== undefined
           ? onePass
           : passCount !== undefined
@@ -746,7 +768,15 @@ export const makeSqlRepository = (dialect: Dialect) =>
           return { ...count, items: yield* summaries(s.text, s.params) }
         }
         const binder = dialect.binder()
-        const f = filtersOf(q, binder, visible, bounded ? window : false, whole, sort === "relevance")
+        const f = filtersOf(
+          q,
+          binder,
+          visible,
+          bounded ? window : false,
+          whole,
+          sort === "relevance",
+          columns.cover && !textOnly
+        )
         const by = sort === "relevance" ? (f.rank ?? order.relevance) : order[sort]
         const from = sort === "popular" ? popular(f.from).from : f.from
         const items = yield* summaries(
