@@ -150,6 +150,13 @@ const pass = (
     return size
   })
 
+/**
+ * On PostgreSQL the tables may pass the budget by this share before the crawl says it is over it: freed space is
+ * reused only by its own table and files never shrink, so a class that grows late (fetched torrents, in bursts)
+ * overshoots a little (measured: +1 to +9 % of a 5 MB budget, docs/scaling.md).
+ */
+export const PG_BUDGET_TOLERANCE = 0.1
+
 /** On PostgreSQL each class keeps at least this share of its tables free (or dead: reusable after a VACUUM)… */
 const FREE_LOW = 0.1
 /** …evicting down to this share. */
@@ -209,7 +216,9 @@ const roomInEachClass = (
       const total = size.classes?.[what]?.total
       if (total !== undefined) state.classBytes[what] = total
     }
-    const over = size.bytes + incoming - (size.classes?.torrents?.free ?? 0) > budget
+    // Files never shrink here, so the budget is held within a tolerance (PG_BUDGET_TOLERANCE): over it, the budget
+    // cannot be held by eviction and the user is told.
+    const over = size.bytes + incoming - (size.classes?.torrents?.free ?? 0) > budget * (1 + PG_BUDGET_TOLERANCE)
     if (over && !state.overBudget) {
       yield* Effect.logWarning(
         `the database (${size.bytes} bytes) is over its budget (${budget} bytes): on PostgreSQL each table reuses ` +
