@@ -196,14 +196,24 @@ interface Sample {
   readonly knownNodes: number | undefined
   readonly uniqueInfohashes: number | undefined
   readonly torrents: number | undefined
+  /** Infohashes in the crawler's evidence store, and of those on probation (one node's get_peers alone). */
+  readonly evidence?: number | undefined
+  readonly onProbation?: number | undefined
+  /** RSS split (/proc/<pid>/status): anonymous memory (heaps, malloc) and file-backed pages (code, mapped files). */
+  readonly rssAnonMiB?: number | undefined
+  readonly rssFileMiB?: number | undefined
+  /** 1-minute load average of the machine. */
+  readonly load1?: number | undefined
 }
 
+/** The crawl process's RSS and its anonymous and file-backed parts (MiB; NaN once it is gone). */
 const rssOf = (pid: number) => {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "latin1")
-    return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? NaN) / 1024
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? NaN) / 1024
+    return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile") }
   } catch {
-    return NaN
+    return { rss: NaN, anon: NaN, file: NaN }
   }
 }
 
@@ -315,11 +325,14 @@ export const soakSvg = (samples: ReadonlyArray<Sample>, title: string): string =
     { name: "RSS", colour: "#1f77b4", value: (s) => s.rssMiB },
     { name: "V8 heap used", colour: "#2ca02c", value: (s) => s.heapMiB },
     { name: "V8 heap reserved", colour: "#98df8a", value: (s) => s.heapTotalMiB },
-    { name: "external (Buffers)", colour: "#7f7f7f", value: (s) => s.externalMiB }
+    { name: "external (Buffers)", colour: "#7f7f7f", value: (s) => s.externalMiB },
+    { name: "RSS − heap reserved", colour: "#bcbd22", value: (s) => s.rssMiB - (s.heapTotalMiB ?? NaN) }
   ])
   panel(top + panelH + gap, "infohashes", [
     { name: "distinct seen", colour: "#17becf", value: (s) => s.uniqueInfohashes },
-    { name: "queued for peers", colour: "#8c564b", value: (s) => s.lookups }
+    { name: "queued for peers", colour: "#8c564b", value: (s) => s.lookups },
+    { name: "evidence entries", colour: "#e377c2", value: (s) => s.evidence },
+    { name: "on probation", colour: "#c5b0d5", value: (s) => s.onProbation }
   ])
   panel(top + 2 * (panelH + gap), "queued records", [
     { name: "discoveries", colour: "#d62728", value: (s) => s.discoveries },
@@ -384,7 +397,12 @@ export const readSoakCsv = (file: string): ReadonlyArray<Sample> => {
       lookups: get("queue_lookups"),
       knownNodes: get("known_nodes"),
       uniqueInfohashes: get("unique_infohashes"),
-      torrents: get("torrents")
+      torrents: get("torrents"),
+      evidence: get("evidence"),
+      onProbation: get("on_probation"),
+      rssAnonMiB: get("rss_anon_mib"),
+      rssFileMiB: get("rss_file_mib"),
+      load1: get("load1")
     }
   })
 }
@@ -457,7 +475,8 @@ export const runSoakBench = async (): Promise<string> => {
       const samples: Array<Sample> = []
       mkdirSync(path.dirname(csvPath), { recursive: true })
       const header =
-        "minute,rss_mib,heap_used_mib,heap_total_mib,external_mib,flood,queue_discoveries,queue_nodes,queue_candidates,queue_lookups,known_nodes,unique_infohashes,torrents"
+        "minute,rss_mib,heap_used_mib,heap_total_mib,external_mib,flood,queue_discoveries,queue_nodes,queue_candidates,queue_lookups,known_nodes,unique_infohashes,torrents," +
+        "evidence,on_probation,rss_anon_mib,rss_file_mib,load1"
       writeFileSync(csvPath, `${header}\n`)
       const loads: Array<number> = []
       while (running && Date.now() - started < (seconds + 15) * 1000) {
@@ -467,9 +486,11 @@ export const runSoakBench = async (): Promise<string> => {
         const q = (last["queueDepths"] ?? {}) as Record<string, number | undefined>
         const written = (last["written"] ?? {}) as Record<string, number | undefined>
         const memory = await memoryOf()
+        const rss = rssOf(child.pid!)
+        const finding = (last["peerFinding"] ?? {}) as Record<string, number | undefined>
         const s: Sample = {
           minute,
-          rssMiB: rssOf(child.pid!),
+          rssMiB: rss.rss,
           heapMiB: memory.heap,
           heapTotalMiB: memory.heapTotal,
           externalMiB: memory.external,
@@ -480,7 +501,12 @@ export const runSoakBench = async (): Promise<string> => {
           lookups: q["lookups"],
           knownNodes: last["knownNodes"] as number | undefined,
           uniqueInfohashes: last["uniqueInfohashes"] as number | undefined,
-          torrents: written["torrents"]
+          torrents: written["torrents"],
+          evidence: finding["evidence"],
+          onProbation: finding["onProbation"],
+          rssAnonMiB: rss.anon,
+          rssFileMiB: rss.file,
+          load1: os.loadavg()[0]!
         }
         if (!isFinite(s.rssMiB)) break
         samples.push(s)
@@ -501,7 +527,12 @@ export const runSoakBench = async (): Promise<string> => {
               s.lookups ?? "",
               s.knownNodes ?? "",
               s.uniqueInfohashes ?? "",
-              s.torrents ?? ""
+              s.torrents ?? "",
+              s.evidence ?? "",
+              s.onProbation ?? "",
+              s.rssAnonMiB?.toFixed(1) ?? "",
+              s.rssFileMiB?.toFixed(1) ?? "",
+              s.load1?.toFixed(2) ?? ""
             ].join(",")
           }\n`,
           { flag: "a" }
