@@ -204,6 +204,9 @@ interface Sample {
   readonly rssFileMiB?: number | undefined
   /** 1-minute load average of the machine. */
   readonly load1?: number | undefined
+  /** V8's reserve for its young generation (both semi-spaces) and its old space (MiB). */
+  readonly newSpaceMiB?: number | undefined
+  readonly oldSpaceMiB?: number | undefined
 }
 
 /** The crawl process's RSS and its anonymous and file-backed parts (MiB; NaN once it is gone). */
@@ -226,13 +229,16 @@ const memoryOf = async () => {
       const m = new RegExp(`^${name} (\\d+(?:\\.\\d+)?(?:e\\+\\d+)?)$`, "m").exec(text)
       return m === null ? undefined : Number(m[1]) / 2 ** 20
     }
+    const space = (name: string) => gauge(`nodejs_heap_space_size_total_bytes\\{space="${name}"\\}`)
     return {
       heap: gauge("nodejs_heap_used_bytes"),
       heapTotal: gauge("nodejs_heap_total_bytes"),
-      external: gauge("nodejs_external_memory_bytes")
+      external: gauge("nodejs_external_memory_bytes"),
+      newSpace: space("new_space"),
+      oldSpace: space("old_space")
     }
   } catch {
-    return { heap: undefined, heapTotal: undefined, external: undefined }
+    return { heap: undefined, heapTotal: undefined, external: undefined, newSpace: undefined, oldSpace: undefined }
   }
 }
 
@@ -402,7 +408,9 @@ export const readSoakCsv = (file: string): ReadonlyArray<Sample> => {
       onProbation: get("on_probation"),
       rssAnonMiB: get("rss_anon_mib"),
       rssFileMiB: get("rss_file_mib"),
-      load1: get("load1")
+      load1: get("load1"),
+      newSpaceMiB: get("new_space_mib"),
+      oldSpaceMiB: get("old_space_mib")
     }
   })
 }
@@ -476,7 +484,7 @@ export const runSoakBench = async (): Promise<string> => {
       mkdirSync(path.dirname(csvPath), { recursive: true })
       const header =
         "minute,rss_mib,heap_used_mib,heap_total_mib,external_mib,flood,queue_discoveries,queue_nodes,queue_candidates,queue_lookups,known_nodes,unique_infohashes,torrents," +
-        "evidence,on_probation,rss_anon_mib,rss_file_mib,load1"
+        "evidence,on_probation,rss_anon_mib,rss_file_mib,load1,new_space_mib,old_space_mib"
       writeFileSync(csvPath, `${header}\n`)
       const loads: Array<number> = []
       while (running && Date.now() - started < (seconds + 15) * 1000) {
@@ -506,7 +514,9 @@ export const runSoakBench = async (): Promise<string> => {
           onProbation: finding["onProbation"],
           rssAnonMiB: rss.anon,
           rssFileMiB: rss.file,
-          load1: os.loadavg()[0]!
+          load1: os.loadavg()[0]!,
+          newSpaceMiB: memory.newSpace,
+          oldSpaceMiB: memory.oldSpace
         }
         if (!isFinite(s.rssMiB)) break
         samples.push(s)
@@ -532,7 +542,9 @@ export const runSoakBench = async (): Promise<string> => {
               s.onProbation ?? "",
               s.rssAnonMiB?.toFixed(1) ?? "",
               s.rssFileMiB?.toFixed(1) ?? "",
-              s.load1?.toFixed(2) ?? ""
+              s.load1?.toFixed(2) ?? "",
+              s.newSpaceMiB?.toFixed(1) ?? "",
+              s.oldSpaceMiB?.toFixed(1) ?? ""
             ].join(",")
           }\n`,
           { flag: "a" }
