@@ -216,8 +216,11 @@ export const makeEvidence = (
           else e.samplers.push(contact)
         }
       }
-      if (confirmed) entries.set(key, e) // once confirmed, an entry stays in the main tier
-      else if (onProbation(e)) admit(probation, probationCapacity, e)
+      // Once confirmed, an entry stays in the main tier; a get_peers without a reporter is the user's own (an
+      // imported infohash sought, `CrawlState.seek`): confirmed too.
+      const sought = source === "get_peers" && reporter === undefined
+      if (confirmed) entries.set(key, e)
+      else if (!sought && onProbation(e)) admit(probation, probationCapacity, e)
       else admit(entries, capacity, e)
       return e
     },

@@ -90,5 +90,11 @@ describe("evidence store (compact entries)", () => {
     store.note(keyOf(198), hash(198), "announce", node(198), false, 304)
     expect(store.probationSize()).toBe(0)
     expect(store.get(keyOf(198))?.sources).toBe(2 | 4)
+    // An imported infohash sought (a get_peers without a reporter) is confirmed, even if a node asked first.
+    store.note(keyOf(50), hash(50), "get_peers", node(50), false, 305)
+    expect(store.probationSize()).toBe(1)
+    store.note(keyOf(50), hash(50), "get_peers", undefined, false, 306)
+    expect(store.probationSize()).toBe(0)
+    expect(store.get(keyOf(50))?.sightings).toBe(2)
   })
 })
