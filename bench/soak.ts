@@ -196,14 +196,27 @@ interface Sample {
   readonly knownNodes: number | undefined
   readonly uniqueInfohashes: number | undefined
   readonly torrents: number | undefined
+  /** Infohashes in the crawler's evidence store, and of those on probation (one node's get_peers alone). */
+  readonly evidence?: number | undefined
+  readonly onProbation?: number | undefined
+  /** RSS split (/proc/<pid>/status): anonymous memory (heaps, malloc) and file-backed pages (code, mapped files). */
+  readonly rssAnonMiB?: number | undefined
+  readonly rssFileMiB?: number | undefined
+  /** 1-minute load average of the machine. */
+  readonly load1?: number | undefined
+  /** V8's reserve for its young generation (both semi-spaces) and its old space (MiB). */
+  readonly newSpaceMiB?: number | undefined
+  readonly oldSpaceMiB?: number | undefined
 }
 
+/** The crawl process's RSS and its anonymous and file-backed parts (MiB; NaN once it is gone). */
 const rssOf = (pid: number) => {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "latin1")
-    return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? NaN) / 1024
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)?.[1] ?? NaN) / 1024
+    return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile") }
   } catch {
-    return NaN
+    return { rss: NaN, anon: NaN, file: NaN }
   }
 }
 
@@ -216,13 +229,16 @@ const memoryOf = async () => {
       const m = new RegExp(`^${name} (\\d+(?:\\.\\d+)?(?:e\\+\\d+)?)$`, "m").exec(text)
       return m === null ? undefined : Number(m[1]) / 2 ** 20
     }
+    const space = (name: string) => gauge(`nodejs_heap_space_size_total_bytes\\{space="${name}"\\}`)
     return {
       heap: gauge("nodejs_heap_used_bytes"),
       heapTotal: gauge("nodejs_heap_total_bytes"),
-      external: gauge("nodejs_external_memory_bytes")
+      external: gauge("nodejs_external_memory_bytes"),
+      newSpace: space("new_space"),
+      oldSpace: space("old_space")
     }
   } catch {
-    return { heap: undefined, heapTotal: undefined, external: undefined }
+    return { heap: undefined, heapTotal: undefined, external: undefined, newSpace: undefined, oldSpace: undefined }
   }
 }
 
@@ -315,11 +331,14 @@ export const soakSvg = (samples: ReadonlyArray<Sample>, title: string): string =
     { name: "RSS", colour: "#1f77b4", value: (s) => s.rssMiB },
     { name: "V8 heap used", colour: "#2ca02c", value: (s) => s.heapMiB },
     { name: "V8 heap reserved", colour: "#98df8a", value: (s) => s.heapTotalMiB },
-    { name: "external (Buffers)", colour: "#7f7f7f", value: (s) => s.externalMiB }
+    { name: "external (Buffers)", colour: "#7f7f7f", value: (s) => s.externalMiB },
+    { name: "RSS − heap reserved", colour: "#bcbd22", value: (s) => s.rssMiB - (s.heapTotalMiB ?? NaN) }
   ])
   panel(top + panelH + gap, "infohashes", [
     { name: "distinct seen", colour: "#17becf", value: (s) => s.uniqueInfohashes },
-    { name: "queued for peers", colour: "#8c564b", value: (s) => s.lookups }
+    { name: "queued for peers", colour: "#8c564b", value: (s) => s.lookups },
+    { name: "evidence entries", colour: "#e377c2", value: (s) => s.evidence },
+    { name: "on probation", colour: "#c5b0d5", value: (s) => s.onProbation }
   ])
   panel(top + 2 * (panelH + gap), "queued records", [
     { name: "discoveries", colour: "#d62728", value: (s) => s.discoveries },
@@ -384,7 +403,14 @@ export const readSoakCsv = (file: string): ReadonlyArray<Sample> => {
       lookups: get("queue_lookups"),
       knownNodes: get("known_nodes"),
       uniqueInfohashes: get("unique_infohashes"),
-      torrents: get("torrents")
+      torrents: get("torrents"),
+      evidence: get("evidence"),
+      onProbation: get("on_probation"),
+      rssAnonMiB: get("rss_anon_mib"),
+      rssFileMiB: get("rss_file_mib"),
+      load1: get("load1"),
+      newSpaceMiB: get("new_space_mib"),
+      oldSpaceMiB: get("old_space_mib")
     }
   })
 }
@@ -457,7 +483,8 @@ export const runSoakBench = async (): Promise<string> => {
       const samples: Array<Sample> = []
       mkdirSync(path.dirname(csvPath), { recursive: true })
       const header =
-        "minute,rss_mib,heap_used_mib,heap_total_mib,external_mib,flood,queue_discoveries,queue_nodes,queue_candidates,queue_lookups,known_nodes,unique_infohashes,torrents"
+        "minute,rss_mib,heap_used_mib,heap_total_mib,external_mib,flood,queue_discoveries,queue_nodes,queue_candidates,queue_lookups,known_nodes,unique_infohashes,torrents," +
+        "evidence,on_probation,rss_anon_mib,rss_file_mib,load1,new_space_mib,old_space_mib"
       writeFileSync(csvPath, `${header}\n`)
       const loads: Array<number> = []
       while (running && Date.now() - started < (seconds + 15) * 1000) {
@@ -467,9 +494,11 @@ export const runSoakBench = async (): Promise<string> => {
         const q = (last["queueDepths"] ?? {}) as Record<string, number | undefined>
         const written = (last["written"] ?? {}) as Record<string, number | undefined>
         const memory = await memoryOf()
+        const rss = rssOf(child.pid!)
+        const finding = (last["peerFinding"] ?? {}) as Record<string, number | undefined>
         const s: Sample = {
           minute,
-          rssMiB: rssOf(child.pid!),
+          rssMiB: rss.rss,
           heapMiB: memory.heap,
           heapTotalMiB: memory.heapTotal,
           externalMiB: memory.external,
@@ -480,7 +509,14 @@ export const runSoakBench = async (): Promise<string> => {
           lookups: q["lookups"],
           knownNodes: last["knownNodes"] as number | undefined,
           uniqueInfohashes: last["uniqueInfohashes"] as number | undefined,
-          torrents: written["torrents"]
+          torrents: written["torrents"],
+          evidence: finding["evidence"],
+          onProbation: finding["onProbation"],
+          rssAnonMiB: rss.anon,
+          rssFileMiB: rss.file,
+          load1: os.loadavg()[0]!,
+          newSpaceMiB: memory.newSpace,
+          oldSpaceMiB: memory.oldSpace
         }
         if (!isFinite(s.rssMiB)) break
         samples.push(s)
@@ -501,7 +537,14 @@ export const runSoakBench = async (): Promise<string> => {
               s.lookups ?? "",
               s.knownNodes ?? "",
               s.uniqueInfohashes ?? "",
-              s.torrents ?? ""
+              s.torrents ?? "",
+              s.evidence ?? "",
+              s.onProbation ?? "",
+              s.rssAnonMiB?.toFixed(1) ?? "",
+              s.rssFileMiB?.toFixed(1) ?? "",
+              s.load1?.toFixed(2) ?? "",
+              s.newSpaceMiB?.toFixed(1) ?? "",
+              s.oldSpaceMiB?.toFixed(1) ?? ""
             ].join(",")
           }\n`,
           { flag: "a" }

@@ -51,6 +51,9 @@ export interface CrawlerStats {
     /** Answers (asks and lookups) that carried BEP 33 filters, hence a swarm estimate. */
     readonly scraped: number
     readonly queued: number
+    /** Infohashes in the evidence store (src/crawler/evidence.ts), and of those on probation. */
+    readonly evidence: number
+    readonly onProbation: number
   }
   /** Distinct infohashes for which at least one peer was seen (announce or get_peers reply). */
   readonly infohashesWithPeers: number
@@ -260,7 +263,12 @@ const make = Effect.gen(function*() {
       shares: dispatcher.shares(),
       packetsOut,
       rpc,
-      peerFinding: { ...peers.stats, queued: peers.queued() },
+      peerFinding: {
+        ...peers.stats,
+        queued: peers.queued(),
+        evidence: s.evidence.size(),
+        onProbation: s.evidence.probationSize()
+      },
       infohashesWithPeers: s.withPeers.size(),
       // Node ids (a dual-stack id has a socket of each family, and counts once).
       identities: new Set(identities.map((i) => toHex(i.node.self))).size,

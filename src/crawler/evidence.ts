@@ -5,8 +5,8 @@ import type { NodeContact } from "../krpc/compact.js"
 // What the crawl has heard about each recent infohash, to decide which ones deserve peer finding and fetching
 // first. On the real DHT most infohashes have no live peer (a rule-abiding crawler fetched 176 torrents from
 // 2.28 M samples), and live torrents show themselves by being talked about: announced again, looked up by
-// downloaders, sampled from several nodes. Bounded: the least recently seen entry is forgotten beyond
-// `capacity`. Pure; times are passed in (ms).
+// downloaders, sampled from several nodes. Bounded, in two tiers (`makeEvidence`): the least recently seen entry
+// of a tier is forgotten beyond its capacity. Pure; times are passed in (ms).
 
 const SOURCE_BIT: Record<Discovery["source"], number> = { sample: 1, get_peers: 2, announce: 4, lookup: 8 }
 /** Sources that say somebody is using the infohash now: an announce, or somebody looking for its peers. */
@@ -16,10 +16,10 @@ const MAX_REPORTERS = 6
 /** Nodes remembered per infohash that returned it in a BEP 51 sample (they store its peers). */
 const MAX_SAMPLERS = 2
 
-// Memory: the store holds up to `capacity` entries (100,000 at the defaults), each built to stay small (~220 B
-// with its key and Map slot, measured in docs/scaling.md): the small counters share one small integer, the first
-// reporter sits in a field, times are kept relative to the first entry's so they stay small integers (for 24
-// days), and entries without samplers share one empty array.
+// Memory: the store holds up to `capacity` + `probationCapacity` entries (110,000 at the defaults), each built to
+// stay small (~230 B with its key and Map slot, measured in docs/benchmarks.md "soak"): the small counters share one
+// small integer, the first reporter sits in a field, times are kept relative to the first entry's so they stay
+// small integers (for 24 days), and entries without samplers share one empty array.
 const NO_REPORTERS: Array<number> = []
 const NO_SAMPLERS: Array<NodeContact> = []
 
@@ -152,27 +152,58 @@ export interface EvidenceStore {
     now: number
   ) => InfohashEvidence
   readonly get: (key: string) => InfohashEvidence | undefined
+  /** Entries held, both tiers. */
   readonly size: () => number
+  /** Entries held on probation (heard of only from one node's get_peers). */
+  readonly probationSize: () => number
   /** Called for every entry forgotten (to unqueue it). */
   onForget: (e: InfohashEvidence) => void
 }
 
-export const makeEvidence = (capacity: number, askSampler = true): EvidenceStore => {
+/** Sources that keep an entry on probation: a get_peers, and lookups of ours that found no peer for it. */
+const HEARSAY = SOURCE_BIT.get_peers | SOURCE_BIT.lookup
+
+/**
+ * Only one node's get_peers so far (a lookup of ours may have found nothing since): anybody can send those for
+ * random infohashes at full speed, from many addresses, so such entries live in a tier of their own until a second
+ * node, another kind of source (a sample, an announce) or a peer confirms them.
+ */
+const onProbation = (e: InfohashEvidence) =>
+  (e.sources & ~HEARSAY) === 0 && (e.sources & SOURCE_BIT.get_peers) !== 0 && e.reporterCount === 1 &&
+  !e.peersKnown && e.samplers.length === 0
+
+/**
+ * Two tiers, each forgetting its least recently seen entry when full: `capacity` entries with evidence beyond one
+ * node's get_peers, and `probationCapacity` entries heard of only from one node's get_peers (see `onProbation`).
+ * A flood of get_peers for random infohashes so fills only the second; what samples, announces, peers and several
+ * nodes vouch for keeps its place.
+ */
+export const makeEvidence = (
+  capacity: number,
+  askSampler = true,
+  probationCapacity = Math.max(1, Math.ceil(capacity / 10))
+): EvidenceStore => {
   const entries = new Map<string, InfohashEvidence>()
+  const probation = new Map<string, InfohashEvidence>()
+  /** Adds `e` as the most recently seen entry of `tier`, forgetting that tier's oldest if it is full. */
+  const admit = (tier: Map<string, InfohashEvidence>, limit: number, e: InfohashEvidence) => {
+    if (tier.size >= limit) {
+      const oldest = tier.values().next().value!
+      tier.delete(oldest.key)
+      store.onForget(oldest)
+    }
+    tier.set(e.key, e)
+  }
   const store: EvidenceStore = {
     note: (key, _infoHash, source, reporter, withPeer, now) => {
       let e = entries.get(key)
-      if (e === undefined) {
-        e = new InfohashEvidence(key, now)
-        if (entries.size >= capacity) {
-          const oldest = entries.values().next().value!
-          entries.delete(oldest.key)
-          store.onForget(oldest)
-        }
-      } else {
-        entries.delete(key) // most recently seen last
+      const confirmed = e !== undefined
+      if (e !== undefined) entries.delete(key) // most recently seen last
+      else {
+        e = probation.get(key)
+        if (e !== undefined) probation.delete(key)
+        else e = new InfohashEvidence(key, now)
       }
-      entries.set(key, e)
       e.addSource(SOURCE_BIT[source])
       e.sightings++
       e.lastSeen = now
@@ -185,10 +216,17 @@ export const makeEvidence = (capacity: number, askSampler = true): EvidenceStore
           else e.samplers.push(contact)
         }
       }
+      // Once confirmed, an entry stays in the main tier; a get_peers without a reporter is the user's own (an
+      // imported infohash sought, `CrawlState.seek`): confirmed too.
+      const sought = source === "get_peers" && reporter === undefined
+      if (confirmed) entries.set(key, e)
+      else if (!sought && onProbation(e)) admit(probation, probationCapacity, e)
+      else admit(entries, capacity, e)
       return e
     },
-    get: (key) => entries.get(key),
-    size: () => entries.size,
+    get: (key) => entries.get(key) ?? probation.get(key),
+    size: () => entries.size + probation.size,
+    probationSize: () => probation.size,
     onForget: () => {}
   }
   return store

@@ -66,7 +66,12 @@ export const makeCrawlState = (
     const seen = makeSeenSet(config.seenCapacity)
     /** Infohashes for which a peer was seen (the funnel's second step). */
     const withPeers = makeSeenSet(config.seenCapacity)
-    const evidence = makeEvidence(config.maxQueuedInfohashes * 10, config.strategies.askSampler)
+    // A node's get_peers alone earns a place among maxQueuedInfohashes entries on probation (evidence.ts).
+    const evidence = makeEvidence(
+      config.maxQueuedInfohashes * 10,
+      config.strategies.askSampler,
+      config.maxQueuedInfohashes
+    )
 
     const discoveries = yield* Queue.bounded<Discovery>(config.discoveryBuffer)
     const nodeSightings = yield* Queue.bounded<NodeSighting>(config.discoveryBuffer)

@@ -1,5 +1,6 @@
 import { Metric, MetricState } from "effect"
 import type { MetricPair } from "effect"
+import { getHeapSpaceStatistics } from "node:v8"
 
 // Effect Metrics in the Prometheus text exposition format (version 0.0.4): one HELP and TYPE line per metric
 // name, then one sample per tag set. Counters keep their `_total` names; histograms expand to `_bucket`,
@@ -111,6 +112,7 @@ export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Unty
 const processMetrics = (): string => {
   const m = process.memoryUsage()
   const cpu = process.cpuUsage()
+  const spaces = getHeapSpaceStatistics()
   return [
     "# HELP process_cpu_seconds_total User and system CPU time spent, in seconds.",
     "# TYPE process_cpu_seconds_total counter",
@@ -127,6 +129,13 @@ const processMetrics = (): string => {
     "# HELP nodejs_external_memory_bytes Memory outside the V8 heap held by JavaScript objects (Buffers), in bytes.",
     "# TYPE nodejs_external_memory_bytes gauge",
     `nodejs_external_memory_bytes ${m.external}`,
+    // Per V8 heap space (new, old, code, large objects…): which one holds the reserve when heap_total grows.
+    "# HELP nodejs_heap_space_size_total_bytes V8 heap reserved, by space, in bytes.",
+    "# TYPE nodejs_heap_space_size_total_bytes gauge",
+    ...spaces.map((sp) => `nodejs_heap_space_size_total_bytes{space="${sp.space_name}"} ${sp.space_size}`),
+    "# HELP nodejs_heap_space_size_used_bytes V8 heap in use, by space, in bytes.",
+    "# TYPE nodejs_heap_space_size_used_bytes gauge",
+    ...spaces.map((sp) => `nodejs_heap_space_size_used_bytes{space="${sp.space_name}"} ${sp.space_used_size}`),
     ""
   ].join("\n")
 }

@@ -59,4 +59,42 @@ describe("evidence store (compact entries)", () => {
     expect(store.size()).toBe(3)
     expect(store.get(keyOf(1))?.lastSeen).toBe(4)
   })
+
+  it("keeps a node's lone get_peers on probation, in a tier of its own bound", () => {
+    const store = makeEvidence(4, true, 2)
+    const forgotten: Array<string> = []
+    store.onForget = (e) => forgotten.push(e.key)
+    // Vouched for: a sample, an announce, a get_peers with a peer, an import (no reporter).
+    store.note(keyOf(1), hash(1), "sample", node(1), false, 1)
+    store.note(keyOf(2), hash(2), "announce", node(2), false, 2)
+    store.note(keyOf(3), hash(3), "get_peers", node(3), true, 3)
+    store.note(keyOf(4), hash(4), "get_peers", undefined, false, 4)
+    // A flood of get_peers for random infohashes, each from a node of its own: only the probation tier churns.
+    for (let n = 100; n < 200; n++) store.note(keyOf(n), hash(n), "get_peers", node(n), false, n)
+    expect(store.probationSize()).toBe(2)
+    expect(store.size()).toBe(6)
+    for (const n of [1, 2, 3, 4, 198, 199]) expect(store.get(keyOf(n))?.key).toBe(keyOf(n))
+    expect(forgotten.length).toBe(98)
+    expect(forgotten.every((k) => Number.parseInt(k.slice(0, 2), 16) >= 100)).toBe(true)
+    // The same node again and a lookup of ours that found nothing keep it there; a second node promotes it.
+    store.note(keyOf(199), hash(199), "get_peers", node(199), false, 300)
+    store.note(keyOf(199), hash(199), "lookup", undefined, false, 301)
+    expect(store.probationSize()).toBe(2)
+    const e = store.note(keyOf(199), hash(199), "get_peers", node(7), false, 302)
+    expect([e.reporterCount, e.sightings, store.probationSize(), store.size()]).toEqual([2, 4, 1, 5])
+    // Promoted, it took the main tier's least recently seen place (the sample's); it stays there from now on.
+    expect(forgotten.at(-1)).toBe(keyOf(1))
+    store.note(keyOf(199), hash(199), "get_peers", node(7), false, 303)
+    expect(store.probationSize()).toBe(1)
+    // An announce promotes too.
+    store.note(keyOf(198), hash(198), "announce", node(198), false, 304)
+    expect(store.probationSize()).toBe(0)
+    expect(store.get(keyOf(198))?.sources).toBe(2 | 4)
+    // An imported infohash sought (a get_peers without a reporter) is confirmed, even if a node asked first.
+    store.note(keyOf(50), hash(50), "get_peers", node(50), false, 305)
+    expect(store.probationSize()).toBe(1)
+    store.note(keyOf(50), hash(50), "get_peers", undefined, false, 306)
+    expect(store.probationSize()).toBe(0)
+    expect(store.get(keyOf(50))?.sightings).toBe(2)
+  })
 })

@@ -18,7 +18,16 @@ export const CrawlerStatsFixture = (knownNodes: number): CrawlerStats => ({
   shares: { walk: 0.3, sample: 0.35, peers: 0.35 },
   packetsOut: knownNodes * 3 + 50,
   rpc: { queries: knownNodes * 3, responses: knownNodes * 2, timeouts: knownNodes },
-  peerFinding: { asked: 4, askedWithPeers: 2, lookups: 3, lookupsWithPeers: 1, scraped: 0, queued: 3 },
+  peerFinding: {
+    asked: 4,
+    askedWithPeers: 2,
+    lookups: 3,
+    lookupsWithPeers: 1,
+    scraped: 0,
+    queued: 3,
+    evidence: 9,
+    onProbation: 2
+  },
   infohashesWithPeers: 3,
   identities: 1,
   invalidTokens: 0,
