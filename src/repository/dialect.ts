@@ -370,6 +370,42 @@ const sqliteReclaim: Space["reclaim"] = (budget, db) =>
 
 const pgMatch = (tq: string) => `search @@ to_tsquery('simple', ${tq})`
 
+/** A torrent's words as `to_tsvector` indexes them: tokenised exactly as queries are (searchWords). */
+const pgIndexedText = (name: string, paths: string) =>
+  searchWords(`${name}\n${paths}`.slice(0, MAX_INDEXED_TEXT)).join(" ")
+
+/**
+ * Matching and counting in the table that holds the words (`search`): `torrents` itself (alias t) before migration
+ * 0012, `torrent_words` (alias w, joined to its torrent) since.
+ */
+const pgWordsIn = (table: "torrents" | "torrent_words"): Pick<FullText, "match" | "count"> => {
+  const own = table === "torrents"
+  const alias = own ? "t" : "w"
+  const columns = own ? "*" : "id, search"
+  const join = own ? "" : " JOIN torrents t ON t.id = w.id"
+  return {
+    match: (b, words, whole, bounded) => {
+      const tq = b.bind(tsQuery(words, whole))
+      const score = { expr: `ts_rank(${alias}.search, to_tsquery('simple', ${tq}))`, descending: true }
+      const rank = `${score.expr} DESC`
+      return bounded !== false
+        ? {
+          from: `(SELECT ${columns} FROM ${table} WHERE ${
+            pgMatch(tq)
+          } ORDER BY id DESC LIMIT ${bounded}) ${alias}${join}`,
+          where: undefined,
+          rank,
+          score
+        }
+        : { from: `${table} ${alias}${join}`, where: `${alias}.${pgMatch(tq)}`, rank, score }
+    },
+    count: (words, whole, atMost) => ({
+      text: `SELECT count(*) AS n FROM (SELECT 1 FROM ${table} WHERE ${pgMatch("$1")} LIMIT ${atMost}) c`,
+      params: [tsQuery(words, whole)]
+    })
+  }
+}
+
 /** Full text in the `search` column of `torrents` (before migration 0012; a read-only open of an older database). */
 const pgColumnFullText: FullText = {
   // Tokenised here exactly as queries are (searchWords), so paths like "a/b/c.srt" index each word.
@@ -377,27 +413,11 @@ const pgColumnFullText: FullText = {
     text: `INSERT INTO torrents (${columns}, search) VALUES (${
       values.map((_, i) => `$${i + 1}`).join(",")
     }, to_tsvector('simple', $${values.length + 1})) ON CONFLICT (hash) DO NOTHING RETURNING id`,
-    params: [...values, searchWords(`${name}\n${paths}`.slice(0, MAX_INDEXED_TEXT)).join(" ")]
+    params: [...values, pgIndexedText(name, paths)]
   }),
   indexTorrent: undefined,
   unindexTorrent: undefined,
-  match: (b, words, whole, bounded) => {
-    const tq = b.bind(tsQuery(words, whole))
-    const score = { expr: `ts_rank(t.search, to_tsquery('simple', ${tq}))`, descending: true }
-    const rank = `${score.expr} DESC`
-    return bounded !== false
-      ? {
-        from: `(SELECT * FROM torrents WHERE ${pgMatch(tq)} ORDER BY id DESC LIMIT ${bounded}) t`,
-        where: undefined,
-        rank,
-        score
-      }
-      : { from: "torrents t", where: `t.${pgMatch(tq)}`, rank, score }
-  },
-  count: (words, whole, atMost) => ({
-    text: `SELECT count(*) AS n FROM (SELECT 1 FROM torrents WHERE ${pgMatch("$1")} LIMIT ${atMost}) c`,
-    params: [tsQuery(words, whole)]
-  }),
+  ...pgWordsIn("torrents"),
   hits: undefined,
   rankedPage: undefined,
   byIds: undefined
@@ -414,28 +434,11 @@ const pgWordsFullText: FullText = {
   // Tokenised here exactly as queries are (searchWords), so paths like "a/b/c.srt" index each word.
   indexTorrent: (id, name, paths) => ({
     text: "INSERT INTO torrent_words (id, search) VALUES ($1, to_tsvector('simple', $2))",
-    params: [id, searchWords(`${name}\n${paths}`.slice(0, MAX_INDEXED_TEXT)).join(" ")]
+    params: [id, pgIndexedText(name, paths)]
   }),
   // Its row goes with the torrent's (ON DELETE CASCADE).
   unindexTorrent: undefined,
-  match: (b, words, whole, bounded) => {
-    const tq = b.bind(tsQuery(words, whole))
-    const score = { expr: `ts_rank(w.search, to_tsquery('simple', ${tq}))`, descending: true }
-    const rank = `${score.expr} DESC`
-    return bounded !== false
-      ? {
-        from: `(SELECT id, search FROM torrent_words WHERE ${pgMatch(tq)} ORDER BY id DESC LIMIT ${bounded}) w
-          JOIN torrents t ON t.id = w.id`,
-        where: undefined,
-        rank,
-        score
-      }
-      : { from: "torrent_words w JOIN torrents t ON t.id = w.id", where: `w.${pgMatch(tq)}`, rank, score }
-  },
-  count: (words, whole, atMost) => ({
-    text: `SELECT count(*) AS n FROM (SELECT 1 FROM torrent_words WHERE ${pgMatch("$1")} LIMIT ${atMost}) c`,
-    params: [tsQuery(words, whole)]
-  }),
+  ...pgWordsIn("torrent_words"),
   hits: undefined,
   // Ranked within torrent_words (the newest `window` matches, when given); only the page's rows are joined.
   rankedPage: (words, whole, window, columns, limit, offset) => {
