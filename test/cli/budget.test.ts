@@ -6,21 +6,9 @@ import { Effect } from "effect"
 import { mkdtempSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { spawnCli } from "../support/cli.js"
+import { crawlPastBudget, totalOf as total } from "../support/budgetDemo.js"
 
 const BUDGET = 3_000_000
-
-interface Line {
-  readonly elapsed?: number
-  readonly summary?: boolean
-  readonly written?: { readonly torrents: number }
-  readonly database?: {
-    readonly bytes: number
-    readonly evicted: Record<string, number>
-    readonly expired: Record<string, number>
-    readonly overBudget: boolean
-  }
-}
 
 const fileSize = (f: string) => {
   try {
@@ -38,51 +26,18 @@ describe("disk budget (--max-db-size)", () => {
         const db = join(mkdtempSync(join(tmpdir(), "bitscrape-budget-")), "crawl.db")
         const samples: Array<number> = []
         const detail: Array<string> = []
-        const run = yield* Effect.async<{ code: number | null; lines: Array<Line>; stderr: string }>((resume) => {
-          const child = spawnCli([
-            "demo",
-            ...["--profile", "realistic", "--duration", "170", "--max-pps", "1000", "--db", db, "--json", "--no-ui"],
-            // Fetched torrents may be evicted for the budget too (by default they never are).
-            ...["--max-db-size", "3MB", "--keep-torrents", "365d"]
-          ], { BITSCRAPE_PROGRESS_INTERVAL: "1", BITSCRAPE_HOUSEKEEPING_INTERVAL: "1" })
-          // What the file system holds, sampled four times a second: the database file and its WAL.
-          const sampler = setInterval(() => {
-            samples.push(fileSize(db) + fileSize(`${db}-wal`))
-            detail.push(`${fileSize(db)}+${fileSize(`${db}-wal`)}`)
-          }, 250)
-          let out = ""
-          let stderr = ""
-          // Stopped with Ctrl-C once it has evicted plenty and fetched more since it first evicted (a busy machine
-          // crawls slower, so this does not go by the clock); --duration is the backstop.
-          let firstEvictionTorrents: number | undefined
-          let stopping = false
-          child.stdout.setEncoding("utf8").on("data", (t: string) => {
-            out += t
-            const last = out.split("\n").filter((l) => l.startsWith("{\"elapsed")).at(-1)
-            if (last === undefined || stopping) return
-            const l = JSON.parse(last) as Line
-            const evicted = Object.values(l.database?.evicted ?? {}).reduce((a, b) => a + b, 0)
-            if (evicted > 0 && firstEvictionTorrents === undefined) firstEvictionTorrents = l.written!.torrents
-            if (evicted >= 12_000 && l.written!.torrents >= (firstEvictionTorrents ?? Infinity) + 5) {
-              stopping = true
-              child.kill("SIGINT")
-            }
-          })
-          child.stderr.setEncoding("utf8").on("data", (t: string) => (stderr += t))
-          child.on("exit", (code) => {
-            clearInterval(sampler)
-            resume(Effect.succeed({
-              code,
-              stderr,
-              lines: out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Line)
-            }))
-          })
-          return Effect.sync(() => child.kill("SIGKILL"))
-        })
+        // What the file system holds, sampled four times a second: the database file and its WAL.
+        const sampler = setInterval(() => {
+          samples.push(fileSize(db) + fileSize(`${db}-wal`))
+          detail.push(`${fileSize(db)}+${fileSize(`${db}-wal`)}`)
+        }, 250)
+        // Fetched torrents may be evicted for the budget too (by default they never are).
+        const run = yield* crawlPastBudget(db, ["--max-db-size", "3MB", "--keep-torrents", "365d"], 12_000).pipe(
+          Effect.ensuring(Effect.sync(() => clearInterval(sampler)))
+        )
         assert.strictEqual(run.code, 0, run.stderr)
         const summary = run.lines.find((l) => l.summary === true)!
         const progress = run.lines.filter((l) => l.elapsed !== undefined && l.database !== undefined)
-        const total = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0)
 
         // Within the budget (+10 %) the whole time, on disk.
         const largest = Math.max(...samples)

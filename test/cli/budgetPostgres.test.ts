@@ -7,24 +7,10 @@ import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Fiber, Layer, Redacted, Schedule } from "effect"
-import { spawnCli } from "../support/cli.js"
+import { crawlPastBudget, totalOf as total } from "../support/budgetDemo.js"
 import { makePostgresServer } from "../support/postgres.js"
 
 const BUDGET = 5_000_000
-
-interface Line {
-  readonly elapsed?: number
-  readonly summary?: boolean
-  readonly written?: { readonly torrents: number }
-  readonly database?: {
-    readonly bytes: number
-    readonly budget: number | null
-    readonly evicted: Record<string, number>
-    readonly overBudget: boolean
-  }
-}
-
-const total = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0)
 
 const TABLES_SIZE = `SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0)::bigint AS n
   FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
@@ -48,43 +34,13 @@ describe("disk budget (--max-db-size) on PostgreSQL", () => {
           Effect.repeat(Schedule.spaced("500 millis")),
           Effect.fork
         )
-        const run = yield* Effect.async<{ code: number | null; lines: Array<Line>; stderr: string }>((resume) => {
-          const child = spawnCli([
-            "demo",
-            ...["--profile", "realistic", "--duration", "170", "--max-pps", "1000", "--db", url, "--json", "--no-ui"],
-            // Fetched torrents may be evicted for the budget too (by default they never are).
-            ...["--max-db-size", "5MB", "--keep-torrents", "365d"],
-            // Torrents arrive a few at a time: unbounded, the demo delivers batches of 50–100 torrents (1.5–3 MB
-            // in PostgreSQL), more than the torrents' tables of a 5 MB database can make room for (docs/scaling.md).
-            ...["--max-connections", "4"]
-          ], { BITSCRAPE_PROGRESS_INTERVAL: "1", BITSCRAPE_HOUSEKEEPING_INTERVAL: "1" })
-          let out = ""
-          let stderr = ""
-          // Stopped with Ctrl-C once it has evicted plenty and fetched more since it first evicted (a busy machine
-          // crawls slower, so this does not go by the clock); --duration is the backstop.
-          let firstEvictionTorrents: number | undefined
-          let stopping = false
-          child.stdout.setEncoding("utf8").on("data", (t: string) => {
-            out += t
-            const last = out.split("\n").filter((l) => l.startsWith("{\"elapsed")).at(-1)
-            if (last === undefined || stopping) return
-            const l = JSON.parse(last) as Line
-            const evicted = total(l.database?.evicted ?? {})
-            if (evicted > 0 && firstEvictionTorrents === undefined) firstEvictionTorrents = l.written!.torrents
-            if (evicted >= 3_000 && l.written!.torrents >= (firstEvictionTorrents ?? Infinity) + 5) {
-              stopping = true
-              child.kill("SIGINT")
-            }
-          })
-          child.stderr.setEncoding("utf8").on("data", (t: string) => (stderr += t))
-          child.on("exit", (code) =>
-            resume(Effect.succeed({
-              code,
-              stderr,
-              lines: out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Line)
-            })))
-          return Effect.sync(() => child.kill("SIGKILL"))
-        })
+        const run = yield* crawlPastBudget(url, [
+          // Fetched torrents may be evicted for the budget too (by default they never are).
+          ...["--max-db-size", "5MB", "--keep-torrents", "365d"],
+          // Torrents arrive a few at a time: unbounded, the demo delivers batches of 50–100 torrents (1.5–3 MB
+          // in PostgreSQL), more than the torrents' tables of a 5 MB database can make room for (docs/scaling.md).
+          ...["--max-connections", "4"]
+        ], 3_000)
         yield* Fiber.interrupt(sampler)
         assert.strictEqual(run.code, 0, run.stderr)
         const summary = run.lines.find((l) => l.summary === true)!
