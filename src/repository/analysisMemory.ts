@@ -12,6 +12,7 @@ import type {
   WindowedInfohash
 } from "./analysisModel.js"
 import {
+  addByInterval,
   bucketOf,
   FILE_COUNT_EDGES,
   POPULARITY_WINDOWS,
@@ -168,16 +169,7 @@ const responseRatesOf = (minutes: ReadonlyArray<ResponseRate>, days: number): Ch
   const from = last - (days - 1) * DAY - (last % DAY)
   const first = Math.min(...minutes.filter((m) => m.at >= from).map((m) => m.at))
   const interval = rateInterval(first, last)
-  const sums = new Map<number, { at: number; queries: number; responses: number; timeouts: number }>()
-  for (const m of minutes) {
-    if (m.at < first) continue
-    const at = Math.floor(m.at / interval) * interval
-    const x = sums.get(at) ?? { at, queries: 0, responses: 0, timeouts: 0 }
-    x.queries += m.queries
-    x.responses += m.responses
-    x.timeouts += m.timeouts
-    sums.set(at, x)
-  }
+  const sums = addByInterval(new Map(), minutes.filter((m) => m.at >= first), interval)
   return { interval, points: [...sums.values()].sort((a, b) => a.at - b.at) }
 }
 

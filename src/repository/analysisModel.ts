@@ -157,13 +157,17 @@ export interface MinuteRate {
   timeouts: number
 }
 
-/** Adds each rate to its minute's counts in `into` (keyed by the minute's start, ms); returns `into`. */
-export const addByMinute = (
+/**
+ * Adds each rate to the counts of its interval in `into` (keyed by the interval's start, ms; a minute by default,
+ * the stored bucket); returns `into`.
+ */
+export const addByInterval = (
   into: Map<number, MinuteRate>,
-  rates: ReadonlyArray<ResponseRate>
+  rates: ReadonlyArray<ResponseRate>,
+  interval = MINUTE_MS
 ): Map<number, MinuteRate> => {
   for (const r of rates) {
-    const at = Math.floor(r.at / MINUTE_MS) * MINUTE_MS
+    const at = Math.floor(r.at / interval) * interval
     const x = into.get(at) ?? { at, queries: 0, responses: 0, timeouts: 0 }
     x.queries += r.queries
     x.responses += r.responses

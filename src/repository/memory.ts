@@ -18,7 +18,7 @@ import type {
 import { familyOfHost, RANK_WINDOW, SEARCH_CAP, WHOLE_WORDS_ABOVE } from "../domain/model.js"
 import { churnOf, contentOf, nodesOf, popularityOf, sourcesOf } from "./analysisMemory.js"
 import {
-  addByMinute,
+  addByInterval,
   daysOf,
   HOUR_MS,
   type MinuteRate,
@@ -535,7 +535,7 @@ const make = Effect.sync(() => {
     analyzeChurn: (o) => Effect.sync(() => churnOf([...nodes.values()], daysOf(o), [...rates.values()])),
     recordResponseRates: (list) =>
       Effect.sync(() => {
-        addByMinute(rates, list)
+        addByInterval(rates, list)
         const newest = Math.max(...rates.keys())
         for (const at of rates.keys()) if (at < newest - RESPONSE_RATE_RETENTION_MS) rates.delete(at)
       }),

@@ -19,7 +19,7 @@ import type {
 } from "../domain/model.js"
 import { DISCOVERY_SOURCES, RANK_WINDOW, SEARCH_CAP, WHOLE_WORDS_ABOVE } from "../domain/model.js"
 import {
-  addByMinute,
+  addByInterval,
   type AnalysisOptions,
   HOUR_MS,
   POPULARITY_RETENTION_MS,
@@ -386,7 +386,7 @@ export const makeSqlRepository = (dialect: Dialect) =>
     let prunedHour = 0
 
     const recordResponseRates = (rates: ReadonlyArray<ResponseRate>) => {
-      const sorted = [...addByMinute(new Map(), rates).values()].sort((a, b) => a.at - b.at)
+      const sorted = [...addByInterval(new Map(), rates).values()].sort((a, b) => a.at - b.at)
       const rows = sorted.map((x) => [x.at, x.queries, x.responses, x.timeouts])
       if (rows.length === 0 || !columns.responseRates) return Effect.void
       return transaction(
